@@ -1,0 +1,113 @@
+# bridged: top-level build. Each directory adds its own rules in module.mk;
+# this file holds what they share. Plain GNU make, pkg-config for every library.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+B ?= build
+SAN ?= 0
+CC ?= cc
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+
+# Build and test inputs every target needs; build-aux/deps checks them first.
+TOP_TARGETS := all check bench demo fuzz install hil-vm
+
+.DEFAULT_GOAL := all
+
+ifndef BRIDGED_INNER
+# Outer make: check the Debian packages, then run the real build in a sub-make
+# (so pkg-config is asked only after anything missing was installed).
+$(TOP_TARGETS): deps
+	@$(MAKE) --no-print-directory BRIDGED_INNER=1 $@
+
+deps:
+	@build-aux/deps
+
+clean:
+	rm -rf build
+
+.PHONY: $(TOP_TARGETS) deps clean
+else
+
+PKGS := libsystemd sqlite3 libcurl libcjson cmocka inih libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+pkglibs = $(shell pkg-config --libs $(1))
+
+WARN := -Wall -Wextra -Werror
+CSTD := -std=gnu11
+OPT ?= -O2 -g
+ifeq ($(SAN),1)
+OPT := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -D_GNU_SOURCE -I. $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
+
+# Fuzzers: clang, libFuzzer, ASan and UBSan; objects apart from the normal ones.
+FUZZ_CFLAGS := -std=gnu11 $(WARN) -g -O1 -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+
+# Filled by the module.mk files:
+TESTS :=          # programs the runner runs (cmocka binaries, test scripts)
+BENCHES :=        # programs make bench runs
+FUZZERS :=        # names; tests/fuzz/fuzz-NAME.c, corpus in tests/fuzz/corpus/NAME
+PROGRAMS :=       # what make all builds
+INSTALL_RULES :=  # targets make install runs
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/fuzzobj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+# Fragments write `$(B)/libfoo.a: objects ; $(AR_RULE)`.
+AR_RULE = @mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
+
+# policy and gatt first: the others use their object lists.
+include policy/module.mk
+include gatt/module.mk
+include $(filter-out policy/module.mk gatt/module.mk,$(sort $(wildcard */module.mk tests/*/module.mk)))
+
+all: $(PROGRAMS)
+
+check: all $(TESTS) $(FUZZERS:%=$(B)/fuzz/%)
+	@build-aux/run-tests "$(B)" $(TESTS)
+	@build-aux/run-fuzz-corpus "$(B)" $(FUZZERS)
+ifneq ($(SAN),1)
+	@echo "== the same suites under AddressSanitizer and UndefinedBehaviorSanitizer =="
+	@$(MAKE) --no-print-directory B=$(B)/san SAN=1 check-san
+endif
+
+check-san: all $(TESTS)
+	@build-aux/run-tests "$(B)" $(TESTS)
+
+bench: $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+fuzz: $(FUZZERS:%=$(B)/fuzz/%)
+	@build-aux/run-fuzz "$(B)" $(FUZZ_SECONDS) $(FUZZERS)
+
+$(B)/fuzz/%: $(B)/fuzzobj/tests/fuzz/fuzz-%.o $(B)/fuzzobj/libcodec.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(call pkglibs,libcjson) -lm
+
+demo: all
+	@if [ -x tests/demo/run ]; then tests/demo/run "$(B)"; else \
+		echo "make demo: the daemon (issue 5) is not built yet; nothing to demonstrate." >&2; exit 1; fi
+
+install: all $(INSTALL_RULES)
+
+.PHONY: all check check-san bench fuzz demo install
+.SECONDARY:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+endif
