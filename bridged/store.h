@@ -1,0 +1,115 @@
+/* The bridge's cache: one SQLite file in the state directory (WAL,
+ * synchronous=FULL), holding per item and family the cache's copy, whether it
+ * is pending (the outbox) and the server's last known copy; the push in
+ * flight with its Idempotency-Key; the conflict log; the node id and the
+ * clock; the server cursor; the Buds seen and what each last held.
+ *
+ * Values are opaque blobs here (the engine stores the wire payload); the store
+ * knows stamps and keys, never a codec. Every engine step that changes state
+ * runs between store_begin() and store_commit(), so a crash at any instant
+ * leaves the previous step or the next, never half of one. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/stamp.h"
+#include "policy/value.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_VALUE_MAX 128
+#define STORE_FILE "bridged.db"
+
+struct store;
+
+struct store_copy {
+        bool present;
+        struct stamp stamp;
+        bool derived;
+        size_t len;
+        uint8_t value[STORE_VALUE_MAX];
+};
+
+struct store_item {
+        struct store_copy cache;
+        bool pending;                   /* the cache's copy is in the outbox */
+        struct store_copy server;       /* the newest copy the server is known to hold */
+};
+
+struct store_conflict {
+        uint64_t id;
+        enum key key;
+        enum family kept_family, lost_family;
+        struct store_copy kept, lost;
+        char kept_source[16];           /* "server", "buds", "host" */
+        char lost_source[16];
+        uint64_t at_ms;
+};
+
+struct store_buds {
+        char address[18];               /* AA:BB:CC:DD:EE:FF */
+        uint64_t buds_id;
+        enum family family;
+        char name[249];                 /* Device1.Name is at most 248 bytes */
+        char manufacturer[65], model[65], serial[65], firmware[65];
+        int battery;                    /* -1: unknown */
+        uint64_t last_seen_ms;
+};
+
+/* What one Buds last held for one item, as read or written by the bridge, so
+ * a reconnect with nothing changed costs one Manifest read. assigned: the stamp
+ * the bridge gave this record's DIRTY content (so the same change keeps the
+ * same stamp however often it is read). */
+struct store_buds_item {
+        uint32_t revision;
+        uint8_t flags;
+        struct store_copy copy;         /* stamp as on the Buds */
+        struct stamp assigned;
+};
+
+/* Opens (creating, or upgrading an older schema) dir/bridged.db. A newer
+ * schema, a file that is not a database or a directory that cannot be used
+ * gives a negative errno and a message naming the file (free it). */
+int store_open(const char *dir, struct store **ret, char **ret_error);
+struct store *store_close(struct store *s);
+const char *store_path(const struct store *s);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Nested use is a bug (-EBUSY). */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* Node id and clock. -ENOENT on a fresh store. */
+int store_node_get(struct store *s, uint64_t *ret_node, uint64_t *ret_last, uint64_t *ret_issued);
+int store_node_put(struct store *s, uint64_t node, uint64_t last, uint64_t issued);
+
+/* An item in one family: absent parts come back with present = false. */
+int store_item_get(struct store *s, enum key key, enum family family, struct store_item *ret);
+int store_item_put(struct store *s, enum key key, enum family family, const struct store_item *item);
+unsigned store_pending_count(struct store *s);
+
+/* The server cursor (NULL: none yet) and when a sync last succeeded (0: never). */
+int store_cursor_get(struct store *s, char **ret_cursor);
+int store_cursor_put(struct store *s, const char *cursor);
+int store_last_sync_get(struct store *s, uint64_t *ret_ms);
+int store_last_sync_put(struct store *s, uint64_t ms);
+
+/* The push in flight: its Idempotency-Key and exact body, stored before it is
+ * sent so a retry (even after a restart) repeats it byte for byte. */
+int store_push_get(struct store *s, char **ret_key, char **ret_body);
+int store_push_put(struct store *s, const char *key, const char *body);
+int store_push_clear(struct store *s);
+
+/* The conflict log, at most limit entries per item (oldest dropped first). */
+int store_conflict_add(struct store *s, const struct store_conflict *c, unsigned limit, uint64_t *ret_id);
+int store_conflict_get(struct store *s, uint64_t id, struct store_conflict *ret);
+/* All entries, oldest first; *ret is malloc'd (free it). */
+int store_conflict_list(struct store *s, struct store_conflict **ret, size_t *ret_n);
+unsigned store_conflict_count(struct store *s);
+
+int store_buds_put(struct store *s, const struct store_buds *b);
+int store_buds_get(struct store *s, const char *address, struct store_buds *ret);
+int store_buds_list(struct store *s, struct store_buds **ret, size_t *ret_n);
+int store_buds_item_get(struct store *s, const char *address, enum key key, struct store_buds_item *ret);
+int store_buds_item_put(struct store *s, const char *address, enum key key, const struct store_buds_item *it);
