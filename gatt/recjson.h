@@ -10,6 +10,18 @@
 
 #include "../policy/value.h"
 
+/* Parses one JSON document strictly: the whole of text (no trailing bytes),
+ * valid UTF-8, no "\u0000" escape (cJSON would silently cut the string there),
+ * no object with two members of the same name, nesting at most 16 deep. Every
+ * JSON input from outside (HTTP bodies, D-Bus arguments, CLI) goes through
+ * this before anything else looks at it. *ret is freed with cJSON_Delete. */
+int recjson_parse(const char *text, size_t len, cJSON **ret, struct value_err *e);
+
+/* Member access for strict objects: checks that obj is an object whose member
+ * names are all in names[] (NULL-terminated), so callers reject unknown members
+ * in one call. Returns 0 or -EINVAL naming the unknown member. */
+int recjson_check_members(const cJSON *obj, const char *const *names, struct value_err *e);
+
 /* A stamp object {"ms": n, "c": n, "origin": "16 lower-case hex digits"}. */
 int recjson_stamp_from(const cJSON *j, struct stamp *ret, struct value_err *e);
 cJSON *recjson_stamp_to(struct stamp s);

@@ -1,0 +1,968 @@
+/* The JSON form of records and values (sync-api.md): a strict reader on top
+ * of cJSON and a printer whose numbers read back to the same value. cJSON on
+ * its own accepts more than JSON (leading zeros, control characters, a BOM,
+ * "\u0000" that silently cuts a string, a bad \u escape read as NUL) and keeps
+ * duplicate members, so every text is scanned before cJSON sees it. Ranges
+ * are those of policy/value.h, checked once more by value_check; nothing here
+ * is ever clamped, and this file never does I/O or keeps state. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "recjson.h"
+
+#define RECJSON_DEPTH_MAX  16
+#define NUMBER_TEXT_MAX    63           /* cJSON reads no more of a number */
+#define SHORT_MAX          32           /* bytes of input quoted in a message */
+#define MS_MAX             ((INT64_C(1) << 48) - 1)
+#define COUNTER_MAX        0xffff
+
+#define _cleanup_(f) __attribute__((__cleanup__(f)))
+#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
+
+static void cjson_deletep(cJSON **p) {
+        cJSON_Delete(*p);
+}
+
+static void freep(void *p) {
+        free(*(void **) p);
+}
+
+/* ---- Messages ----
+ * A message is "path: text". A reader that has no path of its own writes
+ * ": text"; each caller puts the member name or index in front, so the path
+ * grows from the inside out ("q: ..." -> "[2].q: ..." -> "bands[2].q: ..."). */
+
+static void err_within(struct value_err *e, const char *member) {
+        if (!e || !e->msg[0])
+                return;
+        if (e->msg[0] == ':' || e->msg[0] == '[')
+                value_err_prefix(e, "%s", member);
+        else
+                value_err_prefix(e, "%s.", member);
+}
+
+static int within(int r, struct value_err *e, const char *member) {
+        if (r < 0)
+                err_within(e, member);
+        return r;
+}
+
+static int within_index(int r, struct value_err *e, unsigned i) {
+        char idx[16];
+
+        (void) snprintf(idx, sizeof(idx), "[%u]", i);
+        return within(r, e, idx);
+}
+
+/* A piece of input fit to quote in a message: at most SHORT_MAX bytes, cut on
+ * a character boundary, and nothing that would need escaping. */
+static const char *shorten(const char *s, char buf[static SHORT_MAX + 4]) {
+        size_t n = 0;
+
+        if (!s)
+                return "(null)";
+        for (; s[n] && n < SHORT_MAX; n++) {
+                unsigned char c = (unsigned char) s[n];
+                buf[n] = c < 0x20 || c == 0x7f || c == '"' || c == '\\' ? '?' : (char) c;
+        }
+        if (!s[n]) {
+                buf[n] = '\0';
+                return buf;
+        }
+        while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
+                n--;
+        memcpy(buf + n, "...", 4);
+        return buf;
+}
+
+/* The shortest form of x that reads back as x. */
+static const char *fmt_num(double x, char buf[static 32]) {
+        (void) snprintf(buf, 32, "%.15g", x);
+        if (strtod(buf, NULL) != x)
+                (void) snprintf(buf, 32, "%.17g", x);
+        return buf;
+}
+
+/* "a|b|c" from a name table, for "is not one of" messages. */
+static const char *names_list(const char *(*name)(unsigned v), char *buf, size_t size) {
+        size_t n = 0;
+
+        buf[0] = '\0';
+        for (unsigned v = 0; v < 256; v++) {
+                const char *s = name(v);
+                if (s && n < size)
+                        n += (size_t) snprintf(buf + n, size - n, "%s%s", n ? "|" : "", s);
+        }
+        return buf;
+}
+
+/* ---- The scan before cJSON ---- */
+
+struct scan {
+        const unsigned char *p;
+        size_t len;
+        size_t i;
+        unsigned depth;
+};
+
+static bool is_ws(unsigned char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool is_digit(unsigned char c) {
+        return c >= '0' && c <= '9';
+}
+
+static bool is_in(unsigned char c, const char *set) {
+        return c && strchr(set, c);
+}
+
+static bool is_hex4(const unsigned char *p) {
+        for (unsigned k = 0; k < 4; k++)
+                if (!is_digit(p[k]) && !is_in(p[k] | 0x20, "abcdef"))
+                        return false;
+        return true;
+}
+
+static int scan_escape(struct scan *s, struct value_err *e) {
+        size_t at = s->i;
+        unsigned char c = at + 1 < s->len ? s->p[at + 1] : 0;
+
+        if (is_in(c, "\"\\/bfnrt")) {
+                s->i += 2;
+                return 0;
+        }
+        if (c != 'u' || s->len - at < 6 || !is_hex4(s->p + at + 2))
+                return value_errf(e, -EINVAL, "json: invalid escape at byte %zu", at);
+        if (memcmp(s->p + at + 2, "0000", 4) == 0)
+                return value_errf(e, -EINVAL, "json: \\u0000 at byte %zu is not allowed", at);
+        s->i += 6;
+        return 0;
+}
+
+static int scan_char(struct scan *s, struct value_err *e) {
+        unsigned char c = s->p[s->i];
+        size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+
+        if (c < 0x20)
+                return value_errf(e, -EINVAL, "json: control character in a string at byte %zu", s->i);
+        if (n > s->len - s->i || !utf8_is_valid((const char *) s->p + s->i, n))
+                return value_errf(e, -EINVAL, "json: invalid UTF-8 at byte %zu", s->i);
+        s->i += n;
+        return 0;
+}
+
+static int scan_string(struct scan *s, struct value_err *e) {
+        size_t start = s->i++;
+
+        while (s->i < s->len) {
+                int r;
+
+                if (s->p[s->i] == '"') {
+                        s->i++;
+                        return 0;
+                }
+                r = s->p[s->i] == '\\' ? scan_escape(s, e) : scan_char(s, e);
+                if (r < 0)
+                        return r;
+        }
+        return value_errf(e, -EINVAL, "json: unterminated string at byte %zu", start);
+}
+
+static bool scan_accept(struct scan *s, const char *set) {
+        if (s->i < s->len && is_in(s->p[s->i], set)) {
+                s->i++;
+                return true;
+        }
+        return false;
+}
+
+static bool scan_digits(struct scan *s) {
+        size_t start = s->i;
+
+        while (s->i < s->len && is_digit(s->p[s->i]))
+                s->i++;
+        return s->i > start;
+}
+
+/* RFC 8259 numbers only: cJSON takes "01", "1." and "1.e5" through strtod. */
+static int scan_number(struct scan *s, struct value_err *e) {
+        size_t start = s->i;
+        bool ok;
+
+        (void) scan_accept(s, "-");
+        ok = scan_accept(s, "0") || scan_digits(s);
+        if (ok && scan_accept(s, "."))
+                ok = scan_digits(s);
+        if (ok && scan_accept(s, "eE")) {
+                (void) scan_accept(s, "+-");
+                ok = scan_digits(s);
+        }
+        if (ok && s->i < s->len && is_in(s->p[s->i], "0123456789+-.eE"))
+                ok = false;
+        if (!ok)
+                return value_errf(e, -EINVAL, "json: invalid number at byte %zu", start);
+        if (s->i - start > NUMBER_TEXT_MAX)
+                return value_errf(e, -EINVAL, "json: number at byte %zu is longer than %d characters",
+                                  start, NUMBER_TEXT_MAX);
+        return 0;
+}
+
+static int scan_token(struct scan *s, struct value_err *e) {
+        unsigned char c = s->p[s->i];
+
+        if (c == '"')
+                return scan_string(s, e);
+        if (c == '-' || is_digit(c))
+                return scan_number(s, e);
+        if ((c == '{' || c == '[') && ++s->depth > RECJSON_DEPTH_MAX)
+                return value_errf(e, -EINVAL, "json: nesting deeper than %d at byte %zu", RECJSON_DEPTH_MAX, s->i);
+        if ((c == '}' || c == ']') && s->depth > 0)
+                s->depth--;
+        if (c < 0x20 && !is_ws(c))
+                return value_errf(e, -EINVAL, "json: control character at byte %zu", s->i);
+        if (c >= 0x80)          /* a byte order mark too: RFC 8259 8.1 */
+                return value_errf(e, -EINVAL, "json: unexpected data at byte %zu", s->i);
+        s->i++;
+        return 0;
+}
+
+/* Lexical rules only; cJSON then checks the grammar. */
+static int scan_text(const char *text, size_t len, struct value_err *e) {
+        struct scan s = { (const unsigned char *) text, len, 0, 0 };
+
+        while (s.i < s.len) {
+                int r = scan_token(&s, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- Duplicate members ---- */
+
+static int cmp_names(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* 1 and *ret set when two members share a name, 0 when none do. */
+static int find_duplicate(const cJSON *obj, const char **ret) {
+        _cleanup_(freep) const char **names = NULL;
+        size_t n = 0, i = 0;
+
+        for (const cJSON *c = obj->child; c; c = c->next)
+                n++;
+        if (n <= 16) {          /* the common case: no allocation */
+                for (const cJSON *a = obj->child; a; a = a->next)
+                        for (const cJSON *b = a->next; b; b = b->next)
+                                if (strcmp(a->string, b->string) == 0) {
+                                        *ret = a->string;
+                                        return 1;
+                                }
+                return 0;
+        }
+        names = malloc(n * sizeof(*names));
+        if (!names)
+                return -ENOMEM;
+        for (const cJSON *c = obj->child; c; c = c->next)
+                names[i++] = c->string;
+        qsort(names, n, sizeof(*names), cmp_names);
+        for (i = 1; i < n; i++)
+                if (strcmp(names[i - 1], names[i]) == 0) {
+                        *ret = names[i];
+                        return 1;
+                }
+        return 0;
+}
+
+static int check_duplicates(const cJSON *j, struct value_err *e) {
+        char buf[SHORT_MAX + 4];
+        const char *name;
+        int r;
+
+        if (cJSON_IsObject(j)) {
+                r = find_duplicate(j, &name);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return value_errf(e, -EINVAL, "json: duplicate member \"%s\"", shorten(name, buf));
+        }
+        for (const cJSON *c = j->child; c; c = c->next) {
+                r = check_duplicates(c, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int recjson_parse(const char *text, size_t len, cJSON **ret, struct value_err *e) {
+        _cleanup_(cjson_deletep) cJSON *j = NULL;
+        const char *end = NULL;
+        size_t pos;
+        int r;
+
+        if (!text && len > 0)
+                return -EINVAL;
+        if (!text)
+                text = "";
+        r = scan_text(text, len, e);
+        if (r < 0)
+                return r;
+        /* Not require_null_terminated: text need not end in a NUL, and cJSON
+         * would then fail a complete document; trailing bytes are ours to find. */
+        j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+        if (!j)
+                return value_errf(e, -EINVAL, "json: syntax error at byte %zu", end ? (size_t) (end - text) : 0);
+        for (pos = (size_t) (end - text); pos < len && is_ws((unsigned char) text[pos]); pos++)
+                ;
+        if (pos < len)
+                return value_errf(e, -EINVAL, "json: unexpected data at byte %zu", pos);
+        r = check_duplicates(j, e);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(j);
+        return 0;
+}
+
+/* ---- Members ---- */
+
+static bool name_in(const char *s, const char *const *names) {
+        for (; s && *names; names++)
+                if (strcmp(s, *names) == 0)
+                        return true;
+        return false;
+}
+
+int recjson_check_members(const cJSON *obj, const char *const *names, struct value_err *e) {
+        char buf[SHORT_MAX + 4];
+
+        if (!cJSON_IsObject(obj))
+                return value_errf(e, -EINVAL, "must be an object");
+        for (const cJSON *c = obj->child; c; c = c->next)
+                if (!name_in(c->string, names))
+                        return value_errf(e, -EINVAL, "unknown member \"%s\"", shorten(c->string, buf));
+        return 0;
+}
+
+/* recjson_check_members, with the message in the ": text" form of this file. */
+static int object_members(const cJSON *obj, const char *const *names, struct value_err *e) {
+        int r = recjson_check_members(obj, names, e);
+
+        if (r < 0)
+                value_err_prefix(e, ": ");
+        return r;
+}
+
+static int member(const cJSON *obj, const char *name, const cJSON **ret, struct value_err *e) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+        if (!j)
+                return value_errf(e, -EINVAL, ": missing member \"%s\"", name);
+        *ret = j;
+        return 0;
+}
+
+/* ---- Numbers ---- */
+
+/* A quantity: the JSON number times per is the wire integer. */
+struct unit {
+        double per;
+        int64_t min, max;       /* wire units */
+};
+
+static const struct unit unit_profile_gain = { 2, PROFILE_GAIN_MIN, PROFILE_GAIN_MAX };
+static const struct unit unit_std_gain = { 2, STD_GAIN_MIN, STD_GAIN_MAX };
+static const struct unit unit_preamp = { 10, PRO_PREAMP_MIN, PRO_PREAMP_MAX };
+static const struct unit unit_freq = { 1, PRO_FREQ_MIN, PRO_FREQ_MAX };
+static const struct unit unit_pro_gain = { 10, PRO_GAIN_MIN, PRO_GAIN_MAX };
+static const struct unit unit_q = { 100, PRO_Q_MIN, PRO_Q_MAX };
+static const struct unit unit_ambient = { 1, 0, AMBIENT_LEVEL_MAX };
+static const struct unit unit_ms = { 1, 0, MS_MAX };
+static const struct unit unit_counter = { 1, 0, COUNTER_MAX };
+
+/* Exact for correctly rounded decimal input: "3.5" passes 0.5 dB, "3.50000000001"
+ * does not. -0 is 0. The range is tested first, so a huge number is called out
+ * of range rather than inexact. */
+static int read_units(const cJSON *j, const struct unit *u, int64_t *ret, struct value_err *e) {
+        char a[32], b[32], c[32];
+        double x, n;
+
+        if (!cJSON_IsNumber(j))
+                return value_errf(e, -EINVAL, ": must be a number");
+        x = j->valuedouble;
+        if (!isfinite(x))
+                return value_errf(e, -EINVAL, ": must be a finite number");
+        n = x * u->per;
+        if (n < (double) u->min || n > (double) u->max)
+                return value_errf(e, -EINVAL, ": %s is outside %s..%s", fmt_num(x, a),
+                                  fmt_num((double) u->min / u->per, b), fmt_num((double) u->max / u->per, c));
+        if (x != round(n) / u->per) {
+                if (u->per == 1)
+                        return value_errf(e, -EINVAL, ": %s is not an integer", fmt_num(x, a));
+                return value_errf(e, -EINVAL, ": %s is not a multiple of %s", fmt_num(x, a), fmt_num(1 / u->per, b));
+        }
+        *ret = (int64_t) round(n);
+        return 0;
+}
+
+static int member_units(const cJSON *obj, const char *name, const struct unit *u, int64_t *ret, struct value_err *e) {
+        const cJSON *j = NULL;
+        int r = member(obj, name, &j, e);
+
+        if (r == 0)
+                r = within(read_units(j, u, ret, e), e, name);
+        return r;
+}
+
+static int read_gains(const cJSON *j, unsigned n, const struct unit *u, int8_t *out, struct value_err *e) {
+        const cJSON *item = NULL;
+        unsigned i = 0;
+
+        if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != (int) n)
+                return value_errf(e, -EINVAL, ": must be an array of %u numbers", n);
+        cJSON_ArrayForEach(item, j) {
+                int64_t g = 0;
+                int r = read_units(item, u, &g, e);
+                if (r < 0)
+                        return within_index(r, e, i);
+                out[i++] = (int8_t) g;
+        }
+        return 0;
+}
+
+static int member_gains(const cJSON *obj, const char *name, unsigned n, const struct unit *u, int8_t *out,
+                        struct value_err *e) {
+        const cJSON *j = NULL;
+        int r = member(obj, name, &j, e);
+
+        if (r == 0)
+                r = within(read_gains(j, n, u, out, e), e, name);
+        return r;
+}
+
+/* ---- Strings, names, booleans ---- */
+
+static int member_string(const cJSON *obj, const char *name, const char **ret, struct value_err *e) {
+        const cJSON *j = NULL;
+        int r = member(obj, name, &j, e);
+
+        if (r == 0 && (!cJSON_IsString(j) || !j->valuestring))
+                r = within(value_errf(e, -EINVAL, ": must be a string"), e, name);
+        if (r == 0)
+                *ret = j->valuestring;
+        return r;
+}
+
+static int member_enum(const cJSON *obj, const char *name, int (*from_name)(const char *s, uint8_t *ret),
+                       const char *(*name_of)(unsigned v), uint8_t *ret, struct value_err *e) {
+        char buf[SHORT_MAX + 4], list[96];
+        const char *s = NULL;
+        int r = member_string(obj, name, &s, e);
+
+        if (r == 0 && from_name(s, ret) < 0)
+                r = within(value_errf(e, -EINVAL, ": \"%s\" is not one of %s", shorten(s, buf),
+                                      names_list(name_of, list, sizeof(list))), e, name);
+        return r;
+}
+
+static int member_bool(const cJSON *obj, const char *name, bool *ret, struct value_err *e) {
+        const cJSON *j = NULL;
+        int r = member(obj, name, &j, e);
+
+        if (r == 0 && !cJSON_IsBool(j))
+                r = within(value_errf(e, -EINVAL, ": must be true or false"), e, name);
+        if (r == 0)
+                *ret = cJSON_IsTrue(j);
+        return r;
+}
+
+static int member_name(const cJSON *obj, struct profile *p, struct value_err *e) {
+        const char *s = NULL;
+        size_t n;
+        int r = member_string(obj, "name", &s, e);
+
+        if (r < 0)
+                return r;
+        n = strlen(s);
+        if (n > PROFILE_NAME_MAX)
+                return value_errf(e, -EINVAL, "name: %zu bytes is longer than %d", n, PROFILE_NAME_MAX);
+        memcpy(p->name, s, n + 1);
+        p->name_len = (uint8_t) n;      /* UTF-8 validity: value_check */
+        return 0;
+}
+
+/* ---- Values ---- */
+
+static const char *const profile_members[] = { "hearing", "noise_control", "ambient_level", "touch", "name", NULL };
+static const char *const hearing_members[] = { "enabled", "left_db", "right_db", NULL };
+static const char *const touch_members[] = { "left", "right", NULL };
+static const char *const standard_members[] = { "bands_db", NULL };
+static const char *const pro_members[] = { "preamp_db", "bands", NULL };
+static const char *const band_members[] = { "type", "freq_hz", "gain_db", "q", NULL };
+static const char *const active_members[] = { "preset", "eq", NULL };
+static const char *const stamp_members[] = { "ms", "c", "origin", NULL };
+static const char *const record_members[] = { "key", "family", "stamp", "derived", "value", NULL };
+
+static int read_hearing(const cJSON *j, struct profile *p, struct value_err *e) {
+        int r = object_members(j, hearing_members, e);
+
+        if (r == 0)
+                r = member_bool(j, "enabled", &p->hearing_enabled, e);
+        if (r == 0)
+                r = member_gains(j, "left_db", PROFILE_BANDS, &unit_profile_gain, p->left, e);
+        if (r == 0)
+                r = member_gains(j, "right_db", PROFILE_BANDS, &unit_profile_gain, p->right, e);
+        return r;
+}
+
+static int read_touch(const cJSON *j, struct profile *p, struct value_err *e) {
+        int r = object_members(j, touch_members, e);
+
+        if (r == 0)
+                r = member_enum(j, "left", touch_action_from_name, touch_action_name, &p->touch_left, e);
+        if (r == 0)
+                r = member_enum(j, "right", touch_action_from_name, touch_action_name, &p->touch_right, e);
+        return r;
+}
+
+static int read_profile(const cJSON *j, struct profile *p, struct value_err *e) {
+        const cJSON *m = NULL;
+        int64_t level = 0;
+        int r = object_members(j, profile_members, e);
+
+        if (r == 0)
+                r = member(j, "hearing", &m, e);
+        if (r == 0)
+                r = within(read_hearing(m, p, e), e, "hearing");
+        if (r == 0)
+                r = member_enum(j, "noise_control", noise_control_from_name, noise_control_name, &p->noise_control, e);
+        if (r == 0)
+                r = member_units(j, "ambient_level", &unit_ambient, &level, e);
+        if (r == 0) {
+                p->ambient_level = (uint8_t) level;
+                r = member(j, "touch", &m, e);
+        }
+        if (r == 0)
+                r = within(read_touch(m, p, e), e, "touch");
+        if (r == 0)
+                r = member_name(j, p, e);
+        return r;
+}
+
+static int read_standard(const cJSON *j, struct eq_standard *s, struct value_err *e) {
+        int r = object_members(j, standard_members, e);
+
+        if (r == 0)
+                r = member_gains(j, "bands_db", STD_BANDS, &unit_std_gain, s->gain, e);
+        return r;
+}
+
+static int read_band(const cJSON *j, struct eq_band *b, struct value_err *e) {
+        int64_t f = 0, g = 0, q = 0;
+        int r = object_members(j, band_members, e);
+
+        if (r == 0)
+                r = member_enum(j, "type", band_type_from_name, band_type_name, &b->type, e);
+        if (r == 0)
+                r = member_units(j, "freq_hz", &unit_freq, &f, e);
+        if (r == 0)
+                r = member_units(j, "gain_db", &unit_pro_gain, &g, e);
+        if (r == 0)
+                r = member_units(j, "q", &unit_q, &q, e);
+        if (r == 0) {
+                b->freq_hz = (uint16_t) f;
+                b->gain = (int16_t) g;
+                b->q100 = (uint16_t) q;
+        }
+        return r;
+}
+
+static int read_bands(const cJSON *j, struct eq_pro *p, struct value_err *e) {
+        const cJSON *item = NULL;
+        int n;
+
+        if (!cJSON_IsArray(j))
+                return value_errf(e, -EINVAL, ": must be an array");
+        n = cJSON_GetArraySize(j);
+        if (n < 1 || n > PRO_BANDS_MAX)
+                return value_errf(e, -EINVAL, ": has %d bands, must have 1..%d", n, PRO_BANDS_MAX);
+        p->count = 0;
+        cJSON_ArrayForEach(item, j) {
+                int r = read_band(item, &p->band[p->count], e);
+                if (r < 0)
+                        return within_index(r, e, p->count);
+                p->count++;
+        }
+        return 0;
+}
+
+static int read_pro(const cJSON *j, struct eq_pro *p, struct value_err *e) {
+        const cJSON *m = NULL;
+        int64_t preamp = 0;
+        int r = object_members(j, pro_members, e);
+
+        if (r == 0)
+                r = member_units(j, "preamp_db", &unit_preamp, &preamp, e);
+        if (r == 0) {
+                p->preamp = (int16_t) preamp;
+                r = member(j, "bands", &m, e);
+        }
+        if (r == 0)
+                r = within(read_bands(m, p, e), e, "bands");
+        return r;
+}
+
+static int read_eq(const cJSON *j, enum family f, union eq_params *eq, struct value_err *e) {
+        return f == FAMILY_STANDARD ? read_standard(j, &eq->std, e) : read_pro(j, &eq->pro, e);
+}
+
+static int read_active(const cJSON *j, enum family f, struct eq_active *a, struct value_err *e) {
+        const cJSON *eq = NULL;
+        int r = object_members(j, active_members, e);
+
+        if (r == 0)
+                r = member_enum(j, "preset", preset_from_name, preset_name, &a->preset, e);
+        if (r < 0)
+                return r;
+        eq = cJSON_GetObjectItemCaseSensitive(j, "eq");
+        if (a->preset != PRESET_CUSTOM)
+                return eq ? value_errf(e, -EINVAL, "eq: must be absent unless the preset is custom") : 0;
+        if (!eq)
+                return value_errf(e, -EINVAL, ": missing member \"eq\" (the preset is custom)");
+        return within(read_eq(eq, f, &a->eq, e), e, "eq");
+}
+
+static int read_value(const cJSON *j, struct value *v, struct value_err *e) {
+        switch (v->key) {
+        case KEY_PROFILE:
+                return read_profile(j, &v->profile, e);
+        case KEY_EQ_CUSTOM:
+                return read_eq(j, v->family, &v->custom, e);
+        case KEY_EQ_ACTIVE:
+                return read_active(j, v->family, &v->active, e);
+        }
+        return value_errf(e, -EINVAL, ": unknown key");
+}
+
+int recjson_value_from(const cJSON *j, enum key key, enum family family, struct value *ret, struct value_err *e) {
+        struct value v;
+        int r;
+
+        if (!key_family_is_valid((int) key, (int) family))
+                return value_errf(e, -EINVAL, "value: key %d and family %d do not make an item", (int) key, (int) family);
+        value_init(&v, key, family);
+        r = read_value(j, &v, e);
+        if (r == 0)
+                r = value_check(&v, e);         /* the last word on ranges and UTF-8 */
+        if (r < 0)
+                return within(r, e, "value");
+        *ret = v;
+        return 0;
+}
+
+/* ---- Stamps and records ---- */
+
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+int recjson_origin_parse(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (!s || strnlen(s, 17) != 16)
+                return -EINVAL;
+        for (unsigned i = 0; i < 16; i++) {
+                int d = hex_digit(s[i]);
+                if (d < 0)
+                        return -EINVAL;
+                v = v << 4 | (uint64_t) d;
+        }
+        *ret = v;
+        return 0;
+}
+
+void recjson_origin_format(uint64_t origin, char buf[static 17]) {
+        (void) snprintf(buf, 17, "%016" PRIx64, origin);
+}
+
+static int read_stamp(const cJSON *j, struct stamp *s, struct value_err *e) {
+        const char *origin = NULL;
+        int64_t ms = 0, c = 0;
+        int r = object_members(j, stamp_members, e);
+
+        if (r == 0)
+                r = member_units(j, "ms", &unit_ms, &ms, e);
+        if (r == 0)
+                r = member_units(j, "c", &unit_counter, &c, e);
+        if (r == 0)
+                r = member_string(j, "origin", &origin, e);
+        if (r == 0 && recjson_origin_parse(origin, &s->origin) < 0)
+                r = value_errf(e, -EINVAL, "origin: must be 16 lower-case hex digits");
+        if (r == 0)
+                s->hlc = stamp_pack((uint64_t) ms, (uint16_t) c);
+        return r;
+}
+
+int recjson_stamp_from(const cJSON *j, struct stamp *ret, struct value_err *e) {
+        struct stamp s;
+        int r = read_stamp(j, &s, e);
+
+        if (r < 0)
+                return within(r, e, "stamp");
+        *ret = s;
+        return 0;
+}
+
+static int read_key_family(const cJSON *j, enum key *k, enum family *f, struct value_err *e) {
+        char buf[SHORT_MAX + 4];
+        const char *s = NULL;
+        int r = member_string(j, "key", &s, e);
+
+        if (r == 0 && key_from_name(s, k) < 0)
+                r = value_errf(e, -EINVAL, "key: \"%s\" is not one of profile|eq.custom|eq.active", shorten(s, buf));
+        if (r == 0)
+                r = member_string(j, "family", &s, e);
+        if (r == 0 && family_from_name(s, f) < 0)
+                r = value_errf(e, -EINVAL, "family: \"%s\" is not one of any|standard|pro", shorten(s, buf));
+        if (r == 0 && !key_family_is_valid((int) *k, (int) *f))
+                r = value_errf(e, -EINVAL, "family: %s does not fit key %s (profile is any, EQ items standard or pro)",
+                               family_name(*f), key_name(*k));
+        return r;
+}
+
+/* "derived" may be left out and means false: the one lenient member, so that
+ * a writer with nothing derived need not say so. */
+static int read_derived(const cJSON *j, bool *ret, struct value_err *e) {
+        if (!cJSON_GetObjectItemCaseSensitive(j, "derived")) {
+                *ret = false;
+                return 0;
+        }
+        return member_bool(j, "derived", ret, e);
+}
+
+static int read_record(const cJSON *j, struct record *rec, struct value_err *e) {
+        const cJSON *m = NULL;
+        enum key k = KEY_PROFILE;
+        enum family f = FAMILY_ANY;
+        bool derived = false;
+        int r = object_members(j, record_members, e);
+
+        if (r == 0)
+                r = read_key_family(j, &k, &f, e);
+        if (r == 0)
+                r = member(j, "stamp", &m, e);
+        if (r == 0)
+                r = recjson_stamp_from(m, &rec->stamp, e);
+        if (r == 0)
+                r = read_derived(j, &derived, e);
+        if (r == 0)
+                r = member(j, "value", &m, e);
+        if (r == 0)
+                r = recjson_value_from(m, k, f, &rec->value, e);
+        if (r == 0)
+                rec->flags = derived ? RECORD_DERIVED : 0;
+        return r;
+}
+
+int recjson_record_from(const cJSON *j, struct record *ret, struct value_err *e) {
+        struct record rec;
+        int r;
+
+        memset(&rec, 0, sizeof(rec));
+        r = read_record(j, &rec, e);
+        if (r < 0) {
+                if (e && e->msg[0] == ':')
+                        value_err_prefix(e, "record");
+                return r;
+        }
+        *ret = rec;
+        return 0;
+}
+
+/* ---- Printing ---- */
+
+/* Adds item (NULL after a failed allocation) and owns it either way. Member
+ * names are literals, so cJSON need not copy them. */
+static bool add(cJSON *obj, const char *name, cJSON *item) {
+        if (item && cJSON_AddItemToObjectCS(obj, name, item))
+                return true;
+        cJSON_Delete(item);
+        return false;
+}
+
+static cJSON *gains_to(const int8_t *g, unsigned n, double per) {
+        _cleanup_(cjson_deletep) cJSON *a = cJSON_CreateArray();
+
+        if (!a)
+                return NULL;
+        for (unsigned i = 0; i < n; i++) {
+                cJSON *x = cJSON_CreateNumber(g[i] / per);
+                if (!x)
+                        return NULL;
+                (void) cJSON_AddItemToArray(a, x);
+        }
+        return TAKE_PTR(a);
+}
+
+static cJSON *hearing_to(const struct profile *p) {
+        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+
+        if (!o || !add(o, "enabled", cJSON_CreateBool(p->hearing_enabled)) ||
+            !add(o, "left_db", gains_to(p->left, PROFILE_BANDS, 2)) ||
+            !add(o, "right_db", gains_to(p->right, PROFILE_BANDS, 2)))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static cJSON *touch_to(const struct profile *p) {
+        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+
+        if (!o || !add(o, "left", cJSON_CreateString(touch_action_name(p->touch_left))) ||
+            !add(o, "right", cJSON_CreateString(touch_action_name(p->touch_right))))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static cJSON *profile_to(const struct profile *p) {
+        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+
+        if (!o || !add(o, "hearing", hearing_to(p)) ||
+            !add(o, "noise_control", cJSON_CreateString(noise_control_name(p->noise_control))) ||
+            !add(o, "ambient_level", cJSON_CreateNumber(p->ambient_level)) ||
+            !add(o, "touch", touch_to(p)) ||
+            !add(o, "name", cJSON_CreateString(p->name)))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static cJSON *band_to(const struct eq_band *b) {
+        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+
+        if (!o || !add(o, "type", cJSON_CreateString(band_type_name(b->type))) ||
+            !add(o, "freq_hz", cJSON_CreateNumber(b->freq_hz)) ||
+            !add(o, "gain_db", cJSON_CreateNumber(b->gain / 10.0)) ||
+            !add(o, "q", cJSON_CreateNumber(b->q100 / 100.0)))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static cJSON *bands_to(const struct eq_pro *p) {
+        _cleanup_(cjson_deletep) cJSON *a = cJSON_CreateArray();
+
+        if (!a)
+                return NULL;
+        for (unsigned i = 0; i < p->count; i++) {
+                cJSON *b = band_to(&p->band[i]);
+                if (!b)
+                        return NULL;
+                (void) cJSON_AddItemToArray(a, b);
+        }
+        return TAKE_PTR(a);
+}
+
+static cJSON *eq_to(const union eq_params *eq, enum family f) {
+        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+
+        if (!o)
+                return NULL;
+        if (f == FAMILY_STANDARD) {
+                if (!add(o, "bands_db", gains_to(eq->std.gain, STD_BANDS, 2)))
+                        return NULL;
+        } else if (!add(o, "preamp_db", cJSON_CreateNumber(eq->pro.preamp / 10.0)) ||
+                   !add(o, "bands", bands_to(&eq->pro)))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static cJSON *active_to(const struct eq_active *a, enum family f) {
+        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+
+        if (!o || !add(o, "preset", cJSON_CreateString(preset_name(a->preset))))
+                return NULL;
+        if (a->preset == PRESET_CUSTOM && !add(o, "eq", eq_to(&a->eq, f)))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+cJSON *recjson_value_to(const struct value *v) {
+        if (value_check(v, NULL) < 0)
+                return NULL;
+        switch (v->key) {
+        case KEY_PROFILE:
+                return profile_to(&v->profile);
+        case KEY_EQ_CUSTOM:
+                return eq_to(&v->custom, v->family);
+        case KEY_EQ_ACTIVE:
+                return active_to(&v->active, v->family);
+        }
+        return NULL;
+}
+
+cJSON *recjson_stamp_to(struct stamp s) {
+        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        char hex[17];
+
+        recjson_origin_format(s.origin, hex);
+        if (!o || !add(o, "ms", cJSON_CreateNumber((double) stamp_ms(s))) ||
+            !add(o, "c", cJSON_CreateNumber(stamp_counter(s))) ||
+            !add(o, "origin", cJSON_CreateString(hex)))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* RECORD_DIRTY and the revision belong to the Buds and have no JSON form. */
+cJSON *recjson_record_to(const struct record *r) {
+        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+
+        if (!o || !add(o, "key", cJSON_CreateString(key_name(r->value.key))) ||
+            !add(o, "family", cJSON_CreateString(family_name(r->value.family))) ||
+            !add(o, "stamp", recjson_stamp_to(r->stamp)) ||
+            !add(o, "derived", cJSON_CreateBool(r->flags & RECORD_DERIVED)) ||
+            !add(o, "value", recjson_value_to(&r->value)))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* ---- Text ---- */
+
+int recjson_record_parse(const char *text, size_t len, struct record *ret, struct value_err *e) {
+        _cleanup_(cjson_deletep) cJSON *j = NULL;
+        int r = recjson_parse(text, len, &j, e);
+
+        if (r < 0)
+                return r;
+        return recjson_record_from(j, ret, e);
+}
+
+char *recjson_record_print(const struct record *r) {
+        _cleanup_(cjson_deletep) cJSON *j = recjson_record_to(r);
+
+        return j ? cJSON_PrintUnformatted(j) : NULL;
+}
+
+int recjson_value_parse(const char *text, size_t len, enum key key, enum family family,
+                        struct value *ret, struct value_err *e) {
+        _cleanup_(cjson_deletep) cJSON *j = NULL;
+        int r = recjson_parse(text, len, &j, e);
+
+        if (r < 0)
+                return r;
+        return recjson_value_from(j, key, family, ret, e);
+}
+
+char *recjson_value_print(const struct value *v) {
+        _cleanup_(cjson_deletep) cJSON *j = recjson_value_to(v);
+
+        return j ? cJSON_PrintUnformatted(j) : NULL;
+}
