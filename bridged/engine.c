@@ -1,0 +1,792 @@
+/* The sync engine's core (see engine.h): every step reads the copies from the
+ * store, asks policy/ what to do, and writes the result back in the same
+ * transaction, clock included. Never does I/O beyond the store, never blocks
+ * on anything but SQLite, never logs: the manager reports what it returns. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <cjson/cJSON.h>
+
+#include "engine.h"
+#include "gatt/recjson.h"
+#include "gatt/wire.h"
+#include "policy/arbitrate.h"
+#include "policy/eqconv.h"
+
+struct engine {
+        struct store *store;
+        struct engine_config cfg;
+        struct hlc clock;
+        struct engine_counters counters;
+        unsigned n_buds;
+        struct store_buds buds[ENGINE_MAX_BUDS];
+};
+
+static uint64_t now(struct engine *e) { return e->cfg.now_ms(e->cfg.userdata); }
+
+static int random_bytes(void *buf, size_t n) {
+        ssize_t k = getrandom(buf, n, 0);
+
+        if (k < 0)
+                return -errno;
+        return (size_t) k == n ? 0 : -EIO;
+}
+
+static int random_node(uint64_t *ret) {
+        uint64_t v = 0;
+        int r;
+
+        do {
+                r = random_bytes(&v, sizeof(v));
+                if (r < 0)
+                        return r;
+        } while (v == 0);       /* 0 is the factory origin */
+        *ret = v;
+        return 0;
+}
+
+int engine_copy_to_record(enum key key, enum family family, const struct store_copy *c, struct record *ret) {
+        struct record r = { .stamp = c->stamp, .flags = c->derived ? RECORD_DERIVED : 0 };
+        int k;
+
+        if (!c->present)
+                return -ENOENT;
+        k = wire_value_decode(key, family, c->value, c->len, &r.value, NULL);
+        if (k < 0)
+                return k;
+        *ret = r;
+        return 0;
+}
+
+int engine_copy_from_record(const struct record *r, struct store_copy *ret) {
+        struct store_copy c = { .present = true, .stamp = r->stamp, .derived = (r->flags & RECORD_DERIVED) != 0 };
+        int n = wire_value_encode(&r->value, c.value, sizeof(c.value));
+
+        if (n < 0)
+                return n;
+        c.len = (size_t) n;
+        *ret = c;
+        return 0;
+}
+
+static int begin(struct engine *e) { return store_begin(e->store); }
+
+/* The clock is saved with everything it stamped. */
+static int commit(struct engine *e) {
+        int r = store_node_put(e->store, e->clock.node, e->clock.last, e->clock.issued);
+
+        if (r < 0) {
+                store_rollback(e->store);
+                return r;
+        }
+        return store_commit(e->store);
+}
+
+static int fail(struct engine *e, int r) {
+        store_rollback(e->store);
+        return r;
+}
+
+int engine_new(struct store *s, const struct engine_config *cfg, struct engine **ret, char **ret_error) {
+        struct engine *e = calloc(1, sizeof(*e));
+        uint64_t node, last = 0, issued = 0;
+        int r;
+
+        *ret_error = NULL;
+        if (!e)
+                return -ENOMEM;
+        e->store = s;
+        e->cfg = *cfg;
+        r = store_node_get(s, &node, &last, &issued);
+        if (r == -ENOENT) {
+                r = random_node(&node);
+                if (r == 0)
+                        r = store_node_put(s, node, 0, 0);
+        }
+        if (r < 0) {
+                if (asprintf(ret_error, "%s: cannot read or make the node id: %s", store_path(s), strerror(-r)) < 0)
+                        *ret_error = NULL;
+                free(e);
+                return r;
+        }
+        hlc_init(&e->clock, node, last, issued, cfg->max_clock_skew_sec);
+        *ret = e;
+        return 0;
+}
+
+struct engine *engine_free(struct engine *e) {
+        free(e);
+        return NULL;
+}
+
+uint64_t engine_node_id(const struct engine *e) { return e->clock.node; }
+const struct engine_counters *engine_counters(const struct engine *e) { return &e->counters; }
+
+void engine_outcome_reset(struct engine_outcome *o) { memset(o, 0, sizeof(*o)); }
+
+static int fresh_stamp(struct engine *e, struct stamp *ret) { return hlc_now(&e->clock, now(e), ret); }
+
+/* A stamp from elsewhere moves the clock; a copied state directory renews the
+ * node id. Returns the verdict (HLC_SUSPECT_FUTURE: the caller re-stamps). */
+static enum hlc_verdict receive(struct engine *e, struct stamp s, struct engine_outcome *o) {
+        enum hlc_verdict v = hlc_receive(&e->clock, s, now(e));
+        uint64_t node;
+
+        if (v == HLC_CLONED && random_node(&node) == 0) {
+                o->node_renewed = true;
+                o->old_node = e->clock.node;
+                hlc_renew_node(&e->clock, node);
+        }
+        return v;
+}
+
+static struct arb_copy arb_of(const struct store_copy *c) {
+        return (struct arb_copy) { .present = c->present, .stamp = c->stamp, .derived = c->derived };
+}
+
+/* The intent over the families of key, from the cache. */
+static int intent_of(struct engine *e, enum key key, struct record *ret) {
+        enum family fams[2];
+        unsigned n = arb_families(key, fams);
+        struct store_item best = { 0 }, it;
+        enum family best_f = FAMILY_ANY;
+
+        for (unsigned i = 0; i < n; i++) {
+                int r = store_item_get(e->store, key, fams[i], &it);
+                if (r < 0)
+                        return r;
+                if (!it.cache.present)
+                        continue;
+                if (!best.cache.present || stamp_cmp(it.cache.stamp, best.cache.stamp) > 0 ||
+                    (stamp_eq(it.cache.stamp, best.cache.stamp) && best.cache.derived && !it.cache.derived)) {
+                        best = it;
+                        best_f = fams[i];
+                }
+        }
+        if (!best.cache.present)
+                return -ENOENT;
+        return engine_copy_to_record(key, best_f, &best.cache, ret);
+}
+
+int engine_intent(struct engine *e, enum key key, struct record *ret) { return intent_of(e, key, ret); }
+
+/* Everything one arbitration of (key, Buds) needs, read from the store. */
+struct round {
+        enum key key;
+        const struct store_buds *buds;
+        bool have_buds;
+        struct store_buds_item snap;
+        struct store_item items[FAMILY_COUNT];
+        struct arb_input in;
+        struct arb_decision d;
+};
+
+static int load_round(struct engine *e, struct round *rd) {
+        enum family fams[2];
+        unsigned n = arb_families(rd->key, fams);
+        int r;
+
+        rd->in = (struct arb_input) { .key = rd->key };
+        for (unsigned i = 0; i < n; i++) {
+                enum family f = fams[i];
+                r = store_item_get(e->store, rd->key, f, &rd->items[f]);
+                if (r < 0)
+                        return r;
+                rd->in.cache[f] = arb_of(&rd->items[f].cache);
+                rd->in.pending[f] = rd->items[f].pending;
+                rd->in.server[f] = arb_of(&rd->items[f].server);
+        }
+        if (!rd->buds)
+                return 0;
+        r = store_buds_item_get(e->store, rd->buds->address, rd->key, &rd->snap);
+        if (r == -ENOENT)
+                return 0;       /* not read yet: these Buds take no part */
+        if (r < 0)
+                return r;
+        rd->have_buds = true;
+        rd->in.buds_present = true;
+        rd->in.buds_family = rd->buds->family;
+        rd->in.buds = arb_of(&rd->snap.copy);
+        if (!stamp_is_factory(rd->snap.assigned)) {
+                /* a DIRTY (or suspect) record: the content carries the stamp we gave it */
+                rd->in.buds_dirty = true;
+                rd->in.buds_base = rd->snap.copy.stamp;
+                rd->in.buds.stamp = rd->snap.assigned;
+                rd->in.buds.derived = false;
+        }
+        return 0;
+}
+
+static struct store_copy buds_copy(const struct round *rd) {
+        struct store_copy c = rd->snap.copy;
+
+        c.stamp = rd->in.buds.stamp;
+        c.derived = rd->in.buds.derived;
+        return c;
+}
+
+static int convert_into(struct round *rd, enum family to) {
+        enum family from = rd->d.intent_family;
+        struct record src, dst = { .stamp = rd->d.intent, .flags = RECORD_DERIVED };
+        int r = engine_copy_to_record(rd->key, from, &rd->items[from].cache, &src);
+
+        if (r < 0)
+                return r;
+        r = eqconv_value(&src.value, to, &dst.value);
+        if (r < 0)
+                return r;
+        return engine_copy_from_record(&dst, &rd->items[to].cache);
+}
+
+static int log_conflict(struct engine *e, struct round *rd, enum family lost_f, const struct store_copy *lost,
+                        const char *lost_source, const char *kept_source, struct engine_outcome *o) {
+        enum family kf = rd->d.intent_family;
+        struct store_conflict c = { .key = rd->key, .kept_family = kf, .lost_family = lost_f,
+                                    .kept = rd->items[kf].cache, .lost = *lost, .at_ms = now(e) };
+        int r;
+
+        (void) snprintf(c.kept_source, sizeof(c.kept_source), "%s", kept_source);
+        (void) snprintf(c.lost_source, sizeof(c.lost_source), "%s", lost_source);
+        r = store_conflict_add(e->store, &c, e->cfg.conflict_log_limit, NULL);
+        if (r == 0) {
+                o->conflicts_logged++;
+                e->counters.conflicts_logged++;
+        }
+        return r;
+}
+
+static const char *source_name(enum arb_adopt a) {
+        switch (a) {
+        case ARB_FROM_BUDS:
+                return "buds";
+        case ARB_FROM_SERVER:
+                return "server";
+        case ARB_KEEP:
+        case ARB_CONVERT:
+        case ARB_DROP:
+                break;
+        }
+        return "bridge";
+}
+
+/* Applies one family's decision to rd->items[f]. The intent's family goes
+ * first, so a conversion reads the settled intent. */
+static int apply_family(struct engine *e, struct round *rd, enum family f, struct engine_outcome *o) {
+        const struct arb_family *a = &rd->d.family[f];
+        struct store_copy old_cache = rd->items[f].cache;
+        int r = 0;
+
+        switch (a->adopt) {
+        case ARB_KEEP:
+                break;
+        case ARB_FROM_BUDS:
+                rd->items[f].cache = buds_copy(rd);
+                break;
+        case ARB_FROM_SERVER:
+                rd->items[f].cache = rd->items[f].server;
+                break;
+        case ARB_CONVERT:
+                r = convert_into(rd, f);
+                break;
+        case ARB_DROP:
+                rd->items[f].cache = (struct store_copy) { 0 };
+                break;
+        }
+        if (r < 0)
+                return r;
+        rd->items[f].pending = a->push;
+        if (a->lost_cache)
+                r = log_conflict(e, rd, f, &old_cache, "bridge",
+                                 source_name(rd->d.family[rd->d.intent_family].adopt), o);
+        if (r == 0 && a->lost_buds)
+                r = log_conflict(e, rd, f, &rd->snap.copy, "buds",
+                                 source_name(rd->d.family[rd->d.intent_family].adopt), o);
+        if (r == 0)
+                r = store_item_put(e->store, rd->key, f, &rd->items[f]);
+        if (r == 0 && a->push)
+                o->push = true;
+        return r;
+}
+
+static int queue_write(struct round *rd, struct engine_outcome *o) {
+        enum family bf = arb_buds_item_family(rd->key, rd->buds->family);
+        struct engine_write *w;
+        int r;
+
+        if (o->n_writes >= sizeof(o->writes) / sizeof(o->writes[0]))
+                return -ENOBUFS;
+        w = &o->writes[o->n_writes];
+        r = engine_copy_to_record(rd->key, bf, &rd->items[bf].cache, &w->rec);
+        if (r < 0)
+                return r;
+        w->rec.revision = rd->snap.revision;
+        (void) snprintf(w->address, sizeof(w->address), "%s", rd->buds->address);
+        /* the same key for the same Buds: the newer decision replaces the older */
+        for (unsigned i = 0; i < o->n_writes; i++)
+                if (strcmp(o->writes[i].address, w->address) == 0 && o->writes[i].rec.value.key == rd->key) {
+                        o->writes[i] = *w;
+                        return 0;
+                }
+        o->n_writes++;
+        return 0;
+}
+
+static int reconcile_with(struct engine *e, enum key key, const struct store_buds *buds, struct engine_outcome *o) {
+        struct round rd = { .key = key, .buds = buds };
+        enum family fams[2];
+        unsigned n = arb_families(key, fams);
+        int r = load_round(e, &rd);
+
+        if (r < 0)
+                return r;
+        arbitrate(&rd.in, &rd.d);
+        if (!rd.d.has_intent)
+                return 0;
+        r = apply_family(e, &rd, rd.d.intent_family, o);
+        for (unsigned i = 0; r == 0 && i < n; i++)
+                if (fams[i] != rd.d.intent_family)
+                        r = apply_family(e, &rd, fams[i], o);
+        if (r == 0 && rd.d.write_buds && rd.have_buds)
+                r = queue_write(&rd, o);
+        return r;
+}
+
+/* The intent before a step, to tell afterwards whether it changed. */
+struct before {
+        bool had;
+        struct record intent;
+};
+
+static struct before before_of(struct engine *e, enum key key) {
+        struct before b = { 0 };
+
+        b.had = intent_of(e, key, &b.intent) == 0;
+        return b;
+}
+
+static void note_change(struct engine *e, enum key key, const struct before *b, struct engine_outcome *o) {
+        struct record after;
+
+        if (intent_of(e, key, &after) == 0 &&
+            (!b->had || !stamp_eq(b->intent.stamp, after.stamp) || b->intent.value.family != after.value.family))
+                o->changed[key] = true;
+}
+
+/* Arbitrates key against every connected Buds (or none), from a state whose
+ * intent before the step was b. */
+static int reconcile_since(struct engine *e, enum key key, const struct before *b, struct engine_outcome *o) {
+        int r = 0;
+
+        if (e->n_buds == 0)
+                r = reconcile_with(e, key, NULL, o);
+        for (unsigned i = 0; r == 0 && i < e->n_buds; i++)
+                r = reconcile_with(e, key, &e->buds[i], o);
+        if (r == 0)
+                note_change(e, key, b, o);
+        return r;
+}
+
+static int reconcile(struct engine *e, enum key key, struct engine_outcome *o) {
+        struct before b = before_of(e, key);
+
+        return reconcile_since(e, key, &b, o);
+}
+
+int engine_set(struct engine *e, const struct value *v, struct record *ret, struct engine_outcome *o) {
+        struct record rec = { .value = *v };
+        struct store_item it;
+        struct before b;
+        int r = value_check(v, NULL);
+
+        if (r < 0)
+                return r;
+        r = begin(e);
+        if (r < 0)
+                return r;
+        b = before_of(e, v->key);
+        r = fresh_stamp(e, &rec.stamp);
+        if (r == 0)
+                r = store_item_get(e->store, v->key, v->family, &it);
+        if (r == 0)
+                r = engine_copy_from_record(&rec, &it.cache);
+        if (r == 0) {
+                it.pending = true;      /* a newer pending edit replaces an older one */
+                r = store_item_put(e->store, v->key, v->family, &it);
+        }
+        if (r == 0)
+                r = reconcile_since(e, v->key, &b, o);
+        if (r < 0)
+                return fail(e, r);
+        r = commit(e);
+        if (r == 0 && ret)
+                *ret = rec;
+        return r;
+}
+
+int engine_buds_connected(struct engine *e, const struct store_buds *b) {
+        for (unsigned i = 0; i < e->n_buds; i++)
+                if (strcmp(e->buds[i].address, b->address) == 0) {
+                        e->buds[i] = *b;
+                        return 0;
+                }
+        if (e->n_buds >= ENGINE_MAX_BUDS)
+                return -ENOBUFS;
+        e->buds[e->n_buds++] = *b;
+        return store_buds_put(e->store, b);
+}
+
+void engine_buds_gone(struct engine *e, const char *address) {
+        for (unsigned i = 0; i < e->n_buds; i++)
+                if (strcmp(e->buds[i].address, address) == 0) {
+                        e->buds[i] = e->buds[--e->n_buds];
+                        return;
+                }
+}
+
+static const struct store_buds *find_buds(struct engine *e, const char *address) {
+        for (unsigned i = 0; i < e->n_buds; i++)
+                if (strcmp(e->buds[i].address, address) == 0)
+                        return &e->buds[i];
+        return NULL;
+}
+
+/* The snapshot of a record just read. A DIRTY (or suspect) content gets a
+ * stamp of its own, kept while the same revision is read again; a change on
+ * top of an earlier one we stamped has that stamp as its base. */
+static int snapshot_of(struct engine *e, const char *address, const struct record *rec,
+                       struct store_buds_item *ret, struct engine_outcome *o) {
+        struct store_buds_item prev, snap = { .revision = rec->revision, .flags = rec->flags };
+        bool have_prev = store_buds_item_get(e->store, address, rec->value.key, &prev) == 0;
+        enum hlc_verdict v = receive(e, rec->stamp, o);
+        int r = engine_copy_from_record(rec, &snap.copy);
+
+        if (r < 0)
+                return r;
+        if (!(rec->flags & RECORD_DIRTY) && v != HLC_SUSPECT_FUTURE) {
+                *ret = snap;
+                return 0;
+        }
+        if (have_prev && prev.revision == rec->revision && !stamp_is_factory(prev.assigned)) {
+                *ret = prev;    /* the same change, read again */
+                return 0;
+        }
+        if (have_prev && !stamp_is_factory(prev.assigned))
+                snap.copy.stamp = prev.assigned;        /* base: our stamp of the change before */
+        if (v == HLC_SUSPECT_FUTURE && !(rec->flags & RECORD_DIRTY)) {
+                o->restamped_future++;
+                e->counters.restamped_future++;
+        }
+        r = fresh_stamp(e, &snap.assigned);
+        if (r == 0)
+                *ret = snap;
+        return r;
+}
+
+int engine_buds_record(struct engine *e, const char *address, enum key key, const struct record *rec,
+                       uint32_t revision, struct engine_outcome *o) {
+        const struct store_buds *b = find_buds(e, address);
+        struct store_buds_item snap;
+        int r;
+
+        if (!b)
+                return -ENOENT;
+        if (rec && rec->value.key != key)
+                return -EINVAL;
+        r = begin(e);
+        if (r < 0)
+                return r;
+        if (!rec) {
+                r = store_buds_item_get(e->store, address, key, &snap);
+                if (r == 0 && snap.revision != revision)
+                        r = -ESTALE;
+                if (r == -ENOENT)
+                        r = -ESTALE;
+        } else {
+                r = snapshot_of(e, address, rec, &snap, o);
+                if (r == 0)
+                        r = store_buds_item_put(e->store, address, key, &snap);
+        }
+        if (r == 0)
+                r = reconcile(e, key, o);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
+}
+
+int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision) {
+        struct store_buds_item snap = { .revision = new_revision, .flags = rec->flags & RECORD_DERIVED };
+        int r = engine_copy_from_record(rec, &snap.copy);
+
+        if (r < 0)
+                return r;
+        r = begin(e);
+        if (r == 0)
+                r = store_buds_item_put(e->store, address, rec->value.key, &snap);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
+}
+
+/* One record from the server into the item's server copy. A suspect future
+ * stamp is not followed: the value is taken as the newest intent and stamped
+ * here (once: a value we already hold restamped is left alone). */
+static int take_server_record(struct engine *e, const struct record *rec, struct engine_outcome *o) {
+        enum key key = rec->value.key;
+        enum family f = rec->value.family;
+        struct store_item it;
+        struct store_copy c;
+        int r = store_item_get(e->store, key, f, &it);
+
+        if (r == 0)
+                r = engine_copy_from_record(rec, &c);
+        if (r < 0)
+                return r;
+        if (receive(e, rec->stamp, o) == HLC_SUSPECT_FUTURE) {
+                struct record mine;
+
+                if (engine_copy_to_record(key, f, &it.cache, &mine) == 0 && value_equal(&mine.value, &rec->value)) {
+                        it.pending = false;     /* the server holds this value already */
+                        return store_item_put(e->store, key, f, &it);
+                }
+                o->restamped_future++;
+                e->counters.restamped_future++;
+                r = fresh_stamp(e, &c.stamp);
+                if (r < 0)
+                        return r;
+                c.derived = false;
+                it.cache = c;
+                it.pending = true;
+                return store_item_put(e->store, key, f, &it);
+        }
+        if (!it.server.present || stamp_cmp(c.stamp, it.server.stamp) > 0)
+                it.server = c;
+        return store_item_put(e->store, key, f, &it);
+}
+
+int engine_server_records(struct engine *e, const struct record *recs, size_t n, const char *cursor,
+                          struct engine_outcome *o) {
+        bool touched[KEY_MAX + 1] = { false };
+        struct before b[KEY_MAX + 1];
+        int r = begin(e);
+
+        if (r < 0)
+                return r;
+        for (int k = KEY_MIN; k <= KEY_MAX; k++)
+                b[k] = before_of(e, (enum key) k);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                r = take_server_record(e, &recs[i], o);
+                touched[recs[i].value.key] = true;
+        }
+        for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++)
+                if (touched[k])
+                        r = reconcile_since(e, (enum key) k, &b[k], o);
+        if (r == 0 && cursor)
+                r = store_cursor_put(e->store, cursor);
+        if (r == 0)
+                r = store_last_sync_put(e->store, now(e));
+        if (r < 0)
+                return fail(e, r);
+        e->counters.pulled += n;
+        return commit(e);
+}
+
+static int uuid4(char buf[static 37]) {
+        uint8_t u[16];
+        int r = random_bytes(u, sizeof(u));
+
+        if (r < 0)
+                return r;
+        u[6] = (u[6] & 0x0f) | 0x40;
+        u[8] = (u[8] & 0x3f) | 0x80;
+        (void) snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+                        u[14], u[15]);
+        return 0;
+}
+
+/* {"schema": 1, "records": [every pending copy]} */
+static int push_body(struct engine *e, char **ret) {
+        cJSON *doc = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+        unsigned n = 0;
+        int r = doc && arr ? 0 : -ENOMEM;
+
+        for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++)
+                for (int f = FAMILY_ANY; r == 0 && f <= FAMILY_PRO; f++) {
+                        struct store_item it;
+                        struct record rec;
+                        cJSON *j;
+
+                        if (!key_family_is_valid(k, f))
+                                continue;
+                        r = store_item_get(e->store, (enum key) k, (enum family) f, &it);
+                        if (r < 0 || !it.pending)
+                                continue;
+                        r = engine_copy_to_record((enum key) k, (enum family) f, &it.cache, &rec);
+                        j = r == 0 ? recjson_record_to(&rec) : NULL;
+                        if (r == 0 && !j)
+                                r = -ENOMEM;
+                        if (r == 0) {
+                                cJSON_AddItemToArray(arr, j);
+                                n++;
+                        }
+                }
+        if (r == 0 && n == 0)
+                r = -ENOENT;
+        if (r == 0 && (!cJSON_AddNumberToObject(doc, "schema", 1) || !cJSON_AddItemToObject(doc, "records", arr)))
+                r = -ENOMEM;
+        else if (r == 0)
+                arr = NULL;
+        if (r == 0 && !(*ret = cJSON_PrintUnformatted(doc)))
+                r = -ENOMEM;
+        cJSON_Delete(arr);
+        cJSON_Delete(doc);
+        return r;
+}
+
+int engine_push_next(struct engine *e, char **ret_key, char **ret_body) {
+        char key[37], *body = NULL, *k;
+        int r = store_push_get(e->store, ret_key, ret_body);
+
+        if (r != -ENOENT)
+                return r;
+        r = begin(e);
+        if (r < 0)
+                return r;
+        r = push_body(e, &body);
+        if (r == 0)
+                r = uuid4(key);
+        if (r == 0)
+                r = store_push_put(e->store, key, body);
+        if (r < 0) {
+                free(body);
+                return fail(e, r);
+        }
+        r = commit(e);
+        if (r == 0 && !(k = strdup(key)))
+                r = -ENOMEM;
+        if (r < 0) {
+                free(body);
+                return r;
+        }
+        *ret_key = k;
+        *ret_body = body;
+        return 0;
+}
+
+/* The records of the push in flight, parsed back from its stored body. */
+static int pushed_records(struct engine *e, struct record **ret, size_t *ret_n) {
+        char *key = NULL, *body = NULL;
+        cJSON *doc = NULL, *it;
+        struct record *recs = NULL;
+        size_t n = 0;
+        int r = store_push_get(e->store, &key, &body);
+
+        if (r == 0)
+                r = recjson_parse(body, strlen(body), &doc, NULL);
+        if (r == 0) {
+                const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "records");
+                recs = calloc((size_t) cJSON_GetArraySize(arr) + 1, sizeof(*recs));
+                if (!recs)
+                        r = -ENOMEM;
+                cJSON_ArrayForEach(it, arr)
+                        if (r == 0)
+                                r = recjson_record_from(it, &recs[n++], NULL);
+        }
+        cJSON_Delete(doc);
+        free(key);
+        free(body);
+        if (r < 0) {
+                free(recs);
+                return r;
+        }
+        *ret = recs;
+        *ret_n = n;
+        return 0;
+}
+
+static int take_result(struct engine *e, const struct record *sent, const struct engine_push_result *res,
+                       struct engine_outcome *o) {
+        struct store_item it;
+        int r;
+
+        if (res->key != sent->value.key || res->family != sent->value.family)
+                return -EBADMSG;
+        switch (res->status) {
+        case ENGINE_PUSH_APPLIED:
+                e->counters.pushed++;
+                return take_server_record(e, sent, o);
+        case ENGINE_PUSH_STALE:
+                if (res->current.value.key != res->key || res->current.value.family != res->family)
+                        return -EBADMSG;
+                return take_server_record(e, &res->current, o);
+        case ENGINE_PUSH_REJECTED_INVALID:
+                /* the server will never take it: keep the value here, stop offering it */
+                e->counters.rejected++;
+                r = store_item_get(e->store, res->key, res->family, &it);
+                if (r == 0 && it.cache.present && stamp_eq(it.cache.stamp, sent->stamp)) {
+                        it.pending = false;
+                        r = store_item_put(e->store, res->key, res->family, &it);
+                }
+                return r;
+        case ENGINE_PUSH_REJECTED_FUTURE:
+                e->counters.rejected++;
+                return 0;       /* stays pending; the manager backs off */
+        }
+        return -EINVAL;
+}
+
+int engine_push_done(struct engine *e, const struct engine_push_result *res, size_t n, struct engine_outcome *o) {
+        struct record *sent = NULL;
+        size_t n_sent = 0;
+        bool touched[KEY_MAX + 1] = { false };
+        struct before b[KEY_MAX + 1];
+        int r = begin(e);
+
+        if (r < 0)
+                return r;
+        for (int k = KEY_MIN; k <= KEY_MAX; k++)
+                b[k] = before_of(e, (enum key) k);
+        r = pushed_records(e, &sent, &n_sent);
+        if (r == 0 && n_sent != n)
+                r = -EBADMSG;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                r = take_result(e, &sent[i], &res[i], o);
+                touched[res[i].key] = true;
+        }
+        if (r == 0)
+                r = store_push_clear(e->store);
+        for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++)
+                if (touched[k])
+                        r = reconcile_since(e, (enum key) k, &b[k], o);
+        if (r == 0)
+                r = store_last_sync_put(e->store, now(e));
+        free(sent);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
+}
+
+int engine_push_forget(struct engine *e) {
+        int r = begin(e);
+
+        if (r == 0)
+                r = store_push_clear(e->store);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
+}
+
+int engine_restore(struct engine *e, uint64_t id, struct record *ret, struct engine_outcome *o) {
+        struct store_conflict c;
+        struct record lost;
+        int r = store_conflict_get(e->store, id, &c);
+
+        if (r == 0)
+                r = engine_copy_to_record(c.key, c.lost_family, &c.lost, &lost);
+        if (r < 0)
+                return r;
+        return engine_set(e, &lost.value, ret, o);
+}

@@ -1,0 +1,115 @@
+/* The sync engine's core: what happens to the cache when a copy arrives from
+ * the Buds or the server, when a person edits here, when a push completes.
+ * Drives the clock and arbitration (policy/) over the store, one transaction
+ * per step, and says what must be done next (write these Buds, push, tell
+ * D-Bus listeners) without doing any I/O itself: the manager carries it out.
+ *
+ * Values are stored as their wire payloads; records handed in are valid
+ * (decoded by the codecs), records handed out are too. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/hlc.h"
+#include "policy/value.h"
+#include "store.h"
+
+#define ENGINE_MAX_BUDS 8
+
+struct engine;
+
+struct engine_config {
+        uint32_t max_clock_skew_sec;
+        uint32_t conflict_log_limit;
+        /* wall clock in ms since the epoch; tests pass their own */
+        uint64_t (*now_ms)(void *userdata);
+        void *userdata;
+};
+
+struct engine_write {
+        char address[18];
+        struct record rec;              /* flags: DERIVED only; revision: the CAS revision */
+};
+
+/* What a step asks of the manager. Accumulates over calls until reset. */
+struct engine_outcome {
+        unsigned n_writes;
+        struct engine_write writes[ENGINE_MAX_BUDS * KEY_MAX];
+        bool push;                      /* the outbox is not empty: push (after the debounce) */
+        bool changed[KEY_MAX + 1];      /* the key's intent changed: signal Changed */
+        unsigned conflicts_logged;
+        unsigned restamped_future;
+        bool node_renewed;              /* a cloned state directory was detected */
+        uint64_t old_node;
+};
+
+struct engine_counters {
+        uint64_t conflicts_logged, restamped_future, pushed, pulled, rejected;
+};
+
+int engine_new(struct store *s, const struct engine_config *cfg, struct engine **ret, char **ret_error);
+struct engine *engine_free(struct engine *e);
+
+uint64_t engine_node_id(const struct engine *e);
+const struct engine_counters *engine_counters(const struct engine *e);
+void engine_outcome_reset(struct engine_outcome *o);
+
+/* The item's intent: the newest copy over both families. -ENOENT if none. */
+int engine_intent(struct engine *e, enum key key, struct record *ret);
+
+/* A host edit (control API Set, or Restore): validated, stamped, stored
+ * (durably, before this returns), queued, and reconciled with the connected
+ * Buds. ret: the stored record. */
+int engine_set(struct engine *e, const struct value *v, struct record *ret, struct engine_outcome *o);
+
+/* Connected Buds, as the manager learns of them (at most ENGINE_MAX_BUDS). */
+int engine_buds_connected(struct engine *e, const struct store_buds *b);
+void engine_buds_gone(struct engine *e, const char *address);
+
+/* The Buds' record of key was read (or, rec == NULL, the Manifest says the
+ * revision is still revision and the stored snapshot holds): reconcile the key.
+ * -ESTALE when rec == NULL but the snapshot is not at that revision (the
+ * manager must read the record). */
+int engine_buds_record(struct engine *e, const char *address, enum key key, const struct record *rec,
+                       uint32_t revision, struct engine_outcome *o);
+/* A write the engine asked for succeeded: the Buds now hold rec at new_revision. */
+int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision);
+
+/* A record the server sent (pull, long poll, or a push's `stale` current). */
+int engine_server_records(struct engine *e, const struct record *recs, size_t n, const char *cursor,
+                          struct engine_outcome *o);
+
+/* The push to send: the one in flight (same key and body after a restart), or
+ * a new one made of every pending copy. -ENOENT when nothing is pending. The
+ * strings are malloc'd; body is the exact JSON request body. */
+int engine_push_next(struct engine *e, char **ret_key, char **ret_body);
+
+enum engine_push_status {
+        ENGINE_PUSH_APPLIED,
+        ENGINE_PUSH_STALE,
+        ENGINE_PUSH_REJECTED_INVALID,
+        ENGINE_PUSH_REJECTED_FUTURE,
+};
+
+struct engine_push_result {
+        enum key key;
+        enum family family;
+        enum engine_push_status status;
+        struct record current;          /* with STALE */
+};
+
+/* The push in flight was answered. Records the server's copies, clears what
+ * was acknowledged, re-arbitrates what came back stale. */
+int engine_push_done(struct engine *e, const struct engine_push_result *res, size_t n, struct engine_outcome *o);
+/* The server refused the push's key (422): forget the push in flight, so the
+ * next one gets a new key. */
+int engine_push_forget(struct engine *e);
+
+/* Conflict log: restore applies the lost value again as a new edit. */
+int engine_restore(struct engine *e, uint64_t id, struct record *ret, struct engine_outcome *o);
+
+/* store_copy <-> record helpers (the value as its wire payload) */
+int engine_copy_to_record(enum key key, enum family family, const struct store_copy *c, struct record *ret);
+int engine_copy_from_record(const struct record *r, struct store_copy *ret);

@@ -1,0 +1,6 @@
+# Scenario tests of the sync engine's core on real SQLite files.
+ENGINE_TEST := $(B)/tests/engine/test-engine
+TESTS += $(ENGINE_TEST)
+
+$(ENGINE_TEST): $(B)/tests/engine/test-engine.o $(B)/bridged/engine.o $(B)/bridged/store.o $(B)/libcodec.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka sqlite3) $(CODEC_LIBS)

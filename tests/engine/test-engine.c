@@ -1,0 +1,422 @@
+/* Scenario tests of bridged/engine.c on a real SQLite store, with the Buds
+ * and the server played by the test: online, offline, phone switch, Buds
+ * switch, the conflict log and restore, the push in flight, DIRTY stamping,
+ * suspect stamps, clones, restarts. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "bridged/engine.h"
+#include "gatt/recjson.h"
+
+#define T0 UINT64_C(1763700000000)
+#define PHONE UINT64_C(0xbbbbbbbbbbbbbbbb)
+#define L_ADDR "AA:BB:CC:DD:EE:01"
+
+struct fx {
+        char dir[64];
+        struct store *store;
+        struct engine *e;
+        uint64_t wall;
+        struct engine_outcome o;
+};
+
+static uint64_t clock_of(void *userdata) { return ((struct fx *) userdata)->wall; }
+
+static void start(struct fx *f) {
+        struct engine_config cfg = { .max_clock_skew_sec = 300, .conflict_log_limit = 100,
+                                     .now_ms = clock_of, .userdata = f };
+        char *err = NULL;
+
+        assert_int_equal(store_open(f->dir, &f->store, &err), 0);
+        assert_int_equal(engine_new(f->store, &cfg, &f->e, &err), 0);
+}
+
+static void stop(struct fx *f) {
+        f->e = engine_free(f->e);
+        f->store = store_close(f->store);
+}
+
+static int setup(void **state) {
+        struct fx *f = calloc(1, sizeof(*f));
+
+        strcpy(f->dir, "/tmp/test-engine.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        f->wall = T0;
+        start(f);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fx *f = *state;
+        char cmd[128];
+
+        stop(f);
+        (void) snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+        assert_int_equal(system(cmd), 0);
+        free(f);
+        return 0;
+}
+
+static struct value std_eq(enum key key, int8_t g0) {
+        struct value v;
+
+        value_init(&v, key, FAMILY_STANDARD);
+        if (key == KEY_EQ_ACTIVE) {
+                v.active.preset = PRESET_CUSTOM;
+                v.active.eq.std.gain[0] = g0;
+        } else {
+                v.custom.std.gain[0] = g0;
+        }
+        return v;
+}
+
+static struct value pro_eq(int16_t gain, uint16_t freq) {
+        struct value v;
+
+        value_init(&v, KEY_EQ_CUSTOM, FAMILY_PRO);
+        v.custom.pro.preamp = -15;
+        v.custom.pro.count = 2;
+        v.custom.pro.band[0] = (struct eq_band) { BAND_LOW_SHELF, freq, gain, 71 };
+        v.custom.pro.band[1] = (struct eq_band) { BAND_PEAK, 3150, -37, 250 };
+        return v;
+}
+
+static struct value profile(const char *name) {
+        struct value v;
+
+        value_init(&v, KEY_PROFILE, FAMILY_ANY);
+        v.profile.name_len = (uint8_t) strlen(name);
+        memcpy(v.profile.name, name, v.profile.name_len);
+        v.profile.touch_left = TOUCH_PLAY_PAUSE;
+        return v;
+}
+
+static struct record rec(struct value v, uint64_t ms, uint64_t origin, uint8_t flags, uint32_t revision) {
+        return (struct record) { .value = v, .stamp = { stamp_pack(ms, 0), origin }, .flags = flags,
+                                 .revision = revision };
+}
+
+static void connect_buds(struct fx *f, const char *address, enum family fam) {
+        struct store_buds b = { .family = fam, .battery = -1, .buds_id = 7 };
+
+        strcpy(b.address, address);
+        assert_int_equal(engine_buds_connected(f->e, &b), 0);
+}
+
+/* The Buds hold r: the engine reads it. */
+static void buds_read(struct fx *f, const char *address, const struct record *r);
+static void buds_read_v(struct fx *f, const char *address, struct record r) { buds_read(f, address, &r); }
+
+static void buds_read(struct fx *f, const char *address, const struct record *r) {
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_buds_record(f->e, address, r->value.key, r, r->revision, &f->o), 0);
+}
+
+/* The Buds accept the write the engine asked for. */
+static struct record buds_accept(struct fx *f, unsigned i) {
+        struct record w = f->o.writes[i].rec;
+
+        assert_true(i < f->o.n_writes);
+        assert_int_equal(engine_buds_written(f->e, f->o.writes[i].address, &w, w.revision + 1), 0);
+        w.revision++;
+        return w;
+}
+
+/* The server answers the push in flight: every record applied. */
+static unsigned push_all_applied(struct fx *f) {
+        char *key = NULL, *body = NULL;
+        struct engine_push_result res[8];
+        cJSON *doc, *it;
+        unsigned n = 0;
+
+        assert_int_equal(engine_push_next(f->e, &key, &body), 0);
+        doc = cJSON_Parse(body);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "records")) {
+                struct record r;
+                assert_int_equal(recjson_record_from(it, &r, NULL), 0);
+                res[n++] = (struct engine_push_result) { .key = r.value.key, .family = r.value.family,
+                                                         .status = ENGINE_PUSH_APPLIED };
+        }
+        cJSON_Delete(doc);
+        free(key);
+        free(body);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_push_done(f->e, res, n, &f->o), 0);
+        return n;
+}
+
+static void test_online(void **state) {
+        struct fx *f = *state;
+        struct value v = pro_eq(60, 120);
+        struct record r, got;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(pro_eq(0, 1000), 0, 0, 0, 1));
+        assert_int_equal(f->o.n_writes, 0);     /* factory values, nothing to do */
+
+        /* a host edit: stored, written to the Buds, queued */
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &v, &r, &f->o), 0);
+        assert_true(r.stamp.origin == engine_node_id(f->e) && stamp_ms(r.stamp) == T0);
+        assert_int_equal(f->o.n_writes, 1);
+        assert_true(f->o.push && f->o.changed[KEY_EQ_CUSTOM]);
+        assert_true(value_equal(&f->o.writes[0].rec.value, &v));
+        assert_int_equal(f->o.writes[0].rec.revision, 1);
+        assert_int_equal(f->o.writes[0].rec.flags, 0);
+        (void) buds_accept(f, 0);
+        assert_int_equal(push_all_applied(f), 1);
+        assert_false(f->o.push);
+        assert_int_equal(store_pending_count(f->store), 0);
+
+        /* a DIRTY change on the Buds: stamped, written back, pushed */
+        f->wall += 1000;
+        r = rec(pro_eq(-30, 90), stamp_ms(r.stamp), r.stamp.origin, RECORD_DIRTY, 3);
+        r.stamp = got.stamp = (struct stamp) { 0 };
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        r.stamp = got.stamp;
+        buds_read(f, L_ADDR, &r);
+        assert_int_equal(f->o.n_writes, 1);
+        assert_true(f->o.push);
+        assert_true(stamp_ms(f->o.writes[0].rec.stamp) == T0 + 1000);
+        assert_int_equal(f->o.writes[0].rec.revision, 3);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        /* read again before the write-back lands: the same change keeps its stamp */
+        f->wall += 5;
+        struct record first = f->o.writes[0].rec;
+        buds_read(f, L_ADDR, &r);
+        assert_true(stamp_eq(f->o.writes[0].rec.stamp, first.stamp));
+        (void) buds_accept(f, 0);
+        assert_int_equal(push_all_applied(f), 1);
+
+        /* a newer value from the server goes to the Buds */
+        f->wall += 1000;
+        struct record from_phone = rec(pro_eq(12, 400), T0 + 1500, PHONE, 0, 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &from_phone, 1, "c9", &f->o), 0);
+        assert_int_equal(f->o.n_writes, 1);
+        assert_false(f->o.push);
+        assert_true(stamp_eq(f->o.writes[0].rec.stamp, from_phone.stamp));
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        assert_true(value_equal(&got.value, &from_phone.value));
+}
+
+static void test_offline_conflict_and_restore(void **state) {
+        struct fx *f = *state;
+        struct value mine = profile("mine"), theirs = profile("theirs");
+        struct store_conflict *log;
+        struct record r, got;
+        size_t n;
+
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, &r, &f->o), 0);
+        assert_true(f->o.push);
+        /* offline: nothing pushed; a restart keeps the outbox */
+        stop(f);
+        start(f);
+        assert_int_equal(store_pending_count(f->store), 1);
+        /* back online: the pull brings a newer edit from the phone */
+        struct record newer = rec(theirs, T0 + 60000, PHONE, 0, 0);
+        f->wall = T0 + 61000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &newer, 1, "c1", &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 1);
+        assert_false(f->o.push);                /* pull first, then push only what still wins */
+        assert_int_equal(store_pending_count(f->store), 0);
+        assert_int_equal(store_conflict_list(f->store, &log, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(log[0].lost_source, "bridge");
+        assert_string_equal(log[0].kept_source, "server");
+        assert_true(stamp_eq(log[0].lost.stamp, r.stamp) && stamp_eq(log[0].kept.stamp, newer.stamp));
+        /* restore: the lost value again, as a new edit that wins */
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_restore(f->e, log[0].id, &got, &f->o), 0);
+        assert_true(value_equal(&got.value, &mine));
+        assert_true(stamp_cmp(got.stamp, newer.stamp) > 0);
+        assert_true(f->o.push && f->o.changed[KEY_PROFILE]);
+        free(log);
+        assert_int_equal(engine_restore(f->e, 999, &got, &f->o), -ENOENT);
+}
+
+static void test_phone_switch(void **state) {
+        struct fx *f = *state;
+        struct record got;
+
+        /* empty cache; the Buds were written by the old host, which never reached the server */
+        struct record on_buds = rec(std_eq(KEY_EQ_ACTIVE, 8), T0 - 5000, 0x1111, 0, 4);
+        struct record on_server = rec(std_eq(KEY_EQ_ACTIVE, -4), T0 - 9000, PHONE, 0, 0);
+
+        connect_buds(f, L_ADDR, FAMILY_STANDARD);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &on_server, 1, "c1", &f->o), 0);
+        buds_read(f, L_ADDR, &on_buds);
+        assert_int_equal(f->o.n_writes, 0);
+        assert_true(f->o.push);                 /* the Buds' newer value goes to the server */
+        assert_int_equal(push_all_applied(f), 1);
+        assert_int_equal(engine_intent(f->e, KEY_EQ_ACTIVE, &got), 0);
+        assert_true(stamp_eq(got.stamp, on_buds.stamp));
+
+        /* the other direction: a newer server value goes to the Buds, the older Buds copy is not logged */
+        struct record newer = rec(std_eq(KEY_EQ_CUSTOM, 2), T0 - 100, PHONE, 0, 0);
+        struct record older = rec(std_eq(KEY_EQ_CUSTOM, 6), T0 - 200, 0x1111, 0, 2);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &newer, 1, "c2", &f->o), 0);
+        buds_read(f, L_ADDR, &older);
+        assert_int_equal(f->o.n_writes, 1);
+        assert_false(f->o.push);
+        assert_true(stamp_eq(f->o.writes[0].rec.stamp, newer.stamp));
+        assert_int_equal(store_conflict_count(f->store), 0);
+}
+
+static void test_buds_switch_round_trip(void **state) {
+        struct fx *f = *state;
+        struct value v = pro_eq(87, 63);
+        struct record r, w;
+
+        connect_buds(f, "AA:00:00:00:00:01", FAMILY_PRO);
+        buds_read_v(f, "AA:00:00:00:00:01", rec(pro_eq(0, 1000), 0, 0, 0, 1));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &v, &r, &f->o), 0);
+        (void) buds_accept(f, 0);
+        assert_int_equal(push_all_applied(f), 1);
+        engine_buds_gone(f->e, "AA:00:00:00:00:01");
+
+        /* standard Buds from the factory: the intent converted, DERIVED, pushed */
+        connect_buds(f, "AA:00:00:00:00:02", FAMILY_STANDARD);
+        buds_read_v(f, "AA:00:00:00:00:02", rec(std_eq(KEY_EQ_CUSTOM, 0), 0, 0, 0, 1));
+        assert_int_equal(f->o.n_writes, 1);
+        w = f->o.writes[0].rec;
+        assert_int_equal(w.value.family, FAMILY_STANDARD);
+        assert_int_equal(w.flags, RECORD_DERIVED);
+        assert_true(stamp_eq(w.stamp, r.stamp));
+        assert_true(f->o.push);
+        (void) buds_accept(f, 0);
+        assert_int_equal(push_all_applied(f), 1);
+        engine_buds_gone(f->e, "AA:00:00:00:00:02");
+
+        /* back to (other, factory) pro Buds: the pro parameters come back exactly */
+        connect_buds(f, "AA:00:00:00:00:03", FAMILY_PRO);
+        buds_read_v(f, "AA:00:00:00:00:03", rec(pro_eq(0, 1000), 0, 0, 0, 1));
+        assert_int_equal(f->o.n_writes, 1);
+        assert_true(value_equal(&f->o.writes[0].rec.value, &v));
+        assert_int_equal(f->o.writes[0].rec.flags, 0);
+        assert_false(f->o.push);
+}
+
+static void test_push_in_flight(void **state) {
+        struct fx *f = *state;
+        char *k1, *b1, *k2, *b2;
+        struct value a = profile("a"), b = profile("b");
+
+        assert_int_equal(engine_push_next(f->e, &k1, &b1), -ENOENT);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &a, NULL, &f->o), 0);
+        assert_int_equal(engine_push_next(f->e, &k1, &b1), 0);
+        /* a restart: the same push, byte for byte */
+        stop(f);
+        start(f);
+        assert_int_equal(engine_push_next(f->e, &k2, &b2), 0);
+        assert_string_equal(k1, k2);
+        assert_string_equal(b1, b2);
+        free(k2);
+        free(b2);
+        /* a newer edit while it is in flight stays pending after the answer */
+        f->wall += 10;
+        assert_int_equal(engine_set(f->e, &b, NULL, &f->o), 0);
+        assert_int_equal(push_all_applied(f), 1);
+        assert_true(f->o.push);
+        assert_int_equal(store_pending_count(f->store), 1);
+        assert_int_equal(engine_push_next(f->e, &k2, &b2), 0);
+        assert_string_not_equal(k1, k2);
+        assert_non_null(strstr(b2, "\"name\":\"b\""));
+        free(k1);
+        free(b1);
+        free(k2);
+        free(b2);
+}
+
+static void test_stale_push(void **state) {
+        struct fx *f = *state;
+        struct value mine = profile("mine");
+        struct engine_push_result res = { KEY_PROFILE, FAMILY_ANY, ENGINE_PUSH_STALE,
+                                          rec(profile("server"), T0 + 100, PHONE, 0, 0) };
+        char *k, *b;
+        struct record got;
+
+        assert_int_equal(engine_set(f->e, &mine, NULL, &f->o), 0);
+        assert_int_equal(engine_push_next(f->e, &k, &b), 0);
+        free(k);
+        free(b);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_push_done(f->e, &res, 1, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 1);
+        assert_int_equal(engine_intent(f->e, KEY_PROFILE, &got), 0);
+        assert_string_equal(got.value.profile.name, "server");
+        /* a result that does not match what was sent is refused */
+        assert_int_equal(engine_set(f->e, &mine, NULL, &f->o), 0);
+        assert_int_equal(engine_push_next(f->e, &k, &b), 0);
+        free(k);
+        free(b);
+        res.family = FAMILY_PRO;
+        assert_int_equal(engine_push_done(f->e, &res, 1, &f->o), -EBADMSG);
+        assert_int_equal(store_pending_count(f->store), 1);     /* nothing changed */
+}
+
+static void test_suspect_and_clone(void **state) {
+        struct fx *f = *state;
+        struct record got;
+
+        /* a Buds value stamped far in the future: taken as the newest intent, stamped here */
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        struct record future = rec(profile("future"), T0 + 3600 * 1000, PHONE, 0, 2);
+        buds_read(f, L_ADDR, &future);
+        assert_int_equal(f->o.restamped_future, 1);
+        assert_int_equal(f->o.n_writes, 1);
+        assert_true(stamp_ms(f->o.writes[0].rec.stamp) == T0);
+        assert_true(f->o.writes[0].rec.stamp.origin == engine_node_id(f->e));
+        assert_int_equal(engine_intent(f->e, KEY_PROFILE, &got), 0);
+        assert_string_equal(got.value.profile.name, "future");
+
+        /* our own origin above anything we issued: a cloned state directory */
+        uint64_t node = engine_node_id(f->e);
+        struct record cloned = rec(profile("clone"), T0 + 100, node, 0, 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &cloned, 1, NULL, &f->o), 0);
+        assert_true(f->o.node_renewed && f->o.old_node == node);
+        assert_true(engine_node_id(f->e) != node);
+        stop(f);
+        start(f);
+        assert_true(engine_node_id(f->e) != node);      /* renewed for good */
+}
+
+static void test_invalid_edit(void **state) {
+        struct fx *f = *state;
+        struct value v = pro_eq(121, 100);      /* gain out of range */
+
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &v, NULL, &f->o), -EINVAL);
+        assert_int_equal(store_pending_count(f->store), 0);
+        assert_int_equal(engine_buds_record(f->e, "00:00:00:00:00:00", KEY_PROFILE, NULL, 1, &f->o), -ENOENT);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_online, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_offline_conflict_and_restore, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_phone_switch, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_buds_switch_round_trip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_push_in_flight, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_push, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_suspect_and_clone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_invalid_edit, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
