@@ -647,7 +647,7 @@ static int push_body(struct engine *e, char **ret) {
 }
 
 int engine_push_next(struct engine *e, char **ret_key, char **ret_body) {
-        char key[37], *body = NULL, *k;
+        char key[37], *body = NULL, *k = NULL;
         int r = store_push_get(e->store, ret_key, ret_body);
 
         if (r != -ENOENT)
