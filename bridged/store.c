@@ -235,7 +235,7 @@ static int schema_version(struct store *s, int *ret) {
 }
 
 static int migrate(struct store *s, char **ret_error) {
-        int version, r;
+        int version = 0, r;
 
         r = exec(s, "BEGIN IMMEDIATE");
         if (r == 0)
