@@ -1,0 +1,453 @@
+/* bridgectl: the command line for a running bridged, over its D-Bus control
+ * API (org.bridged.Manager1 on the system bus; DBUS_SYSTEM_BUS_ADDRESS is
+ * honoured). Human-readable output by default, the API's JSON with --json.
+ * Exit status: 0 success, 1 an error (one line on stderr), 2 a usage error.
+ * It never validates values itself beyond names: the daemon is the one judge. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <systemd/sd-bus.h>
+
+#include "policy/value.h"
+
+#define SERVICE "org.bridged"
+#define PATH "/org/bridged"
+#define IFACE "org.bridged.Manager1"
+
+#define EXIT_USAGE 2
+
+static bool arg_json;
+static uint64_t arg_timeout_usec;       /* 0: sd-bus default (25 s) */
+
+static void usage(FILE *f) {
+        fputs("Usage: bridgectl [--json] COMMAND [ARGS]\n"
+              "\n"
+              "Commands:\n"
+              "  status                     the bridge's state, server and Buds\n"
+              "  stats                      counters since the daemon started\n"
+              "  get KEY                    the item's intent: the newest record over both families\n"
+              "  set KEY [--family F] JSON  a new edit on this host (KEY: profile, eq.custom, eq.active;\n"
+              "                             F: standard or pro, default the connected Buds' family)\n"
+              "  sync [--timeout S]         push and pull now, wait up to S seconds (default 25)\n"
+              "  conflicts                  the conflict log\n"
+              "  restore ID                 apply a conflict's lost value again as a new edit\n"
+              "  monitor                    print every change of an item until interrupted\n"
+              "\n"
+              "Options:\n"
+              "  --json                     print the API's JSON instead of text\n"
+              "  -h, --help                 show this help\n"
+              "  --version                  show the version\n", f);
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+        fputs("bridgectl: ", stderr);
+        fprintf(stderr, fmt, arg);
+        fputs(" (see bridgectl --help)\n", stderr);
+        return EXIT_USAGE;
+}
+
+static int fail_bus(const char *what, const sd_bus_error *error, int r) {
+        if (error && sd_bus_error_is_set(error)) {
+                const char *name = error->name;
+                if (strcmp(name, "org.freedesktop.DBus.Error.ServiceUnknown") == 0 ||
+                    strcmp(name, "org.freedesktop.DBus.Error.NameHasNoOwner") == 0)
+                        fprintf(stderr, "bridgectl: %s: bridged is not running (no owner of %s on the system bus)\n",
+                                what, SERVICE);
+                else if (strcmp(name, "org.freedesktop.DBus.Error.AccessDenied") == 0)
+                        fprintf(stderr, "bridgectl: %s: permission denied (only root and group bridged may "
+                                        "change the bridge)\n", what);
+                else
+                        fprintf(stderr, "bridgectl: %s: %s\n", what, error->message ? error->message : name);
+        } else {
+                fprintf(stderr, "bridgectl: %s: %s\n", what, strerror(-r));
+        }
+        return EXIT_FAILURE;
+}
+
+/* Sends m and reads its one string answer (the API's JSON); *ret is malloc'd. */
+static int call_json(sd_bus *bus, sd_bus_message *m, char **ret) {
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *s;
+        int r;
+
+        r = sd_bus_call(bus, m, arg_timeout_usec, &error, &reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "s", &s);
+        if (r >= 0 && !(*ret = strdup(s)))
+                r = -ENOMEM;
+        if (r < 0)
+                (void) fail_bus(sd_bus_message_get_member(m), &error, r);
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static cJSON *parse_reply(const char *member, const char *text) {
+        cJSON *j = cJSON_Parse(text);
+
+        if (!j)
+                fprintf(stderr, "bridgectl: %s: the daemon's answer is not JSON\n", member);
+        return j;
+}
+
+static const char *str_or(const cJSON *j, const char *name, const char *dflt) {
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, name));
+        return s ? s : dflt;
+}
+
+static double num_or(const cJSON *j, const char *name, double dflt) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, name);
+        return cJSON_IsNumber(n) ? n->valuedouble : dflt;
+}
+
+static void print_time(const char *label, const cJSON *ms) {
+        char buf[64];
+        time_t t;
+        struct tm tm;
+
+        if (!cJSON_IsNumber(ms)) {
+                printf("%s never\n", label);
+                return;
+        }
+        t = (time_t) (ms->valuedouble / 1000);
+        if (localtime_r(&t, &tm) && strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm))
+                printf("%s %s\n", label, buf);
+}
+
+static void print_buds(const cJSON *b) {
+        const cJSON *battery = cJSON_GetObjectItemCaseSensitive(b, "battery");
+
+        printf("  %s \"%s\" %s, %s", str_or(b, "address", "?"), str_or(b, "name", ""),
+               str_or(b, "family", "?"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "connected")) ? "connected" : "not connected");
+        if (cJSON_IsNumber(battery))
+                printf(", battery %d%%", battery->valueint);
+        printf(", firmware %s, id %s\n", str_or(b, "firmware", "?"), str_or(b, "buds_id", "?"));
+}
+
+static int show_status(const cJSON *j) {
+        const cJSON *buds = cJSON_GetObjectItemCaseSensitive(j, "buds"), *b;
+
+        printf("State:     %s (%s)\n", str_or(j, "state", "?"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "online")) ? "online" : "offline");
+        printf("Node id:   %s\n", str_or(j, "node_id", "?"));
+        printf("Server:    %s\n", str_or(j, "server", "?"));
+        printf("Pending:   %.0f\n", num_or(j, "pending", 0));
+        printf("Conflicts: %.0f\n", num_or(j, "conflicts", 0));
+        print_time("Last sync:", cJSON_GetObjectItemCaseSensitive(j, "last_sync_ms"));
+        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "last_error")))
+                printf("Error:     %s\n", str_or(j, "last_error", ""));
+        printf("Buds:%s\n", cJSON_GetArraySize(buds) ? "" : "      none seen");
+        cJSON_ArrayForEach(b, buds)
+                print_buds(b);
+        return EXIT_SUCCESS;
+}
+
+static int show_pretty(const cJSON *j) {
+        char *s = cJSON_Print(j);
+
+        if (!s)
+                return EXIT_FAILURE;
+        puts(s);
+        free(s);
+        return EXIT_SUCCESS;
+}
+
+static int show_conflicts(const cJSON *j) {
+        const cJSON *c;
+
+        if (cJSON_GetArraySize(j) == 0) {
+                puts("No conflicts logged.");
+                return EXIT_SUCCESS;
+        }
+        cJSON_ArrayForEach(c, j) {
+                char *kept = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(
+                        cJSON_GetObjectItemCaseSensitive(c, "kept"), "value"));
+                char *lost = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(
+                        cJSON_GetObjectItemCaseSensitive(c, "lost"), "value"));
+                printf("#%.0f %s (%s)\n", num_or(c, "id", 0), str_or(c, "key", "?"), str_or(c, "family", "?"));
+                print_time("  at  ", cJSON_GetObjectItemCaseSensitive(c, "at_ms"));
+                printf("  kept %s\n  lost %s\n", kept ? kept : "?", lost ? lost : "?");
+                free(kept);
+                free(lost);
+        }
+        return EXIT_SUCCESS;
+}
+
+static int show_sync(const cJSON *j) {
+        printf("Pushed %.0f, pulled %.0f, written to the Buds %.0f.\n", num_or(j, "pushed", 0),
+               num_or(j, "pulled", 0), num_or(j, "written_to_buds", 0));
+        return EXIT_SUCCESS;
+}
+
+/* Sends m (consumed) and prints its answer, as JSON or through show(). */
+static int run(sd_bus *bus, sd_bus_message *m, int (*show)(const cJSON *)) {
+        const char *member = sd_bus_message_get_member(m);
+        char *text = NULL;
+        cJSON *j;
+        int r = call_json(bus, m, &text);
+
+        sd_bus_message_unref(m);
+        if (r != EXIT_SUCCESS)
+                return r;
+        if (arg_json || !show) {
+                puts(text);
+                free(text);
+                return EXIT_SUCCESS;
+        }
+        j = parse_reply(member, text);
+        free(text);
+        if (!j)
+                return EXIT_FAILURE;
+        r = show(j);
+        cJSON_Delete(j);
+        return r;
+}
+
+/* A method call to the manager, with its arguments appended. */
+static sd_bus_message *method(sd_bus *bus, const char *member, const char *types, ...) {
+        sd_bus_message *m = NULL;
+        va_list ap;
+        int r = sd_bus_message_new_method_call(bus, &m, SERVICE, PATH, IFACE, member);
+
+        if (r >= 0 && types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+        }
+        if (r < 0) {
+                fprintf(stderr, "bridgectl: %s: %s\n", member, strerror(-r));
+                return sd_bus_message_unref(m);
+        }
+        return m;
+}
+
+/* run() of a method() that may have failed to build */
+static int run_method(sd_bus *bus, sd_bus_message *m, int (*show)(const cJSON *)) {
+        return m ? run(bus, m, show) : EXIT_FAILURE;
+}
+
+static int check_key(const char *s) {
+        enum key k;
+
+        if (key_from_name(s, &k) < 0)
+                return usage_error("unknown key \"%s\": use profile, eq.custom or eq.active", s);
+        return 0;
+}
+
+static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const char *key, *record;
+        char stamp[32];
+        time_t t = time(NULL);
+        struct tm tm;
+
+        (void) userdata;
+        (void) ret_error;
+        if (sd_bus_message_read(m, "ss", &key, &record) < 0)
+                return 0;
+        if (arg_json) {
+                printf("{\"key\":\"%s\",\"record\":%s}\n", key, record);
+        } else {
+                if (!localtime_r(&t, &tm) || !strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm))
+                        stamp[0] = '\0';
+                printf("%s %s %s\n", stamp, key, record);
+        }
+        fflush(stdout);
+        return 0;
+}
+
+static int monitor(sd_bus *bus) {
+        sigset_t mask;
+        int r;
+
+        r = sd_bus_match_signal(bus, NULL, SERVICE, PATH, IFACE, "Changed", on_changed, NULL);
+        if (r < 0)
+                return fail_bus("monitor", NULL, r);
+        (void) sigemptyset(&mask);
+        (void) sigaddset(&mask, SIGINT);
+        (void) sigaddset(&mask, SIGTERM);
+        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
+        for (;;) {
+                struct timespec zero = { 0, 0 };
+                if (sigtimedwait(&mask, NULL, &zero) >= 0)
+                        return EXIT_SUCCESS;
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return fail_bus("monitor", NULL, r);
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, 200 * 1000);       /* wake to see a signal */
+                if (r < 0 && r != -EINTR)
+                        return fail_bus("monitor", NULL, r);
+        }
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (!s || !*s || *s == '-' || *s == '+')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || *end || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* What the command line asks for, checked before the bus is touched, so a
+ * usage error is exit 2 whether or not bridged runs. */
+struct action {
+        const char *member;             /* NULL: monitor */
+        int (*show)(const cJSON *);
+        const char *key, *family, *json;
+        uint64_t id;
+};
+
+static int parse_set(int argc, char **argv, struct action *a) {
+        static const struct option opts[] = { { "family", required_argument, NULL, 'f' }, {} };
+        enum family f;
+        int c;
+
+        optind = 0;             /* glibc: 0 starts getopt afresh for this sub-command */
+        opterr = 0;
+        /* permuting: the synopsis puts --family after KEY */
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c != 'f')
+                        return usage_error("set: unknown option \"%s\"", argv[optind - 1]);
+                if (family_from_name(optarg, &f) < 0 || f == FAMILY_ANY)
+                        return usage_error("unknown family \"%s\": use standard or pro", optarg);
+                a->family = optarg;
+        }
+        if (argc - optind != 2)
+                return usage_error("set: %s", "expects KEY and a JSON value");
+        c = check_key(argv[optind]);
+        if (c)
+                return c;
+        *a = (struct action) { "Set", show_pretty, argv[optind], a->family ? a->family : "", argv[optind + 1], 0 };
+        return 0;
+}
+
+static int parse_sync(int argc, char **argv, struct action *a) {
+        static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, {} };
+        uint64_t s;
+        int c;
+
+        optind = 0;             /* glibc: 0 starts getopt afresh for this sub-command */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0) {
+                if (c != 't')
+                        return usage_error("sync: unknown option \"%s\"", argv[optind - 1]);
+                if (parse_uint(optarg, 86400, &s) < 0 || s == 0)
+                        return usage_error("sync: --timeout takes whole seconds from 1 to 86400, not \"%s\"", optarg);
+                arg_timeout_usec = s * 1000000;
+        }
+        if (optind != argc)
+                return usage_error("sync: unexpected argument \"%s\"", argv[optind]);
+        *a = (struct action) { .member = "Sync", .show = show_sync };
+        return 0;
+}
+
+static int parse_command(int argc, char **argv, struct action *a) {
+        static const struct { const char *cmd, *member; int (*show)(const cJSON *); } simple[] = {
+                { "status", "Status", show_status },
+                { "stats", "Stats", show_pretty },
+                { "conflicts", "ListConflicts", show_conflicts },
+                { "monitor", NULL, NULL },
+        };
+        const char *cmd = argv[0];
+        int r;
+
+        if (strcmp(cmd, "set") == 0)
+                return parse_set(argc, argv, a);
+        if (strcmp(cmd, "sync") == 0)
+                return parse_sync(argc, argv, a);
+        if (strcmp(cmd, "get") == 0 || strcmp(cmd, "restore") == 0) {
+                if (argc != 2)
+                        return usage_error("%s: expects one argument", cmd);
+                if (cmd[0] == 'g') {
+                        r = check_key(argv[1]);
+                        *a = (struct action) { .member = "Get", .show = show_pretty, .key = argv[1] };
+                        return r;
+                }
+                *a = (struct action) { .member = "Restore", .show = show_pretty };
+                if (parse_uint(argv[1], UINT64_MAX, &a->id) < 0)
+                        return usage_error("restore: \"%s\" is not a conflict id", argv[1]);
+                return 0;
+        }
+        for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+                if (strcmp(cmd, simple[i].cmd) == 0) {
+                        if (argc != 1)
+                                return usage_error("%s: takes no arguments", cmd);
+                        *a = (struct action) { .member = simple[i].member, .show = simple[i].show };
+                        return 0;
+                }
+        return usage_error("unknown command \"%s\"", cmd);
+}
+
+static int execute(sd_bus *bus, const struct action *a) {
+        sd_bus_message *m;
+
+        if (!a->member)
+                return monitor(bus);
+        if (strcmp(a->member, "Set") == 0)
+                m = method(bus, a->member, "sss", a->key, a->family, a->json);
+        else if (strcmp(a->member, "Get") == 0)
+                m = method(bus, a->member, "s", a->key);
+        else if (strcmp(a->member, "Restore") == 0)
+                m = method(bus, a->member, "t", a->id);
+        else
+                m = method(bus, a->member, NULL);
+        return run_method(bus, m, a->show);
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        struct action action = { 0 };
+        sd_bus *bus = NULL;
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        arg_json = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return EXIT_SUCCESS;
+                case 'V':
+                        puts("bridgectl " BRIDGED_VERSION);
+                        return EXIT_SUCCESS;
+                default:
+                        return usage_error("unknown option \"%s\"", argv[optind - 1]);
+                }
+        if (optind >= argc)
+                return usage_error("%s", "no command given");
+
+        r = parse_command(argc - optind, argv + optind, &action);
+        if (r)
+                return r;
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return fail_bus("cannot connect to the system bus", NULL, r);
+        r = execute(bus, &action);
+        sd_bus_flush_close_unref(bus);
+        return r;
+}
