@@ -1,0 +1,137 @@
+/* Device bodies: {"kind": "buds|host", "family"?: "standard|pro", "model"?,
+ * "firmware"?, "serial"?, "name"? (strings of at most DEVICES_TEXT_MAX bytes),
+ * "battery"?: 0..100, "last_seen_ms": integer >= 0}. Stored as the object
+ * with its "id" first, members in that order. Never stores what it did not
+ * check. */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "../gatt/recjson.h"
+#include "cleanup.h"
+#include "devices.h"
+
+#define DEVICES_MS_MAX 9007199254740991.0       /* 2^53 - 1: exact in a JSON number */
+
+static int devices_check_enum(const cJSON *j, const char *name, const char *a, const char *b, bool required,
+                              struct value_err *e) {
+        if (!j)
+                return required ? value_errf(e, -EINVAL, "%s: required", name) : 0;
+        if (!cJSON_IsString(j) || (strcmp(j->valuestring, a) != 0 && strcmp(j->valuestring, b) != 0))
+                return value_errf(e, -EINVAL, "%s: must be \"%s\" or \"%s\"", name, a, b);
+        return 0;
+}
+
+static int devices_check_int(const cJSON *j, const char *name, double max, bool required, struct value_err *e) {
+        if (!j)
+                return required ? value_errf(e, -EINVAL, "%s: required", name) : 0;
+        if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || j->valuedouble < 0 ||
+            j->valuedouble > max)
+                return value_errf(e, -EINVAL, "%s: must be an integer 0..%.0f", name, max);
+        return 0;
+}
+
+static int devices_check_text(const cJSON *j, const char *name, struct value_err *e) {
+        if (!j)
+                return 0;
+        if (!cJSON_IsString(j) || strlen(j->valuestring) > DEVICES_TEXT_MAX)
+                return value_errf(e, -EINVAL, "%s: must be a string of at most %d bytes", name, DEVICES_TEXT_MAX);
+        if (!utf8_is_valid(j->valuestring, strlen(j->valuestring)))
+                return value_errf(e, -EINVAL, "%s: must be UTF-8", name);
+        return 0;
+}
+
+static const char *const devices_members[] = {
+        "kind", "family", "model", "firmware", "serial", "name", "battery", "last_seen_ms", NULL
+};
+
+static int devices_check(const cJSON *d, struct value_err *e) {
+        int r;
+
+        if (!cJSON_IsObject(d))
+                return value_errf(e, -EINVAL, "the body must be a JSON object");
+        r = recjson_check_members(d, devices_members, e);
+        if (r >= 0)
+                r = devices_check_enum(cJSON_GetObjectItemCaseSensitive(d, "kind"), "kind", "buds", "host", true, e);
+        if (r >= 0)
+                r = devices_check_enum(cJSON_GetObjectItemCaseSensitive(d, "family"), "family", "standard", "pro",
+                                       false, e);
+        for (size_t i = 2; r >= 0 && i < 6; i++)
+                r = devices_check_text(cJSON_GetObjectItemCaseSensitive(d, devices_members[i]), devices_members[i], e);
+        if (r >= 0)
+                r = devices_check_int(cJSON_GetObjectItemCaseSensitive(d, "battery"), "battery", 100, false, e);
+        if (r >= 0)
+                r = devices_check_int(cJSON_GetObjectItemCaseSensitive(d, "last_seen_ms"), "last_seen_ms",
+                                      DEVICES_MS_MAX, true, e);
+        return r;
+}
+
+/* The stored form: "id" first, then the members present, in a fixed order. */
+static cJSON *devices_normalize(const char *id, const cJSON *d) {
+        _cleanup_(cJSON_Deletep) cJSON *out = cJSON_CreateObject();
+
+        if (!out || !cJSON_AddStringToObject(out, "id", id))
+                return NULL;
+        for (size_t i = 0; devices_members[i]; i++) {
+                const cJSON *m = cJSON_GetObjectItemCaseSensitive(d, devices_members[i]);
+                cJSON *copy;
+
+                if (!m)
+                        continue;
+                copy = cJSON_Duplicate(m, false);
+                if (!copy)
+                        return NULL;
+                cJSON_AddItemToObject(out, devices_members[i], copy);
+        }
+        return TAKE_PTR(out);
+}
+
+int devices_handle_put(void *userdata, struct http_request *req, struct reply *ret) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL, *dev = NULL;
+        _cleanup_(freep) char *json = NULL;
+        struct store *store = userdata;
+        struct value_err e = {};
+        uint64_t id;
+        int r;
+
+        if (recjson_origin_parse(req->path_arg, &id) < 0)
+                return reply_error(ret, 400, "bad_request", "device id: must be 16 lower-case hex digits");
+        r = recjson_parse(req->body ?: "", req->body_len, &root, &e);
+        if (r >= 0)
+                r = devices_check(root, &e);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return reply_error(ret, 400, "bad_request", "%s", e.msg[0] ? e.msg : "malformed device");
+        dev = devices_normalize(req->path_arg, root);
+        json = dev ? cJSON_PrintUnformatted(dev) : NULL;
+        if (!json)
+                return -ENOMEM;
+        r = store_device_put(store, req->account, req->path_arg, json);
+        if (r < 0)
+                return r;
+        return reply_json(ret, 200, TAKE_PTR(dev));
+}
+
+static int devices_list_add(const char *json, void *userdata) {
+        cJSON *d = cJSON_Parse(json);   /* our own text */
+
+        if (!d)
+                return -EIO;
+        cJSON_AddItemToArray(userdata, d);
+        return 0;
+}
+
+int devices_handle_list(void *userdata, struct http_request *req, struct reply *ret) {
+        _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+        struct store *store = userdata;
+        cJSON *list = cJSON_AddArrayToObject(root, "devices");
+        int r;
+
+        if (!list)
+                return -ENOMEM;
+        r = store_devices_list(store, req->account, devices_list_add, list);
+        if (r < 0)
+                return r;
+        return reply_json(ret, 200, TAKE_PTR(root));
+}

@@ -1,0 +1,12 @@
+/* The account's device registry (Server Data of sync-api.md): PUT
+ * /v1/devices/{id} stores one device, GET /v1/devices lists them. Every
+ * member is checked; a device is stored whole or not at all. */
+#pragma once
+
+#include "http.h"
+#include "store.h"
+
+#define DEVICES_TEXT_MAX 64             /* bytes of UTF-8 in model, firmware, serial, name */
+
+int devices_handle_put(void *userdata, struct http_request *req, struct reply *ret);   /* userdata: store */
+int devices_handle_list(void *userdata, struct http_request *req, struct reply *ret);

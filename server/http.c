@@ -1,0 +1,430 @@
+/* libmicrohttpd glue. A request is taken in three steps: its headers (fault
+ * rule, route, bearer token, body size, the endpoint's begin hook), its body
+ * (kept up to HTTP_BODY_MAX, or discarded once an answer is already decided),
+ * its end (the endpoint's handler, then the reply). Must never answer before
+ * the handler has returned, and never leave a request without calling its
+ * route's done hook. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+#include "log.h"
+#include "now.h"
+
+#define HTTP_IDLE_TIMEOUT_SEC 120u
+#define HTTP_DISCARD_MAX (64ull * 1024 * 1024)
+
+struct http {
+        struct MHD_Daemon *daemon;
+        struct http_config cfg;
+};
+
+struct http_ctx {
+        struct http_request req;
+        const struct http_route *route;
+        struct reply pending;           /* decided before the body was read */
+        struct faults_hit fault;
+        char *body;
+        size_t body_len, body_cap;
+        bool too_large, oom, answered;
+        char allow[64];
+};
+
+struct http_truncated {
+        size_t declared, sent;
+        char text[];
+};
+
+static bool http_path_matches(const struct http_route *rt, const char *url, const char **ret_arg) {
+        size_t n = strlen(rt->path);
+
+        if (!rt->with_arg)
+                return strcmp(rt->path, url) == 0;
+        if (strncmp(rt->path, url, n) != 0 || url[n] == '\0' || strchr(url + n, '/'))
+                return false;
+        *ret_arg = url + n;
+        return true;
+}
+
+/* Finds the route; 404 for an unknown path, 405 (with Allow) for a known path
+ * and another method. */
+static int http_route_find(struct http *h, struct http_ctx *x, const char *url, const char *method) {
+        bool path_known = false;
+        int r;
+
+        for (size_t i = 0; i < h->cfg.n_routes; i++) {
+                const struct http_route *rt = &h->cfg.routes[i];
+                const char *arg = NULL;
+
+                if (!http_path_matches(rt, url, &arg))
+                        continue;
+                if (strcmp(rt->method, method) == 0) {
+                        x->route = rt;
+                        x->req.path_arg = arg;
+                        return 0;
+                }
+                if (strlen(x->allow) + strlen(rt->method) + 3 < sizeof(x->allow)) {
+                        if (path_known)
+                                strcat(x->allow, ", ");
+                        strcat(x->allow, rt->method);
+                }
+                path_known = true;
+        }
+        if (!path_known)
+                return reply_error(&x->pending, 404, "not_found", "no such resource: %s", url);
+        r = reply_error(&x->pending, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
+                        method, x->allow);
+        x->pending.allow = x->allow;
+        return r;
+}
+
+static const char *http_bearer_account(struct http *h, struct MHD_Connection *c) {
+        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+        if (!v || strncasecmp(v, "Bearer ", 7) != 0)
+                return NULL;
+        v += 7;
+        while (*v == ' ')
+                v++;
+        return tokens_account(h->cfg.tokens, v);
+}
+
+/* A declared body so large that reading it to answer politely is not worth
+ * it: answered at once, and libmicrohttpd closes the connection (a client
+ * still sending may miss the answer). Smaller excess is read and dropped, so
+ * the 413 arrives reliably on a connection that stays open. */
+static bool http_body_far_too_large(struct MHD_Connection *c) {
+        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        char *end;
+        unsigned long long n;
+
+        if (!v)
+                return false;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        return errno == ERANGE || (*end == '\0' && n > HTTP_DISCARD_MAX);
+}
+
+static void http_add_headers(struct MHD_Response *resp, const struct reply *rp) {
+        char num[16];
+
+        if (rp->body)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                               rp->content_type ?: "application/json");
+        if (rp->replay)
+                (void) MHD_add_response_header(resp, "Idempotent-Replay", "true");
+        if (rp->retry_after) {
+                (void) snprintf(num, sizeof(num), "%u", rp->retry_after);
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+        }
+        if (rp->allow)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+        if (rp->status == 401)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
+static enum MHD_Result http_send(struct http_ctx *x, struct reply *rp) {
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+        size_t len = rp->body ? strlen(rp->body) : 0;
+
+        resp = MHD_create_response_from_buffer(len, rp->body,
+                                               rp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+                return MHD_NO;
+        http_add_headers(resp, rp);
+        ret = MHD_queue_response(x->req.connection, rp->status, resp);
+        MHD_destroy_response(resp);
+        rp->body = NULL;                /* the response owns it now */
+        x->answered = true;
+        return ret;
+}
+
+static enum MHD_Result http_send_error(struct http_ctx *x, unsigned status, const char *fmt, const char *arg) {
+        struct reply rp = {};
+
+        if (reply_error(&rp, status, reply_code_for_status(status), fmt, arg) < 0)
+                return MHD_NO;
+        return http_send(x, &rp);
+}
+
+static enum MHD_Result http_begin(struct http *h, struct MHD_Connection *c, const char *url, const char *method,
+                                  void **con_cls) {
+        struct http_ctx *x = calloc(1, sizeof(*x));
+        int r = 0;
+
+        if (!x)
+                return MHD_NO;
+        *con_cls = x;
+        x->req.connection = c;
+        x->req.method = method;
+        if (h->cfg.faults)
+                x->fault = faults_take(h->cfg.faults, method, url);
+        if (x->fault.action != FAULTS_NONE && x->fault.action != FAULTS_APPLY_THEN_DROP)
+                return MHD_YES;
+        r = http_route_find(h, x, url, method);
+        if (r >= 0 && x->route && !x->route->public) {
+                x->req.account = http_bearer_account(h, c);
+                if (!x->req.account)
+                        r = reply_error(&x->pending, 401, "unauthorized", "a known bearer token is required");
+        }
+        if (r >= 0 && !x->pending.status && x->route->begin)
+                r = x->route->begin(x->route->userdata, &x->req, &x->pending);
+        if (r < 0)
+                r = reply_error(&x->pending, 500, "internal", "internal error");
+        if (r < 0)
+                return MHD_NO;
+        if (http_body_far_too_large(c))
+                return x->pending.status ? http_send(x, &x->pending) :
+                        http_send_error(x, 413, "the body is larger than %s bytes", "1048576");
+        return MHD_YES;
+}
+
+static void http_take_body(struct http_ctx *x, const char *data, size_t n) {
+        if (x->pending.status || x->too_large || x->oom ||
+            (x->fault.action != FAULTS_NONE && x->fault.action != FAULTS_APPLY_THEN_DROP))
+                return;
+        if (x->body_len + n > HTTP_BODY_MAX) {
+                x->too_large = true;
+                return;
+        }
+        if (x->body_len + n + 1 > x->body_cap) {
+                size_t cap = x->body_cap ? x->body_cap : 4096;
+                char *p;
+
+                while (cap < x->body_len + n + 1)
+                        cap *= 2;
+                p = realloc(x->body, cap);
+                if (!p) {
+                        x->oom = true;
+                        return;
+                }
+                x->body = p;
+                x->body_cap = cap;
+        }
+        memcpy(x->body + x->body_len, data, n);
+        x->body_len += n;
+        x->body[x->body_len] = '\0';
+}
+
+static ssize_t http_truncated_read(void *cls, uint64_t pos, char *buf, size_t max) {
+        struct http_truncated *t = cls;
+        size_t n;
+
+        if (pos >= t->sent)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+        n = t->sent - (size_t) pos < max ? t->sent - (size_t) pos : max;
+        memcpy(buf, t->text + pos, n);
+        return (ssize_t) n;
+}
+
+/* 200 with a Content-Length of the whole JSON text but only half of it sent. */
+static enum MHD_Result http_send_truncated(struct http_ctx *x) {
+        static const char text[] = "{\"records\": [], \"cursor\": \"0000000000000000000000000000000\", "
+                                   "\"more\": false, \"note\": \"this body is cut short on purpose\"}";
+        struct http_truncated *t = malloc(sizeof(*t) + sizeof(text));
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        if (!t)
+                return MHD_NO;
+        memcpy(t->text, text, sizeof(text));
+        t->declared = sizeof(text) - 1;
+        t->sent = t->declared / 2;
+        resp = MHD_create_response_from_callback(t->declared, 1024, http_truncated_read, t, free);
+        if (!resp) {
+                free(t);
+                return MHD_NO;
+        }
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        ret = MHD_queue_response(x->req.connection, 200, resp);
+        MHD_destroy_response(resp);
+        x->answered = true;
+        return ret;
+}
+
+static enum MHD_Result http_fault(struct http *h, struct http_ctx *x) {
+        struct reply rp = {};
+        int r = 0;
+
+        switch (x->fault.action) {
+        case FAULTS_STATUS:
+                r = reply_error(&rp, x->fault.status, reply_code_for_status(x->fault.status),
+                                "injected fault: status %u", x->fault.status);
+                rp.retry_after = x->fault.retry_after;
+                break;
+        case FAULTS_GARBAGE:
+                r = reply_text(&rp, 200, "application/json", "<html>injected fault: this is not JSON\n");
+                break;
+        case FAULTS_TRUNCATE:
+                return http_send_truncated(x);
+        case FAULTS_STALL:
+                r = longpoll_park(h->cfg.longpoll, x->req.connection, NULL,
+                                  now_ms(CLOCK_MONOTONIC) + FAULTS_STALL_CAP_MS, &x->req.waiter);
+                return r < 0 ? MHD_NO : MHD_YES;
+        case FAULTS_NONE:
+        case FAULTS_APPLY_THEN_DROP:
+                break;
+        }
+        if (r < 0)
+                return MHD_NO;
+        return http_send(x, &rp);
+}
+
+static enum MHD_Result http_reply(struct http_ctx *x, int r, struct reply *rp) {
+        if (r == HTTP_PARKED)
+                return MHD_YES;
+        if (r < 0) {
+                log_msg("%s %s failed: %s", x->req.method, x->route->path, strerror(-r));
+                if (reply_error(rp, 500, "internal", "internal error: %s", strerror(-r)) < 0)
+                        return MHD_NO;
+        }
+        if (x->fault.action == FAULTS_APPLY_THEN_DROP) {
+                reply_clear(rp);
+                return MHD_NO;          /* stored, but the client never hears of it */
+        }
+        return http_send(x, rp);
+}
+
+static enum MHD_Result http_resumed(struct http *h, struct http_ctx *x) {
+        enum longpoll_state state = longpoll_waiter_state(x->req.waiter);
+        struct reply rp = {};
+        int r;
+
+        if (x->fault.action == FAULTS_STALL) {
+                longpoll_waiter_free(h->cfg.longpoll, x->req.waiter);
+                x->req.waiter = NULL;
+                return MHD_NO;
+        }
+        if (state == LONGPOLL_STOPPING)
+                r = reply_error(&rp, 503, "unavailable", "the server is stopping");
+        else
+                r = x->route->handle(x->route->userdata, &x->req, &rp);
+        longpoll_waiter_free(h->cfg.longpoll, x->req.waiter);
+        x->req.waiter = NULL;
+        return http_reply(x, r, &rp);
+}
+
+static enum MHD_Result http_finish(struct http *h, struct http_ctx *x) {
+        struct reply rp = {};
+
+        if (x->answered)
+                return MHD_YES;
+        if (x->req.waiter)
+                return http_resumed(h, x);
+        if (x->fault.action != FAULTS_NONE && x->fault.action != FAULTS_APPLY_THEN_DROP)
+                return http_fault(h, x);
+        if (x->pending.status)
+                return http_send(x, &x->pending);
+        if (x->too_large)
+                return http_send_error(x, 413, "the body is larger than %s bytes", "1048576");
+        if (x->oom)
+                return http_send_error(x, 500, "%s", "out of memory");
+        x->req.body = x->body;
+        x->req.body_len = x->body_len;
+        return http_reply(x, x->route->handle(x->route->userdata, &x->req, &rp), &rp);
+}
+
+static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                       const char *version, const char *upload_data, size_t *upload_data_size,
+                                       void **con_cls) {
+        struct http_ctx *x = *con_cls;
+
+        (void) version;
+        if (!x)
+                return http_begin(cls, c, url, method, con_cls);
+        if (*upload_data_size > 0) {
+                http_take_body(x, upload_data, *upload_data_size);
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        return http_finish(cls, x);
+}
+
+static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+        struct http *h = cls;
+        struct http_ctx *x = *con_cls;
+
+        (void) c;
+        (void) toe;
+        if (!x)
+                return;
+        if (x->route && x->route->done)
+                x->route->done(x->route->userdata, &x->req);
+        longpoll_waiter_free(h->cfg.longpoll, x->req.waiter);
+        reply_clear(&x->pending);
+        free(x->body);
+        free(x);
+        *con_cls = NULL;
+}
+
+int http_new(const struct http_config *cfg, struct http **ret) {
+        struct http *h = calloc(1, sizeof(*h));
+        unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+        if (!h)
+                return -ENOMEM;
+        h->cfg = *cfg;
+        if (cfg->addr.ss_family == AF_INET6)
+                flags |= MHD_USE_IPv6;
+        errno = 0;
+        h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_on_request, h,
+                                     MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &h->cfg.addr,
+                                     MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem,
+                                     MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
+                                     MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, h,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_SEC,
+                                     MHD_OPTION_END);
+        if (!h->daemon) {
+                int r = errno > 0 ? -errno : -EIO;
+
+                free(h);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+struct http *http_free(struct http *h) {
+        if (!h)
+                return NULL;
+        if (h->daemon)
+                MHD_stop_daemon(h->daemon);
+        free(h);
+        return NULL;
+}
+
+int http_local_port(const struct http *h) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+        return info ? info->port : -EIO;
+}
+
+int http_epoll_fd(const struct http *h) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+
+        return info ? info->epoll_fd : -EIO;
+}
+
+int http_timeout_ms(const struct http *h) {
+        MHD_UNSIGNED_LONG_LONG t;
+
+        if (MHD_get_timeout(h->daemon, &t) != MHD_YES)
+                return -1;
+        return t > INT_MAX ? INT_MAX : (int) t;
+}
+
+int http_run(struct http *h) {
+        return MHD_run(h->daemon) == MHD_YES ? 0 : -EIO;
+}
+
+void http_quiesce(struct http *h) {
+        (void) MHD_quiesce_daemon(h->daemon);
+        longpoll_stop_all(h->cfg.longpoll);
+}

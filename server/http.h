@@ -1,0 +1,75 @@
+/* syncd's HTTPS front: libmicrohttpd with TLS driven by the caller's event
+ * loop (epoll, external), routing, bearer tokens, request bodies with their
+ * size limit, replies and errors, parked (suspended) requests and the test
+ * fault hooks. Endpoints see a whole request and fill a struct reply; they
+ * never touch libmicrohttpd responses. Never answers before an endpoint has
+ * finished (and so committed). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "faults.h"
+#include "longpoll.h"
+#include "reply.h"
+#include "tokens.h"
+
+#define HTTP_BODY_MAX (1024u * 1024u)   /* bytes; larger bodies get 413 too_large */
+#define HTTP_PARKED 1                   /* a handler's "suspended, call me again" */
+
+struct http_request {
+        struct MHD_Connection *connection;
+        const char *method;
+        const char *account;            /* the bearer token's; NULL on public routes */
+        const char *path_arg;           /* the {id} of a route with an argument */
+        const char *body;               /* NULL when there was none */
+        size_t body_len;
+        struct longpoll_waiter *waiter; /* set while parked and when resumed */
+        void *data;                     /* the endpoint's, released by its done hook */
+};
+
+/* Returns 0 with *ret filled, HTTP_PARKED, or a negative errno (answered as
+ * 500 internal, and logged). A begin hook runs when the headers are in and the
+ * body is not; it leaves ret->status 0 to go on, or sets an error reply that is
+ * sent once the body has been read. */
+typedef int (*http_handler_fn)(void *userdata, struct http_request *req, struct reply *ret);
+
+struct http_route {
+        const char *method;
+        const char *path;               /* exact, or with_arg: a prefix ending in '/' + one segment */
+        bool with_arg;
+        bool public;                    /* no bearer token (the test hooks) */
+        http_handler_fn begin;          /* optional */
+        http_handler_fn handle;
+        void (*done)(void *userdata, struct http_request *req);  /* optional; always called */
+        void *userdata;
+};
+
+struct http_config {
+        struct sockaddr_storage addr;
+        socklen_t addr_len;
+        const char *cert_pem;
+        const char *key_pem;
+        const struct http_route *routes;
+        size_t n_routes;
+        const struct tokens *tokens;
+        struct longpoll *longpoll;
+        struct faults *faults;          /* NULL: fault hooks disabled */
+};
+
+struct http;
+
+int http_new(const struct http_config *cfg, struct http **ret);
+struct http *http_free(struct http *h);
+
+int http_local_port(const struct http *h);
+int http_epoll_fd(const struct http *h);
+/* Milliseconds the loop may sleep before http_run must be called; -1: no limit. */
+int http_timeout_ms(const struct http *h);
+int http_run(struct http *h);
+/* Stops accepting; parked requests are resumed to answer 503. */
+void http_quiesce(struct http *h);

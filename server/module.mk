@@ -1,0 +1,30 @@
+# server/: syncd, the reference sync server (sync-api.md): libmicrohttpd with
+# GnuTLS, SQLite, cJSON and libcodec, nothing else (no sd-bus). Its tests and
+# benchmark live in tests/server/ and start the built binary.
+SYNCD_SRCS := $(sort $(wildcard server/*.c))
+SYNCD_OBJS := $(SYNCD_SRCS:%.c=$(B)/%.o)
+SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3) $(CODEC_LIBS)
+SYNCD_TEST_LIBS = $(call pkglibs,libcurl)
+
+PROGRAMS += $(B)/server/syncd
+
+$(B)/server/syncd: $(SYNCD_OBJS) $(B)/libcodec.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_LIBS)
+
+# The suites drive the binary over HTTPS with libcurl (certificates from
+# tests/lib/mkcerts.sh); the binary is an order-only prerequisite.
+TESTS += $(B)/tests/server/test-syncd
+BENCHES += $(B)/tests/server/bench-syncd
+
+$(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/server/harness.o | $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson) $(SYNCD_TEST_LIBS)
+
+$(B)/tests/server/bench-syncd: $(B)/tests/server/bench-syncd.o $(B)/tests/server/harness.o | $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_TEST_LIBS)
+
+INSTALL_RULES += install-syncd
+
+install-syncd: $(B)/server/syncd
+	install -D -m 0755 $(B)/server/syncd $(DESTDIR)$(SBINDIR)/syncd
+
+.PHONY: install-syncd

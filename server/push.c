@@ -1,0 +1,271 @@
+/* POST /v1/sync/push. The boundary between a bad request and a bad record:
+ * a body that is not JSON, not an object of exactly "schema" and "records",
+ * an empty records array, or an element that is not an object with string
+ * "key" and "family" is a 400 (the results could not even name it); more than
+ * 1000 records is a 413 (the client splits); anything else wrong with an
+ * element is that record's "rejected"/"invalid_value". All the records of a
+ * push and its stored response commit in one transaction; the answer is sent
+ * only after that commit. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gatt/recjson.h"
+#include "cleanup.h"
+#include "now.h"
+#include "sync.h"
+
+#define SYNC_PUSH_MAX 1000
+#define SYNC_PURGE_EVERY_MS (60u * 1000u)
+
+int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret) {
+        struct sync_ctx *s = userdata;
+        const char *key = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Idempotency-Key");
+        const char *dev = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Device-Id");
+        char norm[IDEMPOTENCY_KEY_LEN + 1];
+        struct idempotency_claim *claim;
+        uint64_t origin;
+        int r;
+
+        if (!key)
+                return reply_error(ret, 400, "bad_request", "the Idempotency-Key header is required");
+        if (idempotency_key_normalize(key, norm) < 0)
+                return reply_error(ret, 400, "bad_request", "Idempotency-Key: must be a UUID");
+        if (!dev || recjson_origin_parse(dev, &origin) < 0)
+                return reply_error(ret, 400, "bad_request", "Device-Id: must be 16 lower-case hex digits");
+        r = idempotency_claim(s->idempotency, req->account, norm, &claim);
+        if (r == -EBUSY)
+                return reply_error(ret, 409, "in_progress",
+                                   "a request with this Idempotency-Key is still being processed");
+        if (r < 0)
+                return r;
+        req->data = claim;
+        return 0;
+}
+
+void sync_push_done(void *userdata, struct http_request *req) {
+        struct sync_ctx *s = userdata;
+
+        idempotency_release(s->idempotency, req->data);
+        req->data = NULL;
+}
+
+/* 1 when the key already has a stored response: then *ret is its replay, or
+ * a 422 for another body. 0 when the key is new (or its response expired). */
+static int sync_push_replay(struct sync_ctx *s, const char *account, const char *key,
+                            const uint8_t digest[static IDEMPOTENCY_DIGEST_SIZE], struct reply *ret) {
+        uint8_t stored[STORE_DIGEST_SIZE];
+        char *body = NULL;
+        unsigned status;
+        int r;
+
+        r = store_idem_get(s->store, account, key, now_ms(CLOCK_REALTIME) - IDEMPOTENCY_TTL_MS,
+                           stored, &status, &body);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (memcmp(stored, digest, STORE_DIGEST_SIZE) != 0) {
+                free(body);
+                r = reply_error(ret, 422, "idempotency_key_reused",
+                                "this Idempotency-Key was used for another body");
+                return r < 0 ? r : 1;
+        }
+        reply_clear(ret);
+        ret->status = status;
+        ret->body = body;
+        ret->replay = true;
+        return 1;
+}
+
+static bool sync_push_element_is_named(const cJSON *j) {
+        return cJSON_IsObject(j) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "key")) &&
+                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "family"));
+}
+
+/* 1 with an error in *ret when the body's shape is wrong; 0 and the records. */
+static int sync_push_shape(const cJSON *root, const cJSON **ret_records, struct reply *ret) {
+        static const char *const names[] = { "schema", "records", NULL };
+        const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
+        const cJSON *records = cJSON_GetObjectItemCaseSensitive(root, "records");
+        struct value_err e = {};
+        int i = 0, n;
+
+        if (!cJSON_IsObject(root))
+                return reply_error(ret, 400, "bad_request", "the body must be a JSON object") ?: 1;
+        if (!cJSON_IsNumber(schema))
+                return reply_error(ret, 400, "bad_request", "schema: must be a number") ?: 1;
+        if (schema->valuedouble != SYNC_SCHEMA)
+                return reply_schema_mismatch(ret, "schema %g is not supported", schema->valuedouble) ?: 1;
+        if (recjson_check_members(root, names, &e) < 0)
+                return reply_error(ret, 400, "bad_request", "%s", e.msg) ?: 1;
+        if (!cJSON_IsArray(records) || (n = cJSON_GetArraySize(records)) == 0)
+                return reply_error(ret, 400, "bad_request", "records: must be an array of 1..%d records",
+                                   SYNC_PUSH_MAX) ?: 1;
+        if (n > SYNC_PUSH_MAX)
+                return reply_error(ret, 413, "too_large", "records: at most %d in one push", SYNC_PUSH_MAX) ?: 1;
+        for (const cJSON *j = records->child; j; j = j->next, i++)
+                if (!sync_push_element_is_named(j))
+                        return reply_error(ret, 400, "bad_request",
+                                           "records[%d]: must be an object with string key and family", i) ?: 1;
+        *ret_records = records;
+        return 0;
+}
+
+struct sync_push_run {
+        struct sync_ctx *s;
+        const char *account;
+        const char *device;
+        uint64_t now_ms;
+        unsigned applied;
+};
+
+static int sync_push_stale(cJSON *res, const char *current_json) {
+        cJSON *cur = cJSON_Parse(current_json);
+
+        if (!cur)
+                return -EIO;
+        if (!cJSON_AddStringToObject(res, "status", "stale")) {
+                cJSON_Delete(cur);
+                return -ENOMEM;
+        }
+        cJSON_AddItemToObject(res, "current", cur);
+        return 0;
+}
+
+static int sync_push_apply_one(struct sync_push_run *p, const struct record *rec, cJSON *res) {
+        const char *key = key_name(rec->value.key), *family = family_name(rec->value.family);
+        _cleanup_(freep) char *cur_json = NULL, *json = NULL;
+        struct stamp cur;
+        uint64_t seq;
+        int r;
+
+        r = store_record_get(p->s->store, p->account, key, family, &cur, &cur_json);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (r == 0 && stamp_cmp(cur, rec->stamp) >= 0)
+                return sync_push_stale(res, cur_json);
+        json = recjson_record_print(rec);
+        if (!json)
+                return -ENOMEM;
+        r = store_record_put(p->s->store, p->account, key, family, rec->stamp, p->device, json, &seq);
+        if (r < 0)
+                return r;
+        p->applied++;
+        return cJSON_AddStringToObject(res, "status", "applied") ? 0 : -ENOMEM;
+}
+
+static int sync_push_rejected(cJSON *res, const char *reason) {
+        if (!cJSON_AddStringToObject(res, "status", "rejected") || !cJSON_AddStringToObject(res, "reason", reason))
+                return -ENOMEM;
+        return 0;
+}
+
+static int sync_push_one(struct sync_push_run *p, const cJSON *j, cJSON *results) {
+        cJSON *res = cJSON_CreateObject();
+        struct value_err e = {};
+        struct record rec;
+
+        if (!res)
+                return -ENOMEM;
+        cJSON_AddItemToArray(results, res);
+        if (!cJSON_AddStringToObject(res, "key", cJSON_GetObjectItemCaseSensitive(j, "key")->valuestring) ||
+            !cJSON_AddStringToObject(res, "family", cJSON_GetObjectItemCaseSensitive(j, "family")->valuestring))
+                return -ENOMEM;
+        if (recjson_record_from(j, &rec, &e) < 0 || value_check(&rec.value, &e) < 0)
+                return sync_push_rejected(res, "invalid_value");
+        if (stamp_ms(rec.stamp) > p->now_ms + p->s->max_skew_ms)
+                return sync_push_rejected(res, "future_stamp");
+        return sync_push_apply_one(p, &rec, res);
+}
+
+/* Every record, the cursor, the stored response: one transaction. */
+static int sync_push_transaction(struct sync_push_run *p, const char *key, const cJSON *records,
+                                 const uint8_t digest[static IDEMPOTENCY_DIGEST_SIZE], char **ret_body) {
+        _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+        _cleanup_(freep) char *body = NULL;
+        cJSON *results = cJSON_AddArrayToObject(root, "results");
+        const cJSON *j;
+        uint64_t seq;
+        int r;
+
+        if (!results)
+                return -ENOMEM;
+        cJSON_ArrayForEach(j, records) {
+                r = sync_push_one(p, j, results);
+                if (r < 0)
+                        return r;
+        }
+        r = store_seq(p->s->store, p->account, &seq);
+        if (r >= 0)
+                r = sync_cursor_json(p->s, p->account, seq, root);
+        if (r < 0)
+                return r;
+        body = cJSON_PrintUnformatted(root);
+        if (!body)
+                return -ENOMEM;
+        r = store_idem_put(p->s->store, p->account, key, digest, 200, body, p->now_ms);
+        if (r >= 0 && p->now_ms - p->s->last_purge_ms >= SYNC_PURGE_EVERY_MS) {
+                r = store_idem_purge(p->s->store, p->now_ms - IDEMPOTENCY_TTL_MS);
+                p->s->last_purge_ms = p->now_ms;
+        }
+        if (r < 0)
+                return r;
+        *ret_body = TAKE_PTR(body);
+        return 0;
+}
+
+static int sync_push_commit(struct sync_ctx *s, struct http_request *req, const cJSON *records,
+                            const uint8_t digest[static IDEMPOTENCY_DIGEST_SIZE], struct reply *ret) {
+        struct sync_push_run p = {
+                .s = s,
+                .account = req->account,
+                .device = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Device-Id"),
+                .now_ms = now_ms(CLOCK_REALTIME),
+        };
+        char *body = NULL;
+        int r;
+
+        r = store_begin(s->store);
+        if (r < 0)
+                return r;
+        r = sync_push_transaction(&p, idempotency_claim_key(req->data), records, digest, &body);
+        if (r >= 0)
+                r = store_commit(s->store);
+        if (r < 0) {
+                store_rollback(s->store);
+                free(body);
+                return r;
+        }
+        sync_push_done(s, req);         /* the response is stored: the key is no longer in progress */
+        if (p.applied > 0)
+                longpoll_wake(s->longpoll, req->account);
+        reply_clear(ret);
+        ret->status = 200;
+        ret->body = body;
+        return 0;
+}
+
+int sync_push_handle(void *userdata, struct http_request *req, struct reply *ret) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        struct sync_ctx *s = userdata;
+        uint8_t digest[IDEMPOTENCY_DIGEST_SIZE];
+        const cJSON *records = NULL;
+        struct value_err e = {};
+        int r;
+
+        r = idempotency_digest(req->body ?: "", req->body_len, digest);
+        if (r >= 0)
+                r = sync_push_replay(s, req->account, idempotency_claim_key(req->data), digest, ret);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = recjson_parse(req->body ?: "", req->body_len, &root, &e);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return reply_error(ret, 400, "bad_request", "%s", e.msg[0] ? e.msg : "the body is not JSON");
+        r = sync_push_shape(root, &records, ret);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        return sync_push_commit(s, req, records, digest, ret);
+}

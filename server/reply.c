@@ -1,0 +1,99 @@
+/* The replies of syncd and the error table of sync-api.md: every error is
+ * {"error": {"code", "message"}}, schema_mismatch adds "required_schema".
+ * Must never put a token or a record into a message. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "reply.h"
+
+void reply_clear(struct reply *r) {
+        free(r->body);
+        *r = (struct reply) {};
+}
+
+int reply_json(struct reply *r, unsigned status, cJSON *body) {
+        char *text;
+
+        text = body ? cJSON_PrintUnformatted(body) : NULL;
+        cJSON_Delete(body);
+        if (!text)
+                return -ENOMEM;
+        reply_clear(r);
+        r->status = status;
+        r->body = text;
+        return 0;
+}
+
+int reply_text(struct reply *r, unsigned status, const char *content_type, const char *text) {
+        char *copy = strdup(text);
+
+        if (!copy)
+                return -ENOMEM;
+        reply_clear(r);
+        r->status = status;
+        r->body = copy;
+        r->content_type = content_type;
+        return 0;
+}
+
+int reply_empty(struct reply *r, unsigned status) {
+        reply_clear(r);
+        r->status = status;
+        return 0;
+}
+
+const char *reply_code_for_status(unsigned status) {
+        switch (status) {
+        case 400: return "bad_request";
+        case 401: return "unauthorized";
+        case 404: return "not_found";
+        case 405: return "method_not_allowed";
+        case 409: return "in_progress";
+        case 413: return "too_large";
+        case 422: return "idempotency_key_reused";
+        case 429: return "rate_limited";
+        case 503: return "unavailable";
+        }
+        return status >= 500 ? "internal" : "bad_request";
+}
+
+static int reply_verror(struct reply *r, unsigned status, const char *code, int required_schema,
+                        const char *fmt, va_list ap) {
+        _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+        _cleanup_(freep) char *msg = NULL;
+        cJSON *err;
+
+        if (vasprintf(&msg, fmt, ap) < 0)
+                return -ENOMEM;
+        err = cJSON_AddObjectToObject(root, "error");
+        if (!err || !cJSON_AddStringToObject(err, "code", code) ||
+            !cJSON_AddStringToObject(err, "message", msg))
+                return -ENOMEM;
+        if (required_schema > 0 && !cJSON_AddNumberToObject(err, "required_schema", required_schema))
+                return -ENOMEM;
+        return reply_json(r, status, TAKE_PTR(root));
+}
+
+int reply_error(struct reply *r, unsigned status, const char *code, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = reply_verror(r, status, code, 0, fmt, ap);
+        va_end(ap);
+        return k;
+}
+
+int reply_schema_mismatch(struct reply *r, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = reply_verror(r, 400, "schema_mismatch", REPLY_REQUIRED_SCHEMA, fmt, ap);
+        va_end(ap);
+        return k;
+}

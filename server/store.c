@@ -1,0 +1,391 @@
+/* The SQLite side of syncd. Statements are prepared once and reused (a push
+ * is a handful of them); hlc and origin are stored as the bit patterns of
+ * signed 64-bit integers and compared in C with stamp_cmp, never in SQL. Must
+ * never answer from an uncommitted state: the caller commits, then replies. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <sqlite3.h>
+
+#include "cleanup.h"
+#include "store.h"
+
+enum store_query {
+        Q_BEGIN,
+        Q_COMMIT,
+        Q_ROLLBACK,
+        Q_SEQ,
+        Q_SEQ_NEXT,
+        Q_RECORD_GET,
+        Q_RECORD_PUT,
+        Q_RECORDS_SINCE,
+        Q_IDEM_GET,
+        Q_IDEM_PUT,
+        Q_IDEM_PURGE,
+        Q_DEVICE_PUT,
+        Q_DEVICES_LIST,
+        _Q_MAX,
+};
+
+static const char *const store_sql[_Q_MAX] = {
+        [Q_BEGIN] = "BEGIN IMMEDIATE",
+        [Q_COMMIT] = "COMMIT",
+        [Q_ROLLBACK] = "ROLLBACK",
+        [Q_SEQ] = "SELECT seq FROM accounts WHERE account = ?1",
+        [Q_SEQ_NEXT] = "INSERT INTO accounts (account, seq) VALUES (?1, 1) "
+                       "ON CONFLICT (account) DO UPDATE SET seq = seq + 1 RETURNING seq",
+        [Q_RECORD_GET] = "SELECT hlc, origin, json FROM records WHERE account = ?1 AND key = ?2 AND family = ?3",
+        [Q_RECORD_PUT] = "INSERT INTO records (account, key, family, seq, hlc, origin, device, json) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (account, key, family) DO UPDATE "
+                         "SET seq = excluded.seq, hlc = excluded.hlc, origin = excluded.origin, "
+                         "device = excluded.device, json = excluded.json",
+        [Q_RECORDS_SINCE] = "SELECT seq, json FROM records WHERE account = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        [Q_IDEM_GET] = "SELECT digest, status, body FROM idempotency "
+                       "WHERE account = ?1 AND key = ?2 AND created_ms >= ?3",
+        [Q_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency (account, key, digest, status, body, created_ms) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [Q_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < ?1",
+        [Q_DEVICE_PUT] = "INSERT INTO devices (account, id, json) VALUES (?1, ?2, ?3) "
+                         "ON CONFLICT (account, id) DO UPDATE SET json = excluded.json",
+        [Q_DEVICES_LIST] = "SELECT json FROM devices WHERE account = ?1 ORDER BY id",
+};
+
+static const char store_schema[] =
+        "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS accounts (account TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS records (account TEXT NOT NULL, key TEXT NOT NULL, family TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, hlc INTEGER NOT NULL, origin INTEGER NOT NULL, device TEXT NOT NULL,"
+        " json TEXT NOT NULL, PRIMARY KEY (account, key, family)) WITHOUT ROWID;"
+        "CREATE INDEX IF NOT EXISTS records_by_seq ON records (account, seq);"
+        "CREATE TABLE IF NOT EXISTS idempotency (account TEXT NOT NULL, key TEXT NOT NULL,"
+        " digest BLOB NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+        " PRIMARY KEY (account, key)) WITHOUT ROWID;"
+        "CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (created_ms);"
+        "CREATE TABLE IF NOT EXISTS devices (account TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,"
+        " PRIMARY KEY (account, id)) WITHOUT ROWID;"
+        "PRAGMA user_version = 1;";
+
+struct store {
+        sqlite3 *db;
+        sqlite3_stmt *stmt[_Q_MAX];
+        uint8_t secret[CURSOR_SECRET_SIZE];
+};
+
+struct store *store_free(struct store *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < _Q_MAX; i++)
+                sqlite3_finalize(s->stmt[i]);
+        (void) sqlite3_close(s->db);
+        free(s);
+        return NULL;
+}
+
+static void store_freep(struct store **s) {
+        store_free(*s);
+}
+
+static int store_errno(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_CANTOPEN:
+        case SQLITE_PERM:
+        case SQLITE_READONLY:
+                return -EACCES;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        }
+        return -EIO;
+}
+
+/* A prepared statement, reset and with its bindings cleared. */
+static sqlite3_stmt *store_q(struct store *s, enum store_query q) {
+        sqlite3_reset(s->stmt[q]);
+        sqlite3_clear_bindings(s->stmt[q]);
+        return s->stmt[q];
+}
+
+static int store_step_done(sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_DONE ? 0 : store_errno(rc) ?: -EIO;
+
+        sqlite3_reset(st);
+        return r;
+}
+
+static int store_load_secret(struct store *s) {
+        sqlite3_stmt *st = NULL;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = 'cursor_secret'", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_errno(rc);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CURSOR_SECRET_SIZE)
+                memcpy(s->secret, sqlite3_column_blob(st, 0), CURSOR_SECRET_SIZE);
+        else if (rc == SQLITE_DONE)
+                r = -ENOENT;
+        else
+                r = -EIO;
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int store_make_secret(struct store *s) {
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        if (getrandom(s->secret, sizeof(s->secret), 0) != sizeof(s->secret))
+                return -EIO;
+        rc = sqlite3_prepare_v2(s->db, "INSERT INTO meta (name, value) VALUES ('cursor_secret', ?1)",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_errno(rc);
+        sqlite3_bind_blob(st, 1, s->secret, sizeof(s->secret), SQLITE_STATIC);
+        r = store_step_done(st);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int store_setup(struct store *s) {
+        int rc, r;
+
+        rc = sqlite3_busy_timeout(s->db, 5000);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(s->db, store_schema, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return store_errno(rc) ?: -EIO;
+        r = store_load_secret(s);
+        if (r == -ENOENT)
+                r = store_make_secret(s);
+        return r;
+}
+
+int store_open(const char *path, struct store **ret) {
+        _cleanup_(store_freep) struct store *s = calloc(1, sizeof(*s));
+        int rc, r;
+
+        if (!s)
+                return -ENOMEM;
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK)
+                return store_errno(rc) ?: -EIO;
+        r = store_setup(s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < _Q_MAX; i++) {
+                rc = sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
+                if (rc != SQLITE_OK)
+                        return store_errno(rc) ?: -EIO;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+const uint8_t *store_secret(const struct store *s) {
+        return s->secret;
+}
+
+int store_begin(struct store *s) {
+        return store_step_done(store_q(s, Q_BEGIN));
+}
+
+int store_commit(struct store *s) {
+        return store_step_done(store_q(s, Q_COMMIT));
+}
+
+void store_rollback(struct store *s) {
+        if (!sqlite3_get_autocommit(s->db))
+                (void) store_step_done(store_q(s, Q_ROLLBACK));
+}
+
+static int store_step_u64(sqlite3_stmt *st, uint64_t *ret) {
+        int rc = sqlite3_step(st);
+
+        if (rc == SQLITE_ROW)
+                *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        return rc == SQLITE_ROW ? 0 : store_errno(rc) ?: -EIO;
+}
+
+int store_seq(struct store *s, const char *account, uint64_t *ret) {
+        sqlite3_stmt *st = store_q(s, Q_SEQ);
+        int r;
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        r = store_step_u64(st, ret);
+        if (r == -ENOENT) {
+                *ret = 0;
+                return 0;
+        }
+        return r;
+}
+
+static char *store_column_strdup(sqlite3_stmt *st, int col) {
+        const unsigned char *t = sqlite3_column_text(st, col);
+
+        return t ? strdup((const char *) t) : NULL;
+}
+
+int store_record_get(struct store *s, const char *account, const char *key, const char *family,
+                     struct stamp *ret_stamp, char **ret_json) {
+        sqlite3_stmt *st = store_q(s, Q_RECORD_GET);
+        struct stamp stamp;
+        char *json = NULL;
+        int rc;
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, family, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                stamp.hlc = (uint64_t) sqlite3_column_int64(st, 0);
+                stamp.origin = (uint64_t) sqlite3_column_int64(st, 1);
+                json = store_column_strdup(st, 2);
+        }
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_errno(rc) ?: -EIO;
+        if (!json)
+                return -ENOMEM;
+        *ret_stamp = stamp;
+        *ret_json = json;
+        return 0;
+}
+
+int store_record_put(struct store *s, const char *account, const char *key, const char *family,
+                     struct stamp stamp, const char *device, const char *json, uint64_t *ret_seq) {
+        sqlite3_stmt *st = store_q(s, Q_SEQ_NEXT);
+        uint64_t seq;
+        int r;
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        r = store_step_u64(st, &seq);
+        if (r < 0)
+                return r == -ENOENT ? -EIO : r;
+        st = store_q(s, Q_RECORD_PUT);
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, family, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64) seq);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64) stamp.hlc);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) stamp.origin);
+        sqlite3_bind_text(st, 7, device, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, json, -1, SQLITE_STATIC);
+        r = store_step_done(st);
+        if (r < 0)
+                return r;
+        *ret_seq = seq;
+        return 0;
+}
+
+int store_records_since(struct store *s, const char *account, uint64_t since, unsigned limit,
+                        store_record_fn fn, void *userdata) {
+        sqlite3_stmt *st = store_q(s, Q_RECORDS_SINCE);
+        int rc, r = 0;
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) since);
+        sqlite3_bind_int64(st, 3, limit);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = fn((uint64_t) sqlite3_column_int64(st, 0), (const char *) sqlite3_column_text(st, 1),
+                       userdata);
+                if (r < 0)
+                        break;
+        }
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : store_errno(rc) ?: -EIO;
+}
+
+int store_idem_get(struct store *s, const char *account, const char *key, uint64_t not_before_ms,
+                   uint8_t ret_digest[static STORE_DIGEST_SIZE], unsigned *ret_status, char **ret_body) {
+        sqlite3_stmt *st = store_q(s, Q_IDEM_GET);
+        char *body = NULL;
+        int rc;
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) not_before_ms);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == STORE_DIGEST_SIZE) {
+                memcpy(ret_digest, sqlite3_column_blob(st, 0), STORE_DIGEST_SIZE);
+                *ret_status = (unsigned) sqlite3_column_int(st, 1);
+                body = store_column_strdup(st, 2);
+        } else if (rc == SQLITE_ROW)
+                rc = SQLITE_CORRUPT;
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_errno(rc) ?: -EIO;
+        if (!body)
+                return -ENOMEM;
+        *ret_body = body;
+        return 0;
+}
+
+int store_idem_put(struct store *s, const char *account, const char *key,
+                   const uint8_t digest[static STORE_DIGEST_SIZE], unsigned status, const char *body,
+                   uint64_t now_ms) {
+        sqlite3_stmt *st = store_q(s, Q_IDEM_PUT);
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, digest, STORE_DIGEST_SIZE, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, (int) status);
+        sqlite3_bind_text(st, 5, body, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) now_ms);
+        return store_step_done(st);
+}
+
+int store_idem_purge(struct store *s, uint64_t before_ms) {
+        sqlite3_stmt *st = store_q(s, Q_IDEM_PURGE);
+
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) before_ms);
+        return store_step_done(st);
+}
+
+int store_device_put(struct store *s, const char *account, const char *id, const char *json) {
+        sqlite3_stmt *st = store_q(s, Q_DEVICE_PUT);
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+        return store_step_done(st);
+}
+
+int store_devices_list(struct store *s, const char *account, store_text_fn fn, void *userdata) {
+        sqlite3_stmt *st = store_q(s, Q_DEVICES_LIST);
+        int rc, r = 0;
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = fn((const char *) sqlite3_column_text(st, 0), userdata);
+                if (r < 0)
+                        break;
+        }
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : store_errno(rc) ?: -EIO;
+}

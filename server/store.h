@@ -1,0 +1,57 @@
+/* syncd's SQLite store: per account, the newest record of every (key,
+ * family), the account's change sequence, the stored first responses of
+ * idempotent pushes, and the device registry. WAL, synchronous=FULL: a commit
+ * is on disk when it returns, so syncd answers only after store_commit().
+ * Every query is keyed by account; nothing here crosses accounts. Knows no
+ * HTTP and no JSON beyond storing texts it is given. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../policy/stamp.h"
+#include "cursor.h"
+
+#define STORE_DIGEST_SIZE 32
+
+struct store;
+
+int store_open(const char *path, struct store **ret);
+struct store *store_free(struct store *s);
+
+/* The per-database secret that cursors are bound to (made on first open). */
+const uint8_t *store_secret(const struct store *s);
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* The account's sequence number: how many records it ever applied (0: none). */
+int store_seq(struct store *s, const char *account, uint64_t *ret);
+
+/* The server's copy of (key, family): its stamp and its JSON text (malloc'd).
+ * -ENOENT when there is none. */
+int store_record_get(struct store *s, const char *account, const char *key, const char *family,
+                     struct stamp *ret_stamp, char **ret_json);
+/* Replaces the copy and gives it the account's next sequence number. */
+int store_record_put(struct store *s, const char *account, const char *key, const char *family,
+                     struct stamp stamp, const char *device, const char *json, uint64_t *ret_seq);
+
+/* Calls fn for each record changed after since, in sequence order, at most
+ * limit of them; fn returning < 0 stops with that value. */
+typedef int (*store_record_fn)(uint64_t seq, const char *json, void *userdata);
+int store_records_since(struct store *s, const char *account, uint64_t since, unsigned limit,
+                        store_record_fn fn, void *userdata);
+
+/* The stored first response for (account, key), if made at or after
+ * not_before_ms; -ENOENT otherwise. *ret_body is malloc'd. */
+int store_idem_get(struct store *s, const char *account, const char *key, uint64_t not_before_ms,
+                   uint8_t ret_digest[static STORE_DIGEST_SIZE], unsigned *ret_status, char **ret_body);
+int store_idem_put(struct store *s, const char *account, const char *key,
+                   const uint8_t digest[static STORE_DIGEST_SIZE], unsigned status, const char *body,
+                   uint64_t now_ms);
+int store_idem_purge(struct store *s, uint64_t before_ms);
+
+int store_device_put(struct store *s, const char *account, const char *id, const char *json);
+typedef int (*store_text_fn)(const char *json, void *userdata);
+int store_devices_list(struct store *s, const char *account, store_text_fn fn, void *userdata);

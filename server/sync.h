@@ -1,0 +1,36 @@
+/* The /v1/sync endpoints: status, pull, push and the long poll. Turns
+ * requests into store operations under the arbitration order of
+ * policy/stamp.h, and wakes the account's long polls after a push applied
+ * anything. Never answers before the store has committed. */
+#pragma once
+
+#include <stdint.h>
+
+#include "http.h"
+#include "idempotency.h"
+#include "longpoll.h"
+#include "store.h"
+
+#define SYNC_SCHEMA 1
+#define SYNC_LIMIT_MAX 1000
+#define SYNC_WAIT_MAX_SEC 60
+
+struct sync_ctx {
+        struct store *store;
+        struct longpoll *longpoll;
+        struct idempotency *idempotency;
+        uint64_t max_skew_ms;
+        uint64_t last_purge_ms;
+};
+
+int sync_handle_status(void *userdata, struct http_request *req, struct reply *ret);
+int sync_handle_pull(void *userdata, struct http_request *req, struct reply *ret);
+int sync_handle_wait(void *userdata, struct http_request *req, struct reply *ret);
+
+/* push.c */
+int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret);
+int sync_push_handle(void *userdata, struct http_request *req, struct reply *ret);
+void sync_push_done(void *userdata, struct http_request *req);
+
+/* The account's cursor for seq, as the API shows it. */
+int sync_cursor_json(struct sync_ctx *s, const char *account, uint64_t seq, cJSON *obj);

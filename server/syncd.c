@@ -1,0 +1,363 @@
+/* syncd, the reference sync server of sync-api.md: the command line, the
+ * pieces put together, and the one event loop (libmicrohttpd's epoll fd, a
+ * signalfd, the long polls' deadlines). Must never print a token, and never
+ * stop without answering or closing every parked request first. */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "devices.h"
+#include "faults.h"
+#include "http.h"
+#include "log.h"
+#include "now.h"
+#include "sync.h"
+
+#define SYNCD_VERSION "1"
+#define SYNCD_STOP_GRACE_MS 2000
+
+struct syncd_options {
+        const char *listen, *cert, *key, *db, *tokens;
+        unsigned max_skew_sec;
+};
+
+static void syncd_help(void) {
+        printf("Usage: syncd --listen ADDR:PORT --cert FILE --key FILE --db FILE --tokens FILE\n"
+               "             [--max-skew-sec N]\n"
+               "\n"
+               "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
+               "over HTTPS and keeps every account's data in one SQLite file.\n"
+               "\n"
+               "  --listen ADDR:PORT   address to listen on, e.g. 127.0.0.1:8443 or [::1]:8443;\n"
+               "                       PORT 0 picks a free port (the listening line shows it)\n"
+               "  --cert FILE          server certificate chain, PEM\n"
+               "  --key FILE           its private key, PEM\n"
+               "  --db FILE            SQLite database, created when missing\n"
+               "  --tokens FILE        lines \"TOKEN ACCOUNT\"; '#' starts a comment\n"
+               "  --max-skew-sec N     reject stamps more than N s ahead of this clock (default 300)\n"
+               "  --help               show this and exit\n"
+               "  --version            show the version and exit\n"
+               "\n"
+               "Prints \"syncd: listening on ADDR:PORT\" once ready; SIGTERM or SIGINT stops it.\n"
+               "SYNCD_TEST_FAULTS=1 in the environment enables the test fault hooks (never in\n"
+               "production).\n");
+}
+
+__attribute__((format(printf, 1, 2)))
+static int syncd_usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        fputs("syncd: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputs(" (see syncd --help)\n", stderr);
+        va_end(ap);
+        return 2;
+}
+
+/* 0 to go on, or the exit status (0 after --help/--version, 2 on a usage error). */
+static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, bool *ret_exit) {
+        static const struct option opts[] = {
+                { "listen", required_argument, NULL, 'l' },
+                { "cert", required_argument, NULL, 'c' },
+                { "key", required_argument, NULL, 'k' },
+                { "db", required_argument, NULL, 'd' },
+                { "tokens", required_argument, NULL, 't' },
+                { "max-skew-sec", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {}
+        };
+        char *end;
+        unsigned long v;
+        int c;
+
+        *ret_exit = false;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
+                switch (c) {
+                case 'l': o->listen = optarg; break;
+                case 'c': o->cert = optarg; break;
+                case 'k': o->key = optarg; break;
+                case 'd': o->db = optarg; break;
+                case 't': o->tokens = optarg; break;
+                case 's':
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno || *end || !*optarg || optarg[0] == '-' || v > 86400)
+                                return syncd_usage_error("--max-skew-sec: '%s' is not a number 0..86400", optarg);
+                        o->max_skew_sec = (unsigned) v;
+                        break;
+                case 'h':
+                        syncd_help();
+                        *ret_exit = true;
+                        return 0;
+                case 'V':
+                        printf("syncd %s (sync API schema %d)\n", SYNCD_VERSION, SYNC_SCHEMA);
+                        *ret_exit = true;
+                        return 0;
+                case ':':
+                        return syncd_usage_error("%s needs an argument", argv[optind - 1]);
+                default:
+                        return syncd_usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+        if (optind < argc)
+                return syncd_usage_error("unexpected argument '%s'", argv[optind]);
+        if (!o->listen || !o->cert || !o->key || !o->db || !o->tokens)
+                return syncd_usage_error("--%s is required", !o->listen ? "listen" : !o->cert ? "cert" :
+                                         !o->key ? "key" : !o->db ? "db" : "tokens");
+        return 0;
+}
+
+/* "ADDR:PORT", ADDR a numeric IPv4 address, a host name, or "[IPv6]". */
+static int syncd_parse_listen(const char *text, struct http_config *cfg) {
+        _cleanup_(freep) char *host = strdup(text);
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai = NULL;
+        char *colon, *port, *h;
+
+        if (!host)
+                return -ENOMEM;
+        colon = strrchr(host, ':');
+        if (!colon || colon == host || !colon[1])
+                return -EINVAL;
+        *colon = '\0';
+        port = colon + 1;
+        h = host;
+        if (h[0] == '[') {
+                size_t n = strlen(h);
+
+                if (n < 3 || h[n - 1] != ']')
+                        return -EINVAL;
+                h[n - 1] = '\0';
+                h++;
+        }
+        if (strspn(port, "0123456789") != strlen(port) || strtoul(port, NULL, 10) > 65535)
+                return -EINVAL;
+        if (getaddrinfo(h, port, &hints, &ai) != 0 || !ai)
+                return -EINVAL;
+        memcpy(&cfg->addr, ai->ai_addr, ai->ai_addrlen);
+        cfg->addr_len = ai->ai_addrlen;
+        freeaddrinfo(ai);
+        return 0;
+}
+
+static int syncd_read_file(const char *path, char **ret) {
+        _cleanup_(fclosep) FILE *f = fopen(path, "re");
+        _cleanup_(freep) char *buf = NULL;
+        size_t len = 0;
+        char chunk[4096];
+        size_t n;
+
+        if (!f)
+                return -errno;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+                char *p = realloc(buf, len + n + 1);
+
+                if (!p)
+                        return -ENOMEM;
+                buf = p;
+                memcpy(buf + len, chunk, n);
+                len += n;
+        }
+        if (ferror(f))
+                return -EIO;
+        if (!buf)
+                return -ENODATA;
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+struct syncd {
+        struct tokens *tokens;
+        struct store *store;
+        struct idempotency *idempotency;
+        struct longpoll *longpoll;
+        struct faults *faults;
+        struct sync_ctx sync;
+        struct http *http;
+        struct http_config http_cfg;
+        struct http_route routes[10];
+        char *cert, *key;
+};
+
+static void syncd_free(struct syncd *d) {
+        d->http = http_free(d->http);
+        d->longpoll = longpoll_free(d->longpoll);
+        d->faults = faults_free(d->faults);
+        d->idempotency = idempotency_free(d->idempotency);
+        d->store = store_free(d->store);
+        d->tokens = tokens_free(d->tokens);
+        free(d->cert);
+        free(d->key);
+}
+
+static size_t syncd_routes(struct syncd *d) {
+        struct http_route *rt = d->routes;
+        size_t n = 0;
+
+        rt[n++] = (struct http_route) { "GET", "/v1/sync/status", .handle = sync_handle_status,
+                                        .userdata = &d->sync };
+        rt[n++] = (struct http_route) { "POST", "/v1/sync/pull", .handle = sync_handle_pull, .userdata = &d->sync };
+        rt[n++] = (struct http_route) { "POST", "/v1/sync/push", .begin = sync_push_begin,
+                                        .handle = sync_push_handle, .done = sync_push_done, .userdata = &d->sync };
+        rt[n++] = (struct http_route) { "GET", "/v1/sync/wait", .handle = sync_handle_wait, .userdata = &d->sync };
+        rt[n++] = (struct http_route) { "GET", "/v1/devices", .handle = devices_handle_list, .userdata = d->store };
+        rt[n++] = (struct http_route) { "PUT", "/v1/devices/", .with_arg = true, .handle = devices_handle_put,
+                                        .userdata = d->store };
+        if (d->faults) {
+                rt[n++] = (struct http_route) { "POST", "/test/faults", .public = true,
+                                                .handle = faults_handle_post, .userdata = d->faults };
+                rt[n++] = (struct http_route) { "DELETE", "/test/faults", .public = true,
+                                                .handle = faults_handle_delete, .userdata = d->faults };
+        }
+        return n;
+}
+
+static int syncd_load(struct syncd *d, const struct syncd_options *o) {
+        unsigned line = 0;
+        int r;
+
+        r = tokens_load(o->tokens, &d->tokens, &line);
+        if (r == -EINVAL || r == -EEXIST)
+                return log_msg("%s:%u: %s", o->tokens, line,
+                               r == -EEXIST ? "this token is already given above" : "expected \"TOKEN ACCOUNT\""), 1;
+        if (r < 0)
+                return log_msg("cannot read tokens file %s: %s", o->tokens, strerror(-r)), 1;
+        r = syncd_read_file(o->cert, &d->cert);
+        if (r < 0)
+                return log_msg("cannot read certificate %s: %s", o->cert, strerror(-r)), 1;
+        r = syncd_read_file(o->key, &d->key);
+        if (r < 0)
+                return log_msg("cannot read key %s: %s", o->key, strerror(-r)), 1;
+        r = store_open(o->db, &d->store);
+        if (r < 0)
+                return log_msg("cannot open database %s: %s", o->db, strerror(-r)), 1;
+        return 0;
+}
+
+static int syncd_start(struct syncd *d, const struct syncd_options *o) {
+        const char *faults_env = getenv("SYNCD_TEST_FAULTS");
+        int r;
+
+        if (syncd_parse_listen(o->listen, &d->http_cfg) < 0)
+                return syncd_usage_error("--listen: '%s' is not ADDR:PORT", o->listen);
+        r = syncd_load(d, o);
+        if (r != 0)
+                return r;
+        if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&d->longpoll) < 0 ||
+            (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0))
+                return log_msg("out of memory"), 1;
+        if (d->faults)
+                log_msg("test fault hooks enabled (SYNCD_TEST_FAULTS=1): never use this in production");
+        d->sync = (struct sync_ctx) { d->store, d->longpoll, d->idempotency, o->max_skew_sec * 1000ull, 0 };
+        d->http_cfg.cert_pem = d->cert;
+        d->http_cfg.key_pem = d->key;
+        d->http_cfg.routes = d->routes;
+        d->http_cfg.n_routes = syncd_routes(d);
+        d->http_cfg.tokens = d->tokens;
+        d->http_cfg.longpoll = d->longpoll;
+        d->http_cfg.faults = d->faults;
+        r = http_new(&d->http_cfg, &d->http);
+        if (r < 0)
+                return log_msg("cannot serve HTTPS on %s (address, certificate and key as given): %s",
+                               o->listen, strerror(-r)), 1;
+        return 0;
+}
+
+static void syncd_print_listening(const struct syncd *d) {
+        char host[NI_MAXHOST] = "?";
+
+        (void) getnameinfo((const struct sockaddr *) &d->http_cfg.addr, d->http_cfg.addr_len, host, sizeof(host),
+                           NULL, 0, NI_NUMERICHOST);
+        if (d->http_cfg.addr.ss_family == AF_INET6)
+                printf("syncd: listening on [%s]:%d\n", host, http_local_port(d->http));
+        else
+                printf("syncd: listening on %s:%d\n", host, http_local_port(d->http));
+        fflush(stdout);
+}
+
+static int syncd_min_timeout(int a, int b) {
+        if (a < 0)
+                return b;
+        if (b < 0)
+                return a;
+        return a < b ? a : b;
+}
+
+/* One turn of the loop: sleep until the daemon, a deadline or a signal
+ * wants us. Returns 1 when a signal asks to stop. */
+static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
+        struct pollfd p[2] = { { .fd = http_epoll_fd(d->http), .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+        int timeout = syncd_min_timeout(http_timeout_ms(d->http),
+                                        longpoll_timeout_ms(d->longpoll, now_ms(CLOCK_MONOTONIC)));
+
+        timeout = syncd_min_timeout(timeout, max_ms);
+        if (poll(p, sfd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+                return -errno;
+        if (sfd >= 0 && p[1].revents)
+                return 1;
+        longpoll_expire(d->longpoll, now_ms(CLOCK_MONOTONIC));
+        (void) http_run(d->http);
+        return 0;
+}
+
+/* Stop accepting, let every parked request answer (503) or close, then go. */
+static void syncd_stop(struct syncd *d) {
+        uint64_t deadline = now_ms(CLOCK_MONOTONIC) + SYNCD_STOP_GRACE_MS;
+
+        http_quiesce(d->http);
+        (void) http_run(d->http);
+        while (longpoll_waiters(d->longpoll) > 0 && now_ms(CLOCK_MONOTONIC) < deadline)
+                (void) syncd_turn(d, -1, 20);
+        for (int i = 0; i < 3; i++)
+                (void) syncd_turn(d, -1, 0);
+}
+
+static int syncd_signalfd(void) {
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        (void) signal(SIGPIPE, SIG_IGN);
+        return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int main(int argc, char **argv) {
+        struct syncd_options o = { .max_skew_sec = 300 };
+        struct syncd d = {};
+        bool done;
+        int r, sfd;
+
+        r = syncd_parse_options(argc, argv, &o, &done);
+        if (r != 0 || done)
+                return r;
+        sfd = syncd_signalfd();
+        if (sfd < 0)
+                return log_msg("cannot set up signals: %m"), 1;
+        r = syncd_start(&d, &o);
+        if (r == 0) {
+                syncd_print_listening(&d);
+                while ((r = syncd_turn(&d, sfd, -1)) == 0)
+                        ;
+                if (r < 0)
+                        log_msg("event loop failed: %s", strerror(-r));
+                syncd_stop(&d);
+                r = r < 0 ? 1 : 0;
+        }
+        syncd_free(&d);
+        (void) close(sfd);
+        return r;
+}

@@ -1,0 +1,250 @@
+/* Benchmark of syncd: single-record pushes per second from one client over
+ * one keep-alive TLS connection, and the long-poll wake-up latency (push
+ * started -> waiter answered), for one waiter and for 100. Each push is a
+ * committed transaction (synchronous=FULL), so one client's rate is bounded by
+ * the disk's fdatasync latency: the push figure is given twice, with the
+ * database on the test directory's disk and on tmpfs (/dev/shm, where
+ * fdatasync is free), the second showing what the server itself costs.
+ * Prints figures; asserts nothing about them. */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#define PUSHES 3000
+#define ROUNDS 30
+
+static uint64_t wall_ms(void) {
+        struct timeval tv;
+
+        gettimeofday(&tv, NULL);
+        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
+}
+
+static size_t sink(char *data, size_t size, size_t n, void *userdata) {
+        struct harness_resp *r = userdata;
+        char *p = realloc(r->body, r->len + size * n + 1);
+
+        if (!p)
+                return 0;
+        memcpy(p + r->len, data, size * n);
+        r->len += size * n;
+        p[r->len] = '\0';
+        r->body = p;
+        return size * n;
+}
+
+/* One push on the reused handle e; returns the HTTP status. */
+static long push(CURL *e, unsigned i, uint64_t ms, struct harness_resp *r) {
+        char body[512], key[80];
+        struct curl_slist *h = NULL;
+        long status = 0;
+
+        snprintf(body, sizeof(body), "{\"schema\": 1, \"records\": [{\"key\": \"eq.active\", \"family\": \"pro\", "
+                 "\"stamp\": {\"ms\": %llu, \"c\": %u, \"origin\": \"00a1b2c3d4e5f607\"}, \"derived\": false, "
+                 "\"value\": {\"preset\": \"flat\"}}]}", (unsigned long long) ms, i & 0xffff);
+        snprintf(key, sizeof(key), "Idempotency-Key: %08x-0000-4000-8000-%012llx", i,
+                 (unsigned long long) (ms & 0xffffffffffffull));
+        h = curl_slist_append(h, key);
+        h = curl_slist_append(h, "Device-Id: 00a1b2c3d4e5f607");
+        h = curl_slist_append(h, "Authorization: Bearer " HARNESS_TOKEN_A);
+        h = curl_slist_append(h, "Content-Type: application/json");
+        h = curl_slist_append(h, "Expect:");
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+        r->len = 0;
+        if (curl_easy_perform(e) == CURLE_OK)
+                curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        curl_slist_free_all(h);
+        return status;
+}
+
+static CURL *push_handle(const struct harness_syncd *s, struct harness_resp *r) {
+        char url[128];
+        CURL *e = curl_easy_init();
+
+        snprintf(url, sizeof(url), "%s/v1/sync/push", s->base);
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_CAINFO, s->ca);
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        return e;
+}
+
+static int bench_pushes(const struct harness_syncd *s) {
+        struct harness_resp r = {};
+        CURL *e = push_handle(s, &r);
+        uint64_t base = wall_ms() - 100000, t0;
+        long connects = 0;
+        double secs;
+
+        if (push(e, 0, base, &r) != 200)        /* warm up: the one TLS handshake */
+                return -1;
+        t0 = harness_now_ms();
+        for (unsigned i = 1; i <= PUSHES; i++)
+                if (push(e, i, base + i, &r) != 200) {
+                        fprintf(stderr, "push %u failed: %s\n", i, r.body ?: "");
+                        return -1;
+                }
+        secs = (double) (harness_now_ms() - t0) / 1000.0;
+        curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+        printf("push: %d single-record pushes in %.2f s over one keep-alive TLS connection: %.0f pushes/s\n",
+               PUSHES, secs, PUSHES / secs);
+        curl_easy_cleanup(e);
+        free(r.body);
+        return 0;
+}
+
+/* n waiters on the current cursor, then one push; the latency of the last
+ * waiter's answer, in ms, or -1. */
+static long bench_wake(const struct harness_syncd *s, CURL *pusher, struct harness_resp *pr, int n, unsigned round) {
+        struct harness_resp st, resp[100];
+        char path[160], cur[40] = "";
+        CURL *e[100];
+        CURLM *m = curl_multi_init();
+        uint64_t t0, last = 0, deadline = harness_now_ms() + 20000;
+        int running, sent = 0, done = 0;
+        char *c;
+
+        harness_request(s, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, &st);
+        c = st.body ? strstr(st.body, "\"cursor\":\"") : NULL;
+        if (c)
+                snprintf(cur, sizeof(cur), "%.32s", c + 10);
+        harness_resp_clear(&st);
+        snprintf(path, sizeof(path), "/v1/sync/wait?cursor=%s&timeout=30", cur);
+        for (int i = 0; i < n; i++) {
+                e[i] = harness_easy(s, "GET", path, HARNESS_TOKEN_A, NULL, NULL, &resp[i]);
+                curl_multi_add_handle(m, e[i]);
+        }
+        while (sent < n && harness_now_ms() < deadline) {
+                curl_multi_perform(m, &running);
+                sent = 0;
+                for (int i = 0; i < n; i++) {
+                        long k = 0;
+
+                        curl_easy_getinfo(e[i], CURLINFO_REQUEST_SIZE, &k);
+                        sent += k > 0;
+                }
+                curl_multi_poll(m, NULL, 0, 5, NULL);
+        }
+        harness_request(s, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, &st);  /* a round trip */
+        harness_resp_clear(&st);
+        t0 = harness_now_ms();
+        push(pusher, 100000 + round, wall_ms(), pr);
+        while (done < n && harness_now_ms() < deadline) {
+                CURLMsg *msg;
+                int left;
+
+                curl_multi_perform(m, &running);
+                while ((msg = curl_multi_info_read(m, &left)))
+                        if (msg->msg == CURLMSG_DONE) {
+                                done++;
+                                last = harness_now_ms();
+                        }
+                if (done < n)
+                        curl_multi_poll(m, NULL, 0, 5, NULL);
+        }
+        for (int i = 0; i < n; i++) {
+                curl_multi_remove_handle(m, e[i]);
+                harness_easy_free(e[i]);
+                harness_resp_clear(&resp[i]);
+        }
+        curl_multi_cleanup(m);
+        return done == n ? (long) (last - t0) : -1;
+}
+
+static int cmp_long(const void *a, const void *b) {
+        return (int) (*(const long *) a - *(const long *) b);
+}
+
+static int bench_longpoll(const struct harness_syncd *s) {
+        struct harness_resp pr = {};
+        CURL *pusher = push_handle(s, &pr);
+        long lat[ROUNDS], all;
+
+        for (unsigned i = 0; i < ROUNDS; i++)
+                if ((lat[i] = bench_wake(s, pusher, &pr, 1, i)) < 0)
+                        return -1;
+        qsort(lat, ROUNDS, sizeof(lat[0]), cmp_long);
+        all = bench_wake(s, pusher, &pr, 100, ROUNDS);
+        printf("long poll: wake-up latency, 1 waiter, push started -> answer: median %ld ms, max %ld ms (%d rounds)\n",
+               lat[ROUNDS / 2], lat[ROUNDS - 1], ROUNDS);
+        printf("long poll: 100 waiters woken by one push: last answer after %ld ms\n", all);
+        curl_easy_cleanup(pusher);
+        free(pr.body);
+        return all < 0 ? -1 : 0;
+}
+
+static void bench_fdatasync(const char *dir) {
+        char path[160], block[4096] = {};
+        uint64_t t0;
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/fdatasync-probe", dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return;
+        t0 = harness_now_ms();
+        for (int i = 0; i < 200; i++)
+                if (write(fd, block, sizeof(block)) < 0 || fdatasync(fd) < 0)
+                        break;
+        printf("disk: append 4 KiB + fdatasync in %s: %.2f ms each\n", dir,
+               (double) (harness_now_ms() - t0) / 200.0);
+        close(fd);
+        unlink(path);
+}
+
+/* One server, its database at db (NULL: on disk in its directory). */
+static int bench_run(const char *db, bool longpoll) {
+        struct harness_syncd s;
+        int r;
+
+        if (harness_dir(&s) < 0)
+                return -1;
+        if (db)
+                snprintf(s.db, sizeof(s.db), "%s", db);
+        else
+                bench_fdatasync(s.dir);
+        if (harness_start(&s, false, NULL) < 0) {
+                fprintf(stderr, "bench-syncd: cannot start syncd\n");
+                harness_cleanup(&s);
+                return -1;
+        }
+        printf("== database %s\n", db ? db : "on disk (the test directory)");
+        r = bench_pushes(&s);
+        if (r == 0 && longpoll)
+                r = bench_longpoll(&s);
+        harness_cleanup(&s);
+        return r;
+}
+
+int main(void) {
+        char shm[64] = "/dev/shm/syncd-bench-XXXXXX", db[96];
+        int r;
+
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        r = bench_run(NULL, true);
+        if (r == 0 && mkdtemp(shm)) {
+                snprintf(db, sizeof(db), "%s/db", shm);
+                r = bench_run(db, false);
+                for (const char *sfx = ""; sfx; sfx = strcmp(sfx, "") == 0 ? "-wal" : strcmp(sfx, "-wal") == 0 ? "-shm" : NULL) {
+                        char p[128];
+
+                        snprintf(p, sizeof(p), "%s%s", db, sfx);
+                        unlink(p);
+                }
+                rmdir(shm);
+        }
+        curl_global_cleanup();
+        return r < 0 ? 1 : 0;
+}

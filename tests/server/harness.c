@@ -1,0 +1,329 @@
+/* The shared test harness of tests/server (see harness.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define HARNESS_START_DEADLINE_MS 15000
+#define HARNESS_STOP_DEADLINE_MS 10000
+
+struct harness_easy_priv {
+        struct curl_slist *headers;
+};
+
+uint64_t harness_now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+/* $BRIDGED_BUILD/server/syncd; without it (make bench), found beside this
+ * program: BUILD/tests/server/NAME -> BUILD/server/syncd. */
+static const char *harness_syncd_path(char *buf, size_t size) {
+        const char *b = getenv("BRIDGED_BUILD");
+        char exe[PATH_MAX];
+        ssize_t n;
+
+        if (b && *b) {
+                snprintf(buf, size, "%s/server/syncd", b);
+                return buf;
+        }
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        for (int i = 0; i < 3; i++) {
+                char *slash = strrchr(exe, '/');
+
+                if (slash)
+                        *slash = '\0';
+        }
+        if (!exe[0] || strlen(exe) + sizeof("/server/syncd") > size)
+                strcpy(exe, "build");
+        strcpy(buf, exe);
+        strcat(buf, "/server/syncd");
+        return buf;
+}
+
+int harness_dir(struct harness_syncd *s) {
+        char cmd[256];
+        FILE *f;
+
+        memset(s, 0, sizeof(*s));
+        s->pid = -1;
+        s->pidfd = -1;
+        strcpy(s->dir, "/tmp/syncd-test-XXXXXX");
+        if (!mkdtemp(s->dir))
+                return -errno;
+        snprintf(cmd, sizeof(cmd), "tests/lib/mkcerts.sh '%s'", s->dir);
+        if (system(cmd) != 0)
+                return -EIO;
+        snprintf(s->ca, sizeof(s->ca), "%s/ca.pem", s->dir);
+        snprintf(cmd, sizeof(cmd), "%s/tokens", s->dir);
+        f = fopen(cmd, "we");
+        if (!f)
+                return -errno;
+        fprintf(f, "# test tokens\n%s alice\n%s bob   # the other account\n", HARNESS_TOKEN_A, HARNESS_TOKEN_B);
+        return fclose(f) == 0 ? 0 : -EIO;
+}
+
+/* Reads one line from fd before the deadline. */
+static int harness_read_line(int fd, char *buf, size_t size, uint64_t deadline) {
+        size_t n = 0;
+
+        while (n + 1 < size) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                uint64_t now = harness_now_ms();
+                ssize_t k;
+
+                if (now >= deadline || poll(&p, 1, (int) (deadline - now)) <= 0)
+                        return -ETIMEDOUT;
+                k = read(fd, buf + n, 1);
+                if (k <= 0)
+                        return -EPIPE;
+                if (buf[n] == '\n')
+                        break;
+                n++;
+        }
+        buf[n] = '\0';
+        return 0;
+}
+
+static void harness_exec(const struct harness_syncd *s, bool faults, const char *const *extra, int out) {
+        char bin[256], cert[128], key[128], db[128], tokens[128];
+        const char *argv[32] = { "syncd", "--listen", "127.0.0.1:0", "--cert", cert, "--key", key,
+                                 "--db", db, "--tokens", tokens };
+        size_t n = 11;
+
+        snprintf(cert, sizeof(cert), "%s/server.pem", s->dir);
+        snprintf(key, sizeof(key), "%s/server.key", s->dir);
+        if (s->db[0])
+                snprintf(db, sizeof(db), "%s", s->db);
+        else
+                snprintf(db, sizeof(db), "%s/db", s->dir);
+        snprintf(tokens, sizeof(tokens), "%s/tokens", s->dir);
+        for (; extra && *extra && n < 30; extra++)
+                argv[n++] = *extra;
+        dup2(out, STDOUT_FILENO);
+        if (faults)
+                setenv("SYNCD_TEST_FAULTS", "1", 1);
+        else
+                unsetenv("SYNCD_TEST_FAULTS");
+        execv(harness_syncd_path(bin, sizeof(bin)), (char **) argv);
+        _exit(127);
+}
+
+int harness_start(struct harness_syncd *s, bool faults, const char *const *extra) {
+        char line[256];
+        int p[2], r;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        s->pid = fork();
+        if (s->pid < 0)
+                return -errno;
+        if (s->pid == 0)
+                harness_exec(s, faults, extra, p[1]);
+        close(p[1]);
+        s->pidfd = (int) pidfd_open(s->pid, 0);
+        r = harness_read_line(p[0], line, sizeof(line), harness_now_ms() + HARNESS_START_DEADLINE_MS);
+        close(p[0]);
+        if (r < 0)
+                return r;
+        if (sscanf(line, "syncd: listening on 127.0.0.1:%d", &s->port) != 1 || s->port <= 0)
+                return -EPROTO;
+        snprintf(s->base, sizeof(s->base), "https://127.0.0.1:%d", s->port);
+        return 0;
+}
+
+static int harness_wait_exit(pid_t pid, int pidfd, int deadline_ms) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        int status;
+
+        if (pidfd >= 0 && poll(&p, 1, deadline_ms) <= 0)
+                return -1;
+        if (waitpid(pid, &status, 0) != pid)
+                return -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int harness_stop(struct harness_syncd *s) {
+        int r;
+
+        if (s->pid <= 0)
+                return -1;
+        kill(s->pid, SIGTERM);
+        r = harness_wait_exit(s->pid, s->pidfd, HARNESS_STOP_DEADLINE_MS);
+        if (r < 0) {
+                kill(s->pid, SIGKILL);
+                (void) waitpid(s->pid, NULL, 0);
+        }
+        if (s->pidfd >= 0)
+                close(s->pidfd);
+        s->pid = -1;
+        s->pidfd = -1;
+        return r;
+}
+
+static int harness_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        return remove(path);
+}
+
+void harness_cleanup(struct harness_syncd *s) {
+        if (s->pid > 0)
+                (void) harness_stop(s);
+        if (s->dir[0])
+                (void) nftw(s->dir, harness_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int harness_run_syncd(const char *const *argv, char *out, size_t size) {
+        char bin[256];
+        size_t n = 0;
+        int p[2], r;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -1;
+        pid = fork();
+        if (pid == 0) {
+                dup2(p[1], STDOUT_FILENO);
+                dup2(p[1], STDERR_FILENO);
+                execv(harness_syncd_path(bin, sizeof(bin)), (char **) argv);
+                _exit(127);
+        }
+        close(p[1]);
+        for (;;) {
+                struct pollfd pf = { .fd = p[0], .events = POLLIN };
+                ssize_t k;
+
+                if (poll(&pf, 1, HARNESS_STOP_DEADLINE_MS) <= 0)
+                        break;
+                k = read(p[0], out + n, size - 1 - n);
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+        }
+        out[n] = '\0';
+        close(p[0]);
+        r = harness_wait_exit(pid, (int) pidfd_open(pid, 0), HARNESS_STOP_DEADLINE_MS);
+        return r;
+}
+
+static size_t harness_append(char **buf, size_t *len, const char *data, size_t n) {
+        char *p = realloc(*buf, *len + n + 1);
+
+        if (!p)
+                return 0;
+        memcpy(p + *len, data, n);
+        *len += n;
+        p[*len] = '\0';
+        *buf = p;
+        return n;
+}
+
+static size_t harness_on_body(char *data, size_t size, size_t n, void *userdata) {
+        struct harness_resp *r = userdata;
+
+        return harness_append(&r->body, &r->len, data, size * n);
+}
+
+static size_t harness_on_header(char *data, size_t size, size_t n, void *userdata) {
+        struct harness_resp *r = userdata;
+
+        return harness_append(&r->headers, &r->headers_len, data, size * n);
+}
+
+CURL *harness_easy(const struct harness_syncd *s, const char *method, const char *path, const char *token,
+                   const char *body, const char *const *headers, struct harness_resp *resp) {
+        struct curl_slist *list = NULL;
+        char url[512], auth[256];
+        CURL *e = curl_easy_init();
+
+        memset(resp, 0, sizeof(*resp));
+        snprintf(url, sizeof(url), "%s%s", s->base, path);
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_CAINFO, s->ca);
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, harness_on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, harness_on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        if (body) {
+                curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+                list = curl_slist_append(list, "Content-Type: application/json");
+        }
+        if (token) {
+                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+                list = curl_slist_append(list, auth);
+        }
+        for (; headers && *headers; headers++)
+                list = curl_slist_append(list, *headers);
+        if (body)
+                list = curl_slist_append(list, "Expect:");
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, list);
+        return e;
+}
+
+void harness_easy_free(CURL *e) {
+        struct curl_slist *list = NULL;
+
+        if (!e)
+                return;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **) &list);
+        curl_slist_free_all(list);
+        curl_easy_cleanup(e);
+}
+
+int harness_request(const struct harness_syncd *s, const char *method, const char *path, const char *token,
+                    const char *body, const char *const *headers, struct harness_resp *resp) {
+        CURL *e = harness_easy(s, method, path, token, body, headers, resp);
+
+        resp->curl_code = (int) curl_easy_perform(e);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+        harness_easy_free(e);
+        return resp->curl_code == CURLE_OK ? 0 : -EIO;
+}
+
+void harness_resp_clear(struct harness_resp *r) {
+        free(r->body);
+        free(r->headers);
+        memset(r, 0, sizeof(*r));
+}
+
+const char *harness_header(const struct harness_resp *r, const char *name, char *buf, size_t size) {
+        size_t n = strlen(name);
+
+        for (const char *l = r->headers; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                const char *v, *end;
+
+                if (strncasecmp(l, name, n) != 0 || l[n] != ':')
+                        continue;
+                v = l + n + 1;
+                while (*v == ' ')
+                        v++;
+                end = v + strcspn(v, "\r\n");
+                snprintf(buf, size, "%.*s", (int) (end - v), v);
+                return buf;
+        }
+        return NULL;
+}

@@ -1,0 +1,60 @@
+/* What the syncd suites and the benchmark share: a temporary directory with
+ * certificates (tests/lib/mkcerts.sh) and a tokens file, syncd started on
+ * 127.0.0.1 port 0 with its listening line read through a pipe under a
+ * deadline, stopped with SIGTERM under a deadline, and libcurl requests
+ * verified against the test CA. Never sleeps to wait for anything. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <curl/curl.h>
+
+#define HARNESS_TOKEN_A "token-alice"
+#define HARNESS_TOKEN_B "token-bob"
+
+struct harness_syncd {
+        pid_t pid;
+        int pidfd;
+        int port;
+        char dir[64];
+        char base[64];                  /* "https://127.0.0.1:PORT" */
+        char ca[128];
+        char db[128];                   /* "": DIR/db */
+};
+
+struct harness_resp {
+        long status;
+        int curl_code;                  /* CURLE_OK or the transfer's error */
+        char *body;
+        size_t len;
+        char *headers;                  /* all response header lines */
+        size_t headers_len;
+};
+
+/* A fresh directory with certificates and tokens (alice, bob). */
+int harness_dir(struct harness_syncd *s);
+/* Starts syncd in s->dir (db s->dir/db); extra: more arguments or NULL. */
+int harness_start(struct harness_syncd *s, bool faults, const char *const *extra);
+/* SIGTERM; returns the exit status, or -1 when it did not exit in time. */
+int harness_stop(struct harness_syncd *s);
+void harness_cleanup(struct harness_syncd *s);
+
+/* Runs syncd with argv (argv[0] ignored) to its end; returns its exit
+ * status and its stdout+stderr in out. */
+int harness_run_syncd(const char *const *argv, char *out, size_t size);
+
+/* An easy handle for one request; headers (NULL-terminated) may be NULL. The
+ * handle and its header list are freed by harness_easy_free. */
+CURL *harness_easy(const struct harness_syncd *s, const char *method, const char *path, const char *token,
+                   const char *body, const char *const *headers, struct harness_resp *resp);
+void harness_easy_free(CURL *e);
+/* One whole request. */
+int harness_request(const struct harness_syncd *s, const char *method, const char *path, const char *token,
+                    const char *body, const char *const *headers, struct harness_resp *resp);
+void harness_resp_clear(struct harness_resp *r);
+/* The value of a response header (case-insensitive name), in buf; NULL if absent. */
+const char *harness_header(const struct harness_resp *r, const char *name, char *buf, size_t size);
+
+uint64_t harness_now_ms(void);
