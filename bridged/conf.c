@@ -1,0 +1,628 @@
+/* Reads the configuration file (conf.h has the rules) into a fresh struct
+ * conf, and the bearer token. inih does the INI syntax; this file cleans each
+ * line before inih sees it, and checks every key against a table of parsers.
+ * It must never accept a value it has not checked, never keep going after
+ * the first error (one line names it), and never show the token. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <ini.h>
+
+#include "conf.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+#define TAKE_PTR(p) ({                          \
+                __typeof__(p) _p_ = (p);        \
+                (p) = NULL;                     \
+                _p_;                            \
+        })
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void conf_freestrp(char **p) {
+        free(*p);
+}
+
+static inline void conf_curl_url_cleanupp(CURLU **u) {
+        curl_url_cleanup(*u);
+}
+
+static inline void conf_curl_freep(char **p) {
+        curl_free(*p);
+}
+
+static inline void conf_closep(int *fd) {
+        if (*fd >= 0)
+                (void) close(*fd);
+}
+
+struct conf_key;
+
+/* One load: the file, where we are in it, the first error. */
+struct conf_parser {
+        const char *path;
+        FILE *file;
+        unsigned line;
+        char *buf;                      /* getline()'s */
+        size_t buf_size;
+        struct conf *conf;
+        int r;                          /* 0, or the first error */
+        char *error;                    /* its message */
+        unsigned seen[16];              /* line each key of conf_keys was set on */
+};
+
+typedef int (*conf_parse_fn)(struct conf_parser *p, const struct conf_key *k, const char *value, void *field);
+
+struct conf_key {
+        const char *section;
+        const char *name;
+        conf_parse_fn parse;
+        size_t offset;
+        unsigned min, max;              /* numbers only */
+};
+
+int conf_new_default(struct conf **ret) {
+        struct conf *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return -ENOMEM;
+        c->long_poll = true;
+        c->pull_interval_sec = CONF_PULL_INTERVAL_SEC_DEFAULT;
+        c->push_debounce_ms = CONF_PUSH_DEBOUNCE_MS_DEFAULT;
+        c->max_clock_skew_sec = CONF_MAX_CLOCK_SKEW_SEC_DEFAULT;
+        c->conflict_log_limit = CONF_CONFLICT_LOG_LIMIT_DEFAULT;
+        *ret = c;
+        return 0;
+}
+
+struct conf *conf_free(struct conf *c) {
+        if (!c)
+                return NULL;
+        free(c->url);
+        free(c->token_file);
+        free(c->ca_file);
+        free(c->pinned_public_key);
+        free(c->buds_address);
+        free(c->adapter);
+        free(c);
+        return NULL;
+}
+
+/* Keeps the first error only: "PATH:LINE: what" (no line when line is 0). */
+__attribute__((format(printf, 4, 5)))
+static int conf_fail_at(struct conf_parser *p, int r, unsigned line, const char *format, ...) {
+        _cleanup_(conf_freestrp) char *what = NULL;
+        va_list ap;
+        int n;
+
+        if (p->r < 0)
+                return p->r;
+        p->r = r;
+        va_start(ap, format);
+        n = vasprintf(&what, format, ap);
+        va_end(ap);
+        if (n < 0) {
+                what = NULL;
+                return p->r;
+        }
+        n = line > 0 ? asprintf(&p->error, "%s:%u: %s", p->path, line, what)
+                     : asprintf(&p->error, "%s: %s", p->path, what);
+        if (n < 0)
+                p->error = NULL;
+        return p->r;
+}
+
+#define conf_fail(p, ...) conf_fail_at((p), -EINVAL, (p)->line, __VA_ARGS__)
+
+/* ---- values ---- */
+
+static int conf_set_string(struct conf_parser *p, const char *value, void *field) {
+        char **s = field, *copy = NULL;
+
+        if (*value) {
+                copy = strdup(value);
+                if (!copy)
+                        return conf_fail_at(p, -ENOMEM, 0, "out of memory");
+        }
+        free(*s);
+        *s = copy;
+        return 0;
+}
+
+static int conf_parse_number(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
+        uint64_t v = 0;
+
+        if (!*value)
+                return conf_fail(p, "%s= is empty; it takes a number %u..%u", k->name, k->min, k->max);
+        if (value[strspn(value, "0123456789")] != '\0')
+                return conf_fail(p, "%s=%s is not a number (%u..%u, decimal digits only)",
+                                 k->name, value, k->min, k->max);
+        /* Saturates past max, so a long row of digits is out of range, not a wrap. */
+        for (const char *c = value; *c && v <= k->max; c++)
+                v = v * 10 + (uint64_t) (*c - '0');
+        if (v < k->min || v > k->max)
+                return conf_fail(p, "%s=%s is outside %u..%u", k->name, value, k->min, k->max);
+        *(unsigned *) field = (unsigned) v;
+        return 0;
+}
+
+static int conf_parse_bool(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
+        static const char *const yes[] = { "yes", "true", "1" }, *const no[] = { "no", "false", "0" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
+                        *(bool *) field = strcmp(value, yes[i]) == 0;
+                        return 0;
+                }
+        return conf_fail(p, "%s=%s is not a boolean (yes|no|true|false|1|0)", k->name, value);
+}
+
+static int conf_parse_path(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
+        if (*value && value[0] != '/')
+                return conf_fail(p, "%s=%s is not an absolute path", k->name, value);
+        return conf_set_string(p, value, field);
+}
+
+/* A missing CA file would only show at the first connection, as a TLS error. */
+static int conf_parse_ca_file(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
+        int r = conf_parse_path(p, k, value, field);
+
+        if (r < 0 || !*value)
+                return r;
+        if (access(value, R_OK) < 0)
+                return conf_fail_at(p, -EINVAL, p->line, "%s=%s: cannot read it: %s", k->name, value, strerror(errno));
+        return 0;
+}
+
+/* A URL with a user name or password in it may hold a secret: not repeated. */
+static const char *conf_url_shown(const char *url) {
+        return strchr(url, '@') ? "(not shown: it has an '@')" : url;
+}
+
+static int conf_check_url_parts(struct conf_parser *p, CURLU *u, const char *value) {
+        static const struct {
+                CURLUPart part;
+                const char *what;
+        } forbidden[] = {
+                { CURLUPART_USER, "a user name (the token goes in TokenFile=)" },
+                { CURLUPART_PASSWORD, "a password (the token goes in TokenFile=)" },
+                { CURLUPART_QUERY, "a query ('?')" },
+                { CURLUPART_FRAGMENT, "a fragment ('#')" },
+        };
+        _cleanup_(conf_curl_freep) char *scheme = NULL, *host = NULL, *port = NULL;
+
+        if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || strcmp(scheme, "https") != 0)
+                return conf_fail(p, "Url=%s: only https:// URLs are allowed", conf_url_shown(value));
+        if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host)
+                return conf_fail(p, "Url=%s has no host", conf_url_shown(value));
+        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && strcmp(port, "0") == 0)
+                return conf_fail(p, "Url=%s: port 0 cannot be connected to", conf_url_shown(value));
+        for (size_t i = 0; i < ELEMENTSOF(forbidden); i++) {
+                _cleanup_(conf_curl_freep) char *s = NULL;
+
+                if (curl_url_get(u, forbidden[i].part, &s, 0) == CURLUE_OK)
+                        return conf_fail(p, "Url=%s must not have %s", conf_url_shown(value), forbidden[i].what);
+        }
+        return 0;
+}
+
+/* libcurl's own parser decides what libcurl can use. */
+static int conf_parse_url(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
+        _cleanup_(conf_curl_url_cleanupp) CURLU *u = NULL;
+        CURLUcode rc;
+        int r;
+
+        if (!*value)
+                return conf_fail(p, "%s= is empty; the https:// URL of the sync server is required", k->name);
+        if (strncasecmp(value, "https://", 8) != 0)
+                return conf_fail(p, "%s=%s: only https:// URLs are allowed", k->name, conf_url_shown(value));
+        /* libcurl would read "https:///x" as host x: not what anyone meant. */
+        if (value[8] == '/')
+                return conf_fail(p, "%s=%s has no host", k->name, conf_url_shown(value));
+        u = curl_url();
+        if (!u)
+                return conf_fail_at(p, -ENOMEM, 0, "out of memory");
+        rc = curl_url_set(u, CURLUPART_URL, value, 0);
+        if (rc == CURLUE_NO_HOST)
+                return conf_fail(p, "%s=%s has no host", k->name, conf_url_shown(value));
+        if (rc != CURLUE_OK)
+                return conf_fail(p, "%s=%s is not a URL libcurl can use: %s",
+                                 k->name, conf_url_shown(value), curl_url_strerror(rc));
+        r = conf_check_url_parts(p, u, value);
+        if (r < 0)
+                return r;
+        return conf_set_string(p, value, field);
+}
+
+/* libcurl's CURLOPT_PINNEDPUBLICKEY hash form: "sha256//" and the base64 of
+ * a SHA-256 (32 bytes: 43 characters and one '='), ';' between hashes. The
+ * 43rd character carries 2 unused bits, which must be 0 in canonical base64. */
+static const char *conf_pin_skip_one(const char *s) {
+        static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+        if (strncmp(s, "sha256//", 8) != 0)
+                return NULL;
+        s += 8;
+        if (strspn(s, b64) != 43 || s[43] != '=' || !strchr("AEIMQUYcgkosw048", s[42]))
+                return NULL;
+        return s + 44;
+}
+
+static int conf_parse_pin(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
+        for (const char *s = value; *s; s++) {
+                s = conf_pin_skip_one(s);
+                if (!s || (*s != ';' && *s != '\0') || (*s == ';' && s[1] == '\0'))
+                        return conf_fail(p, "%s= is not sha256//BASE64[;sha256//BASE64...] "
+                                         "(SHA-256 hashes as libcurl takes them)", k->name);
+                if (*s == '\0')
+                        break;
+        }
+        return conf_set_string(p, value, field);
+}
+
+static bool conf_bdaddr_valid(const char *s) {
+        if (strlen(s) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++)
+                if (i % 3 == 2 ? s[i] != ':' : !strchr("0123456789abcdefABCDEF", s[i]))
+                        return false;
+        return true;
+}
+
+static int conf_set_upper(struct conf_parser *p, const char *value, void *field) {
+        int r = conf_set_string(p, value, field);
+
+        for (char *c = *(char **) field; r >= 0 && c && *c; c++)
+                if (*c >= 'a' && *c <= 'z')
+                        *c = (char) (*c - 'a' + 'A');
+        return r;
+}
+
+static int conf_parse_bdaddr(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
+        if (*value && !conf_bdaddr_valid(value))
+                return conf_fail(p, "%s=%s is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", k->name, value);
+        return conf_set_upper(p, value, field);
+}
+
+/* "hci0".."hci65535" (the kernel's 16-bit index), no leading zeros. */
+static bool conf_hci_name_valid(const char *s) {
+        size_t n;
+
+        if (strncmp(s, "hci", 3) != 0)
+                return false;
+        s += 3;
+        n = strlen(s);
+        if (n < 1 || n > 5 || strspn(s, "0123456789") != n || (n > 1 && s[0] == '0'))
+                return false;
+        return strtoul(s, NULL, 10) <= 65535;
+}
+
+static int conf_parse_adapter(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
+        if (!*value || conf_hci_name_valid(value))
+                return conf_set_string(p, value, field);
+        if (conf_bdaddr_valid(value))
+                return conf_set_upper(p, value, field);
+        return conf_fail(p, "%s=%s is neither hciN nor an adapter's address (AA:BB:CC:DD:EE:FF)", k->name, value);
+}
+
+/* ---- keys ---- */
+
+#define CONF_KEY(section, name, parse, member, min, max) \
+        { section, name, parse, offsetof(struct conf, member), min, max }
+
+static const struct conf_key conf_keys[] = {
+        CONF_KEY("Server", "Url", conf_parse_url, url, 0, 0),
+        CONF_KEY("Server", "TokenFile", conf_parse_path, token_file, 0, 0),
+        CONF_KEY("Server", "CAFile", conf_parse_ca_file, ca_file, 0, 0),
+        CONF_KEY("Server", "PinnedPublicKey", conf_parse_pin, pinned_public_key, 0, 0),
+        CONF_KEY("Server", "LongPoll", conf_parse_bool, long_poll, 0, 0),
+        CONF_KEY("Server", "PullIntervalSec", conf_parse_number, pull_interval_sec, 5, 86400),
+        CONF_KEY("Buds", "Address", conf_parse_bdaddr, buds_address, 0, 0),
+        CONF_KEY("Buds", "Adapter", conf_parse_adapter, adapter, 0, 0),
+        CONF_KEY("Sync", "PushDebounceMs", conf_parse_number, push_debounce_ms, 0, 60000),
+        CONF_KEY("Sync", "MaxClockSkewSec", conf_parse_number, max_clock_skew_sec, 1, 86400),
+        CONF_KEY("Sync", "ConflictLogLimit", conf_parse_number, conflict_log_limit, 1, 10000),
+};
+
+_Static_assert(ELEMENTSOF(conf_keys) <= ELEMENTSOF(((struct conf_parser *) NULL)->seen),
+               "conf_parser.seen is too small");
+
+static bool conf_section_known(const char *section, size_t n) {
+        for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++)
+                if (strlen(conf_keys[i].section) == n && strncmp(conf_keys[i].section, section, n) == 0)
+                        return true;
+        return false;
+}
+
+/* section NULL: the key in any section. */
+static const struct conf_key *conf_key_find(const char *section, const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++)
+                if ((!section || strcmp(conf_keys[i].section, section) == 0) && strcmp(conf_keys[i].name, name) == 0)
+                        return &conf_keys[i];
+        return NULL;
+}
+
+static int conf_unknown_key(struct conf_parser *p, const char *section, const char *name) {
+        const struct conf_key *elsewhere = conf_key_find(NULL, name);
+
+        if (elsewhere)
+                return conf_fail(p, "unknown key %s= in [%s] (it belongs in [%s])", name, section, elsewhere->section);
+        return conf_fail(p, "unknown key %s= in [%s]", name, section);
+}
+
+/* inih's handler: nonzero to go on. The reader has already rejected unknown
+ * sections, so section is empty (before any header) or known. */
+static int conf_handler(void *user, const char *section, const char *name, const char *value) {
+        struct conf_parser *p = user;
+        const struct conf_key *k;
+        size_t i;
+
+        if (p->r < 0)
+                return 0;
+        if (!*section)
+                return conf_fail(p, "%s= comes before any [Section]", name), 0;
+        k = conf_key_find(section, name);
+        if (!k)
+                return conf_unknown_key(p, section, name), 0;
+        i = (size_t) (k - conf_keys);
+        if (p->seen[i] > 0)
+                return conf_fail(p, "%s= is already set on line %u", name, p->seen[i]), 0;
+        p->seen[i] = p->line;
+        return k->parse(p, k, value, (char *) p->conf + k->offset) >= 0;
+}
+
+/* ---- lines ---- */
+
+static bool conf_is_blank(char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Debian's inih strips only ';' comments inside a line, and only in values;
+ * control.md's own example has "Url=https://x     # https only". So whitespace
+ * followed by '#' or ';' starts a comment anywhere in a line, cut here. Leading
+ * blanks go too: inih would take an indented line for the continuation of the
+ * previous value. */
+static char *conf_clean_line(char *line) {
+        char *end;
+
+        while (conf_is_blank(*line))
+                line++;
+        if (*line == '#' || *line == ';')
+                *line = '\0';
+        for (char *c = line; *c; c++)
+                if (conf_is_blank(*c) && (c[1] == '#' || c[1] == ';')) {
+                        *c = '\0';
+                        break;
+                }
+        end = line + strlen(line);
+        while (end > line && conf_is_blank(end[-1]))
+                *--end = '\0';
+        return line;
+}
+
+/* The line is not repeated in messages: a token pasted in the wrong place
+ * must not end up in the log. */
+static int conf_check_syntax(struct conf_parser *p, const char *line) {
+        size_t n = strlen(line), name_len;
+
+        if (n == 0)
+                return 0;
+        if (line[0] == '[') {
+                if (line[n - 1] != ']' || memchr(line + 1, ']', n - 2))
+                        return conf_fail(p, "expected a section header like [Server]");
+                if (!conf_section_known(line + 1, n - 2))
+                        return conf_fail(p, "unknown section %s", line);
+                return 0;
+        }
+        name_len = strcspn(line, "=:");
+        if (line[name_len] != '=' || name_len == 0)
+                return conf_fail(p, "expected [Section], Key=Value or a comment");
+        return 0;
+}
+
+static int conf_check_bytes(struct conf_parser *p, const char *line, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) line[i];
+
+                if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
+                        return conf_fail(p, "contains a control character");
+        }
+        return 0;
+}
+
+/* inih's reader, fgets()-like. Counting lines here is the point: Debian
+ * builds inih without INI_HANDLER_LINENO, so the handler is never told the
+ * line, and inih itself would count a line too long for its buffer as two.
+ * Returns NULL at the end, on a read error, and after the first error. */
+static char *conf_reader(char *str, int num, void *stream) {
+        struct conf_parser *p = stream;
+        char *line;
+        ssize_t n;
+
+        if (p->r < 0)
+                return NULL;
+        errno = 0;
+        n = getline(&p->buf, &p->buf_size, p->file);
+        if (n < 0) {
+                if (ferror(p->file))
+                        (void) conf_fail_at(p, errno > 0 ? -errno : -EIO, 0, "cannot read: %s",
+                                            strerror(errno > 0 ? errno : EIO));
+                return NULL;
+        }
+        p->line++;
+        line = p->buf;
+        if (p->line == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+                line += 3;
+        if (conf_check_bytes(p, line, (size_t) n - (size_t) (line - p->buf)) < 0)
+                return NULL;
+        line = conf_clean_line(line);
+        if (conf_check_syntax(p, line) < 0)
+                return NULL;
+        if (num < 2 || strlen(line) > (size_t) num - 2) {
+                (void) conf_fail(p, "line is longer than %d characters", num - 2);
+                return NULL;
+        }
+        (void) snprintf(str, (size_t) num, "%s\n", line);
+        return str;
+}
+
+/* ---- loading ---- */
+
+static void conf_parser_done(struct conf_parser *p) {
+        if (p->file)
+                (void) fclose(p->file);
+        free(p->buf);
+        free(p->error);
+}
+
+static int conf_parse_file(struct conf_parser *p) {
+        int r;
+
+        p->file = fopen(p->path, "re");
+        if (!p->file)
+                return conf_fail_at(p, -errno, 0, "cannot open: %s", strerror(errno));
+        r = ini_parse_stream(conf_reader, p, conf_handler, p);
+        if (p->r < 0)
+                return p->r;
+        if (r == -2)
+                return conf_fail_at(p, -ENOMEM, 0, "out of memory");
+        if (r != 0)
+                return conf_fail_at(p, -EINVAL, r > 0 ? (unsigned) r : 0, "syntax error");
+        if (!p->conf->url)
+                return conf_fail_at(p, -EINVAL, 0, "[Server] Url= is missing; it is required");
+        return 0;
+}
+
+int conf_load(const char *path, struct conf **ret_conf, char **ret_error) {
+        _cleanup_(conf_freep) struct conf *c = NULL;
+        _cleanup_(conf_parser_done) struct conf_parser p = { .path = path };
+        int r;
+
+        r = conf_new_default(&c);
+        if (r >= 0) {
+                p.conf = c;
+                r = conf_parse_file(&p);
+        }
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(p.error);
+                return r;
+        }
+        *ret_conf = TAKE_PTR(c);
+        return 0;
+}
+
+/* ---- the token ---- */
+
+char *conf_token_free(char *token) {
+        if (token) {
+                explicit_bzero(token, strlen(token));
+                free(token);
+        }
+        return NULL;
+}
+
+/* The whole buffer, not up to a NUL: a rejected token may hold one. */
+#define CONF_TOKEN_BUF_SIZE (CONF_TOKEN_MAX + 3)
+
+static void conf_token_buf_freep(char **buf) {
+        if (*buf) {
+                explicit_bzero(*buf, CONF_TOKEN_BUF_SIZE);
+                free(*buf);
+        }
+}
+
+/* Reads at most max bytes (and one more, to see that there is more). */
+static ssize_t conf_read_all(int fd, char *buf, size_t max) {
+        size_t done = 0;
+
+        while (done <= max) {
+                ssize_t n = read(fd, buf + done, max + 1 - done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        return (ssize_t) done;
+}
+
+static int conf_token_check(struct conf_parser *p, char *buf, size_t n) {
+        if (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+        if (n == 0)
+                return conf_fail_at(p, -EINVAL, 0, "the token file is empty");
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) buf[i] <= 0x20 || (unsigned char) buf[i] >= 0x7f)
+                        return conf_fail_at(p, -EINVAL, 0, "the token contains whitespace, a control character "
+                                            "or a non-ASCII byte (only one trailing newline is allowed)");
+        return 0;
+}
+
+static int conf_token_read(struct conf_parser *p, char **ret_token) {
+        _cleanup_(conf_closep) int fd = -1;
+        _cleanup_(conf_token_buf_freep) char *buf = NULL;
+        struct stat st;
+        ssize_t n;
+        int r;
+
+        fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return conf_fail_at(p, -errno, 0, "cannot open the token file: %s", strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return conf_fail_at(p, -errno, 0, "cannot read the token file: %s", strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return conf_fail_at(p, -EINVAL, 0, "the token file is not a regular file");
+        buf = calloc(1, CONF_TOKEN_BUF_SIZE);
+        if (!buf)
+                return conf_fail_at(p, -ENOMEM, 0, "out of memory");
+        n = conf_read_all(fd, buf, CONF_TOKEN_MAX + 1);
+        if (n < 0)
+                return conf_fail_at(p, (int) n, 0, "cannot read the token file: %s", strerror((int) -n));
+        if ((size_t) n > CONF_TOKEN_MAX + 1 || ((size_t) n == CONF_TOKEN_MAX + 1 && buf[n - 1] != '\n'))
+                return conf_fail_at(p, -EINVAL, 0, "the token is longer than %d bytes", CONF_TOKEN_MAX);
+        r = conf_token_check(p, buf, (size_t) n);
+        if (r < 0)
+                return r;
+        *ret_token = TAKE_PTR(buf);
+        return 0;
+}
+
+int conf_load_token(const struct conf *c, char **ret_token, char **ret_error) {
+        _cleanup_(conf_freestrp) char *path = NULL;
+        _cleanup_(conf_parser_done) struct conf_parser p = {};
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        int r = -ENOMEM;
+
+        if (c->token_file)
+                path = strdup(c->token_file);
+        else if (dir && *dir) {
+                if (asprintf(&path, "%s/%s", dir, CONF_TOKEN_CREDENTIAL) < 0)
+                        path = NULL;
+        } else {
+                if (ret_error)
+                        *ret_error = strdup("no token: TokenFile= is not set in [Server] and there is no "
+                                            "systemd credential \"token\" ($CREDENTIALS_DIRECTORY is not set)");
+                return -ENOKEY;
+        }
+        if (path) {
+                p.path = path;
+                r = conf_token_read(&p, ret_token);
+        }
+        if (r < 0 && ret_error)
+                *ret_error = TAKE_PTR(p.error);
+        return r;
+}

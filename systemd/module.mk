@@ -1,0 +1,37 @@
+# systemd/: the unit, the D-Bus policy, the system user, the configuration
+# directory and the default configuration, and where `make install` puts them.
+# With PREFIX=/usr the unit, sysusers.d and tmpfiles.d directories are the ones
+# systemd's pkg-config file names (/lib/... on Debian 12); any other PREFIX
+# gets PREFIX/lib/..., which systemd also reads for /usr/local. Each may be set
+# on the command line. The D-Bus policy goes to DATADIR/dbus-1/system.d:
+# dbus-daemon reads /usr/share/dbus-1/system.d, so with PREFIX=/usr/local set
+# DBUS_POLICYDIR=/etc/dbus-1/system.d for it to be seen.
+systemd_pcdir = $(if $(filter /usr,$(PREFIX)),$(shell pkg-config --variable=$(1) systemd 2>/dev/null))
+SYSTEMD_UNITDIR ?= $(or $(call systemd_pcdir,systemdsystemunitdir),$(PREFIX)/lib/systemd/system)
+SYSUSERS_DIR ?= $(or $(call systemd_pcdir,sysusersdir),$(PREFIX)/lib/sysusers.d)
+TMPFILES_DIR ?= $(or $(call systemd_pcdir,tmpfilesdir),$(PREFIX)/lib/tmpfiles.d)
+DBUS_POLICYDIR ?= $(DATADIR)/dbus-1/system.d
+
+INSTALL_RULES += install-systemd
+
+# The configuration is the administrator's once installed: never overwritten.
+# It is 0644 (no secret in it) inside /etc/bridged, which bridged.tmpfiles
+# makes 0750 root:bridged once the group exists (systemd-sysusers).
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(DBUS_POLICYDIR) \
+		$(DESTDIR)$(SYSUSERS_DIR) $(DESTDIR)$(TMPFILES_DIR) $(DESTDIR)$(SYSCONFDIR)/bridged
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/bridged.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/bridged.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/bridged.service
+	install -m 0644 systemd/org.bridged.conf $(DESTDIR)$(DBUS_POLICYDIR)/org.bridged.conf
+	install -m 0644 systemd/bridged.sysusers $(DESTDIR)$(SYSUSERS_DIR)/bridged.conf
+	install -m 0644 systemd/bridged.tmpfiles $(DESTDIR)$(TMPFILES_DIR)/bridged.conf
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/bridged/bridged.conf ]; then \
+		echo "install-systemd: keeping $(DESTDIR)$(SYSCONFDIR)/bridged/bridged.conf"; \
+	else \
+		echo "install -m 0644 systemd/bridged.conf $(DESTDIR)$(SYSCONFDIR)/bridged/bridged.conf"; \
+		install -m 0644 systemd/bridged.conf $(DESTDIR)$(SYSCONFDIR)/bridged/bridged.conf; \
+	fi
+	@echo "install-systemd: then, on the target: systemd-sysusers bridged.conf &&" \
+		"systemd-tmpfiles --create bridged.conf && systemctl daemon-reload"
+
+.PHONY: install-systemd

@@ -1,0 +1,7 @@
+# tests/bridged/: the daemon's base pieces (libbridged-base.a): configuration,
+# token and command line (test-conf), and the log (test-log).
+BRIDGED_TEST_NAMES := test-conf test-log
+TESTS += $(BRIDGED_TEST_NAMES:%=$(B)/tests/bridged/%)
+
+$(B)/tests/bridged/test-%: $(B)/tests/bridged/test-%.o $(B)/libbridged-base.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(BRIDGED_BASE_LIBS)

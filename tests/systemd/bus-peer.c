@@ -1,0 +1,73 @@
+/* A stand-in for bridged on a private system bus, for check-units.sh's
+ * policy checks: asks for org.bridged and answers every method call on
+ * /org/bridged with the string "ok", so whatever a caller gets back other
+ * than that is the bus's policy speaking. Prints "ready" once it owns the
+ * name; exits 1 with one line when the bus refuses it the name, and by itself
+ * after 60 s so that a failed check script never leaves it behind. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <systemd/sd-bus.h>
+
+#define BUS_PEER_LIFETIME_USEC (60ULL * 1000000ULL)
+
+static int bus_peer_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        (void) userdata;
+        (void) error;
+        if (!sd_bus_message_is_method_call(m, NULL, NULL))
+                return 0;
+        return sd_bus_reply_method_return(m, "s", "ok");
+}
+
+static unsigned long long bus_peer_now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (unsigned long long) ts.tv_sec * 1000000ULL + (unsigned long long) ts.tv_nsec / 1000ULL;
+}
+
+static int bus_peer_serve(sd_bus *bus) {
+        unsigned long long deadline = bus_peer_now_usec() + BUS_PEER_LIFETIME_USEC;
+
+        for (;;) {
+                unsigned long long now = bus_peer_now_usec();
+                int r;
+
+                if (now >= deadline)
+                        return 0;
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return r == -ECONNRESET || r == -ENOTCONN ? 0 : r;
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, deadline - now);
+                if (r < 0 && r != -EINTR)
+                        return r;
+        }
+}
+
+int main(void) {
+        sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_add_object(bus, NULL, "/org/bridged", bus_peer_reply, NULL);
+        if (r < 0) {
+                fprintf(stderr, "bus-peer: cannot connect: %s\n", strerror(-r));
+                return 2;
+        }
+        r = sd_bus_request_name(bus, "org.bridged", 0);
+        if (r < 0) {
+                fprintf(stderr, "bus-peer: cannot own org.bridged: %s\n", strerror(-r));
+                sd_bus_flush_close_unref(bus);
+                return 1;
+        }
+        printf("ready\n");
+        (void) fflush(stdout);
+        r = bus_peer_serve(bus);
+        sd_bus_flush_close_unref(bus);
+        return r < 0 ? 2 : 0;
+}

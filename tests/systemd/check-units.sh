@@ -1,0 +1,245 @@
+#!/bin/sh
+# Checks what systemd/ installs, without installing it:
+# - bridged.service: systemd-analyze verify is silent, and the exposure level
+#   of systemd-analyze security is at most 1.5 (ExecStart= points at a stub,
+#   or at the built daemon when there is one);
+# - org.bridged.conf: a private dbus-daemon starts with it included; then, as
+#   root, with user and group "bridged" played by "daemon": only that user may
+#   own org.bridged, anyone may read, and only root and the group may call
+#   Set, Sync and Restore (bus-peer answers in bridged's place);
+# - bridged.sysusers and bridged.tmpfiles: applied to a scratch root.
+# Prints one line per check and closes with "ok: N passed, N failed, N skipped".
+# Exit 77 (skip) without systemd-analyze.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+units="$top/systemd"
+build="${BRIDGED_BUILD:-build}"
+case "$build" in /*) ;; *) build="$top/$build" ;; esac
+max_exposure=1.5
+
+command -v systemd-analyze >/dev/null 2>&1 || { echo "skip: systemd-analyze is not installed"; exit 77; }
+
+tmp=$(mktemp -d) || exit 1
+pids=""
+cleanup() {
+        for p in $pids; do kill "$p" 2>/dev/null; done
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+chmod 0755 "$tmp"
+
+passed=0 failed=0 skipped=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+skip() { echo "SKIP: $*"; skipped=$((skipped + 1)); }
+
+# Waits up to 10 s for file $1 to have a line matching $2.
+wait_for() {
+        i=0
+        while [ $i -lt 100 ]; do
+                grep -q "$2" "$1" 2>/dev/null && return 0
+                sleep 0.1
+                i=$((i + 1))
+        done
+        return 1
+}
+
+# ---- the unit ----
+
+# verify wants ExecStart='s binary to exist: the built daemon if there is one
+# (wherever bridged/module.mk puts it), else a stub.
+mkdir -p "$tmp/sbin"
+printf '#!/bin/sh\nexit 0\n' > "$tmp/sbin/bridged"
+chmod 0755 "$tmp/sbin/bridged"
+for daemon in "$build/bridged" "$build/sbin/bridged" "$build/bridged/bridged"; do
+        if [ -f "$daemon" ] && [ -x "$daemon" ]; then
+                cp "$daemon" "$tmp/sbin/bridged"
+                break
+        fi
+done
+sed "s|@SBINDIR@|$tmp/sbin|g" "$units/bridged.service" > "$tmp/bridged.service"
+
+if out=$(systemd-analyze verify "$tmp/bridged.service" 2>&1) && [ -z "$out" ]; then
+        pass "systemd-analyze verify bridged.service"
+else
+        fail "systemd-analyze verify bridged.service:"
+        echo "$out" | sed 's/^/    /'
+fi
+
+out=$(systemd-analyze security --offline=true --no-pager "$tmp/bridged.service" 2>&1)
+score=$(echo "$out" | sed -n 's/.*Overall exposure level for bridged.service: \([0-9.]*\).*/\1/p')
+if [ -z "$score" ]; then
+        fail "systemd-analyze security bridged.service gave no exposure level:"
+        echo "$out" | tail -n 5 | sed 's/^/    /'
+elif awk "BEGIN { exit !($score <= $max_exposure) }"; then
+        pass "systemd-analyze security: exposure $score (at most $max_exposure)"
+else
+        fail "systemd-analyze security: exposure $score is above $max_exposure:"
+        echo "$out" | grep '✗' | sed 's/^/    /'
+fi
+
+# ---- sysusers.d and tmpfiles.d, in a scratch root ----
+
+mkdir -p "$tmp/root/etc"
+if systemd-sysusers --root="$tmp/root" "$units/bridged.sysusers" >/dev/null 2>&1 &&
+   grep -q '^bridged:x:[0-9]*:[0-9]*:bridged sync daemon:/var/lib/bridged:' "$tmp/root/etc/passwd" &&
+   grep -q '^bluetooth:x:[0-9]*:\(.*,\)\{0,1\}bridged\(,.*\)\{0,1\}$' "$tmp/root/etc/group"; then
+        pass "bridged.sysusers: user bridged, member of bluetooth"
+else
+        fail "bridged.sysusers: $(systemd-sysusers --root="$tmp/root" "$units/bridged.sysusers" 2>&1 | tail -n 1)"
+fi
+
+# Only root can give the directory away; others check the mode.
+gid=$(sed -n 's/^bridged:x:\([0-9]*\):.*/\1/p' "$tmp/root/etc/group")
+want="750 0 $gid" format='%a %u %g'
+[ "$(id -u)" -eq 0 ] || { want=750 format='%a'; }
+systemd-tmpfiles --root="$tmp/root" --create "$units/bridged.tmpfiles" >/dev/null 2>&1
+got=$(stat -c "$format" "$tmp/root/etc/bridged" 2>&1)
+if [ "$got" = "$want" ]; then
+        pass "bridged.tmpfiles: /etc/bridged is $want (mode uid gid)"
+else
+        fail "bridged.tmpfiles: /etc/bridged is $got, not $want (mode uid gid)"
+fi
+
+# ---- the D-Bus policy ----
+
+if command -v xmllint >/dev/null 2>&1; then
+        if xmllint --noout "$units/org.bridged.conf" 2>"$tmp/xmllint"; then
+                pass "org.bridged.conf is well-formed XML"
+        else
+                fail "org.bridged.conf is not well-formed XML: $(head -n 1 "$tmp/xmllint")"
+        fi
+else
+        skip "org.bridged.conf well-formed: xmllint is not installed"
+fi
+
+# A bus like Debian's system bus: method calls denied unless a policy allows.
+write_bus_conf() { # $1 name, $2 policy file to include
+        cat > "$tmp/$1.conf" <<EOT
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=$tmp/$1.socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+  </policy>
+  <include>$2</include>
+</busconfig>
+EOT
+}
+
+start_bus() { # $1 name; the address ends up in $tmp/$1.address
+        dbus-daemon --config-file="$tmp/$1.conf" --nofork --print-address=1 >"$tmp/$1.address" 2>"$tmp/$1.log" &
+        pids="$pids $!"
+        wait_for "$tmp/$1.address" '^unix:'
+}
+
+if ! command -v dbus-daemon >/dev/null 2>&1; then
+        skip "org.bridged.conf on a private bus: dbus-daemon is not installed"
+        echo "ok: $passed passed, $failed failed, $skipped skipped"
+        [ "$failed" -eq 0 ]; exit
+fi
+
+write_bus_conf plain "$units/org.bridged.conf"
+# dbus-daemon prints its address only after it has read its configuration
+# (it warns about the unknown user and group "bridged" on this machine).
+if start_bus plain; then
+        pass "a private dbus-daemon starts with org.bridged.conf included"
+else
+        fail "dbus-daemon refused org.bridged.conf: $(grep -v 'Unknown' "$tmp/plain.log" | head -n 1)"
+fi
+
+peer="$build/tests/systemd/bus-peer"
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null 2>&1 || ! command -v busctl >/dev/null 2>&1 ||
+   [ ! -x "$peer" ] || ! getent passwd daemon >/dev/null || ! getent passwd nobody >/dev/null; then
+        skip "the policy in action: needs root, setpriv, busctl, users daemon and nobody, and $peer"
+        echo "ok: $passed passed, $failed failed, $skipped skipped"
+        [ "$failed" -eq 0 ]; exit
+fi
+
+sed 's/user="bridged"/user="daemon"/; s/group="bridged"/group="daemon"/' "$units/org.bridged.conf" > "$tmp/policy.conf"
+write_bus_conf acted "$tmp/policy.conf"
+if ! start_bus acted; then
+        fail "dbus-daemon with the policy (bridged as daemon) did not start: $(head -n 1 "$tmp/acted.log")"
+        echo "ok: $passed passed, $failed failed, $skipped skipped"
+        exit 1
+fi
+export DBUS_SYSTEM_BUS_ADDRESS="$(head -n 1 "$tmp/acted.address")"
+daemon_gid=$(id -g daemon)
+as_nobody="setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups"
+as_member="setpriv --reuid=nobody --regid=$(id -g nobody) --groups=$daemon_gid"
+as_owner="setpriv --reuid=daemon --regid=$daemon_gid --clear-groups"
+
+if $as_nobody "$peer" >/dev/null 2>&1; then
+        fail "a user other than bridged may own org.bridged"
+else
+        pass "a user other than bridged may not own org.bridged"
+fi
+
+$as_owner "$peer" >"$tmp/peer.out" 2>&1 &
+pids="$pids $!"
+if wait_for "$tmp/peer.out" '^ready'; then
+        pass "user bridged may own org.bridged"
+else
+        fail "user bridged may not own org.bridged: $(head -n 1 "$tmp/peer.out")"
+fi
+
+call() { # $1 who, then busctl call's interface, member and arguments
+        who=$1; shift
+        $who busctl --timeout=5 call org.bridged /org/bridged "$@" 2>&1
+}
+
+expect() { # $1 allowed|denied, $2 who (nobody, member, root), then the call
+        want=$1 whoname=$2; shift 2
+        case "$whoname" in
+        nobody) who=$as_nobody ;;
+        member) who=$as_member ;;
+        *) who="" ;;
+        esac
+        out=$(call "$who" "$@")
+        case "$out" in
+        's "ok"') got=allowed ;;
+        *AccessDenied*|*"ccess denied"*|*Rejected*) got=denied ;;
+        *) got="other: $out" ;;
+        esac
+        if [ "$got" = "$want" ]; then
+                pass "$whoname $*: $want"
+        else
+                fail "$whoname $*: expected $want, got $got"
+        fi
+}
+
+M=org.bridged.Manager1
+P=org.freedesktop.DBus.Properties
+expect allowed nobody $M Status
+expect allowed nobody $M Get s profile
+expect allowed nobody $M Stats
+expect allowed nobody $M ListConflicts
+expect allowed nobody $P GetAll s $M
+expect allowed nobody $P Get ss $M State
+expect allowed nobody org.freedesktop.DBus.Introspectable Introspect
+expect denied nobody $M Set sss active_eq "" '{}'
+expect denied nobody $M Sync
+expect denied nobody $M Restore t 1
+expect denied nobody $P Set ssv $M State s idle
+expect allowed member $M Set sss active_eq "" '{}'
+expect allowed member $M Sync
+expect allowed member $M Restore t 1
+expect allowed root $M Set sss active_eq "" '{}'
+expect allowed root $M Sync
+
+echo "ok: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
