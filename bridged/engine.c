@@ -646,36 +646,6 @@ static int push_body(struct engine *e, char **ret) {
         return r;
 }
 
-int engine_push_next(struct engine *e, char **ret_key, char **ret_body) {
-        char key[37], *body = NULL, *k = NULL;
-        int r = store_push_get(e->store, ret_key, ret_body);
-
-        if (r != -ENOENT)
-                return r;
-        r = begin(e);
-        if (r < 0)
-                return r;
-        r = push_body(e, &body);
-        if (r == 0)
-                r = uuid4(key);
-        if (r == 0)
-                r = store_push_put(e->store, key, body);
-        if (r < 0) {
-                free(body);
-                return fail(e, r);
-        }
-        r = commit(e);
-        if (r == 0 && !(k = strdup(key)))
-                r = -ENOMEM;
-        if (r < 0) {
-                free(body);
-                return r;
-        }
-        *ret_key = k;
-        *ret_body = body;
-        return 0;
-}
-
 /* The records of the push in flight, parsed back from its stored body. */
 static int pushed_records(struct engine *e, struct record **ret, size_t *ret_n) {
         char *key = NULL, *body = NULL;
@@ -704,6 +674,44 @@ static int pushed_records(struct engine *e, struct record **ret, size_t *ret_n) 
         }
         *ret = recs;
         *ret_n = n;
+        return 0;
+}
+
+/* Stores a new push of every pending copy. -ENOENT when nothing is pending. */
+static int push_create(struct engine *e) {
+        char key[37], *body = NULL;
+        int r = begin(e);
+
+        if (r < 0)
+                return r;
+        r = push_body(e, &body);
+        if (r == 0)
+                r = uuid4(key);
+        if (r == 0)
+                r = store_push_put(e->store, key, body);
+        free(body);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
+}
+
+int engine_push_next(struct engine *e, char **ret_key, struct record **ret_records, size_t *ret_n) {
+        char *key = NULL, *body = NULL;
+        int r = store_push_get(e->store, &key, &body);
+
+        if (r == -ENOENT) {
+                r = push_create(e);
+                if (r == 0)
+                        r = store_push_get(e->store, &key, &body);
+        }
+        free(body);
+        if (r == 0)
+                r = pushed_records(e, ret_records, ret_n);
+        if (r < 0) {
+                free(key);
+                return r;
+        }
+        *ret_key = key;
         return 0;
 }
 

@@ -81,10 +81,12 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
 int engine_server_records(struct engine *e, const struct record *recs, size_t n, const char *cursor,
                           struct engine_outcome *o);
 
-/* The push to send: the one in flight (same key and body after a restart), or
- * a new one made of every pending copy. -ENOENT when nothing is pending. The
- * strings are malloc'd; body is the exact JSON request body. */
-int engine_push_next(struct engine *e, char **ret_key, char **ret_body);
+/* The push to send: the one in flight (the same key and records after a
+ * restart), or a new one made of every pending copy, stored before it is
+ * returned. -ENOENT when nothing is pending. The key and the array are
+ * malloc'd. The stored body is {"schema": 1, "records": [...]} printed as
+ * the HTTPS client prints it, so a repeat is byte for byte the same. */
+int engine_push_next(struct engine *e, char **ret_key, struct record **ret_records, size_t *ret_n);
 
 enum engine_push_status {
         ENGINE_PUSH_APPLIED,

@@ -2,9 +2,10 @@
  * "firmware"?, "serial"?, "name"? (strings of at most DEVICES_TEXT_MAX bytes),
  * "battery"?: 0..100, "last_seen_ms": integer >= 0}. Stored as the object
  * with its "id" first, members in that order. Never stores what it did not
- * check. */
+ * check, and never answers a PUT before its group has committed. */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../gatt/recjson.h"
@@ -86,14 +87,67 @@ static cJSON *devices_normalize(const char *id, const cJSON *d) {
         return TAKE_PTR(out);
 }
 
+/* One PUT waiting for its group: the checked, normalized device. */
+struct devices_put {
+        struct store *store;
+        const char *account;
+        const char *id;
+        char *json;
+        int result;                     /* the group's outcome */
+};
+
+static int devices_put_apply(void *userdata) {
+        struct devices_put *p = userdata;
+
+        return store_device_put(p->store, p->account, p->id, p->json);
+}
+
+static void devices_put_committed(void *userdata, int result) {
+        struct devices_put *p = userdata;
+
+        p->result = result;
+}
+
+/* Resumed after the group: the stored object, or 500 (logged once for the
+ * whole group, by the loop). */
+static int devices_put_answer(struct devices_put *p, struct reply *ret) {
+        if (p->result < 0)
+                return reply_error(ret, 500, "internal", "internal error: %s", strerror(-p->result));
+        reply_clear(ret);
+        ret->status = 200;
+        ret->body = TAKE_PTR(p->json);
+        return 0;
+}
+
+static int devices_put_join(struct devices_ctx *d, struct http_request *req, char *json) {
+        struct devices_put *p = calloc(1, sizeof(*p));
+        int r;
+
+        if (!p) {
+                free(json);
+                return -ENOMEM;
+        }
+        *p = (struct devices_put) { d->store, req->account, req->path_arg, json, 0 };
+        r = group_join(d->group, req->connection, &(struct group_write) { devices_put_apply,
+                                                                          devices_put_committed, p });
+        if (r < 0) {
+                free(json);
+                free(p);
+                return r;
+        }
+        req->data = p;
+        return HTTP_PARKED;
+}
+
 int devices_handle_put(void *userdata, struct http_request *req, struct reply *ret) {
         _cleanup_(cJSON_Deletep) cJSON *root = NULL, *dev = NULL;
-        _cleanup_(freep) char *json = NULL;
-        struct store *store = userdata;
         struct value_err e = {};
+        char *json;
         uint64_t id;
         int r;
 
+        if (req->data)
+                return devices_put_answer(req->data, ret);
         if (recjson_origin_parse(req->path_arg, &id) < 0)
                 return reply_error(ret, 400, "bad_request", "device id: must be 16 lower-case hex digits");
         r = recjson_parse(req->body ?: "", req->body_len, &root, &e);
@@ -107,10 +161,18 @@ int devices_handle_put(void *userdata, struct http_request *req, struct reply *r
         json = dev ? cJSON_PrintUnformatted(dev) : NULL;
         if (!json)
                 return -ENOMEM;
-        r = store_device_put(store, req->account, req->path_arg, json);
-        if (r < 0)
-                return r;
-        return reply_json(ret, 200, TAKE_PTR(dev));
+        return devices_put_join(userdata, req, json);
+}
+
+void devices_put_done(void *userdata, struct http_request *req) {
+        struct devices_put *p = req->data;
+
+        (void) userdata;
+        if (!p)
+                return;
+        free(p->json);
+        free(p);
+        req->data = NULL;
 }
 
 static int devices_list_add(const char *json, void *userdata) {
@@ -124,13 +186,13 @@ static int devices_list_add(const char *json, void *userdata) {
 
 int devices_handle_list(void *userdata, struct http_request *req, struct reply *ret) {
         _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
-        struct store *store = userdata;
+        struct devices_ctx *d = userdata;
         cJSON *list = cJSON_AddArrayToObject(root, "devices");
         int r;
 
         if (!list)
                 return -ENOMEM;
-        r = store_devices_list(store, req->account, devices_list_add, list);
+        r = store_devices_list(d->store, req->account, devices_list_add, list);
         if (r < 0)
                 return r;
         return reply_json(ret, 200, TAKE_PTR(root));

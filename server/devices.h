@@ -1,12 +1,21 @@
 /* The account's device registry (Server Data of sync-api.md): PUT
  * /v1/devices/{id} stores one device, GET /v1/devices lists them. Every
- * member is checked; a device is stored whole or not at all. */
+ * member is checked; a device is stored whole or not at all, in the group
+ * commit of its loop turn (group.h), and answered after that commit. */
 #pragma once
 
+#include "group.h"
 #include "http.h"
 #include "store.h"
 
 #define DEVICES_TEXT_MAX 64             /* bytes of UTF-8 in model, firmware, serial, name */
 
-int devices_handle_put(void *userdata, struct http_request *req, struct reply *ret);   /* userdata: store */
+struct devices_ctx {
+        struct store *store;
+        struct group *group;
+};
+
+/* userdata: struct devices_ctx */
+int devices_handle_put(void *userdata, struct http_request *req, struct reply *ret);
+void devices_put_done(void *userdata, struct http_request *req);
 int devices_handle_list(void *userdata, struct http_request *req, struct reply *ret);

@@ -3,9 +3,10 @@
  * an empty records array, or an element that is not an object with string
  * "key" and "family" is a 400 (the results could not even name it); more than
  * 1000 records is a 413 (the client splits); anything else wrong with an
- * element is that record's "rejected"/"invalid_value". All the records of a
- * push and its stored response commit in one transaction; the answer is sent
- * only after that commit. */
+ * element is that record's "rejected"/"invalid_value". A valid push joins
+ * the group commit (group.h): its records and its stored response are
+ * written in the group's transaction, after the pushes that arrived before
+ * it, and the answer is sent only after that transaction's COMMIT. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,29 @@
 #define SYNC_PUSH_MAX 1000
 #define SYNC_PURGE_EVERY_MS (60u * 1000u)
 
+/* One push from its headers to its answer. The parsed body waits here for
+ * the group's transaction; the answer is made inside it. */
+struct sync_push {
+        struct sync_ctx *s;
+        struct idempotency_claim *claim;
+        const char *account;
+        const char *device;
+        cJSON *root;
+        const cJSON *records;
+        uint8_t digest[IDEMPOTENCY_DIGEST_SIZE];
+        uint64_t now_ms;
+        unsigned applied;
+        char *body;                     /* the answer, once applied */
+        int result;                     /* the group's outcome */
+        bool joined;
+};
+
 int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret) {
         struct sync_ctx *s = userdata;
         const char *key = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Idempotency-Key");
         const char *dev = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Device-Id");
         char norm[IDEMPOTENCY_KEY_LEN + 1];
-        struct idempotency_claim *claim;
+        struct sync_push *p;
         uint64_t origin;
         int r;
 
@@ -33,20 +51,30 @@ int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret)
                 return reply_error(ret, 400, "bad_request", "Idempotency-Key: must be a UUID");
         if (!dev || recjson_origin_parse(dev, &origin) < 0)
                 return reply_error(ret, 400, "bad_request", "Device-Id: must be 16 lower-case hex digits");
-        r = idempotency_claim(s->idempotency, req->account, norm, &claim);
-        if (r == -EBUSY)
-                return reply_error(ret, 409, "in_progress",
-                                   "a request with this Idempotency-Key is still being processed");
-        if (r < 0)
-                return r;
-        req->data = claim;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        *p = (struct sync_push) { .s = s, .account = req->account, .device = dev };
+        r = idempotency_claim(s->idempotency, req->account, norm, &p->claim);
+        if (r < 0) {
+                free(p);
+                return r != -EBUSY ? r : reply_error(ret, 409, "in_progress",
+                                                     "a request with this Idempotency-Key is still being processed");
+        }
+        req->data = p;
         return 0;
 }
 
 void sync_push_done(void *userdata, struct http_request *req) {
         struct sync_ctx *s = userdata;
+        struct sync_push *p = req->data;
 
-        idempotency_release(s->idempotency, req->data);
+        if (!p)
+                return;
+        idempotency_release(s->idempotency, p->claim);
+        cJSON_Delete(p->root);
+        free(p->body);
+        free(p);
         req->data = NULL;
 }
 
@@ -112,14 +140,6 @@ static int sync_push_shape(const cJSON *root, const cJSON **ret_records, struct 
         return 0;
 }
 
-struct sync_push_run {
-        struct sync_ctx *s;
-        const char *account;
-        const char *device;
-        uint64_t now_ms;
-        unsigned applied;
-};
-
 static int sync_push_stale(cJSON *res, const char *current_json) {
         cJSON *cur = cJSON_Parse(current_json);
 
@@ -133,7 +153,7 @@ static int sync_push_stale(cJSON *res, const char *current_json) {
         return 0;
 }
 
-static int sync_push_apply_one(struct sync_push_run *p, const struct record *rec, cJSON *res) {
+static int sync_push_apply_one(struct sync_push *p, const struct record *rec, cJSON *res) {
         const char *key = key_name(rec->value.key), *family = family_name(rec->value.family);
         _cleanup_(freep) char *cur_json = NULL, *json = NULL;
         struct stamp cur;
@@ -161,7 +181,7 @@ static int sync_push_rejected(cJSON *res, const char *reason) {
         return 0;
 }
 
-static int sync_push_one(struct sync_push_run *p, const cJSON *j, cJSON *results) {
+static int sync_push_one(struct sync_push *p, const cJSON *j, cJSON *results) {
         cJSON *res = cJSON_CreateObject();
         struct value_err e = {};
         struct record rec;
@@ -179,11 +199,12 @@ static int sync_push_one(struct sync_push_run *p, const cJSON *j, cJSON *results
         return sync_push_apply_one(p, &rec, res);
 }
 
-/* Every record, the cursor, the stored response: one transaction. */
-static int sync_push_transaction(struct sync_push_run *p, const char *key, const cJSON *records,
-                                 const uint8_t digest[static IDEMPOTENCY_DIGEST_SIZE], char **ret_body) {
+/* Inside the group's transaction: every record, the cursor, the stored
+ * response. */
+static int sync_push_apply(void *userdata) {
         _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
         _cleanup_(freep) char *body = NULL;
+        struct sync_push *p = userdata;
         cJSON *results = cJSON_AddArrayToObject(root, "results");
         const cJSON *j;
         uint64_t seq;
@@ -191,7 +212,9 @@ static int sync_push_transaction(struct sync_push_run *p, const char *key, const
 
         if (!results)
                 return -ENOMEM;
-        cJSON_ArrayForEach(j, records) {
+        p->now_ms = now_ms(CLOCK_REALTIME);
+        p->applied = 0;
+        cJSON_ArrayForEach(j, p->records) {
                 r = sync_push_one(p, j, results);
                 if (r < 0)
                         return r;
@@ -204,68 +227,66 @@ static int sync_push_transaction(struct sync_push_run *p, const char *key, const
         body = cJSON_PrintUnformatted(root);
         if (!body)
                 return -ENOMEM;
-        r = store_idem_put(p->s->store, p->account, key, digest, 200, body, p->now_ms);
+        r = store_idem_put(p->s->store, p->account, idempotency_claim_key(p->claim), p->digest, 200, body,
+                           p->now_ms);
         if (r >= 0 && p->now_ms - p->s->last_purge_ms >= SYNC_PURGE_EVERY_MS) {
                 r = store_idem_purge(p->s->store, p->now_ms - IDEMPOTENCY_TTL_MS);
                 p->s->last_purge_ms = p->now_ms;
         }
         if (r < 0)
                 return r;
-        *ret_body = TAKE_PTR(body);
+        free(p->body);
+        p->body = TAKE_PTR(body);
         return 0;
 }
 
-static int sync_push_commit(struct sync_ctx *s, struct http_request *req, const cJSON *records,
-                            const uint8_t digest[static IDEMPOTENCY_DIGEST_SIZE], struct reply *ret) {
-        struct sync_push_run p = {
-                .s = s,
-                .account = req->account,
-                .device = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Device-Id"),
-                .now_ms = now_ms(CLOCK_REALTIME),
-        };
-        char *body = NULL;
-        int r;
+/* After the group's COMMIT or ROLLBACK, before the connection is resumed. */
+static void sync_push_committed(void *userdata, int result) {
+        struct sync_push *p = userdata;
 
-        r = store_begin(s->store);
-        if (r < 0)
-                return r;
-        r = sync_push_transaction(&p, idempotency_claim_key(req->data), records, digest, &body);
-        if (r >= 0)
-                r = store_commit(s->store);
-        if (r < 0) {
-                store_rollback(s->store);
-                free(body);
-                return r;
-        }
-        sync_push_done(s, req);         /* the response is stored: the key is no longer in progress */
-        if (p.applied > 0)
-                longpoll_wake(s->longpoll, req->account);
+        p->result = result;
+        if (result < 0)
+                return;
+        idempotency_release(p->s->idempotency, p->claim);      /* stored: no longer in progress */
+        p->claim = NULL;
+        if (p->applied > 0)
+                longpoll_wake(p->s->longpoll, p->account);
+}
+
+static int sync_push_answer(struct sync_push *p, struct reply *ret) {
+        if (p->result < 0)              /* logged once for the whole group, by the loop */
+                return reply_error(ret, 500, "internal", "internal error: %s", strerror(-p->result));
         reply_clear(ret);
         ret->status = 200;
-        ret->body = body;
+        ret->body = TAKE_PTR(p->body);
         return 0;
 }
 
 int sync_push_handle(void *userdata, struct http_request *req, struct reply *ret) {
-        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         struct sync_ctx *s = userdata;
-        uint8_t digest[IDEMPOTENCY_DIGEST_SIZE];
-        const cJSON *records = NULL;
+        struct sync_push *p = req->data;
         struct value_err e = {};
         int r;
 
-        r = idempotency_digest(req->body ?: "", req->body_len, digest);
+        if (p->joined)                  /* resumed: the group has committed or failed */
+                return sync_push_answer(p, ret);
+        r = idempotency_digest(req->body ?: "", req->body_len, p->digest);
         if (r >= 0)
-                r = sync_push_replay(s, req->account, idempotency_claim_key(req->data), digest, ret);
+                r = sync_push_replay(s, req->account, idempotency_claim_key(p->claim), p->digest, ret);
         if (r != 0)
                 return r < 0 ? r : 0;
-        r = recjson_parse(req->body ?: "", req->body_len, &root, &e);
+        r = recjson_parse(req->body ?: "", req->body_len, &p->root, &e);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return reply_error(ret, 400, "bad_request", "%s", e.msg[0] ? e.msg : "the body is not JSON");
-        r = sync_push_shape(root, &records, ret);
+        r = sync_push_shape(p->root, &p->records, ret);
         if (r != 0)
                 return r < 0 ? r : 0;
-        return sync_push_commit(s, req, records, digest, ret);
+        r = group_join(s->group, req->connection,
+                       &(struct group_write) { sync_push_apply, sync_push_committed, p });
+        if (r < 0)
+                return r;
+        p->joined = true;
+        return HTTP_PARKED;
 }

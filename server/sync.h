@@ -1,11 +1,13 @@
 /* The /v1/sync endpoints: status, pull, push and the long poll. Turns
  * requests into store operations under the arbitration order of
  * policy/stamp.h, and wakes the account's long polls after a push applied
- * anything. Never answers before the store has committed. */
+ * anything and its group committed. Never answers before the store has
+ * committed. */
 #pragma once
 
 #include <stdint.h>
 
+#include "group.h"
 #include "http.h"
 #include "idempotency.h"
 #include "longpoll.h"
@@ -19,6 +21,7 @@ struct sync_ctx {
         struct store *store;
         struct longpoll *longpoll;
         struct idempotency *idempotency;
+        struct group *group;
         uint64_t max_skew_ms;
         uint64_t last_purge_ms;
 };

@@ -1,7 +1,8 @@
 /* syncd, the reference sync server of sync-api.md: the command line, the
  * pieces put together, and the one event loop (libmicrohttpd's epoll fd, a
- * signalfd, the long polls' deadlines). Must never print a token, and never
- * stop without answering or closing every parked request first. */
+ * signalfd, the long polls' deadlines; after each libmicrohttpd run, the
+ * group commit of the writes that run collected). Must never print a token,
+ * and never stop without answering or closing every parked request first. */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -17,6 +18,7 @@
 #include "cleanup.h"
 #include "devices.h"
 #include "faults.h"
+#include "group.h"
 #include "http.h"
 #include "log.h"
 #include "now.h"
@@ -183,7 +185,9 @@ struct syncd {
         struct idempotency *idempotency;
         struct longpoll *longpoll;
         struct faults *faults;
+        struct group *group;
         struct sync_ctx sync;
+        struct devices_ctx devices;
         struct http *http;
         struct http_config http_cfg;
         struct http_route routes[10];
@@ -192,6 +196,7 @@ struct syncd {
 
 static void syncd_free(struct syncd *d) {
         d->http = http_free(d->http);
+        d->group = group_free(d->group);
         d->longpoll = longpoll_free(d->longpoll);
         d->faults = faults_free(d->faults);
         d->idempotency = idempotency_free(d->idempotency);
@@ -211,9 +216,10 @@ static size_t syncd_routes(struct syncd *d) {
         rt[n++] = (struct http_route) { "POST", "/v1/sync/push", .begin = sync_push_begin,
                                         .handle = sync_push_handle, .done = sync_push_done, .userdata = &d->sync };
         rt[n++] = (struct http_route) { "GET", "/v1/sync/wait", .handle = sync_handle_wait, .userdata = &d->sync };
-        rt[n++] = (struct http_route) { "GET", "/v1/devices", .handle = devices_handle_list, .userdata = d->store };
+        rt[n++] = (struct http_route) { "GET", "/v1/devices", .handle = devices_handle_list,
+                                        .userdata = &d->devices };
         rt[n++] = (struct http_route) { "PUT", "/v1/devices/", .with_arg = true, .handle = devices_handle_put,
-                                        .userdata = d->store };
+                                        .done = devices_put_done, .userdata = &d->devices };
         if (d->faults) {
                 rt[n++] = (struct http_route) { "POST", "/test/faults", .public = true,
                                                 .handle = faults_handle_post, .userdata = d->faults };
@@ -255,11 +261,13 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         if (r != 0)
                 return r;
         if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&d->longpoll) < 0 ||
+            group_new(d->store, &d->group) < 0 ||
             (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0))
                 return log_msg("out of memory"), 1;
         if (d->faults)
                 log_msg("test fault hooks enabled (SYNCD_TEST_FAULTS=1): never use this in production");
-        d->sync = (struct sync_ctx) { d->store, d->longpoll, d->idempotency, o->max_skew_sec * 1000ull, 0 };
+        d->sync = (struct sync_ctx) { d->store, d->longpoll, d->idempotency, d->group, o->max_skew_sec * 1000ull, 0 };
+        d->devices = (struct devices_ctx) { d->store, d->group };
         d->http_cfg.cert_pem = d->cert;
         d->http_cfg.key_pem = d->key;
         d->http_cfg.routes = d->routes;
@@ -295,11 +303,14 @@ static int syncd_min_timeout(int a, int b) {
 }
 
 /* One turn of the loop: sleep until the daemon, a deadline or a signal
- * wants us. Returns 1 when a signal asks to stop. */
+ * wants us, let libmicrohttpd take what is ready, then commit the writes it
+ * collected in one transaction (their answers go out in the next run).
+ * Returns 1 when a signal asks to stop. */
 static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
         struct pollfd p[2] = { { .fd = http_epoll_fd(d->http), .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
         int timeout = syncd_min_timeout(http_timeout_ms(d->http),
                                         longpoll_timeout_ms(d->longpoll, now_ms(CLOCK_MONOTONIC)));
+        int r;
 
         timeout = syncd_min_timeout(timeout, max_ms);
         if (poll(p, sfd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
@@ -308,6 +319,10 @@ static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
                 return 1;
         longpoll_expire(d->longpoll, now_ms(CLOCK_MONOTONIC));
         (void) http_run(d->http);
+        r = group_commit(d->group);
+        if (r < 0)
+                log_msg("group commit failed: %s; its pushes and device PUTs are answered 500, nothing stored",
+                        strerror(-r));
         return 0;
 }
 
@@ -316,7 +331,7 @@ static void syncd_stop(struct syncd *d) {
         uint64_t deadline = now_ms(CLOCK_MONOTONIC) + SYNCD_STOP_GRACE_MS;
 
         http_quiesce(d->http);
-        (void) http_run(d->http);
+        (void) syncd_turn(d, -1, 0);
         while (longpoll_waiters(d->longpoll) > 0 && now_ms(CLOCK_MONOTONIC) < deadline)
                 (void) syncd_turn(d, -1, 20);
         for (int i = 0; i < 3; i++)
