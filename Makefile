@@ -10,6 +10,7 @@ MANDIR ?= $(DATADIR)/man
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 
+VERSION := 0.1
 B ?= build
 SAN ?= 0
 CC ?= cc
@@ -47,7 +48,8 @@ ifeq ($(SAN),1)
 OPT := -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
-ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -D_GNU_SOURCE -I. $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -D_GNU_SOURCE -DBRIDGED_VERSION='"$(VERSION)"' -I. \
+	$(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
 # Fuzzers: clang, libFuzzer, ASan and UBSan; objects apart from the normal ones.

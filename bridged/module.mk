@@ -10,3 +10,29 @@ BRIDGED_BASE_OBJS := $(BRIDGED_BASE_SRCS:%.c=$(B)/%.o)
 BRIDGED_BASE_LIBS = $(call pkglibs,inih libcurl libsystemd)
 
 $(B)/libbridged-base.a: $(BRIDGED_BASE_OBJS) ; $(AR_RULE)
+
+# The daemon: the store, the sync engine's core, the manager that drives it
+# over BlueZ (libgatt) and the server (libuplink), and the control API.
+BRIDGED_SRCS := bridged/store.c bridged/engine.c bridged/latency.c bridged/manager.c bridged/control.c
+BRIDGED_OBJS := $(BRIDGED_SRCS:%.c=$(B)/%.o)
+BRIDGED_LIBS = $(BRIDGED_BASE_LIBS) $(call pkglibs,libcurl libsystemd sqlite3) $(CODEC_LIBS)
+
+$(B)/libbridged.a: $(BRIDGED_OBJS) ; $(AR_RULE)
+
+$(B)/bridged/bridged: $(B)/bridged/bridged.o $(B)/libbridged.a $(B)/libbridged-base.a $(B)/libuplink.a \
+		$(B)/libgatt.a $(B)/libcodec.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BRIDGED_LIBS)
+
+# bridgectl needs only the bus and the names of keys and families.
+$(B)/bridged/bridgectl: $(B)/bridged/bridgectl.o $(B)/libcodec.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd) $(CODEC_LIBS)
+
+PROGRAMS += $(B)/bridged/bridged $(B)/bridged/bridgectl
+INSTALL_RULES += install-bridged
+
+install-bridged: $(B)/bridged/bridged $(B)/bridged/bridgectl
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(B)/bridged/bridged $(DESTDIR)$(SBINDIR)/bridged
+	install -m 0755 $(B)/bridged/bridgectl $(DESTDIR)$(BINDIR)/bridgectl
+
+.PHONY: install-bridged

@@ -1,0 +1,210 @@
+/* bridged: main. Reads the command line and the configuration (a bad one
+ * ends it at once with exit 78 and one line naming file, line and what),
+ * opens the cache, owns org.bridged on the system bus, tells systemd it is
+ * ready, and runs the event loop until SIGTERM; SIGHUP re-reads the
+ * configuration and keeps the old one when the new one is bad. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "conf.h"
+#include "control.h"
+#include "log.h"
+#include "manager.h"
+#include "options.h"
+
+struct daemon {
+        struct options opts;
+        sd_event *event;
+        sd_bus *bus;
+        struct control *control;
+        struct manager *manager;
+        char status[160];               /* the STATUS= last sent */
+};
+
+/* Configuration and token, or exit 78 with the reason. */
+static int load(const struct options *o, struct conf **ret_conf, char **ret_token) {
+        struct conf *conf = NULL;
+        char *error = NULL, *token = NULL;
+        int r = conf_load(o->config_path, &conf, &error);
+
+        if (r == 0)
+                r = conf_load_token(conf, &token, &error);
+        if (r < 0) {
+                log_error("%s", error ? error : strerror(-r));
+                free(error);
+                conf_free(conf);
+                return r;
+        }
+        *ret_conf = conf;
+        *ret_token = token;
+        return 0;
+}
+
+static void notify_status(struct daemon *d) {
+        const char *line = manager_status_line(d->manager);
+
+        if (strcmp(line, d->status) == 0)
+                return;
+        (void) snprintf(d->status, sizeof(d->status), "%s", line);
+        (void) sd_notifyf(false, "STATUS=%s", line);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct daemon *d = userdata;
+        struct conf *conf = NULL;
+        char *token = NULL, *error = NULL;
+        int r;
+
+        (void) s;
+        (void) si;
+        (void) sd_notify(false, "RELOADING=1");
+        log_info("Reloading the configuration from %s.", d->opts.config_path);
+        if (load(&d->opts, &conf, &token) < 0) {
+                log_warning("Keeping the configuration in use.");
+        } else {
+                r = manager_reload(d->manager, conf, token, &error);
+                if (r < 0)
+                        log_error("Reloading failed, keeping the configuration in use: %s",
+                                  error ? error : strerror(-r));
+                free(error);
+                conf_free(conf);
+                conf_token_free(token);
+        }
+        (void) sd_notify(false, "READY=1");
+        notify_status(d);
+        return 0;
+}
+
+/* After each turn of the loop: STATUS= when the line changed. */
+static int on_post(sd_event_source *s, void *userdata) {
+        struct daemon *d = userdata;
+
+        (void) s;
+        if (d->manager)
+                notify_status(d);
+        return 0;
+}
+
+static int setup_loop(struct daemon *d) {
+        sigset_t mask;
+        int r;
+
+        (void) sigemptyset(&mask);
+        (void) sigaddset(&mask, SIGTERM);
+        (void) sigaddset(&mask, SIGINT);
+        (void) sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        r = sd_event_default(&d->event);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGINT, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d);
+        if (r >= 0)
+                r = sd_event_set_watchdog(d->event, true);      /* WATCHDOG=1 when WatchdogSec= is set */
+        if (r >= 0)
+                r = sd_event_add_post(d->event, NULL, on_post, d);
+        return r < 0 ? r : 0;
+}
+
+static int setup_bus(struct daemon *d) {
+        int r = sd_bus_open_system(&d->bus);
+
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
+        r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = control_new(d->bus, &d->control);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the control API: %m");
+        return 0;
+}
+
+static int own_name(struct daemon *d) {
+        int r = sd_bus_request_name(d->bus, CONTROL_NAME, 0);
+
+        if (r == -EEXIST || r == -EALREADY)
+                return log_error_errno(r, "%s is owned by another process: is bridged already running?", CONTROL_NAME);
+        if (r < 0)
+                return log_error_errno(r, "Cannot own %s on the system bus (see the D-Bus policy "
+                                       "org.bridged.conf): %m", CONTROL_NAME);
+        return 0;
+}
+
+static struct daemon *daemon_done(struct daemon *d) {
+        d->manager = manager_free(d->manager);
+        d->control = control_free(d->control);
+        d->bus = sd_bus_flush_close_unref(d->bus);
+        d->event = sd_event_unref(d->event);
+        options_done(&d->opts);
+        return NULL;
+}
+
+static int run(struct daemon *d) {
+        struct conf *conf = NULL;
+        char *token = NULL, *error = NULL;
+        int r;
+
+        if (load(&d->opts, &conf, &token) < 0)
+                return EX_CONFIG;
+        r = setup_loop(d);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up the event loop: %m");
+                goto out;
+        }
+        r = setup_bus(d);
+        if (r < 0)
+                goto out;
+        r = manager_new(d->event, d->bus, d->opts.state_dir, conf, token, NULL, &control_manager_ops, d->control,
+                        &d->manager, &error);
+        if (r < 0) {
+                /* the cache (state directory) or the server settings are unusable */
+                log_error("%s", error ? error : strerror(-r));
+                r = EX_CONFIG;
+                goto out;
+        }
+        control_set_manager(d->control, d->manager);
+        r = own_name(d);
+        if (r < 0)
+                goto out;
+        (void) sd_notify(false, "READY=1");
+        notify_status(d);
+        log_info("bridged " BRIDGED_VERSION " started; node id in bridgectl status.");
+        r = sd_event_loop(d->event);
+        (void) sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                log_error_errno(r, "The event loop failed: %m");
+out:
+        free(error);
+        conf_free(conf);
+        conf_token_free(token);
+        if (r == EX_CONFIG)
+                return EX_CONFIG;
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[]) {
+        struct daemon d = { 0 };
+        int r = options_parse(argc, argv, &d.opts);
+
+        if (r > 0)
+                return d.opts.exit_status;
+        if (r < 0) {
+                log_oom();
+                return EXIT_FAILURE;
+        }
+        log_set_max_level(d.opts.log_level);
+        r = run(&d);
+        daemon_done(&d);
+        return r;
+}

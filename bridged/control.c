@@ -1,0 +1,268 @@
+/* org.bridged.Manager1 (see control.h). Arguments are checked here for form
+ * (the manager checks content); answers are the API's JSON strings. Sync()
+ * answers asynchronously, when the manager is done. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "gatt/recjson.h"
+#include "log.h"
+
+struct control {
+        sd_bus *bus;
+        sd_bus_slot *slot;
+        struct manager *manager;
+        /* the properties as last announced */
+        const char *state;
+        int online;
+        unsigned pending, conflicts;
+};
+
+static const char *error_name(int r) {
+        switch (-r) {
+        case EINVAL:
+                return "org.bridged.Error.InvalidArgument";
+        case ENOTCONN:
+                return "org.bridged.Error.NotConnected";
+        case ENETDOWN:
+                return "org.bridged.Error.Offline";
+        case ENOENT:
+                return "org.bridged.Error.NotFound";
+        }
+        return "org.bridged.Error.Failed";
+}
+
+static int reply_error(sd_bus_error *ret_error, int r, const char *message) {
+        return sd_bus_error_set(ret_error, error_name(r), message && *message ? message : strerror(-r));
+}
+
+/* Replies with the JSON (taken) or with the error (taken). */
+static int reply(sd_bus_message *m, sd_bus_error *ret_error, int r, char *json, char *error) {
+        int k;
+
+        if (r < 0)
+                k = reply_error(ret_error, r, error);
+        else
+                k = sd_bus_reply_method_return(m, "s", json);
+        free(json);
+        free(error);
+        return k;
+}
+
+static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        char *json = NULL;
+
+        int r = manager_status_json(c->manager, &json);
+
+        return reply(m, ret_error, r, json, NULL);
+}
+
+static int method_stats(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        char *json = NULL;
+
+        int r = manager_stats_json(c->manager, &json);
+
+        return reply(m, ret_error, r, json, NULL);
+}
+
+static int method_list_conflicts(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        char *json = NULL;
+
+        int r = manager_conflicts_json(c->manager, &json);
+
+        return reply(m, ret_error, r, json, NULL);
+}
+
+static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        char *json = NULL, *error = NULL;
+        const char *key;
+        int r = sd_bus_message_read(m, "s", &key);
+
+        if (r < 0)
+                return r;
+        r = manager_get_json(c->manager, key, &json, &error);
+        return reply(m, ret_error, r, json, error);
+}
+
+static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        char *json = NULL, *error = NULL;
+        const char *key, *family, *value;
+        int r = sd_bus_message_read(m, "sss", &key, &family, &value);
+
+        if (r < 0)
+                return r;
+        r = manager_set_json(c->manager, key, family, value, &json, &error);
+        return reply(m, ret_error, r, json, error);
+}
+
+static int method_restore(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        char *json = NULL, *error = NULL;
+        uint64_t id;
+        int r = sd_bus_message_read(m, "t", &id);
+
+        if (r < 0)
+                return r;
+        r = manager_restore_json(c->manager, id, &json, &error);
+        return reply(m, ret_error, r, json, error);
+}
+
+static void on_sync_done(int r, const char *json, const char *error, void *userdata) {
+        sd_bus_message *m = userdata;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        if (r < 0) {
+                if (r == -ENETDOWN)
+                        (void) sd_bus_error_setf(&e, error_name(r), "the server cannot be reached (%s); changes "
+                                                 "wait in the outbox and go when it is back",
+                                                 error ? error : "offline");
+                else
+                        (void) reply_error(&e, r, error);
+                (void) sd_bus_reply_method_error(m, &e);
+                sd_bus_error_free(&e);
+        } else {
+                (void) sd_bus_reply_method_return(m, "s", json);
+        }
+        sd_bus_message_unref(m);
+}
+
+static int method_sync(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        int r = manager_sync(c->manager, on_sync_done, sd_bus_message_ref(m));
+
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                if (r == -EBUSY)
+                        return sd_bus_error_set(ret_error, error_name(-EIO), "a sync is already running; try again "
+                                                "when it ends");
+                if (r == -EPERM)
+                        return sd_bus_error_setf(ret_error, error_name(-EIO), "syncing is stopped: %s",
+                                                 manager_status_line(c->manager));
+                return reply_error(ret_error, r, NULL);
+        }
+        return 1;
+}
+
+static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply_msg, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+
+        (void) bus;
+        (void) path;
+        (void) interface;
+        (void) ret_error;
+        if (strcmp(property, "State") == 0)
+                return sd_bus_message_append(reply_msg, "s", manager_state_name(manager_state(c->manager)));
+        if (strcmp(property, "Online") == 0)
+                return sd_bus_message_append(reply_msg, "b", manager_online(c->manager));
+        if (strcmp(property, "Pending") == 0)
+                return sd_bus_message_append(reply_msg, "u", manager_pending(c->manager));
+        return sd_bus_message_append(reply_msg, "u", manager_conflicts(c->manager));
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Status", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", status), method_status,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", key), SD_BUS_RESULT("s", record), method_get,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "s", family, "s", value), SD_BUS_RESULT("s", record),
+                                method_set, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Sync", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", result), method_sync,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Stats", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", stats), method_stats,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListConflicts", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", conflicts),
+                                method_list_conflicts, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Restore", SD_BUS_ARGS("t", id), SD_BUS_RESULT("s", record), method_restore,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", key, "s", record), 0),
+        SD_BUS_PROPERTY("State", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Online", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Pending", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Conflicts", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_VTABLE_END,
+};
+
+int control_new(sd_bus *bus, struct control **ret) {
+        struct control *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->bus = sd_bus_ref(bus);
+        c->online = -1;
+        r = sd_bus_add_object_vtable(bus, &c->slot, CONTROL_PATH, CONTROL_INTERFACE, manager_vtable, c);
+        if (r < 0) {
+                control_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+struct control *control_free(struct control *c) {
+        if (!c)
+                return NULL;
+        sd_bus_slot_unref(c->slot);
+        sd_bus_unref(c->bus);
+        free(c);
+        return NULL;
+}
+
+void control_set_manager(struct control *c, struct manager *m) { c->manager = m; }
+
+static void on_changed(enum key key, const struct record *intent, void *userdata) {
+        struct control *c = userdata;
+        char *json = recjson_record_print(intent);
+        int r;
+
+        if (!json)
+                return;
+        r = sd_bus_emit_signal(c->bus, CONTROL_PATH, CONTROL_INTERFACE, "Changed", "ss", key_name(key), json);
+        if (r < 0)
+                log_debug_errno(r, "Cannot send Changed: %m");
+        free(json);
+}
+
+/* PropertiesChanged with just the properties whose value moved. */
+static void on_properties(void *userdata) {
+        struct control *c = userdata;
+        const char *changed[5];
+        unsigned n = 0, pending, conflicts;
+        const char *state;
+        int online;
+
+        if (!c->manager)
+                return;
+        state = manager_state_name(manager_state(c->manager));
+        online = manager_online(c->manager);
+        pending = manager_pending(c->manager);
+        conflicts = manager_conflicts(c->manager);
+        if (state != c->state)
+                changed[n++] = "State";
+        if (online != c->online)
+                changed[n++] = "Online";
+        if (pending != c->pending)
+                changed[n++] = "Pending";
+        if (conflicts != c->conflicts)
+                changed[n++] = "Conflicts";
+        changed[n] = NULL;
+        c->state = state;
+        c->online = online;
+        c->pending = pending;
+        c->conflicts = conflicts;
+        if (n > 0)
+                (void) sd_bus_emit_properties_changed_strv(c->bus, CONTROL_PATH, CONTROL_INTERFACE, (char **) changed);
+}
+
+const struct manager_ops control_manager_ops = {
+        .changed = on_changed,
+        .properties = on_properties,
+};
