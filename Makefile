@@ -111,5 +111,5 @@ install: all $(INSTALL_RULES)
 .PHONY: all check check-san bench fuzz demo install
 .SECONDARY:
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)
 endif

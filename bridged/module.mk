@@ -11,6 +11,14 @@ BRIDGED_BASE_LIBS = $(call pkglibs,inih libcurl libsystemd)
 
 $(B)/libbridged-base.a: $(BRIDGED_BASE_OBJS) ; $(AR_RULE)
 
+# The HTTPS client of the sync API: libcurl's multi interface on sd-event.
+UPLINK_SRCS := bridged/curl-loop.c bridged/uplink.c bridged/uplink-error.c bridged/uplink-json.c \
+	bridged/uplink-key.c
+UPLINK_OBJS := $(UPLINK_SRCS:%.c=$(B)/%.o)
+UPLINK_LIBS = $(call pkglibs,libcurl libsystemd) $(CODEC_LIBS)
+
+$(B)/libuplink.a: $(UPLINK_OBJS) ; $(AR_RULE)
+
 # The daemon: the store, the sync engine's core, the manager that drives it
 # over BlueZ (libgatt) and the server (libuplink), and the control API.
 BRIDGED_SRCS := bridged/store.c bridged/engine.c bridged/latency.c bridged/manager.c bridged/control.c

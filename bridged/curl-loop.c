@@ -1,0 +1,229 @@
+/* The sd-event side of libcurl's multi interface (the pattern of systemd's
+ * src/import/curl-util.c): CURLMOPT_SOCKETFUNCTION adds, changes and drops
+ * one I/O source per socket, CURLMOPT_TIMERFUNCTION arms one time source, and
+ * both call curl_multi_socket_action() and then hand finished transfers on.
+ * Must never call curl_multi_socket_action() from inside a curl callback, and
+ * never let an owner's callback run while curl is on the stack. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+
+#include <curl/curl.h>
+#include <systemd/sd-event.h>
+
+#include "curl-loop.h"
+
+/* One socket curl asked us to watch; curl keeps the pointer (multi_assign). */
+struct curl_loop_io {
+        struct curl_loop *loop;
+        sd_event_source *source;
+        struct curl_loop_io *prev, *next;
+};
+
+struct curl_loop {
+        sd_event *event;
+        CURLM *multi;
+        sd_event_source *timer;
+        struct curl_loop_io *ios;
+        curl_loop_done_fn done;
+        void *userdata;
+        unsigned dispatching;           /* nesting depth of done callbacks */
+        bool dead;                      /* freed while dispatching */
+};
+
+static void curl_loop_io_free(struct curl_loop_io *io) {
+        struct curl_loop *l = io->loop;
+
+        if (io->prev)
+                io->prev->next = io->next;
+        else
+                l->ios = io->next;
+        if (io->next)
+                io->next->prev = io->prev;
+        (void) sd_event_source_disable_unref(io->source);
+        free(io);
+}
+
+static void curl_loop_destroy(struct curl_loop *l) {
+        if (l->multi)
+                (void) curl_multi_cleanup(l->multi);
+        while (l->ios)
+                curl_loop_io_free(l->ios);
+        (void) sd_event_source_disable_unref(l->timer);
+        sd_event_unref(l->event);
+        free(l);
+}
+
+/* Hands every finished transfer to the owner, one at a time. */
+static void curl_loop_dispatch(struct curl_loop *l) {
+        CURLMsg *msg;
+        int left;
+
+        l->dispatching++;
+        while (!l->dead && (msg = curl_multi_info_read(l->multi, &left))) {
+                CURL *easy = msg->easy_handle;
+                CURLcode result = msg->data.result;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                (void) curl_multi_remove_handle(l->multi, easy);
+                l->done(l, easy, result, l->userdata);
+        }
+        l->dispatching--;
+        if (l->dead && l->dispatching == 0)
+                curl_loop_destroy(l);
+}
+
+static int curl_loop_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct curl_loop *l = userdata;
+        int action = 0, running;
+
+        (void) s;
+        if (revents & EPOLLIN)
+                action |= CURL_CSELECT_IN;
+        if (revents & EPOLLOUT)
+                action |= CURL_CSELECT_OUT;
+        if (revents & (EPOLLERR | EPOLLHUP))
+                action |= CURL_CSELECT_ERR;
+        (void) curl_multi_socket_action(l->multi, fd, action, &running);
+        curl_loop_dispatch(l);
+        return 0;
+}
+
+static int curl_loop_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct curl_loop *l = userdata;
+        int running;
+
+        (void) s;
+        (void) usec;
+        (void) curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        curl_loop_dispatch(l);
+        return 0;
+}
+
+static uint32_t curl_loop_events(int what) {
+        switch (what) {
+        case CURL_POLL_IN:
+                return EPOLLIN;
+        case CURL_POLL_OUT:
+                return EPOLLOUT;
+        case CURL_POLL_INOUT:
+                return EPOLLIN | EPOLLOUT;
+        }
+        return 0;
+}
+
+static int curl_loop_io_add(struct curl_loop *l, curl_socket_t fd, uint32_t events) {
+        struct curl_loop_io *io = calloc(1, sizeof(*io));
+        int r;
+
+        if (!io)
+                return -ENOMEM;
+        r = sd_event_add_io(l->event, &io->source, fd, events, curl_loop_on_io, l);
+        if (r < 0) {
+                free(io);
+                return r;
+        }
+        (void) sd_event_source_set_description(io->source, "curl-io");
+        io->loop = l;
+        io->next = l->ios;
+        if (l->ios)
+                l->ios->prev = io;
+        l->ios = io;
+        if (curl_multi_assign(l->multi, fd, io) != CURLM_OK) {
+                curl_loop_io_free(io);
+                return -EIO;
+        }
+        return 0;
+}
+
+static int curl_loop_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+        struct curl_loop *l = userp;
+        struct curl_loop_io *io = socketp;
+
+        (void) easy;
+        if (what == CURL_POLL_REMOVE) {
+                if (io) {
+                        (void) curl_multi_assign(l->multi, fd, NULL);
+                        curl_loop_io_free(io);
+                }
+                return 0;
+        }
+        if (!io)
+                return curl_loop_io_add(l, fd, curl_loop_events(what)) < 0 ? -1 : 0;
+        if (sd_event_source_set_io_events(io->source, curl_loop_events(what)) < 0 ||
+            sd_event_source_set_enabled(io->source, SD_EVENT_ON) < 0)
+                return -1;
+        return 0;
+}
+
+static int curl_loop_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+        struct curl_loop *l = userp;
+        uint64_t now;
+
+        (void) multi;
+        if (timeout_ms < 0)
+                return l->timer && sd_event_source_set_enabled(l->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+        if (sd_event_now(l->event, CLOCK_MONOTONIC, &now) < 0)
+                return -1;
+        /* rounded up: firing early makes curl ask for the same timer again;
+         * but 0 ("now") starts every transfer and must not wait a millisecond */
+        if (timeout_ms > 0)
+                now += (uint64_t) timeout_ms * 1000u + 999u;
+        if (!l->timer) {
+                /* accuracy 1 us: 0 would mean sd-event's default slack of 250 ms,
+                 * and curl starts every transfer from a 0 ms timer */
+                if (sd_event_add_time(l->event, &l->timer, CLOCK_MONOTONIC, now, 1, curl_loop_on_timer, l) < 0)
+                        return -1;
+                (void) sd_event_source_set_description(l->timer, "curl-timer");
+                return 0;
+        }
+        if (sd_event_source_set_time(l->timer, now) < 0 ||
+            sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT) < 0)
+                return -1;
+        return 0;
+}
+
+int curl_loop_new(sd_event *event, curl_loop_done_fn done, void *userdata, struct curl_loop **ret) {
+        struct curl_loop *l = calloc(1, sizeof(*l));
+
+        if (!l)
+                return -ENOMEM;
+        l->event = sd_event_ref(event);
+        l->done = done;
+        l->userdata = userdata;
+        l->multi = curl_multi_init();
+        if (!l->multi ||
+            curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, curl_loop_socket_cb) != CURLM_OK ||
+            curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
+            curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, curl_loop_timer_cb) != CURLM_OK ||
+            curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK) {
+                curl_loop_destroy(l);
+                return -ENOMEM;
+        }
+        *ret = l;
+        return 0;
+}
+
+struct curl_loop *curl_loop_free(struct curl_loop *l) {
+        if (!l)
+                return NULL;
+        if (l->dispatching > 0)
+                l->dead = true;
+        else
+                curl_loop_destroy(l);
+        return NULL;
+}
+
+int curl_loop_add(struct curl_loop *l, CURL *easy) {
+        CURLMcode m = curl_multi_add_handle(l->multi, easy);
+
+        if (m == CURLM_OUT_OF_MEMORY)
+                return -ENOMEM;
+        return m == CURLM_OK ? 0 : -EIO;
+}
+
+void curl_loop_remove(struct curl_loop *l, CURL *easy) {
+        (void) curl_multi_remove_handle(l->multi, easy);
+}

@@ -1,0 +1,31 @@
+/* The uplink tests' handle on the reference server: certificates made once
+ * per process by tests/lib/mkcerts.sh in a temporary directory, syncd
+ * started on 127.0.0.1 port 0 (its listening line read through a pipe under
+ * a deadline) with a chosen certificate and the test fault hooks on, fault
+ * rules set over HTTPS, and SIGTERM at the end. Never sleeps to wait. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define SYNCD_TOKEN_A "token-alice"
+#define SYNCD_TOKEN_B "token-bob"
+
+struct syncd {
+        pid_t pid;
+        int port;
+        char url[64];                   /* "https://127.0.0.1:PORT" */
+        char db[256];
+};
+
+/* The directory with ca.pem, server.pin, ...; made on first use. NULL on error. */
+const char *syncd_certs(void);
+/* A path in that directory, in a static buffer overwritten by the next call. */
+const char *syncd_cert_path(const char *name);
+/* cert: "server", "wrong-host" or "other-server". A fresh database each time. */
+int syncd_start(struct syncd *s, const char *cert);
+int syncd_stop(struct syncd *s);
+/* POST /test/faults with a JSON array of rules; DELETE when rules is NULL. */
+int syncd_faults(const struct syncd *s, const char *rules);
+/* Removes the certificate directory; call once at the end. */
+void syncd_certs_cleanup(void);
