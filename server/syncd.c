@@ -302,16 +302,29 @@ static int syncd_min_timeout(int a, int b) {
         return a < b ? a : b;
 }
 
-/* One turn of the loop: sleep until the daemon, a deadline or a signal
- * wants us, let libmicrohttpd take what is ready, then commit the writes it
- * collected in one transaction (their answers go out in the next run).
- * Returns 1 when a signal asks to stop. */
+/* Commits the writes collected so far in one transaction and runs
+ * libmicrohttpd again to answer them (which may collect the next group). */
+static void syncd_commit(struct syncd *d) {
+        int r;
+
+        if (group_empty(d->group))
+                return;
+        r = group_commit(d->group);
+        if (r < 0)
+                log_msg("group commit failed: %s; its pushes and device PUTs are answered 500, nothing stored",
+                        strerror(-r));
+        (void) http_run(d->http);       /* only a run sees the connections resumed outside one */
+}
+
+/* One turn of the loop: sleep until the daemon, a deadline, the group
+ * commit or a signal wants us, let libmicrohttpd take what is ready, commit
+ * the group when it is due. Returns 1 when a signal asks to stop. */
 static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
         struct pollfd p[2] = { { .fd = http_epoll_fd(d->http), .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
         int timeout = syncd_min_timeout(http_timeout_ms(d->http),
                                         longpoll_timeout_ms(d->longpoll, now_ms(CLOCK_MONOTONIC)));
-        int r;
 
+        timeout = syncd_min_timeout(timeout, group_timeout_ms(d->group));
         timeout = syncd_min_timeout(timeout, max_ms);
         if (poll(p, sfd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
                 return -errno;
@@ -319,10 +332,8 @@ static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
                 return 1;
         longpoll_expire(d->longpoll, now_ms(CLOCK_MONOTONIC));
         (void) http_run(d->http);
-        r = group_commit(d->group);
-        if (r < 0)
-                log_msg("group commit failed: %s; its pushes and device PUTs are answered 500, nothing stored",
-                        strerror(-r));
+        if (group_timeout_ms(d->group) == 0)
+                syncd_commit(d);
         return 0;
 }
 
@@ -332,10 +343,12 @@ static void syncd_stop(struct syncd *d) {
 
         http_quiesce(d->http);
         (void) syncd_turn(d, -1, 0);
-        while (longpoll_waiters(d->longpoll) > 0 && now_ms(CLOCK_MONOTONIC) < deadline)
+        while ((longpoll_waiters(d->longpoll) > 0 || !group_empty(d->group)) &&
+               now_ms(CLOCK_MONOTONIC) < deadline)
                 (void) syncd_turn(d, -1, 20);
         for (int i = 0; i < 3; i++)
                 (void) syncd_turn(d, -1, 0);
+        syncd_commit(d);                /* nothing may stay suspended */
 }
 
 static int syncd_signalfd(void) {

@@ -1,11 +1,15 @@
 /* Benchmark of syncd: single-record pushes per second from one client over
- * one keep-alive TLS connection, and the long-poll wake-up latency (push
- * started -> waiter answered), for one waiter and for 100. Each push is a
- * committed transaction (synchronous=FULL), so one client's rate is bounded by
- * the disk's fdatasync latency: the push figure is given twice, with the
- * database on the test directory's disk and on tmpfs (/dev/shm, where
- * fdatasync is free), the second showing what the server itself costs.
- * Prints figures; asserts nothing about them. */
+ * one keep-alive TLS connection; the same from N clients at once (N
+ * keep-alive TLS connections driven by one curl multi handle, each sending
+ * its next push as soon as the previous answer arrived), with the latency
+ * percentiles; and the long-poll wake-up latency (push started -> waiter
+ * answered), for one waiter and for 100. Each answer follows the COMMIT
+ * (synchronous=FULL) of the group its push was in: one client waiting for
+ * each answer makes every push its own group, so its rate is bounded by the
+ * disk's fdatasync latency, while N clients share each fdatasync. Every
+ * figure is given with the database on the test directory's disk and on
+ * tmpfs (/dev/shm, where fdatasync is free), the second showing what the
+ * server itself costs. Prints figures; asserts nothing about them. */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +24,8 @@
 #include "harness.h"
 
 #define PUSHES 3000
+#define CONCURRENT_PUSHES 8000        /* per figure, after each connection's warm-up push */
+static const unsigned CONNECTIONS[] = { 16, 64 };
 #define ROUNDS 30
 
 static uint64_t wall_ms(void) {
@@ -42,25 +48,32 @@ static size_t sink(char *data, size_t size, size_t n, void *userdata) {
         return size * n;
 }
 
-/* One push on the reused handle e; returns the HTTP status. */
-static long push(CURL *e, unsigned i, uint64_t ms, struct harness_resp *r) {
+/* Sets up push i (stamp ms) on the reused handle e; *h is the header list
+ * to free once the transfer is done. */
+static void push_prepare(CURL *e, unsigned i, uint64_t ms, struct harness_resp *r, struct curl_slist **h) {
         char body[512], key[80];
-        struct curl_slist *h = NULL;
-        long status = 0;
 
         snprintf(body, sizeof(body), "{\"schema\": 1, \"records\": [{\"key\": \"eq.active\", \"family\": \"pro\", "
                  "\"stamp\": {\"ms\": %llu, \"c\": %u, \"origin\": \"00a1b2c3d4e5f607\"}, \"derived\": false, "
                  "\"value\": {\"preset\": \"flat\"}}]}", (unsigned long long) ms, i & 0xffff);
         snprintf(key, sizeof(key), "Idempotency-Key: %08x-0000-4000-8000-%012llx", i,
                  (unsigned long long) (ms & 0xffffffffffffull));
-        h = curl_slist_append(h, key);
-        h = curl_slist_append(h, "Device-Id: 00a1b2c3d4e5f607");
-        h = curl_slist_append(h, "Authorization: Bearer " HARNESS_TOKEN_A);
-        h = curl_slist_append(h, "Content-Type: application/json");
-        h = curl_slist_append(h, "Expect:");
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+        *h = curl_slist_append(NULL, key);
+        *h = curl_slist_append(*h, "Device-Id: 00a1b2c3d4e5f607");
+        *h = curl_slist_append(*h, "Authorization: Bearer " HARNESS_TOKEN_A);
+        *h = curl_slist_append(*h, "Content-Type: application/json");
+        *h = curl_slist_append(*h, "Expect:");
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, *h);
         curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
         r->len = 0;
+}
+
+/* One push on the reused handle e; returns the HTTP status. */
+static long push(CURL *e, unsigned i, uint64_t ms, struct harness_resp *r) {
+        struct curl_slist *h;
+        long status = 0;
+
+        push_prepare(e, i, ms, r, &h);
         if (curl_easy_perform(e) == CURLE_OK)
                 curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         curl_slist_free_all(h);
@@ -85,7 +98,6 @@ static int bench_pushes(const struct harness_syncd *s) {
         struct harness_resp r = {};
         CURL *e = push_handle(s, &r);
         uint64_t base = wall_ms() - 100000, t0;
-        long connects = 0;
         double secs;
 
         if (push(e, 0, base, &r) != 200)        /* warm up: the one TLS handshake */
@@ -97,12 +109,131 @@ static int bench_pushes(const struct harness_syncd *s) {
                         return -1;
                 }
         secs = (double) (harness_now_ms() - t0) / 1000.0;
-        curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
-        printf("push: %d single-record pushes in %.2f s over one keep-alive TLS connection: %.0f pushes/s\n",
-               PUSHES, secs, PUSHES / secs);
+        printf("push, 1 connection: %d single-record pushes in %.2f s over one keep-alive TLS connection: "
+               "%.0f pushes/s\n", PUSHES, secs, PUSHES / secs);
+        printf("  (one client waits for each answer, so each push is a group of one: one fdatasync per push)\n");
         curl_easy_cleanup(e);
         free(r.body);
         return 0;
+}
+
+struct bench_conn {
+        CURL *e;
+        struct curl_slist *h;
+        struct harness_resp r;
+};
+
+struct bench_multi {
+        CURLM *m;
+        struct bench_conn *c;
+        unsigned n;                     /* connections */
+        unsigned next, done, failed;    /* pushes of this drive started, answered, failed */
+        unsigned serial;                /* pushes of this run: their keys and stamps */
+        uint64_t base_ms;
+        long *lat_us;                   /* NULL: not measuring */
+        long connects;                  /* new connections while measuring */
+};
+
+static unsigned bench_keys = 1000000;   /* above the single connection's keys, unique per server */
+
+static void bench_multi_start(struct bench_multi *b, struct bench_conn *c) {
+        push_prepare(c->e, bench_keys++, b->base_ms + b->serial++, &c->r, &c->h);
+        b->next++;
+        curl_multi_add_handle(b->m, c->e);
+}
+
+static void bench_multi_finished(struct bench_multi *b, CURLMsg *msg, unsigned total) {
+        struct bench_conn *c = NULL;
+        curl_off_t us = 0;
+        long status = 0, connects = 0;
+
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &c);
+        curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c->e, CURLINFO_TOTAL_TIME_T, &us);
+        curl_easy_getinfo(c->e, CURLINFO_NUM_CONNECTS, &connects);
+        curl_multi_remove_handle(b->m, c->e);
+        curl_slist_free_all(c->h);
+        c->h = NULL;
+        if (msg->data.result != CURLE_OK || status != 200)
+                b->failed++;
+        if (b->lat_us) {
+                b->lat_us[b->done] = (long) us;
+                b->connects += connects;
+        }
+        b->done++;
+        if (b->next < total)
+                bench_multi_start(b, c);
+}
+
+/* Starts one push per connection, then one more on each connection as its
+ * answer arrives, until total have been answered (or the deadline). */
+static int bench_multi_drive(struct bench_multi *b, unsigned total) {
+        uint64_t deadline = harness_now_ms() + 120000;
+        int running;
+
+        b->next = b->done = 0;
+        for (unsigned i = 0; i < b->n && i < total; i++)
+                bench_multi_start(b, &b->c[i]);
+        while (b->done < total && harness_now_ms() < deadline) {
+                CURLMsg *msg;
+                int left;
+
+                curl_multi_perform(b->m, &running);
+                while ((msg = curl_multi_info_read(b->m, &left)))
+                        if (msg->msg == CURLMSG_DONE)
+                                bench_multi_finished(b, msg, total);
+                if (b->done < total)
+                        curl_multi_poll(b->m, NULL, 0, 100, NULL);
+        }
+        return b->done == total && b->failed == 0 ? 0 : -1;
+}
+
+static int cmp_long(const void *a, const void *b) {
+        long x = *(const long *) a, y = *(const long *) b;
+
+        return (x > y) - (x < y);
+}
+
+static void bench_multi_report(struct bench_multi *b, double secs) {
+        qsort(b->lat_us, b->done, sizeof(long), cmp_long);
+        printf("push, %u connections: %u single-record pushes in %.2f s: %.0f pushes/s, latency p50 %.1f ms, "
+               "p99 %.1f ms (%ld new connections while measuring)\n", b->n, b->done, secs, b->done / secs,
+               b->lat_us[b->done / 2] / 1000.0, b->lat_us[(size_t) b->done * 99 / 100] / 1000.0, b->connects);
+}
+
+/* n keep-alive TLS connections pushing at once: a warm-up round (the n
+ * handshakes), then CONCURRENT_PUSHES measured pushes. */
+static int bench_concurrent(const struct harness_syncd *s, unsigned n) {
+        struct bench_multi b = { .m = curl_multi_init(), .n = n, .base_ms = wall_ms() - 60000 };
+        long *lat = calloc(CONCURRENT_PUSHES, sizeof(long));
+        uint64_t t0;
+        double secs;
+        int r;
+
+        b.c = calloc(n, sizeof(*b.c));
+        curl_multi_setopt(b.m, CURLMOPT_MAXCONNECTS, (long) n);
+        for (unsigned i = 0; i < n; i++) {
+                b.c[i].e = push_handle(s, &b.c[i].r);
+                curl_easy_setopt(b.c[i].e, CURLOPT_PRIVATE, &b.c[i]);
+        }
+        r = bench_multi_drive(&b, n);           /* warm up: every connection's handshake */
+        b.lat_us = lat;
+        t0 = harness_now_ms();
+        if (r == 0)
+                r = bench_multi_drive(&b, CONCURRENT_PUSHES);
+        secs = (double) (harness_now_ms() - t0) / 1000.0;
+        if (r == 0)
+                bench_multi_report(&b, secs);
+        else
+                fprintf(stderr, "bench-syncd: %u of %u pushes failed over %u connections\n", b.failed, b.done, n);
+        for (unsigned i = 0; i < n; i++) {
+                curl_easy_cleanup(b.c[i].e);
+                free(b.c[i].r.body);
+        }
+        curl_multi_cleanup(b.m);
+        free(b.c);
+        free(b.lat_us);
+        return r;
 }
 
 /* n waiters on the current cursor, then one push; the latency of the last
@@ -163,10 +294,6 @@ static long bench_wake(const struct harness_syncd *s, CURL *pusher, struct harne
         return done == n ? (long) (last - t0) : -1;
 }
 
-static int cmp_long(const void *a, const void *b) {
-        return (int) (*(const long *) a - *(const long *) b);
-}
-
 static int bench_longpoll(const struct harness_syncd *s) {
         struct harness_resp pr = {};
         CURL *pusher = push_handle(s, &pr);
@@ -222,6 +349,8 @@ static int bench_run(const char *db, bool longpoll) {
         }
         printf("== database %s\n", db ? db : "on disk (the test directory)");
         r = bench_pushes(&s);
+        for (size_t i = 0; r == 0 && i < sizeof(CONNECTIONS) / sizeof(CONNECTIONS[0]); i++)
+                r = bench_concurrent(&s, CONNECTIONS[i]);
         if (r == 0 && longpoll)
                 r = bench_longpoll(&s);
         harness_cleanup(&s);

@@ -1,8 +1,10 @@
 /* Tests of syncd over HTTPS: every endpoint and error of sync-api.md, the
  * arbitration order, idempotency (replay, 409 while the first body is still
  * uploading, 422), account isolation, long polls (100 woken by one push, 204
- * on timeout), restart on the same database, the command line, and the test
- * fault hooks. Starts the built binary (BRIDGED_BUILD) on 127.0.0.1 port 0. */
+ * on timeout), restart on the same database, group commit (concurrent pushes
+ * to one item, replays within a group, restart after a group), the command
+ * line, and the test fault hooks. Starts the built binary (BRIDGED_BUILD) on
+ * 127.0.0.1 port 0. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -835,6 +837,230 @@ static void test_restart_keeps_everything(void **state) {
         free(c2);
 }
 
+/* Group commit: requests on many connections at once. */
+
+#define GROUP_CONNS 32
+
+/* Drives every handle to its end under a deadline; fills each status. */
+static void multi_all(CURLM *m, CURL **e, struct harness_resp *resp, int n) {
+        uint64_t deadline = harness_now_ms() + 30000;
+        int running = 1;
+
+        for (int i = 0; i < n; i++)
+                curl_multi_add_handle(m, e[i]);
+        while (running && harness_now_ms() < deadline) {
+                curl_multi_perform(m, &running);
+                if (running)
+                        curl_multi_poll(m, NULL, 0, 50, NULL);
+        }
+        assert_int_equal(running, 0);
+        for (int i = 0; i < n; i++) {
+                curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &resp[i].status);
+                curl_multi_remove_handle(m, e[i]);
+        }
+}
+
+/* GROUP_CONNS keep-alive connections, opened first (a status each) so the
+ * requests that follow leave at once and meet in the same group. */
+static CURLM *multi_warm(const struct harness_syncd *s) {
+        CURLM *m = curl_multi_init();
+        struct harness_resp r[GROUP_CONNS];
+        CURL *e[GROUP_CONNS];
+
+        curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long) GROUP_CONNS);
+        for (int i = 0; i < GROUP_CONNS; i++)
+                e[i] = harness_easy(s, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, &r[i]);
+        multi_all(m, e, r, GROUP_CONNS);
+        for (int i = 0; i < GROUP_CONNS; i++) {
+                assert_int_equal(r[i].status, 200);
+                harness_easy_free(e[i]);
+                harness_resp_clear(&r[i]);
+        }
+        return m;
+}
+
+static CURL *push_easy(const struct harness_syncd *s, const char *key, const char *body, struct harness_resp *r,
+                       char hdr[static 80]) {
+        snprintf(hdr, 80, "Idempotency-Key: %.36s", key);
+        return harness_easy(s, "POST", "/v1/sync/push", HARNESS_TOKEN_A, body,
+                            (const char *[]) { hdr, DEV_HDR, NULL }, r);
+}
+
+/* The account's sequence number a cursor of this server names (cursor.c:
+ * its first 16 hex digits). */
+static uint64_t cursor_seq(const char *cursor) {
+        char hex[17];
+
+        snprintf(hex, sizeof(hex), "%.16s", cursor);
+        return strtoull(hex, NULL, 16);
+}
+
+static uint64_t stamp_ms_of(const cJSON *rec) {
+        return (uint64_t) cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "stamp"), "ms")->valuedouble;
+}
+
+/* Every answer of a concurrent push to one item agrees with one order of
+ * application: the applied ones in cursor order have rising stamps, a stale
+ * one saw the copy applied just before it, higher than its own stamp. */
+static void assert_one_order(cJSON **res, const uint64_t *ms, int n, uint64_t top) {
+        uint64_t at_seq[GROUP_CONNS + 1] = {}, seq;
+
+        for (int i = 0; i < n; i++) {
+                seq = cursor_seq(str_of(res[i], "cursor"));
+                assert_true(seq >= 1 && seq <= GROUP_CONNS);
+                if (strcmp(result_status(res[i], 0), "applied") == 0) {
+                        assert_int_equal(at_seq[seq], 0);          /* one record per sequence number */
+                        at_seq[seq] = ms[i];
+                }
+        }
+        for (uint64_t q = 1, last = 0; q <= GROUP_CONNS; q++)
+                if (at_seq[q]) {
+                        assert_true(at_seq[q] > last);
+                        last = at_seq[q];
+                }
+        for (int i = 0; i < n; i++) {
+                const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(res[i], "results"), 0);
+
+                if (strcmp(str_of(r0, "status"), "stale") != 0)
+                        continue;
+                seq = cursor_seq(str_of(res[i], "cursor"));
+                assert_int_equal(stamp_ms_of(cJSON_GetObjectItem(r0, "current")), at_seq[seq]);
+                assert_true(at_seq[seq] > ms[i]);
+        }
+        for (int i = 0; i < n; i++)             /* nothing outranks the highest stamp */
+                if (ms[i] == top)
+                        assert_string_equal(result_status(res[i], 0), "applied");
+}
+
+/* GROUP_CONNS device PUTs on the warm connections at once, all 200. */
+static void put_devices_at_once(const struct harness_syncd *s, CURLM *m) {
+        struct harness_resp r[GROUP_CONNS];
+        CURL *e[GROUP_CONNS];
+        char path[64];
+
+        for (int i = 0; i < GROUP_CONNS; i++) {
+                snprintf(path, sizeof(path), "/v1/devices/%016x", 0xd0 + i);
+                e[i] = harness_easy(s, "PUT", path, HARNESS_TOKEN_A, "{\"kind\": \"buds\", \"last_seen_ms\": 1}",
+                                    NULL, &r[i]);
+        }
+        multi_all(m, e, r, GROUP_CONNS);
+        for (int i = 0; i < GROUP_CONNS; i++) {
+                assert_int_equal(r[i].status, 200);
+                harness_easy_free(e[i]);
+                harness_resp_clear(&r[i]);
+        }
+}
+
+/* GROUP_CONNS pushes to one (key, family) with shuffled stamps on as many
+ * connections at once, then as many device PUTs; the answers agree with one
+ * order, the highest stamp is stored, and after a restart every
+ * acknowledged push replays its answer and every device is there. */
+static void test_group_concurrent_same_item(void **state) {
+        struct harness_syncd g;
+        struct harness_resp resp[GROUP_CONNS], r;
+        char keys[GROUP_CONNS][37], hdr[GROUP_CONNS][80], *bodies[GROUP_CONNS], buf[16];
+        uint64_t t = wall_ms() - 60000, ms[GROUP_CONNS], top = 0;
+        cJSON *res[GROUP_CONNS], *j;
+        CURL *e[GROUP_CONNS];
+        CURLM *m;
+
+        (void) state;
+        assert_int_equal(harness_dir(&g), 0);
+        assert_int_equal(harness_start(&g, false, NULL), 0);
+        m = multi_warm(&g);
+        for (int i = 0; i < GROUP_CONNS; i++) {
+                ms[i] = t + (uint64_t) ((i * 13) % GROUP_CONNS);  /* a permutation: arrival order != stamp order */
+                top = ms[i] > top ? ms[i] : top;
+                new_uuid(keys[i]);
+                bodies[i] = push_body(1, rec("eq.custom", "pro", ms[i], 0, ORIGIN_A, NULL));
+                e[i] = push_easy(&g, keys[i], bodies[i], &resp[i], hdr[i]);
+        }
+        multi_all(m, e, resp, GROUP_CONNS);
+        for (int i = 0; i < GROUP_CONNS; i++) {
+                assert_int_equal(resp[i].status, 200);
+                assert_null(harness_header(&resp[i], "Idempotent-Replay", buf, sizeof(buf)));
+                res[i] = cJSON_Parse(resp[i].body);
+                assert_non_null(res[i]);
+                harness_easy_free(e[i]);
+        }
+        assert_one_order(res, ms, GROUP_CONNS, top);
+        put_devices_at_once(&g, m);
+        curl_multi_cleanup(m);
+        /* restart: everything acknowledged is there */
+        assert_int_equal(harness_stop(&g), 0);
+        assert_int_equal(harness_start(&g, false, NULL), 0);
+        j = pull(&g, HARNESS_TOKEN_A, NULL, 1000);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "records")), 1);
+        assert_int_equal(stamp_ms_of(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "records"), 0)), top);
+        cJSON_Delete(j);
+        for (int i = 0; i < GROUP_CONNS; i++) {
+                push_with_key(&g, HARNESS_TOKEN_A, keys[i], bodies[i], &r);
+                assert_int_equal(r.status, 200);
+                assert_non_null(harness_header(&r, "Idempotent-Replay", buf, sizeof(buf)));
+                assert_string_equal(r.body, resp[i].body);
+                harness_resp_clear(&r);
+                harness_resp_clear(&resp[i]);
+                cJSON_Delete(res[i]);
+                free(bodies[i]);
+        }
+        j = get_ok(&g, HARNESS_TOKEN_A, "GET", "/v1/devices", NULL);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "devices")), GROUP_CONNS);
+        cJSON_Delete(j);
+        assert_int_equal(harness_stop(&g), 0);
+        harness_cleanup(&g);
+}
+
+/* Each key sent twice at once on two connections: one is processed, the
+ * other is in progress (409) until the group commits, or arrives after the
+ * commit and is the replay of the first answer; never two fresh answers. */
+static void test_group_replay_same_group(void **state) {
+        enum { KEYS = GROUP_CONNS / 2 };
+        struct harness_resp resp[GROUP_CONNS], r;
+        char keys[KEYS][37], hdr[GROUP_CONNS][80], *bodies[KEYS], buf[16];
+        CURL *e[GROUP_CONNS];
+        CURLM *m = multi_warm(&S);
+        int in_progress = 0;
+
+        (void) state;
+        for (int k = 0; k < KEYS; k++) {
+                new_uuid(keys[k]);
+                bodies[k] = push_body(1, rec("eq.active", "standard", wall_ms() - 5000 + (uint64_t) k, 0, ORIGIN_A,
+                                             NULL));
+                e[2 * k] = push_easy(&S, keys[k], bodies[k], &resp[2 * k], hdr[2 * k]);
+                e[2 * k + 1] = push_easy(&S, keys[k], bodies[k], &resp[2 * k + 1], hdr[2 * k + 1]);
+        }
+        multi_all(m, e, resp, GROUP_CONNS);
+        for (int k = 0; k < KEYS; k++) {
+                struct harness_resp *a = &resp[2 * k], *b = &resp[2 * k + 1], *fresh, *other;
+                bool a_fresh = a->status == 200 && !harness_header(a, "Idempotent-Replay", buf, sizeof(buf));
+                bool b_fresh = b->status == 200 && !harness_header(b, "Idempotent-Replay", buf, sizeof(buf));
+
+                assert_true(a_fresh != b_fresh);       /* exactly one was processed */
+                fresh = a_fresh ? a : b;
+                other = a_fresh ? b : a;
+                if (other->status == 409) {
+                        assert_error(other, 409, "in_progress");
+                        in_progress++;
+                } else {
+                        assert_int_equal(other->status, 200);
+                        assert_string_equal(other->body, fresh->body);
+                }
+                push_with_key(&S, HARNESS_TOKEN_A, keys[k], bodies[k], &r);   /* after the commit: the replay */
+                assert_int_equal(r.status, 200);
+                assert_non_null(harness_header(&r, "Idempotent-Replay", buf, sizeof(buf)));
+                assert_string_equal(r.body, fresh->body);
+                harness_resp_clear(&r);
+                free(bodies[k]);
+        }
+        printf("group: of %d keys sent twice at once, %d seconds were in progress (409), %d replays\n", KEYS,
+               in_progress, KEYS - in_progress);
+        for (int i = 0; i < GROUP_CONNS; i++) {
+                harness_easy_free(e[i]);
+                harness_resp_clear(&resp[i]);
+        }
+        curl_multi_cleanup(m);
+}
+
 static void test_faults(void **state) {
         struct harness_syncd f;
         struct harness_resp r;
@@ -1009,6 +1235,8 @@ int main(void) {
                 cmocka_unit_test(test_longpoll_timeout),
                 cmocka_unit_test(test_longpoll_wakes_all),
                 cmocka_unit_test(test_restart_keeps_everything),
+                cmocka_unit_test(test_group_concurrent_same_item),
+                cmocka_unit_test(test_group_replay_same_group),
                 cmocka_unit_test(test_faults),
                 cmocka_unit_test(test_command_line),
                 cmocka_unit_test(test_tls_verified),
