@@ -138,7 +138,7 @@ static int on_resolve(sd_event_source *s, uint64_t usec, void *userdata) {
 static int arm_timer(struct sim_device *d, uint32_t ms, sd_event_time_handler_t cb) {
         d->link_timer = sd_event_source_disable_unref(d->link_timer);
         return sd_event_add_time_relative(d->sim->event, &d->link_timer, CLOCK_MONOTONIC,
-                                          (uint64_t) ms * 1000, 0, cb, d);
+                                          (uint64_t) ms * 1000, 1, cb, d);
 }
 
 static int on_connect(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -811,5 +811,5 @@ int sim_bluez_restart(struct sim *sim, uint32_t down_ms) {
                 sim_device_link_down(d, false);
         sim->bus = sd_bus_flush_close_unref(sim->bus);
         return sd_event_add_time_relative(sim->event, &sim->restart_timer, CLOCK_MONOTONIC,
-                                          (uint64_t) down_ms * 1000, 0, on_restart, sim);
+                                          (uint64_t) down_ms * 1000, 1, on_restart, sim);
 }

@@ -409,7 +409,7 @@ static int op_new(struct sim_chrc *c, enum sim_op_kind kind, sd_bus_message *m, 
         else
                 op->faulted = fault_take(d, c->id, SIM_FAULT_ATT_ERROR, &op->fault) ||
                               fault_take(d, c->id, SIM_FAULT_ERROR, &op->fault);
-        r = sd_event_add_time_relative(d->sim->event, &op->timer, CLOCK_MONOTONIC, ms * 1000, 0, on_op_done, op);
+        r = sd_event_add_time_relative(d->sim->event, &op->timer, CLOCK_MONOTONIC, ms * 1000, 1, on_op_done, op);
         if (r < 0) {
                 op_free(op);
                 return r;
