@@ -89,6 +89,7 @@ struct manager {
         char *last_error;
         struct sync_call *sync;
         uint64_t push_started_usec;
+        bool stopping;                  /* manager_free runs: cancelled calls start nothing new */
 
         uint64_t started_usec;
         struct counters c;
@@ -217,18 +218,19 @@ static void on_item_read(struct bluez_buds *bb, int error, const struct record *
         (void) bb;
         it->read_id = 0;
         if (error < 0) {
+                /* a malformed value changes nothing here; a newer notification reads again */
                 log_struct_errno(LOG_WARNING, error, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
                                  "Reading %s from Buds %s failed: %s", key_name(it->key), b->address, message);
-                return;
+        } else {
+                m->c.gatt_reads++;
+                engine_outcome_reset(&o);
+                r = engine_buds_record(m->engine, b->address, it->key, rec, rec->revision, &o);
+                if (r < 0)
+                        log_error_errno(r, "Taking %s from Buds %s failed: %m", key_name(it->key), b->address);
+                else
+                        carry_out(m, &o);
         }
-        m->c.gatt_reads++;
-        engine_outcome_reset(&o);
-        r = engine_buds_record(m->engine, b->address, it->key, rec, rec->revision, &o);
-        if (r < 0)
-                log_error_errno(r, "Taking %s from Buds %s failed: %m", key_name(it->key), b->address);
-        else
-                carry_out(m, &o);
-        if (it->again) {
+        if (it->again && b->ready) {
                 it->again = false;
                 item_check(it, it->notified);
         }
@@ -772,6 +774,8 @@ static bool debouncing(struct manager *m) {
 
 /* The one place that decides what the sync loop does next. */
 static void kick(struct manager *m) {
+        if (m->stopping)
+                return;
         if (m->halted || m->pull_id || m->push_id || (m->sync && m->sync->error) || (!m->sync && cooling(m))) {
                 sync_finish(m);
                 return;
@@ -1366,6 +1370,7 @@ int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struc
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
+        m->stopping = true;
         if (m->sync) {
                 struct sync_call *s = m->sync;
                 m->sync = NULL;

@@ -102,11 +102,13 @@ static int harness_read_line(int fd, char *buf, size_t size, uint64_t deadline) 
 }
 
 static void harness_exec(const struct harness_syncd *s, bool faults, const char *const *extra, int out) {
-        char bin[256], cert[128], key[128], db[128], tokens[128];
-        const char *argv[32] = { "syncd", "--listen", "127.0.0.1:0", "--cert", cert, "--key", key,
+        char bin[256], cert[128], key[128], db[128], tokens[128], listen[32];
+        const char *argv[32] = { "syncd", "--listen", listen, "--cert", cert, "--key", key,
                                  "--db", db, "--tokens", tokens };
         size_t n = 11;
 
+        /* a restart keeps the port, so clients configured with it find it again */
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port > 0 ? s->port : 0);
         snprintf(cert, sizeof(cert), "%s/server.pem", s->dir);
         snprintf(key, sizeof(key), "%s/server.key", s->dir);
         if (s->db[0])

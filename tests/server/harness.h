@@ -35,7 +35,8 @@ struct harness_resp {
 
 /* A fresh directory with certificates and tokens (alice, bob). */
 int harness_dir(struct harness_syncd *s);
-/* Starts syncd in s->dir (db s->dir/db); extra: more arguments or NULL. */
+/* Starts syncd in s->dir (db s->dir/db) on s->port when set (a restart), else
+ * on a free port; extra: more arguments or NULL. */
 int harness_start(struct harness_syncd *s, bool faults, const char *const *extra);
 /* SIGTERM; returns the exit status, or -1 when it did not exit in time. */
 int harness_stop(struct harness_syncd *s);

@@ -1,0 +1,466 @@
+/* End-to-end harness (see e2e.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "e2e.h"
+#include "gatt/recjson.h"
+#include "gatt/wire.h"
+#include "tests/lib/testbus.h"
+
+#define SIM_NAME "org.bridged.test.Budsim"
+#define SIM_PATH "/org/bridged/test"
+#define SIM_IFACE "org.bridged.test.Budsim1"
+
+uint64_t e2e_now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static const char *build_dir(void) {
+        const char *b = getenv("BRIDGED_BUILD");
+        return b && *b ? b : "build";
+}
+
+static int write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        if (!f)
+                return -errno;
+        fputs(text, f);
+        return fclose(f) == 0 ? 0 : -errno;
+}
+
+static int write_conf(struct e2e *e) {
+        char text[1024], path[160];
+        int r;
+
+        (void) snprintf(path, sizeof(path), "%s/token", e->dir);
+        r = write_file(path, HARNESS_TOKEN_A "\n");
+        if (r < 0)
+                return r;
+        (void) snprintf(text, sizeof(text),
+                        "[Server]\nUrl=%s\nTokenFile=%s\nCAFile=%s\nLongPoll=%s\n\n"
+                        "[Sync]\nPushDebounceMs=%u\n",
+                        e->server.base, path, e->server.ca, e->long_poll ? "yes" : "no", e->push_debounce_ms);
+        return write_file(e->conf, text);
+}
+
+/* The notify socket bridged reports READY=1 to, as systemd's would. */
+static int notify_socket(struct e2e *e) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        (void) snprintf(e->notify, sizeof(e->notify), "%s/notify", e->dir);
+        if (strlen(e->notify) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, e->notify, strlen(e->notify) + 1);
+        e->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (e->notify_fd < 0)
+                return -errno;
+        if (bind(e->notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        return 0;
+}
+
+static int connect_bus(struct e2e *e) {
+        int r = sd_bus_new(&e->bus);
+
+        if (r >= 0)
+                r = sd_bus_set_address(e->bus, testbus_address(e->tb));
+        if (r >= 0)
+                r = sd_bus_set_bus_client(e->bus, 1);
+        if (r >= 0)
+                r = sd_bus_start(e->bus);
+        /* every broadcast signal wakes e2e_wait */
+        if (r >= 0)
+                r = sd_bus_add_match(e->bus, NULL, "type='signal'", NULL, NULL);
+        return r < 0 ? r : 0;
+}
+
+int e2e_start(struct e2e *e, bool no_bridged) {
+        char budsim[160];
+        int r;
+
+        memset(e, 0, sizeof(*e));
+        e->notify_fd = -1;
+        e->long_poll = true;
+        strcpy(e->dir, "/tmp/e2e.XXXXXX");
+        if (!mkdtemp(e->dir))
+                return -errno;
+        (void) snprintf(e->conf, sizeof(e->conf), "%s/bridged.conf", e->dir);
+        (void) snprintf(e->state, sizeof(e->state), "%s/state", e->dir);
+        r = testbus_start(&e->tb);
+        if (r < 0)
+                return r;
+        r = connect_bus(e);
+        if (r < 0)
+                return r;
+        (void) snprintf(budsim, sizeof(budsim), "%s/tests/budsim/budsim", build_dir());
+        r = testbus_spawn(e->tb, (char *[]) { budsim, NULL }, "budsim: ready", 10 * 1000000, &e->budsim);
+        if (r < 0)
+                return r;
+        r = harness_dir(&e->server);
+        if (r == 0)
+                r = harness_start(&e->server, true, NULL);
+        if (r < 0)
+                return r;
+        r = notify_socket(e);
+        if (r < 0 || no_bridged)
+                return r;
+        return e2e_bridged_start(e, true);
+}
+
+static void remove_tree(const char *dir) {
+        char cmd[160];
+
+        (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (dir[0] == '/' && strncmp(dir, "/tmp/", 5) == 0)
+                (void) !system(cmd);
+}
+
+void e2e_stop(struct e2e *e) {
+        if (e->bridged > 0)
+                (void) e2e_bridged_stop(e, SIGTERM);
+        if (e->budsim > 0)
+                (void) testbus_kill(e->budsim);
+        e->budsim = 0;
+        if (e->server.pid > 0)
+                (void) harness_stop(&e->server);
+        harness_cleanup(&e->server);
+        e->bus = sd_bus_flush_close_unref(e->bus);
+        e->tb = testbus_stop(e->tb);
+        if (e->notify_fd >= 0)
+                close(e->notify_fd);
+        e->notify_fd = -1;
+        remove_tree(e->dir);
+}
+
+static pid_t spawn_bridged(struct e2e *e) {
+        char bin[160];
+        pid_t pid;
+
+        (void) snprintf(bin, sizeof(bin), "%s/bridged/bridged", build_dir());
+        pid = fork();
+        if (pid != 0)
+                return pid;
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+        (void) setenv("DBUS_SYSTEM_BUS_ADDRESS", testbus_address(e->tb), 1);
+        (void) setenv("NOTIFY_SOCKET", e->notify, 1);
+        (void) unsetenv("STATE_DIRECTORY");
+        execv(bin, (char *[]) { bin, "--config", e->conf, "--state-dir", e->state, "--log-level",
+                                getenv("E2E_DEBUG") ? "debug" : "warning", NULL });
+        _exit(127);
+}
+
+/* READY=1 on the notify socket, or the child's death, or the deadline. */
+static int wait_ready(struct e2e *e, uint64_t deadline) {
+        char buf[4096];
+
+        for (;;) {
+                uint64_t now = e2e_now_usec();
+                struct pollfd p = { .fd = e->notify_fd, .events = POLLIN };
+                ssize_t n;
+                int status;
+
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                if (waitpid(e->bridged, &status, WNOHANG) == e->bridged) {
+                        e->bridged = 0;
+                        return -ECHILD;
+                }
+                if (poll(&p, 1, (int) ((deadline - now) / 1000 > 100 ? 100 : (deadline - now) / 1000 + 1)) <= 0)
+                        continue;
+                n = recv(e->notify_fd, buf, sizeof(buf) - 1, 0);
+                if (n <= 0)
+                        continue;
+                buf[n] = '\0';
+                if (strstr(buf, "READY=1"))
+                        return 0;
+        }
+}
+
+int e2e_bridged_start(struct e2e *e, bool fresh_state) {
+        uint64_t t0;
+        int r;
+
+        if (fresh_state)
+                remove_tree(e->state);
+        if (mkdir(e->state, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        r = write_conf(e);
+        if (r < 0)
+                return r;
+        t0 = e2e_now_usec();
+        e->bridged = spawn_bridged(e);
+        if (e->bridged < 0)
+                return -errno;
+        r = wait_ready(e, t0 + E2E_DEADLINE_USEC);
+        e->ready_usec = e2e_now_usec() - t0;
+        return r;
+}
+
+/* Reads (and forgets) what bridged sent to the notify socket: like
+ * systemd, the harness must drain it, or bridged blocks in sd_notify(). */
+static void drain_notify(struct e2e *e) {
+        char buf[4096];
+
+        while (e->notify_fd >= 0 && recv(e->notify_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                ;
+}
+
+int e2e_bridged_stop(struct e2e *e, int sig) {
+        uint64_t deadline = e2e_now_usec() + E2E_DEADLINE_USEC;
+        int status = 0;
+
+        if (e->bridged <= 0)
+                return -ESRCH;
+        (void) kill(e->bridged, sig);
+        for (;;) {
+                struct pollfd p = { .fd = e->notify_fd, .events = POLLIN };
+                pid_t w;
+
+                drain_notify(e);
+                w = waitpid(e->bridged, &status, WNOHANG);
+                if (w == e->bridged || w < 0)
+                        break;
+                if (e2e_now_usec() >= deadline) {
+                        fprintf(stderr, "bridged did not stop in time; killing it\n");
+                        (void) kill(e->bridged, SIGKILL);
+                        (void) waitpid(e->bridged, &status, 0);
+                        status = -ETIMEDOUT;
+                        break;
+                }
+                (void) poll(&p, 1, 50);
+        }
+        e->bridged = 0;
+        return status;
+}
+
+int e2e_server_stop(struct e2e *e) {
+        int r = harness_stop(&e->server);
+
+        e->server.pid = 0;
+        if (r != 0)
+                fprintf(stderr, "syncd stop: %d\n", r);
+        return r < 0 ? -EIO : 0;
+}
+
+int e2e_server_start(struct e2e *e) {
+        /* the same port, so bridged's Url= still points at it */
+        return harness_start(&e->server, true, NULL);
+}
+
+static int vcall(struct e2e *e, const char *dest, const char *path, const char *iface, const char *member,
+                 sd_bus_message **ret_reply, sd_bus_error *err, const char *types, va_list ap) {
+        sd_bus_message *m = NULL;
+        int r = sd_bus_message_new_method_call(e->bus, &m, dest, path, iface, member);
+
+        if (r >= 0 && types)
+                r = sd_bus_message_appendv(m, types, ap);
+        if (r >= 0)
+                r = sd_bus_call(e->bus, m, 30 * 1000000, err, ret_reply);
+        sd_bus_message_unref(m);
+        return r;
+}
+
+int e2e_call(struct e2e *e, const char *member, char **ret_json, sd_bus_error *err, const char *types, ...) {
+        sd_bus_message *reply = NULL;
+        sd_bus_error local = SD_BUS_ERROR_NULL;
+        const char *s;
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = vcall(e, "org.bridged", "/org/bridged", "org.bridged.Manager1", member, &reply, err ? err : &local,
+                  types, ap);
+        va_end(ap);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "s", &s);
+        if (r >= 0 && ret_json)
+                *ret_json = strdup(s);
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&local);
+        return r < 0 ? r : 0;
+}
+
+int e2e_sim(struct e2e *e, const char *member, sd_bus_message **ret_reply, const char *types, ...) {
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = vcall(e, SIM_NAME, SIM_PATH, SIM_IFACE, member, ret_reply, &err, types, ap);
+        va_end(ap);
+        if (r < 0)
+                fprintf(stderr, "budsim %s: %s\n", member, err.message ? err.message : strerror(-r));
+        sd_bus_error_free(&err);
+        return r < 0 ? r : 0;
+}
+
+int e2e_sim_add_buds(struct e2e *e, const char *address, const char *name, enum family f, uint64_t id) {
+        return e2e_sim(e, "AddBuds", NULL, "ssyt", address, name, (uint8_t) f, id);
+}
+
+int e2e_sim_touch(struct e2e *e, const char *address, const struct value *v) {
+        uint8_t buf[WIRE_PAYLOAD_MAX];
+        sd_bus_message *m = NULL;
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        int n = wire_value_encode(v, buf, sizeof(buf)), r;
+
+        if (n < 0)
+                return n;
+        r = sd_bus_message_new_method_call(e->bus, &m, SIM_NAME, SIM_PATH, SIM_IFACE, "Touch");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "sy", address, (uint8_t) v->key);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', buf, (size_t) n);
+        if (r >= 0)
+                r = sd_bus_call(e->bus, m, 10 * 1000000, &err, NULL);
+        if (r < 0)
+                fprintf(stderr, "budsim Touch: %s\n", err.message ? err.message : strerror(-r));
+        sd_bus_error_free(&err);
+        sd_bus_message_unref(m);
+        return r < 0 ? r : 0;
+}
+
+int e2e_sim_record(struct e2e *e, const char *address, enum key key, struct record *ret) {
+        sd_bus_message *reply = NULL;
+        const void *p;
+        size_t n;
+        int r = e2e_sim(e, "GetRecord", &reply, "sy", address, (uint8_t) key);
+
+        if (r >= 0)
+                r = sd_bus_message_read_array(reply, 'y', &p, &n);
+        if (r >= 0)
+                r = wire_record_decode(p, n, ret, NULL);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 0;
+}
+
+int e2e_server_record(struct e2e *e, enum key key, enum family family, struct record *ret) {
+        struct harness_resp resp = { 0 };
+        cJSON *doc = NULL, *it;
+        int r = harness_request(&e->server, "POST", "/v1/sync/pull", HARNESS_TOKEN_A,
+                                "{\"cursor\":null,\"limit\":1000}", NULL, &resp);
+
+        if (r < 0 || resp.status != 200) {
+                harness_resp_clear(&resp);
+                return -EIO;
+        }
+        doc = cJSON_ParseWithLength(resp.body, resp.len);
+        r = -ENOENT;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "records")) {
+                struct record rec;
+                if (recjson_record_from(it, &rec, NULL) == 0 && rec.value.key == key && rec.value.family == family) {
+                        *ret = rec;
+                        r = 0;
+                }
+        }
+        cJSON_Delete(doc);
+        harness_resp_clear(&resp);
+        return r;
+}
+
+int e2e_phone_push(struct e2e *e, const struct record *rec, char *ret_status, size_t size) {
+        static unsigned seq;
+        struct harness_resp resp = { 0 };
+        char key[80], *json = recjson_record_print(rec), *body = NULL;
+        cJSON *doc, *res;
+        const char *st;
+        int r;
+
+        (void) snprintf(key, sizeof(key), "Idempotency-Key: 00000000-0000-4000-8000-%012x", ++seq + (unsigned) getpid());
+        if (!json || asprintf(&body, "{\"schema\":1,\"records\":[%s]}", json) < 0) {
+                free(json);
+                return -ENOMEM;
+        }
+        r = harness_request(&e->server, "POST", "/v1/sync/push", HARNESS_TOKEN_A, body,
+                            (const char *const[]) { key, "Device-Id: 00000000000000fe", NULL }, &resp);
+        free(json);
+        free(body);
+        if (r < 0 || resp.status != 200) {
+                harness_resp_clear(&resp);
+                return -EIO;
+        }
+        doc = cJSON_ParseWithLength(resp.body, resp.len);
+        res = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "results"), 0);
+        st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "status"));
+        (void) snprintf(ret_status, size, "%s", st ? st : "?");
+        cJSON_Delete(doc);
+        harness_resp_clear(&resp);
+        return 0;
+}
+
+int e2e_intent(struct e2e *e, enum key key, struct record *ret) {
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        char *json = NULL;
+        int r = e2e_call(e, "Get", &json, &err, "s", key_name(key));
+
+        if (r < 0)
+                r = sd_bus_error_has_name(&err, "org.bridged.Error.NotFound") ? -ENOENT : r;
+        else
+                r = recjson_record_parse(json, strlen(json), ret, NULL);
+        free(json);
+        sd_bus_error_free(&err);
+        return r;
+}
+
+bool e2e_wait(struct e2e *e, bool (*cond)(struct e2e *e, void *userdata), void *userdata, uint64_t timeout_usec) {
+        uint64_t deadline = e2e_now_usec() + timeout_usec;
+
+        for (;;) {
+                uint64_t now;
+                int r;
+
+                while ((r = sd_bus_process(e->bus, NULL)) > 0)
+                        ;
+                drain_notify(e);
+                if (cond(e, userdata))
+                        return true;
+                now = e2e_now_usec();
+                if (now >= deadline)
+                        return false;
+                /* a bus message wakes us; a state with no signal is re-checked within 50 ms */
+                (void) sd_bus_wait(e->bus, deadline - now < 50000 ? deadline - now : 50000);
+        }
+}
+
+static bool same_record(const struct record *a, const struct record *b) {
+        return stamp_eq(a->stamp, b->stamp) && value_equal(&a->value, &b->value);
+}
+
+bool e2e_converged(struct e2e *e, const char *address, enum key key, const struct record *want) {
+        struct record buds, server, intent;
+        char *status = NULL;
+        bool ok;
+
+        if (e2e_sim_record(e, address, key, &buds) < 0 || (buds.flags & RECORD_DIRTY))
+                return false;
+        if (want && !same_record(&buds, want))
+                return false;
+        if (e2e_server_record(e, key, buds.value.family, &server) < 0 || !same_record(&buds, &server))
+                return false;
+        if (e2e_intent(e, key, &intent) < 0 || !stamp_eq(intent.stamp, buds.stamp))
+                return false;
+        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
+                return false;
+        ok = strstr(status, "\"pending\":0") != NULL;
+        free(status);
+        return ok;
+}

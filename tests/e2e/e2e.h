@@ -1,0 +1,75 @@
+/* End-to-end harness: everything real on one machine. A private dbus-daemon,
+ * budsim owning org.bluez on it, syncd over TLS with a CA made at test time,
+ * and bridged itself, started with NOTIFY_SOCKET pointing at the harness so
+ * that "ready" is bridged's own READY=1. The test talks to bridged and budsim
+ * over the bus and to syncd as a phone would (HTTPS). Waits run on bus
+ * signals with a deadline; nothing sleeps. Test-only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-bus.h>
+
+#include "policy/value.h"
+#include "tests/server/harness.h"
+
+#define E2E_DEADLINE_USEC (20 * UINT64_C(1000000))
+#define E2E_PHONE UINT64_C(0x00000000000000fe)
+
+struct e2e {
+        struct testbus *tb;
+        sd_bus *bus;                    /* the test's own connection */
+        pid_t budsim, bridged;
+        struct harness_syncd server;
+        char dir[64];                   /* configuration, token, state */
+        char conf[128];
+        char state[128];
+        char notify[128];
+        int notify_fd;
+        unsigned push_debounce_ms;
+        bool long_poll;
+        uint64_t ready_usec;            /* start to READY=1 of the last start */
+};
+
+/* Bus, budsim, syncd (and bridged unless no_bridged). */
+int e2e_start(struct e2e *e, bool no_bridged);
+void e2e_stop(struct e2e *e);
+
+/* bridged with the configuration in e (rewritten each start): spawned, then
+ * READY=1 awaited. A fresh state directory when fresh_state. */
+int e2e_bridged_start(struct e2e *e, bool fresh_state);
+/* Sends sig (SIGTERM, SIGKILL), reaps; returns the wait status. */
+int e2e_bridged_stop(struct e2e *e, int sig);
+/* The server: stopped (connections refused), started again on the same
+ * port and database. */
+int e2e_server_stop(struct e2e *e);
+int e2e_server_start(struct e2e *e);
+
+/* org.bridged.Manager1: member with arguments; the JSON answer (malloc'd)
+ * or, on a D-Bus error, its name and message in err. */
+int e2e_call(struct e2e *e, const char *member, char **ret_json, sd_bus_error *err, const char *types, ...);
+/* org.bridged.test.Budsim1 */
+int e2e_sim(struct e2e *e, const char *member, sd_bus_message **ret_reply, const char *types, ...);
+int e2e_sim_add_buds(struct e2e *e, const char *address, const char *name, enum family f, uint64_t id);
+int e2e_sim_touch(struct e2e *e, const char *address, const struct value *v);
+int e2e_sim_record(struct e2e *e, const char *address, enum key key, struct record *ret);
+
+/* The server's copy of (key, family), as a phone pulling from the start sees it. -ENOENT if none. */
+int e2e_server_record(struct e2e *e, enum key key, enum family family, struct record *ret);
+/* A phone's push of one record (its own Idempotency-Key); the result status. */
+int e2e_phone_push(struct e2e *e, const struct record *r, char *ret_status, size_t size);
+
+/* The bridge's intent of key (Get), decoded. -ENOENT when it has none. */
+int e2e_intent(struct e2e *e, enum key key, struct record *ret);
+
+/* Runs the bus until cond(e, userdata) holds, re-checking after every
+ * message and every 50 ms at most; false when the deadline passes first. */
+bool e2e_wait(struct e2e *e, bool (*cond)(struct e2e *e, void *userdata), void *userdata, uint64_t timeout_usec);
+
+/* Converged: the Buds at address, the server and the bridge hold the same
+ * stamp and value for key in the Buds' family (and nothing is pending). */
+bool e2e_converged(struct e2e *e, const char *address, enum key key, const struct record *want);
+
+uint64_t e2e_now_usec(void);

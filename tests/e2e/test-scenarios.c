@@ -1,0 +1,509 @@
+/* The four scenarios end to end — bridged, budsim, syncd and a "phone"
+ * pushing to the server — plus the conflict log, kill -9 at random points,
+ * a failing server, malformed values, and bad D-Bus and command-line input. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "e2e.h"
+#include "gatt/recjson.h"
+#include "tests/lib/testbus.h"
+
+#define A "AA:BB:CC:DD:EE:01"
+#define B "AA:BB:CC:DD:EE:02"
+#define C "AA:BB:CC:DD:EE:03"
+
+static struct e2e E;
+
+static int setup(void **state) {
+        int r = e2e_start(&E, false);
+
+        (void) state;
+        if (r == -ENOENT)
+                skip();
+        assert_int_equal(r, 0);
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void) state;
+        e2e_stop(&E);
+        return 0;
+}
+
+static uint64_t wall_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static struct value profile(const char *name) {
+        struct value v;
+
+        value_init(&v, KEY_PROFILE, FAMILY_ANY);
+        v.profile.name_len = (uint8_t) strlen(name);
+        memcpy(v.profile.name, name, v.profile.name_len);
+        v.profile.noise_control = NOISE_ANC;
+        v.profile.touch_left = TOUCH_PLAY_PAUSE;
+        v.profile.left[2] = 5;
+        return v;
+}
+
+static struct value pro_eq(enum key key, int16_t gain) {
+        struct value v;
+        union eq_params *eq;
+
+        value_init(&v, key, FAMILY_PRO);
+        eq = key == KEY_EQ_ACTIVE ? &v.active.eq : &v.custom;
+        if (key == KEY_EQ_ACTIVE)
+                v.active.preset = PRESET_CUSTOM;
+        eq->pro.preamp = -20;
+        eq->pro.count = 3;
+        eq->pro.band[0] = (struct eq_band) { BAND_LOW_SHELF, 105, gain, 71 };
+        eq->pro.band[1] = (struct eq_band) { BAND_PEAK, 2500, -35, 141 };
+        eq->pro.band[2] = (struct eq_band) { BAND_HIGH_SHELF, 9000, 25, 70 };
+        return v;
+}
+
+/* Set over D-Bus; the record the bridge acknowledged. */
+static struct record set(const struct value *v) {
+        char *json = recjson_value_print(v), *ans = NULL;
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        struct record r;
+
+        assert_non_null(json);
+        if (e2e_call(&E, "Set", &ans, &err, "sss", key_name(v->key),
+                     v->key == KEY_PROFILE ? "" : family_name(v->family), json) < 0)
+                fail_msg("Set failed: %s", err.message);
+        assert_int_equal(recjson_record_parse(ans, strlen(ans), &r, NULL), 0);
+        free(json);
+        free(ans);
+        return r;
+}
+
+struct want {
+        const char *address;
+        enum key key;
+        const struct record *rec;
+};
+
+static bool cond_converged(struct e2e *e, void *userdata) {
+        const struct want *w = userdata;
+
+        return e2e_converged(e, w->address, w->key, w->rec);
+}
+
+static void wait_converged(const char *address, enum key key, const struct record *rec) {
+        struct want w = { address, key, rec };
+
+        if (!e2e_wait(&E, cond_converged, &w, E2E_DEADLINE_USEC))
+                fail_msg("%s did not converge on %s in time", key_name(key), address);
+}
+
+static bool cond_buds_ready(struct e2e *e, void *userdata) {
+        char *status = NULL, needle[64];
+        bool ok;
+
+        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
+                return false;
+        (void) snprintf(needle, sizeof(needle), "\"address\":\"%s\"", (const char *) userdata);
+        ok = strstr(status, needle) && strstr(strstr(status, needle), "\"connected\":true");
+        free(status);
+        return ok;
+}
+
+static void wait_buds_ready(const char *address) {
+        if (!e2e_wait(&E, cond_buds_ready, (void *) address, E2E_DEADLINE_USEC))
+                fail_msg("Buds %s did not get ready", address);
+}
+
+static void add_buds(const char *address, enum family f, uint64_t id) {
+        assert_int_equal(e2e_sim_add_buds(&E, address, "Buds", f, id), 0);
+        wait_buds_ready(address);
+}
+
+static bool same(const struct record *a, const struct record *b) {
+        return stamp_eq(a->stamp, b->stamp) && value_equal(&a->value, &b->value);
+}
+
+/* ---- online ---- */
+
+struct value_want {
+        const char *address;
+        struct value v;
+};
+
+static bool cond_value_everywhere(struct e2e *e, void *userdata) {
+        const struct value_want *w = userdata;
+        struct record buds, server;
+
+        return e2e_converged(e, w->address, w->v.key, NULL) && e2e_sim_record(e, w->address, w->v.key, &buds) == 0 &&
+               value_equal(&buds.value, &w->v) && e2e_server_record(e, w->v.key, w->v.family, &server) == 0 &&
+               value_equal(&server.value, &w->v);
+}
+
+static void test_online(void **state) {
+        struct value_want w = { A, profile("touched on the Buds") };
+        struct record r, buds;
+        char status[32];
+
+        (void) state;
+        add_buds(A, FAMILY_PRO, 0x0101);
+        /* a host edit goes to the Buds and the server */
+        struct value v = pro_eq(KEY_EQ_CUSTOM, 60);
+        r = set(&v);
+        wait_converged(A, KEY_EQ_CUSTOM, &r);
+        /* a change on the Buds is stamped, written back and pushed */
+        assert_int_equal(e2e_sim_touch(&E, A, &w.v), 0);
+        if (!e2e_wait(&E, cond_value_everywhere, &w, E2E_DEADLINE_USEC))
+                fail_msg("the change on the Buds did not reach the server");
+        assert_int_equal(e2e_sim_record(&E, A, KEY_PROFILE, &buds), 0);
+        assert_true(buds.stamp.origin != 0 && !(buds.flags & RECORD_DIRTY));
+        /* a newer value from a phone reaches the Buds */
+        r = (struct record) { .value = pro_eq(KEY_EQ_ACTIVE, -45),
+                              .stamp = { stamp_pack(wall_ms() + 1000, 0), E2E_PHONE } };
+        assert_int_equal(e2e_phone_push(&E, &r, status, sizeof(status)), 0);
+        assert_string_equal(status, "applied");
+        wait_converged(A, KEY_EQ_ACTIVE, &r);
+}
+
+/* ---- offline, through a restart ---- */
+
+static void test_offline_restart(void **state) {
+        struct record r1, r2, buds;
+        struct value_want w = { A, pro_eq(KEY_EQ_ACTIVE, 33) };
+
+        (void) state;
+        add_buds(A, FAMILY_PRO, 0x0101);
+        assert_int_equal(e2e_server_stop(&E), 0);
+        struct value p = profile("edited offline"), c = pro_eq(KEY_EQ_CUSTOM, -70);
+        r1 = set(&p);
+        r2 = set(&c);
+        /* the Buds are kept in sync locally while the server is away */
+        assert_int_equal(e2e_sim_record(&E, A, KEY_PROFILE, &buds), 0);
+        /* (the write may still be in flight; the restart below must not lose it either) */
+        assert_int_equal(WEXITSTATUS(e2e_bridged_stop(&E, SIGTERM)), 0);
+        assert_int_equal(e2e_bridged_start(&E, false), 0);
+        wait_buds_ready(A);
+        assert_int_equal(e2e_sim_touch(&E, A, &w.v), 0);
+        /* back online: everything queued arrives */
+        assert_int_equal(e2e_server_start(&E), 0);
+        wait_converged(A, KEY_PROFILE, &r1);
+        wait_converged(A, KEY_EQ_CUSTOM, &r2);
+        if (!e2e_wait(&E, cond_value_everywhere, &w, E2E_DEADLINE_USEC))
+                fail_msg("the offline change on the Buds did not reach the server");
+}
+
+static bool cond_converged_buds_only(struct e2e *e, void *userdata) {
+        const struct record *want = userdata;
+        struct record buds;
+
+        return e2e_sim_record(e, A, want->value.key, &buds) == 0 && same(&buds, want) && !(buds.flags & RECORD_DIRTY);
+}
+
+/* ---- phone switch, both ways ---- */
+
+static void test_phone_switch(void **state) {
+        struct record old, mine, theirs, buds;
+        char status[32];
+
+        (void) state;
+        add_buds(A, FAMILY_STANDARD, 0x0202);
+        struct value p1 = profile("first"), p2 = profile("never reached the server");
+        old = set(&p1);
+        wait_converged(A, KEY_PROFILE, &old);
+        /* the old host writes the Buds but never reaches the server, then is gone */
+        assert_int_equal(e2e_server_stop(&E), 0);
+        mine = set(&p2);
+        assert_true(e2e_wait(&E, cond_converged_buds_only, &mine, E2E_DEADLINE_USEC));
+        (void) e2e_bridged_stop(&E, SIGKILL);
+        assert_int_equal(e2e_server_start(&E), 0);
+        /* a new host with an empty cache: the Buds carry the newest stamp, it goes to the server */
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        wait_converged(A, KEY_PROFILE, &mine);
+
+        /* the other way: a phone's newer edit while no bridge runs, then another new host */
+        (void) e2e_bridged_stop(&E, SIGTERM);
+        theirs = (struct record) { .value = profile("from the phone"),
+                                   .stamp = { stamp_pack(wall_ms() + 500, 0), E2E_PHONE } };
+        assert_int_equal(e2e_phone_push(&E, &theirs, status, sizeof(status)), 0);
+        assert_string_equal(status, "applied");
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        wait_converged(A, KEY_PROFILE, &theirs);
+        assert_int_equal(e2e_sim_record(&E, A, KEY_PROFILE, &buds), 0);
+        assert_true(same(&buds, &theirs));
+}
+
+/* ---- Buds switch: pro -> standard -> pro loses nothing ---- */
+
+static void test_buds_switch(void **state) {
+        struct record p, std, pro_again, server;
+
+        (void) state;
+        add_buds(A, FAMILY_PRO, 0x0a0a);
+        struct value v = pro_eq(KEY_EQ_CUSTOM, 87);
+        p = set(&v);
+        wait_converged(A, KEY_EQ_CUSTOM, &p);
+        assert_int_equal(e2e_sim(&E, "RemoveBuds", NULL, "s", A), 0);
+
+        /* standard Buds from the factory: the intent converted, DERIVED, with the intent's stamp */
+        add_buds(B, FAMILY_STANDARD, 0x0b0b);
+        wait_converged(B, KEY_EQ_CUSTOM, NULL);
+        assert_int_equal(e2e_sim_record(&E, B, KEY_EQ_CUSTOM, &std), 0);
+        assert_int_equal(std.value.family, FAMILY_STANDARD);
+        assert_true(std.flags & RECORD_DERIVED);
+        assert_true(stamp_eq(std.stamp, p.stamp));
+        assert_int_equal(e2e_server_record(&E, KEY_EQ_CUSTOM, FAMILY_STANDARD, &server), 0);
+        assert_true(server.flags & RECORD_DERIVED);
+        assert_int_equal(e2e_sim(&E, "RemoveBuds", NULL, "s", B), 0);
+
+        /* back to (other, factory) pro Buds: the pro parameters come back exactly */
+        add_buds(C, FAMILY_PRO, 0x0c0c);
+        wait_converged(C, KEY_EQ_CUSTOM, &p);
+        assert_int_equal(e2e_sim_record(&E, C, KEY_EQ_CUSTOM, &pro_again), 0);
+        assert_true(value_equal(&pro_again.value, &v));
+        assert_false(pro_again.flags & RECORD_DERIVED);
+}
+
+/* ---- the conflict log and restore ---- */
+
+static void test_conflict_and_restore(void **state) {
+        struct record mine, theirs, restored;
+        char status[32], *list = NULL, *ans = NULL;
+        cJSON *doc;
+        uint64_t id;
+
+        (void) state;
+        add_buds(A, FAMILY_PRO, 0x0101);
+        assert_int_equal(e2e_server_stop(&E), 0);
+        struct value v = profile("mine, made offline");
+        mine = set(&v);
+        assert_int_equal(e2e_server_start(&E), 0);
+        /* meanwhile a phone made a newer edit */
+        theirs = (struct record) { .value = profile("theirs, newer"), .stamp = { stamp_pack(wall_ms() + 2000, 0),
+                                                                                 E2E_PHONE } };
+        assert_int_equal(e2e_phone_push(&E, &theirs, status, sizeof(status)), 0);
+        assert_string_equal(status, "applied");
+        wait_converged(A, KEY_PROFILE, &theirs);
+        assert_int_equal(e2e_call(&E, "ListConflicts", &list, NULL, NULL), 0);
+        doc = cJSON_Parse(list);
+        assert_int_equal(cJSON_GetArraySize(doc), 1);
+        id = (uint64_t) cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(doc, 0), "id"));
+        assert_non_null(strstr(list, "mine, made offline"));
+        cJSON_Delete(doc);
+        free(list);
+        /* restore: the lost value again, as a new edit that wins everywhere */
+        assert_int_equal(e2e_call(&E, "Restore", &ans, NULL, "t", id), 0);
+        assert_int_equal(recjson_record_parse(ans, strlen(ans), &restored, NULL), 0);
+        free(ans);
+        assert_true(value_equal(&restored.value, &mine.value));
+        assert_true(stamp_cmp(restored.stamp, theirs.stamp) > 0);
+        wait_converged(A, KEY_PROFILE, &restored);
+}
+
+/* ---- kill -9 at random points: every acknowledged edit arrives, once ---- */
+
+static void test_kill9_rounds(void **state) {
+        unsigned seed = (unsigned) time(NULL), rounds = getenv("E2E_KILL_ROUNDS") ? (unsigned) atoi(getenv("E2E_KILL_ROUNDS")) : 50;
+        struct record acked = { 0 };
+        char name[33];
+
+        (void) state;
+        print_message("kill -9 rounds: %u, seed %u\n", rounds, seed);
+        srand(seed);
+        add_buds(A, FAMILY_PRO, 0x0101);
+        for (unsigned i = 0; i < rounds; i++) {
+                unsigned edits = 1 + (unsigned) rand() % 3;
+                for (unsigned k = 0; k < edits; k++) {
+                        (void) snprintf(name, sizeof(name), "round %u edit %u", i, k);
+                        struct value v = profile(name);
+                        acked = set(&v);
+                }
+                /* somewhere in the write to the Buds, the push, or the answer */
+                if (rand() % 4)
+                        usleep((useconds_t) (rand() % 20000));
+                (void) e2e_bridged_stop(&E, SIGKILL);
+                assert_int_equal(e2e_bridged_start(&E, false), 0);
+                wait_converged(A, KEY_PROFILE, &acked);
+        }
+}
+
+/* ---- a server failing in each way of the spec's table ---- */
+
+static void faults(const char *rules) {
+        struct harness_resp resp = { 0 };
+
+        assert_int_equal(harness_request(&E.server, "POST", "/test/faults", NULL, rules, NULL, &resp), 0);
+        assert_int_equal(resp.status, 200);
+        harness_resp_clear(&resp);
+}
+
+static void test_server_failures(void **state) {
+        static const char *const rules[] = {
+                "[{\"path\":\"/v1/sync/push\",\"count\":2,\"action\":\"status\",\"status\":503}]",
+                "[{\"path\":\"/v1/sync/push\",\"count\":1,\"action\":\"status\",\"status\":429,\"retry_after\":1}]",
+                "[{\"path\":\"/v1/sync/push\",\"count\":1,\"action\":\"status\",\"status\":409}]",
+                "[{\"path\":\"/v1/sync/push\",\"count\":1,\"action\":\"garbage\"}]",
+                "[{\"path\":\"/v1/sync/push\",\"count\":1,\"action\":\"truncate\"}]",
+                "[{\"path\":\"/v1/sync/push\",\"count\":1,\"action\":\"apply_then_drop\"}]",
+                "[{\"path\":\"/v1/sync/pull\",\"count\":1,\"action\":\"garbage\"},"
+                " {\"path\":\"/v1/sync/push\",\"count\":1,\"action\":\"status\",\"status\":500}]",
+        };
+        char name[33];
+
+        (void) state;
+        add_buds(A, FAMILY_STANDARD, 0x0303);
+        for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+                struct record r;
+                faults(rules[i]);
+                (void) snprintf(name, sizeof(name), "through fault %zu", i);
+                struct value v = profile(name);
+                r = set(&v);
+                wait_converged(A, KEY_PROFILE, &r);
+        }
+}
+
+/* ---- malformed values from the Buds: refused, nothing stored changes ---- */
+
+static void test_malformed_buds_value(void **state) {
+        struct record before, after;
+        struct value_want w = { A, profile("after the bad read") };
+        sd_bus_message *m = NULL;
+
+        (void) state;
+        add_buds(A, FAMILY_PRO, 0x0101);
+        struct value v = profile("good");
+        before = set(&v);
+        wait_converged(A, KEY_PROFILE, &before);
+        /* the next read of the profile returns a broken record */
+        assert_int_equal(sd_bus_message_new_method_call(E.bus, &m, "org.bridged.test.Budsim", "/org/bridged/test",
+                                                        "org.bridged.test.Budsim1", "InjectFault"), 0);
+        assert_true(sd_bus_message_append(m, "sss", A, "profile", "malformed") >= 0);
+        assert_true(sd_bus_message_append(m, "a{sv}", 2, "count", "u", 1, "how", "s", "trailing") >= 0);
+        assert_true(sd_bus_call(E.bus, m, 5000000, NULL, NULL) >= 0);
+        sd_bus_message_unref(m);
+        struct value bad_touch = profile("read back broken");
+        assert_int_equal(e2e_sim_touch(&E, A, &bad_touch), 0);
+        /* nothing the bridge holds moves on a malformed value */
+        assert_int_equal(e2e_intent(&E, KEY_PROFILE, &after), 0);
+        assert_true(same(&after, &before) || value_equal(&after.value, &bad_touch));
+        /* the next change reads fine and flows */
+        assert_int_equal(e2e_sim_touch(&E, A, &w.v), 0);
+        if (!e2e_wait(&E, cond_value_everywhere, &w, E2E_DEADLINE_USEC))
+                fail_msg("the change after the malformed read did not flow");
+}
+
+/* ---- bad D-Bus calls and bad command lines: one clear error, nothing changes ---- */
+
+static void expect_error(const char *name, const char *member, const char *types, ...) {
+        sd_bus_message *m = NULL;
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        va_list ap;
+        int r;
+
+        assert_int_equal(sd_bus_message_new_method_call(E.bus, &m, "org.bridged", "/org/bridged",
+                                                        "org.bridged.Manager1", member), 0);
+        va_start(ap, types);
+        if (types)
+                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
+        va_end(ap);
+        r = sd_bus_call(E.bus, m, 10000000, &err, NULL);
+        if (r >= 0 || !sd_bus_error_has_name(&err, name))
+                fail_msg("%s: expected %s, got %s: %s", member, name, err.name ? err.name : "success",
+                         err.message ? err.message : "");
+        assert_non_null(err.message);
+        assert_true(strlen(err.message) > 10);
+        sd_bus_error_free(&err);
+        sd_bus_message_unref(m);
+}
+
+static int run_ctl(const char *const *args, char *err, size_t size) {
+        char bin[160], cmd[1024] = "";
+        int n = 0, status;
+        FILE *f;
+
+        (void) snprintf(bin, sizeof(bin), "%s/bridged/bridgectl", getenv("BRIDGED_BUILD") ?: "build");
+        n = snprintf(cmd, sizeof(cmd), "DBUS_SYSTEM_BUS_ADDRESS='%s' %s", testbus_address(E.tb), bin);
+        for (; *args; args++)
+                n += snprintf(cmd + n, sizeof(cmd) - (size_t) n, " '%s'", *args);
+        n += snprintf(cmd + n, sizeof(cmd) - (size_t) n, " 2>&1 >/dev/null");
+        f = popen(cmd, "re");
+        assert_non_null(f);
+        size_t got = fread(err, 1, size - 1, f);
+        err[got] = '\0';
+        status = pclose(f);
+        return WEXITSTATUS(status);
+}
+
+static void test_bad_input(void **state) {
+        char before[4096], *after = NULL, *status = NULL, out[1024];
+        struct record r;
+
+        (void) state;
+        struct value v = profile("unchanged");
+        r = set(&v);
+        (void) r;
+        assert_int_equal(e2e_call(&E, "Get", &status, NULL, "s", "profile"), 0);
+        (void) snprintf(before, sizeof(before), "%s", status);
+        free(status);
+
+        expect_error("org.bridged.Error.InvalidArgument", "Get", "s", "volume");
+        expect_error("org.bridged.Error.InvalidArgument", "Set", "sss", "profile", "", "{not json");
+        expect_error("org.bridged.Error.InvalidArgument", "Set", "sss", "profile", "pro", "{}");
+        expect_error("org.bridged.Error.InvalidArgument", "Set", "sss", "eq.custom", "pro",
+                     "{\"preamp_db\": 0, \"bands\": [{\"type\": \"peak\", \"freq_hz\": 100, "
+                     "\"gain_db\": 12.5, \"q\": 1}]}");
+        expect_error("org.bridged.Error.InvalidArgument", "Set", "sss", "eq.custom", "standard",
+                     "{\"bands_db\": [0, 0, 0, 0, 0.3]}");
+        expect_error("org.bridged.Error.InvalidArgument", "Set", "sss", "eq.active", "standard",
+                     "{\"preset\": \"flat\", \"eq\": {\"bands_db\": [0, 0, 0, 0, 0]}}");
+        expect_error("org.bridged.Error.NotConnected", "Set", "sss", "eq.custom", "", "{\"bands_db\": [0, 0, 0, 0, 0]}");
+        expect_error("org.bridged.Error.NotFound", "Restore", "t", (uint64_t) 4242);
+        expect_error("org.freedesktop.DBus.Error.InvalidArgs", "Set", "s", "profile");
+
+        assert_int_equal(run_ctl((const char *[]) { "frobnicate", NULL }, out, sizeof(out)), 2);
+        assert_non_null(strstr(out, "unknown command"));
+        assert_int_equal(run_ctl((const char *[]) { "get", "volume", NULL }, out, sizeof(out)), 2);
+        assert_int_equal(run_ctl((const char *[]) { "restore", "-1", NULL }, out, sizeof(out)), 2);
+        assert_int_equal(run_ctl((const char *[]) { "set", "profile", "{\"name\": 1}", NULL }, out, sizeof(out)), 1);
+        assert_non_null(strstr(out, "bridgectl: Set: "));
+        assert_null(strchr(strchr(out, '\n') + 1, '\n'));     /* one line */
+        assert_int_equal(run_ctl((const char *[]) { "--json", "get", "profile", NULL }, out, sizeof(out)), 0);
+
+        /* nothing stored changed */
+        assert_int_equal(e2e_call(&E, "Get", &after, NULL, "s", "profile"), 0);
+        assert_string_equal(before, after);
+        free(after);
+        assert_int_equal(e2e_call(&E, "ListConflicts", &after, NULL, NULL), 0);
+        assert_string_equal(after, "[]");
+        free(after);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_online, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_offline_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_phone_switch, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_buds_switch, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_conflict_and_restore, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_failures, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_malformed_buds_value, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
+        };
+        if (getenv("E2E_ONLY"))
+                cmocka_set_test_filter(getenv("E2E_ONLY"));    /* e.g. E2E_ONLY=test_online */
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
