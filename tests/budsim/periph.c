@@ -395,7 +395,10 @@ static int add_objects(struct periph *p) {
                         .p = p, .attr = (enum buds_attr) i, .uuid = chrc_defs[i].uuid,
                         .service_path = p->service[chrc_defs[i].service].path,
                 };
-                snprintf(c->path, sizeof(c->path), "%s/char%u", c->service_path, i);
+                char path[sizeof(c->path)];     /* gcc -O1 -Wrestrict cannot tell the two apart */
+
+                snprintf(path, sizeof(path), "%s/char%u", c->service_path, i);
+                memcpy(c->path, path, sizeof(path));
                 r = sd_bus_add_object_vtable(p->bus, NULL, c->path, GATT_CHRC_IFACE, chrc_vtable, c);
         }
         if (r >= 0)
