@@ -102,9 +102,8 @@ $(B)/fuzz/%: $(B)/fuzzobj/tests/fuzz/fuzz-%.o $(B)/fuzzobj/libcodec.a
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(call pkglibs,libcjson) -lm
 
-demo: all
-	@if [ -x tests/demo/run ]; then tests/demo/run "$(B)"; else \
-		echo "make demo: the daemon (issue 5) is not built yet; nothing to demonstrate." >&2; exit 1; fi
+demo: all $(DEMO)
+	@BRIDGED_BUILD=$(B) $(DEMO)
 
 install: all $(INSTALL_RULES)
 
