@@ -61,6 +61,7 @@ TESTS :=          # programs the runner runs (cmocka binaries, test scripts)
 BENCHES :=        # programs make bench runs
 FUZZERS :=        # names; tests/fuzz/fuzz-NAME.c, corpus in tests/fuzz/corpus/NAME
 PROGRAMS :=       # what make all builds
+CHECK_DEPS :=     # helpers the test programs run (built before make check runs them)
 INSTALL_RULES :=  # targets make install runs
 
 $(B)/%.o: %.c
@@ -81,7 +82,7 @@ include $(filter-out policy/module.mk gatt/module.mk,$(sort $(wildcard */module.
 
 all: $(PROGRAMS)
 
-check: all $(TESTS) $(FUZZERS:%=$(B)/fuzz/%)
+check: all $(TESTS) $(CHECK_DEPS) $(FUZZERS:%=$(B)/fuzz/%)
 	@build-aux/run-tests "$(B)" $(TESTS)
 	@build-aux/run-fuzz-corpus "$(B)" $(FUZZERS)
 ifneq ($(SAN),1)
@@ -89,7 +90,7 @@ ifneq ($(SAN),1)
 	@$(MAKE) --no-print-directory B=$(B)/san SAN=1 check-san
 endif
 
-check-san: all $(TESTS)
+check-san: all $(TESTS) $(CHECK_DEPS)
 	@build-aux/run-tests "$(B)" $(TESTS)
 
 bench: $(BENCHES)

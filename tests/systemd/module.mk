@@ -4,7 +4,7 @@
 # for bridged on that bus; the script finds it through $BRIDGED_BUILD.
 TESTS += tests/systemd/check-units.sh
 
-tests/systemd/check-units.sh: $(B)/tests/systemd/bus-peer
+CHECK_DEPS += $(B)/tests/systemd/bus-peer
 
 $(B)/tests/systemd/bus-peer: $(B)/tests/systemd/bus-peer.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd)
