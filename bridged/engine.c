@@ -72,7 +72,12 @@ int engine_copy_from_record(const struct record *r, struct store_copy *ret) {
         return 0;
 }
 
+/* Steps that acknowledge something (a host edit, a Buds change stamped before
+ * it is written back) commit durably against a power cut; steps whose loss
+ * only means learning the same thing again (a server copy, a push answer, a
+ * Buds snapshot) need only survive a crash of the process. */
 static int begin(struct engine *e) { return store_begin(e->store); }
+static int begin_relaxed(struct engine *e) { return store_begin_relaxed(e->store); }
 
 /* The clock is saved with everything it stamped. */
 static int commit(struct engine *e) {
@@ -495,7 +500,12 @@ int engine_buds_record(struct engine *e, const char *address, enum key key, cons
                 return -ENOENT;
         if (rec && rec->value.key != key)
                 return -EINVAL;
-        r = begin(e);
+        /* a DIRTY or suspect record gets stamped here: that is acknowledged by
+         * the write-back, so it must be durable first */
+        if (rec && ((rec->flags & RECORD_DIRTY) || hlc_is_suspect(&e->clock, rec->stamp, now(e))))
+                r = begin(e);
+        else
+                r = begin_relaxed(e);
         if (r < 0)
                 return r;
         if (!rec) {
@@ -522,7 +532,7 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
 
         if (r < 0)
                 return r;
-        r = begin(e);
+        r = begin_relaxed(e);
         if (r == 0)
                 r = store_buds_item_put(e->store, address, rec->value.key, &snap);
         if (r < 0)
@@ -570,7 +580,7 @@ int engine_server_records(struct engine *e, const struct record *recs, size_t n,
                           struct engine_outcome *o) {
         bool touched[KEY_MAX + 1] = { false };
         struct before b[KEY_MAX + 1];
-        int r = begin(e);
+        int r = begin_relaxed(e);
 
         if (r < 0)
                 return r;
@@ -680,7 +690,7 @@ static int pushed_records(struct engine *e, struct record **ret, size_t *ret_n) 
 /* Stores a new push of every pending copy. -ENOENT when nothing is pending. */
 static int push_create(struct engine *e) {
         char key[37], *body = NULL;
-        int r = begin(e);
+        int r = begin_relaxed(e);
 
         if (r < 0)
                 return r;
@@ -751,7 +761,7 @@ int engine_push_done(struct engine *e, const struct engine_push_result *res, siz
         size_t n_sent = 0;
         bool touched[KEY_MAX + 1] = { false };
         struct before b[KEY_MAX + 1];
-        int r = begin(e);
+        int r = begin_relaxed(e);
 
         if (r < 0)
                 return r;
@@ -778,7 +788,7 @@ int engine_push_done(struct engine *e, const struct engine_push_result *res, siz
 }
 
 int engine_push_forget(struct engine *e) {
-        int r = begin(e);
+        int r = begin_relaxed(e);
 
         if (r == 0)
                 r = store_push_clear(e->store);

@@ -819,14 +819,13 @@ static void schedule_push(struct manager *m) {
         kick(m);
 }
 
+/* LongPoll=no: pull every PullIntervalSec. */
 static int on_interval(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
         (void) sd_event_source_set_time(s, usec + (uint64_t) m->conf.pull_interval_sec * 1000000);
-        if (!m->conf.long_poll) {
-                m->pull_wanted = true;
-                kick(m);
-        }
+        m->pull_wanted = true;
+        kick(m);
         return 0;
 }
 
@@ -1352,8 +1351,9 @@ int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struc
         if (r == 0)
                 r = sd_event_add_time_relative(event, &m->interval, CLOCK_MONOTONIC,
                                                (uint64_t) m->conf.pull_interval_sec * 1000000, 0, on_interval, m);
+        /* idle is asleep: with the long poll, no timer of our own runs */
         if (r == 0)
-                r = sd_event_source_set_enabled(m->interval, SD_EVENT_ON);
+                r = sd_event_source_set_enabled(m->interval, m->conf.long_poll ? SD_EVENT_OFF : SD_EVENT_ON);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -1443,6 +1443,7 @@ int manager_reload(struct manager *m, const struct conf *conf, const char *token
         m->pull_wanted = true;
         m->push_wanted = true;
         (void) sd_event_source_set_time_relative(m->interval, (uint64_t) m->conf.pull_interval_sec * 1000000);
+        (void) sd_event_source_set_enabled(m->interval, m->conf.long_poll ? SD_EVENT_OFF : SD_EVENT_ON);
         kick(m);
         return 0;
 }

@@ -99,6 +99,7 @@ struct store {
         char *path;
         int lock_fd;
         bool in_transaction;
+        bool relaxed;                   /* this transaction commits with synchronous=NORMAL */
         sqlite3_stmt *stmt[_ST_MAX];
 };
 
@@ -381,15 +382,35 @@ struct store *store_close(struct store *s) {
 
 const char *store_path(const struct store *s) { return s->path; }
 
-int store_begin(struct store *s) {
+static int begin_with(struct store *s, bool full) {
         int r;
 
         if (s->in_transaction)
                 return -EBUSY;
+        /* the level applies to the next commit; FULL is the connection's default */
+        if (!full) {
+                r = exec(s, "PRAGMA synchronous = NORMAL");
+                if (r < 0)
+                        return r;
+        }
         r = exec(s, "BEGIN IMMEDIATE");
-        if (r == 0)
+        if (r == 0) {
                 s->in_transaction = true;
+                s->relaxed = !full;
+        } else if (!full) {
+                (void) exec(s, "PRAGMA synchronous = FULL");
+        }
         return r;
+}
+
+int store_begin(struct store *s) { return begin_with(s, true); }
+int store_begin_relaxed(struct store *s) { return begin_with(s, false); }
+
+static void end_transaction(struct store *s) {
+        if (s->relaxed)
+                (void) exec(s, "PRAGMA synchronous = FULL");
+        s->relaxed = false;
+        s->in_transaction = false;
 }
 
 int store_commit(struct store *s) {
@@ -399,14 +420,14 @@ int store_commit(struct store *s) {
                 store_rollback(s);
                 return r;
         }
-        s->in_transaction = false;
+        end_transaction(s);
         return 0;
 }
 
 void store_rollback(struct store *s) {
         if (sqlite3_get_autocommit(s->db) == 0)
                 (void) exec(s, "ROLLBACK");
-        s->in_transaction = false;
+        end_transaction(s);
 }
 
 /* Runs a one-row query; 0 with the row ready, -ENOENT when there is none. */

@@ -75,8 +75,13 @@ int store_open(const char *dir, struct store **ret, char **ret_error);
 struct store *store_close(struct store *s);
 const char *store_path(const struct store *s);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Nested use is a bug (-EBUSY). */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Nested use is a bug (-EBUSY).
+ * store_begin: the commit is durable against a power cut (synchronous=FULL),
+ * for steps that acknowledge something. store_begin_relaxed: durable against
+ * a crash of the process but not a power cut (synchronous=NORMAL in WAL),
+ * for steps whose loss only means learning the same thing again. */
 int store_begin(struct store *s);
+int store_begin_relaxed(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
 

@@ -189,6 +189,23 @@ static void test_transactions(void **state) {
         assert_true(got.cache.present);
 }
 
+static void test_relaxed_transactions(void **state) {
+        struct fixture *f = *state;
+        struct store_item it = { .cache = copy_of(9, 9, false, "r") }, got;
+
+        assert_int_equal(store_begin_relaxed(f->s), 0);
+        assert_int_equal(store_begin(f->s), -EBUSY);
+        assert_int_equal(store_item_put(f->s, KEY_EQ_ACTIVE, FAMILY_PRO, &it), 0);
+        assert_int_equal(store_commit(f->s), 0);
+        assert_int_equal(store_item_get(f->s, KEY_EQ_ACTIVE, FAMILY_PRO, &got), 0);
+        assert_true(got.cache.present && got.cache.stamp.hlc == 9);
+        assert_int_equal(store_begin_relaxed(f->s), 0);
+        store_rollback(f->s);
+        /* back to full durability for the next ordinary transaction */
+        assert_int_equal(store_begin(f->s), 0);
+        assert_int_equal(store_commit(f->s), 0);
+}
+
 static void test_reopen_and_lock(void **state) {
         struct fixture *f = *state;
         struct store *other = NULL;
@@ -283,6 +300,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_conflicts_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_buds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_relaxed_transactions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopen_and_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_upgrade_from_empty, setup, teardown),
