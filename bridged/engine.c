@@ -72,10 +72,12 @@ int engine_copy_from_record(const struct record *r, struct store_copy *ret) {
         return 0;
 }
 
-/* Steps that acknowledge something (a host edit, a Buds change stamped before
- * it is written back) commit durably against a power cut; steps whose loss
- * only means learning the same thing again (a server copy, a push answer, a
- * Buds snapshot) need only survive a crash of the process. */
+/* Every step that arbitrates commits durably against a power cut: it may
+ * acknowledge something (a host edit, a Buds change stamped before its
+ * write-back), log a conflict for a value that is about to be overwritten on
+ * the Buds, or issue a stamp. Steps that only record what can be learned
+ * again (a Buds snapshot after our write, the push in flight) need only
+ * survive a crash of the process. */
 static int begin(struct engine *e) { return store_begin(e->store); }
 static int begin_relaxed(struct engine *e) { return store_begin_relaxed(e->store); }
 
@@ -128,6 +130,12 @@ struct engine *engine_free(struct engine *e) {
 }
 
 uint64_t engine_node_id(const struct engine *e) { return e->clock.node; }
+
+void engine_set_limits(struct engine *e, uint32_t max_clock_skew_sec, uint32_t conflict_log_limit) {
+        e->cfg.max_clock_skew_sec = max_clock_skew_sec;
+        e->cfg.conflict_log_limit = conflict_log_limit;
+        e->clock.max_skew_ms = (uint64_t) max_clock_skew_sec * 1000;
+}
 const struct engine_counters *engine_counters(const struct engine *e) { return &e->counters; }
 
 void engine_outcome_reset(struct engine_outcome *o) { memset(o, 0, sizeof(*o)); }
@@ -201,7 +209,9 @@ static int load_round(struct engine *e, struct round *rd) {
                 if (r < 0)
                         return r;
                 rd->in.cache[f] = arb_of(&rd->items[f].cache);
-                rd->in.pending[f] = rd->items[f].pending;
+                /* a copy taken from the Buds as they held it was not made here: for the
+                 * conflict log it counts as the Buds' (above the server's copy), not ours */
+                rd->in.pending[f] = rd->items[f].pending && !rd->items[f].adopted;
                 rd->in.server[f] = arb_of(&rd->items[f].server);
         }
         if (!rd->buds)
@@ -256,11 +266,11 @@ static int log_conflict(struct engine *e, struct round *rd, enum family lost_f, 
         (void) snprintf(c.kept_source, sizeof(c.kept_source), "%s", kept_source);
         (void) snprintf(c.lost_source, sizeof(c.lost_source), "%s", lost_source);
         r = store_conflict_add(e->store, &c, e->cfg.conflict_log_limit, NULL);
-        if (r == 0) {
+        if (r > 0) {
                 o->conflicts_logged++;
                 e->counters.conflicts_logged++;
         }
-        return r;
+        return r < 0 ? r : 0;
 }
 
 static const char *source_name(enum arb_adopt a) {
@@ -289,20 +299,25 @@ static int apply_family(struct engine *e, struct round *rd, enum family f, struc
                 break;
         case ARB_FROM_BUDS:
                 rd->items[f].cache = buds_copy(rd);
+                rd->items[f].adopted = !rd->in.buds_dirty;
                 break;
         case ARB_FROM_SERVER:
                 rd->items[f].cache = rd->items[f].server;
+                rd->items[f].adopted = false;
                 break;
         case ARB_CONVERT:
                 r = convert_into(rd, f);
+                rd->items[f].adopted = false;
                 break;
         case ARB_DROP:
                 rd->items[f].cache = (struct store_copy) { 0 };
+                rd->items[f].adopted = false;
                 break;
         }
         if (r < 0)
                 return r;
-        rd->items[f].pending = a->push;
+        /* what the server refused is kept here but not offered again */
+        rd->items[f].pending = a->push && !stamp_eq(rd->items[f].cache.stamp, rd->items[f].refused);
         if (a->lost_cache)
                 r = log_conflict(e, rd, f, &old_cache, "bridge",
                                  source_name(rd->d.family[rd->d.intent_family].adopt), o);
@@ -311,7 +326,7 @@ static int apply_family(struct engine *e, struct round *rd, enum family f, struc
                                  source_name(rd->d.family[rd->d.intent_family].adopt), o);
         if (r == 0)
                 r = store_item_put(e->store, rd->key, f, &rd->items[f]);
-        if (r == 0 && a->push)
+        if (r == 0 && rd->items[f].pending)
                 o->push = true;
         return r;
 }
@@ -383,12 +398,21 @@ static void note_change(struct engine *e, enum key key, const struct before *b, 
 /* Arbitrates key against every connected Buds (or none), from a state whose
  * intent before the step was b. */
 static int reconcile_since(struct engine *e, enum key key, const struct before *b, struct engine_outcome *o) {
+        struct before mid;
         int r = 0;
 
         if (e->n_buds == 0)
                 r = reconcile_with(e, key, NULL, o);
-        for (unsigned i = 0; r == 0 && i < e->n_buds; i++)
-                r = reconcile_with(e, key, &e->buds[i], o);
+        for (unsigned pass = 0; r == 0 && pass < 2 && e->n_buds > 0; pass++) {
+                mid = before_of(e, key);
+                for (unsigned i = 0; r == 0 && i < e->n_buds; i++)
+                        r = reconcile_with(e, key, &e->buds[i], o);
+                /* one pass suffices unless a later Buds (a DIRTY change on them) moved
+                 * the intent after an earlier one was decided */
+                if (e->n_buds == 1 || (before_of(e, key).had == mid.had &&
+                                       stamp_eq(before_of(e, key).intent.stamp, mid.intent.stamp)))
+                        break;
+        }
         if (r == 0)
                 note_change(e, key, b, o);
         return r;
@@ -500,12 +524,7 @@ int engine_buds_record(struct engine *e, const char *address, enum key key, cons
                 return -ENOENT;
         if (rec && rec->value.key != key)
                 return -EINVAL;
-        /* a DIRTY or suspect record gets stamped here: that is acknowledged by
-         * the write-back, so it must be durable first */
-        if (rec && ((rec->flags & RECORD_DIRTY) || hlc_is_suspect(&e->clock, rec->stamp, now(e))))
-                r = begin(e);
-        else
-                r = begin_relaxed(e);
+        r = begin(e);
         if (r < 0)
                 return r;
         if (!rec) {
@@ -540,6 +559,22 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
         return commit(e);
 }
 
+static int log_suspect_conflict(struct engine *e, enum key key, enum family f, const struct store_copy *lost,
+                                const struct store_copy *kept, struct engine_outcome *o) {
+        struct store_conflict c = { .key = key, .kept_family = f, .lost_family = f, .kept = *kept, .lost = *lost,
+                                    .at_ms = now(e) };
+        int r;
+
+        (void) snprintf(c.kept_source, sizeof(c.kept_source), "server");
+        (void) snprintf(c.lost_source, sizeof(c.lost_source), "bridge");
+        r = store_conflict_add(e->store, &c, e->cfg.conflict_log_limit, NULL);
+        if (r > 0) {
+                o->conflicts_logged++;
+                e->counters.conflicts_logged++;
+        }
+        return r < 0 ? r : 0;
+}
+
 /* One record from the server into the item's server copy. A suspect future
  * stamp is not followed: the value is taken as the newest intent and stamped
  * here (once: a value we already hold restamped is left alone). */
@@ -558,7 +593,9 @@ static int take_server_record(struct engine *e, const struct record *rec, struct
                 struct record mine;
 
                 if (engine_copy_to_record(key, f, &it.cache, &mine) == 0 && value_equal(&mine.value, &rec->value)) {
-                        it.pending = false;     /* the server holds this value already */
+                        /* the server holds this value already (under its stamp): stop offering it */
+                        it.refused = it.cache.stamp;
+                        it.pending = false;
                         return store_item_put(e->store, key, f, &it);
                 }
                 o->restamped_future++;
@@ -567,7 +604,14 @@ static int take_server_record(struct engine *e, const struct record *rec, struct
                 if (r < 0)
                         return r;
                 c.derived = false;
+                /* taken as the newest intent: a pending edit here loses to it */
+                if (it.pending && !it.adopted && it.cache.present && !it.cache.derived) {
+                        r = log_suspect_conflict(e, key, f, &it.cache, &c, o);
+                        if (r < 0)
+                                return r;
+                }
                 it.cache = c;
+                it.adopted = false;
                 it.pending = true;
                 return store_item_put(e->store, key, f, &it);
         }
@@ -580,7 +624,7 @@ int engine_server_records(struct engine *e, const struct record *recs, size_t n,
                           struct engine_outcome *o) {
         bool touched[KEY_MAX + 1] = { false };
         struct before b[KEY_MAX + 1];
-        int r = begin_relaxed(e);
+        int r = begin(e);
 
         if (r < 0)
                 return r;
@@ -745,6 +789,7 @@ static int take_result(struct engine *e, const struct record *sent, const struct
                 e->counters.rejected++;
                 r = store_item_get(e->store, res->key, res->family, &it);
                 if (r == 0 && it.cache.present && stamp_eq(it.cache.stamp, sent->stamp)) {
+                        it.refused = sent->stamp;
                         it.pending = false;
                         r = store_item_put(e->store, res->key, res->family, &it);
                 }
@@ -761,7 +806,7 @@ int engine_push_done(struct engine *e, const struct engine_push_result *res, siz
         size_t n_sent = 0;
         bool touched[KEY_MAX + 1] = { false };
         struct before b[KEY_MAX + 1];
-        int r = begin_relaxed(e);
+        int r = begin(e);
 
         if (r < 0)
                 return r;

@@ -53,6 +53,8 @@ int engine_new(struct store *s, const struct engine_config *cfg, struct engine *
 struct engine *engine_free(struct engine *e);
 
 uint64_t engine_node_id(const struct engine *e);
+/* SIGHUP: MaxClockSkewSec and ConflictLogLimit from a new configuration. */
+void engine_set_limits(struct engine *e, uint32_t max_clock_skew_sec, uint32_t conflict_log_limit);
 const struct engine_counters *engine_counters(const struct engine *e);
 void engine_outcome_reset(struct engine_outcome *o);
 

@@ -20,7 +20,7 @@ enum stmt {
         ST_ITEM_GET, ST_ITEM_PUT, ST_PENDING_COUNT,
         ST_CURSOR_GET, ST_CURSOR_PUT, ST_LAST_SYNC_PUT,
         ST_PUSH_GET, ST_PUSH_PUT, ST_PUSH_CLEAR,
-        ST_CONFLICT_ADD, ST_CONFLICT_TRIM, ST_CONFLICT_GET, ST_CONFLICT_LIST, ST_CONFLICT_COUNT,
+        ST_CONFLICT_ADD, ST_CONFLICT_FIND, ST_CONFLICT_TRIM, ST_CONFLICT_GET, ST_CONFLICT_LIST, ST_CONFLICT_COUNT,
         ST_BUDS_PUT, ST_BUDS_GET, ST_BUDS_LIST,
         ST_BUDS_ITEM_GET, ST_BUDS_ITEM_PUT,
         _ST_MAX,
@@ -34,10 +34,11 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_NODE_GET] = "SELECT node_id, clock_last, clock_issued FROM node",
         [ST_NODE_PUT] = "INSERT OR REPLACE INTO node (one, node_id, clock_last, clock_issued) VALUES (1, ?, ?, ?)",
         [ST_ITEM_GET] = "SELECT cache_hlc, cache_origin, cache_derived, cache_value, pending, "
-                        "server_hlc, server_origin, server_derived, server_value FROM items WHERE key = ? AND family = ?",
+                        "server_hlc, server_origin, server_derived, server_value, adopted, refused_hlc, refused_origin "
+                        "FROM items WHERE key = ? AND family = ?",
         [ST_ITEM_PUT] = "INSERT OR REPLACE INTO items (key, family, cache_hlc, cache_origin, cache_derived, cache_value, "
-                        "pending, server_hlc, server_origin, server_derived, server_value) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "pending, server_hlc, server_origin, server_derived, server_value, adopted, refused_hlc, "
+                        "refused_origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [ST_PENDING_COUNT] = "SELECT count(*) FROM items WHERE pending != 0",
         [ST_CURSOR_GET] = "SELECT cursor, last_sync_ms FROM sync",
         [ST_CURSOR_PUT] = "INSERT INTO sync (one, cursor) VALUES (1, ?) "
@@ -50,6 +51,8 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_CONFLICT_ADD] = "INSERT INTO conflicts (key, kept_family, kept_hlc, kept_origin, kept_derived, kept_value, "
                             "kept_source, lost_family, lost_hlc, lost_origin, lost_derived, lost_value, lost_source, at_ms) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [ST_CONFLICT_FIND] = "SELECT id FROM conflicts WHERE key = ? AND lost_family = ? AND lost_hlc = ? AND "
+                             "lost_origin = ? AND lost_source = ?",
         [ST_CONFLICT_TRIM] = "DELETE FROM conflicts WHERE key = ?1 AND id NOT IN "
                              "(SELECT id FROM conflicts WHERE key = ?1 ORDER BY id DESC LIMIT ?2)",
         [ST_CONFLICT_GET] = "SELECT " CONFLICT_COLS " FROM conflicts WHERE id = ?",
@@ -74,6 +77,8 @@ static const char *const migrations[] = {
         "  cache_hlc INTEGER, cache_origin INTEGER, cache_derived INTEGER NOT NULL DEFAULT 0, cache_value BLOB,"
         "  pending INTEGER NOT NULL DEFAULT 0,"
         "  server_hlc INTEGER, server_origin INTEGER, server_derived INTEGER NOT NULL DEFAULT 0, server_value BLOB,"
+        "  adopted INTEGER NOT NULL DEFAULT 0, refused_hlc INTEGER NOT NULL DEFAULT 0,"
+        "  refused_origin INTEGER NOT NULL DEFAULT 0,"
         "  PRIMARY KEY (key, family));"
         "CREATE TABLE sync (one INTEGER PRIMARY KEY CHECK (one = 1), cursor TEXT,"
         "  last_sync_ms INTEGER NOT NULL DEFAULT 0);"
@@ -485,6 +490,8 @@ int store_item_get(struct store *s, enum key key, enum family family, struct sto
                 return r;
         r = col_copy(st, 0, &it.cache);
         it.pending = sqlite3_column_int(st, 4) != 0 && it.cache.present;
+        it.adopted = sqlite3_column_int(st, 9) != 0 && it.cache.present;
+        it.refused = (struct stamp) { col_u64(st, 10), col_u64(st, 11) };
         if (r == 0)
                 r = col_copy(st, 5, &it.server);
         (void) sqlite3_reset(st);
@@ -507,6 +514,9 @@ int store_item_put(struct store *s, enum key key, enum family family, const stru
         (void) sqlite3_bind_int(st, 7, item->pending && item->cache.present);
         bind_copy(st, 8, &item->server);
         (void) sqlite3_bind_int(st, 10, item->server.derived);
+        (void) sqlite3_bind_int(st, 12, item->adopted && item->cache.present);
+        bind_u64(st, 13, item->refused.hlc);
+        bind_u64(st, 14, item->refused.origin);
         return finish(st);
 }
 
@@ -627,14 +637,39 @@ static void bind_side(sqlite3_stmt *st, int i, enum family f, const struct store
         bind_text(st, i + 5, source);
 }
 
-int store_conflict_add(struct store *s, const struct store_conflict *c, unsigned limit, uint64_t *ret_id) {
-        sqlite3_stmt *st = prepare(s, ST_CONFLICT_ADD);
+/* The same lost copy logged again (a reconnect, a re-read) is one entry. */
+static int conflict_find(struct store *s, const struct store_conflict *c, uint64_t *ret_id) {
+        sqlite3_stmt *st = prepare(s, ST_CONFLICT_FIND);
         int r;
 
         if (!st)
                 return -EIO;
+        (void) sqlite3_bind_int(st, 1, (int) c->key);
+        (void) sqlite3_bind_int(st, 2, (int) c->lost_family);
+        bind_u64(st, 3, c->lost.stamp.hlc);
+        bind_u64(st, 4, c->lost.stamp.origin);
+        bind_text(st, 5, c->lost_source);
+        r = one_row(st);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = col_u64(st, 0);
+        (void) sqlite3_reset(st);
+        return 0;
+}
+
+int store_conflict_add(struct store *s, const struct store_conflict *c, unsigned limit, uint64_t *ret_id) {
+        sqlite3_stmt *st;
+        int r;
+
         if (c->kept.len > STORE_VALUE_MAX || c->lost.len > STORE_VALUE_MAX || limit == 0)
                 return -EINVAL;
+        r = conflict_find(s, c, ret_id);
+        if (r != -ENOENT)
+                return r;
+        st = prepare(s, ST_CONFLICT_ADD);
+        if (!st)
+                return -EIO;
         (void) sqlite3_bind_int(st, 1, (int) c->key);
         bind_side(st, 2, c->kept_family, &c->kept, c->kept_source);
         bind_side(st, 8, c->lost_family, &c->lost, c->lost_source);
@@ -649,7 +684,8 @@ int store_conflict_add(struct store *s, const struct store_conflict *c, unsigned
                 return -EIO;
         (void) sqlite3_bind_int(st, 1, (int) c->key);
         (void) sqlite3_bind_int(st, 2, (int) limit);
-        return finish(st);
+        r = finish(st);
+        return r < 0 ? r : 1;
 }
 
 static int col_side(sqlite3_stmt *st, int i, enum family *f, struct store_copy *c, char *source, size_t size) {

@@ -34,6 +34,11 @@ struct store_copy {
 struct store_item {
         struct store_copy cache;
         bool pending;                   /* the cache's copy is in the outbox */
+        bool adopted;                   /* the cache's copy was taken from the Buds as they held it,
+                                         * not made here (nor stamped here as a DIRTY change) */
+        struct stamp refused;           /* the server will not take the cache copy with this stamp
+                                         * (invalid, or it holds the value under another stamp):
+                                         * not offered again; (0, 0) when none */
         struct store_copy server;       /* the newest copy the server is known to hold */
 };
 
@@ -42,7 +47,7 @@ struct store_conflict {
         enum key key;
         enum family kept_family, lost_family;
         struct store_copy kept, lost;
-        char kept_source[16];           /* "server", "buds", "host" */
+        char kept_source[16];           /* "server", "buds", "bridge" (made or stamped here) */
         char lost_source[16];
         uint64_t at_ms;
 };
@@ -106,7 +111,10 @@ int store_push_get(struct store *s, char **ret_key, char **ret_body);
 int store_push_put(struct store *s, const char *key, const char *body);
 int store_push_clear(struct store *s);
 
-/* The conflict log, at most limit entries per item (oldest dropped first). */
+/* The conflict log, at most limit entries per item (oldest dropped first). An
+ * entry whose lost side (family, stamp, source) is already logged for the key
+ * is not added twice: *ret_id is then the existing entry's. 1 when added, 0
+ * when it was there already. */
 int store_conflict_add(struct store *s, const struct store_conflict *c, unsigned limit, uint64_t *ret_id);
 int store_conflict_get(struct store *s, uint64_t id, struct store_conflict *ret);
 /* All entries, oldest first; *ret is malloc'd (free it). */

@@ -408,6 +408,114 @@ static void test_invalid_edit(void **state) {
         assert_int_equal(engine_buds_record(f->e, "00:00:00:00:00:00", KEY_PROFILE, NULL, 1, &f->o), -ENOENT);
 }
 
+
+static unsigned pending_count(struct fx *f) { return store_pending_count(f->store); }
+
+static void test_review_suspect_beats_pending(void **state) {
+        struct fx *f = *state;
+        struct value mine = profile("mine");
+        struct record skewed = rec(profile("skewed phone"), T0 + 3600 * 1000, PHONE, 0, 0), got;
+
+        /* a pending edit here loses to a suspect (re-stamped) server value: logged, not dropped */
+        assert_int_equal(engine_set(f->e, &mine, NULL, &f->o), 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &skewed, 1, "c1", &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 1);
+        assert_int_equal(engine_intent(f->e, KEY_PROFILE, &got), 0);
+        assert_string_equal(got.value.profile.name, "skewed phone");
+        assert_true(got.stamp.origin == engine_node_id(f->e));
+        /* when the server answers our push with that value under its stamp, we stop offering it */
+        char *k;
+        struct record *sent;
+        size_t n;
+        assert_int_equal(engine_push_next(f->e, &k, &sent, &n), 0);
+        free(k);
+        free(sent);
+        struct engine_push_result res = { KEY_PROFILE, FAMILY_ANY, ENGINE_PUSH_STALE, skewed };
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_push_done(f->e, &res, 1, &f->o), 0);
+        assert_false(f->o.push);
+        assert_int_equal(pending_count(f), 0);
+        assert_int_equal(engine_push_next(f->e, &k, &sent, &n), -ENOENT);
+}
+
+static void test_review_refused_not_offered_again(void **state) {
+        struct fx *f = *state;
+        struct value v = profile("the server refuses this");
+        struct record *sent;
+        char *k;
+        size_t n;
+
+        assert_int_equal(engine_set(f->e, &v, NULL, &f->o), 0);
+        assert_int_equal(engine_push_next(f->e, &k, &sent, &n), 0);
+        free(k);
+        free(sent);
+        struct engine_push_result res = { .key = KEY_PROFILE, .family = FAMILY_ANY,
+                                          .status = ENGINE_PUSH_REJECTED_INVALID };
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_push_done(f->e, &res, 1, &f->o), 0);
+        assert_false(f->o.push);
+        assert_int_equal(pending_count(f), 0);
+        assert_int_equal(engine_push_next(f->e, &k, &sent, &n), -ENOENT);
+        /* a new edit is offered again */
+        f->wall += 5;
+        v.profile.ambient_level = 3;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &v, NULL, &f->o), 0);
+        assert_true(f->o.push);
+}
+
+static void test_review_buds_copy_is_not_ours(void **state) {
+        struct fx *f = *state;
+
+        /* a new host reads the Buds before its first pull: their (old) value is
+         * adopted, not made here; a newer server value is no conflict */
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("old, already on the server"), T0 - 9000, PHONE, 0, 3));
+        assert_true(f->o.push);
+        struct record newer = rec(profile("newer on the server"), T0 - 100, PHONE, 0, 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &newer, 1, "c1", &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(f->o.n_writes, 1);
+}
+
+static void test_review_lost_buds_logged_once(void **state) {
+        struct fx *f = *state;
+        struct record a = rec(std_eq(KEY_EQ_CUSTOM, 2), T0 - 9000, PHONE, 0, 0);
+        struct record b = rec(std_eq(KEY_EQ_CUSTOM, 6), T0 - 5000, 0x1111, 0, 2);
+        struct record d = rec(pro_eq(40, 200), T0 - 1000, PHONE, 0, 0);
+
+        /* the Buds hold B, never on the server (above its standard copy A); the pro intent D beats it */
+        connect_buds(f, L_ADDR, FAMILY_STANDARD);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, (struct record[]) { a, d }, 2, "c1", &f->o), 0);
+        buds_read_v(f, L_ADDR, b);
+        assert_int_equal(f->o.conflicts_logged, 1);
+        /* read again and again before the write lands: still one entry */
+        for (int i = 0; i < 3; i++) {
+                engine_outcome_reset(&f->o);
+                assert_int_equal(engine_buds_record(f->e, L_ADDR, KEY_EQ_CUSTOM, NULL, 2, &f->o), 0);
+                assert_int_equal(f->o.conflicts_logged, 0);
+        }
+        assert_int_equal(store_conflict_count(f->store), 1);
+}
+
+static void test_review_two_buds_dirty(void **state) {
+        struct fx *f = *state;
+        bool to_pro = false;
+
+        /* pro P and standard S both connected; a DIRTY change on S reaches P in the same step */
+        connect_buds(f, "AA:00:00:00:00:0a", FAMILY_PRO);
+        connect_buds(f, "AA:00:00:00:00:0b", FAMILY_STANDARD);
+        buds_read_v(f, "AA:00:00:00:00:0a", rec(pro_eq(0, 1000), 0, 0, 0, 1));
+        buds_read_v(f, "AA:00:00:00:00:0b", rec(std_eq(KEY_EQ_CUSTOM, 0), 0, 0, 0, 1));
+        buds_read_v(f, "AA:00:00:00:00:0b", rec(std_eq(KEY_EQ_CUSTOM, 9), 0, 0, RECORD_DIRTY, 2));
+        for (unsigned i = 0; i < f->o.n_writes; i++)
+                to_pro |= strcmp(f->o.writes[i].address, "AA:00:00:00:00:0a") == 0;
+        assert_true(to_pro);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_online, setup, teardown),
@@ -418,6 +526,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_stale_push, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_suspect_and_clone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_invalid_edit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_review_suspect_beats_pending, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_review_refused_not_offered_again, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_review_buds_copy_is_not_ours, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_review_lost_buds_logged_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_review_two_buds_dirty, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,12 +124,16 @@ static void test_conflicts_bounded(void **state) {
                 c.kept = copy_of(100 + i, 1, false, "kept");
                 c.lost = copy_of(50 + i, 2, false, "lost");
                 c.at_ms = 1000 + i;
-                assert_int_equal(store_conflict_add(f->s, &c, 3, &id), 0);
+                assert_int_equal(store_conflict_add(f->s, &c, 3, &id), 1);
                 if (i == 0)
                         first = id;
         }
+        /* the same lost copy again (a re-read, a reconnect) is the same entry */
+        uint64_t again = 0;
+        assert_int_equal(store_conflict_add(f->s, &c, 3, &again), 0);
+        assert_true(again == id);
         c.key = KEY_EQ_ACTIVE;
-        assert_int_equal(store_conflict_add(f->s, &c, 3, NULL), 0);
+        assert_int_equal(store_conflict_add(f->s, &c, 3, NULL), 1);
         /* three per item, oldest dropped first; the other item keeps its own */
         assert_int_equal(store_conflict_count(f->s), 4);
         assert_int_equal(store_conflict_get(f->s, first, &got), -ENOENT);
