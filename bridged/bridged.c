@@ -5,6 +5,7 @@
  * configuration and keeps the old one when the new one is bad. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,7 @@ static struct daemon *daemon_done(struct daemon *d) {
 static int run(struct daemon *d) {
         struct conf *conf = NULL;
         char *token = NULL, *error = NULL;
+        bool config_error = false;
         int r;
 
         if (load(&d->opts, &conf, &token) < 0)
@@ -166,11 +168,11 @@ static int run(struct daemon *d) {
         if (r < 0)
                 goto out;
         r = manager_new(d->event, d->bus, d->opts.state_dir, conf, token, NULL, &control_manager_ops, d->control,
-                        &d->manager, &error);
+                        &d->manager, &error, &config_error);
         if (r < 0) {
-                /* the cache (state directory) or the server settings are unusable */
                 log_error("%s", error ? error : strerror(-r));
-                r = EX_CONFIG;
+                if (config_error)
+                        r = EX_CONFIG;  /* the state directory or the server settings: fix them, no restart */
                 goto out;
         }
         control_set_manager(d->control, d->manager);

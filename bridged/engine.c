@@ -443,6 +443,7 @@ int engine_set(struct engine *e, const struct value *v, struct record *ret, stru
                 r = engine_copy_from_record(&rec, &it.cache);
         if (r == 0) {
                 it.pending = true;      /* a newer pending edit replaces an older one */
+                it.adopted = false;     /* made here */
                 r = store_item_put(e->store, v->key, v->family, &it);
         }
         if (r == 0)

@@ -39,6 +39,8 @@ struct mitem {
         uint32_t notified;              /* the newest revision a notification announced */
         struct record writing;
         uint64_t changed_usec;          /* a change on the Buds was noticed (latency) */
+        uint32_t written;               /* the revision our last write produced (its notify is ours) */
+        unsigned stale_streak;          /* stale answers in a row: a CAS that makes no progress */
         uint64_t from_server_usec;      /* a server change is on its way to these Buds */
 };
 
@@ -80,7 +82,7 @@ struct manager {
         struct mbuds *buds;
 
         /* the sync loop */
-        int64_t pull_id, push_id, wait_id, registry_id;
+        int64_t pull_id, push_id, wait_id;
         bool pull_wanted, push_wanted, pulled_since_online, online;
         sd_event_source *debounce, *interval, *registry, *cooldown;
         uint64_t cooldown_usec;         /* after a final error: wait before trying again */
@@ -89,6 +91,8 @@ struct manager {
         char *last_error;
         struct sync_call *sync;
         uint64_t push_started_usec;
+        unsigned push_unusable;         /* answers to the push in flight that could not be taken */
+        unsigned registry_busy;         /* device registry requests in flight */
         bool stopping;                  /* manager_free runs: cancelled calls start nothing new */
 
         uint64_t started_usec;
@@ -285,6 +289,8 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
         it->write_id = 0;
         m->c.gatt_writes++;
         if (error == 0) {
+                it->stale_streak = 0;
+                it->written = next;
                 r = engine_buds_written(m->engine, b->address, &it->writing, next);
                 if (r < 0)
                         log_error_errno(r, "Recording the write of %s to Buds %s failed: %m", key_name(it->key),
@@ -298,14 +304,25 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
         } else if (error == -ESTALE) {
                 m->c.gatt_stale++;
                 it->again = false;
-                item_read(it);  /* changed meanwhile: read again, decide again */
+                /* changed meanwhile: read again, decide again — unless the Buds keep
+                 * answering stale (a peripheral that maps every failure to 0x80):
+                 * then wait for their next notification */
+                if (++it->stale_streak <= 3)
+                        item_read(it);
+                else
+                        log_struct(LOG_WARNING, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
+                                   "Buds %s keep refusing %s as stale; waiting for their next change.", b->address,
+                                   key_name(it->key));
         } else {
                 log_struct_errno(error == -EINVAL ? LOG_ERR : LOG_WARNING, error,
                                  LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
                                  "Writing %s to Buds %s failed: %s%s", key_name(it->key), b->address, message,
                                  error == -EINVAL ? "" : "; it is read again when the Buds are back");
-                if (error == -ETIMEDOUT && b->ready)
+                /* the write may or may not have landed, or a change came meanwhile: read */
+                if (b->ready && (error == -ETIMEDOUT || it->again)) {
+                        it->again = false;
                         item_read(it);
+                }
         }
         sync_write_done(m, error == 0);
         if (error == 0 && it->again) {
@@ -397,6 +414,8 @@ static void buds_cancel_ops(struct mbuds *b) {
 }
 
 static void buds_detach(struct manager *m, struct mbuds *b) {
+        if (m->engine)
+                engine_buds_gone(m->engine, b->address);
         for (struct mbuds **p = &m->buds; *p; p = &(*p)->next)
                 if (*p == b) {
                         *p = b->next;
@@ -475,8 +494,11 @@ static void on_manifest_changed(struct bluez_buds *bb, const struct manifest_not
                 return;
         it = &b->item[n->key];
         it->notified = n->revision;
-        if (!it->changed_usec && !it->write_id)
-                it->changed_usec = now_usec(m);
+        if (n->revision != it->written) {
+                it->stale_streak = 0;   /* a new change on the Buds: CAS may progress again */
+                if (!it->changed_usec && !it->write_id)
+                        it->changed_usec = now_usec(m);
+        }
         item_check(it, n->revision);
 }
 
@@ -577,10 +599,19 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
         (void) u;
         m->pull_id = 0;
         if (r == -EBADMSG) {
-                /* the server does not know our cursor (reset or moved): start over */
-                log_warning("The server refused the sync cursor (%s); pulling everything again.", error);
-                (void) store_cursor_put(m->store, NULL);
-                m->pull_wanted = true;
+                char *cursor = NULL;
+
+                (void) store_cursor_get(m->store, &cursor);
+                if (cursor) {
+                        /* the server does not know our cursor (reset or moved): start over, once */
+                        log_warning("The server refused the sync cursor (%s); pulling everything again.", error);
+                        (void) store_cursor_put(m->store, NULL);
+                        m->pull_wanted = true;
+                } else {
+                        server_error(m, r, "Pulling from the server", error);
+                        m->pull_wanted = !m->halted;
+                }
+                free(cursor);
         } else if (r < 0) {
                 server_error(m, r, "Pulling from the server", error);
                 m->pull_wanted = !m->halted;
@@ -590,6 +621,7 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                 if (r < 0) {
                         log_error_errno(r, "Storing %zu records from the server failed: %m", p->n);
                         m->pull_wanted = true;
+                        cool_down(m);
                 } else {
                         uint64_t t = now_usec(m);
                         for (unsigned i = 0; i < o.n_writes; i++) {
@@ -677,8 +709,23 @@ static void take_push_reply(struct manager *m, const struct uplink_push_reply *p
         r = engine_push_done(m->engine, res, p->n, &o);
         if (r < 0) {
                 log_error_errno(r, "Taking the push's answer failed: %m");
+                /* the same key would bring the same answer: after a few, send anew */
+                if (++m->push_unusable >= 3) {
+                        log_warning("Giving up the push in flight after %u unusable answers; its records go "
+                                    "again under a new key.", m->push_unusable);
+                        (void) engine_push_forget(m->engine);
+                        m->push_unusable = 0;
+                }
+                m->push_wanted = true;
+                cool_down(m);
                 return;
         }
+        m->push_unusable = 0;
+        for (size_t i = 0; i < p->n; i++)
+                if (res[i].status == ENGINE_PUSH_REJECTED_FUTURE) {
+                        cool_down(m);   /* offered again later, not at once */
+                        break;
+                }
         m->c.pushed += applied;
         m->c.syncs_ok++;
         m->cooldown_usec = 0;
@@ -853,10 +900,11 @@ static void on_registry_done(struct uplink *u, int r, const char *error, void *u
         struct manager *m = userdata;
 
         (void) u;
-        m->registry_id = 0;
+        if (m->registry_busy > 0)
+                m->registry_busy--;
         if (r < 0 && r != -ECANCELED)
                 log_debug("Updating the device registry failed: %s", error);
-        if (m->registry_dirty)
+        if (m->registry_busy == 0 && m->registry_dirty && !m->stopping)
                 registry_touch(m);
 }
 
@@ -865,7 +913,7 @@ static int put_device(struct manager *m, const struct uplink_device *d) {
 
         if (id < 0)
                 return (int) id;
-        m->registry_id = id;    /* the newest; earlier ones end on their own */
+        m->registry_busy++;
         return 0;
 }
 
@@ -877,6 +925,8 @@ static int on_registry(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) s;
         (void) usec;
+        if (m->registry_busy > 0)
+                return 0;       /* a round is still retrying: its end runs the next one */
         m->registry_dirty = false;
         (void) gethostname(host, sizeof(host) - 1);
         host[64] = '\0';        /* the registry takes at most 64 bytes */
@@ -989,17 +1039,22 @@ int manager_sync(struct manager *m, manager_sync_fn done, void *userdata) {
         outer->userdata = userdata;
         s->done = on_sync_done_map;
         s->userdata = outer;
-        /* the background calls may be retrying for minutes: a one-shot replaces them */
+        /* the background calls may be retrying for minutes: a one-shot replaces
+         * them. m->sync is set first, so the cancelled callbacks' kick() starts
+         * one-shot calls, not retrying ones. */
+        m->sync = s;
+        m->pull_wanted = true;
+        m->push_wanted = true;
+        if (m->debounce)
+                (void) sd_event_source_set_enabled(m->debounce, SD_EVENT_OFF);
+        if (m->cooldown)
+                (void) sd_event_source_set_enabled(m->cooldown, SD_EVENT_OFF);
         if (m->pull_id)
                 (void) uplink_cancel(m->uplink, m->pull_id);
         if (m->push_id)
                 (void) uplink_cancel(m->uplink, m->push_id);
-        if (m->debounce)
-                (void) sd_event_source_set_enabled(m->debounce, SD_EVENT_OFF);
-        m->sync = s;
-        m->pull_wanted = true;
-        m->push_wanted = true;
-        kick(m);
+        if (m->sync == s)
+                kick(m);
         return 0;
 }
 
@@ -1164,13 +1219,21 @@ static int resolve_family(struct manager *m, enum key k, const char *family, enu
                 *ret = f;
                 return 0;
         }
-        for (struct mbuds *b = m->buds; b; b = b->next)
-                if (b->ready && bluez_buds_family(b->b) != FAMILY_ANY) {
-                        *ret = bluez_buds_family(b->b);
-                        return 0;
-                }
-        return errorf(ret_error, -ENOTCONN, "no Buds are connected to take the family of %s from; give the "
-                      "family (standard or pro)", key_name(k));
+        f = FAMILY_ANY;
+        for (struct mbuds *b = m->buds; b; b = b->next) {
+                enum family bf = b->ready ? bluez_buds_family(b->b) : FAMILY_ANY;
+                if (bf == FAMILY_ANY)
+                        continue;
+                if (f != FAMILY_ANY && f != bf)
+                        return errorf(ret_error, -EINVAL, "Buds of both families are connected; give the family "
+                                      "of %s (standard or pro)", key_name(k));
+                f = bf;
+        }
+        if (f == FAMILY_ANY)
+                return errorf(ret_error, -ENOTCONN, "no Buds are connected to take the family of %s from; give "
+                              "the family (standard or pro)", key_name(k));
+        *ret = f;
+        return 0;
 }
 
 static int set_value(struct manager *m, const struct value *v, char **ret, char **ret_error) {
@@ -1321,7 +1384,7 @@ static int make_bluez(struct manager *m, struct bluez **ret) {
 
 int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struct conf *conf, const char *token,
                 const struct manager_options *opts, const struct manager_ops *ops, void *userdata,
-                struct manager **ret, char **ret_error) {
+                struct manager **ret, char **ret_error, bool *ret_config_error) {
         struct engine_config ecfg = { .max_clock_skew_sec = conf->max_clock_skew_sec,
                                       .conflict_log_limit = conf->conflict_log_limit, .now_ms = wall_ms };
         struct manager *m = calloc(1, sizeof(*m));
@@ -1336,17 +1399,22 @@ int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struc
         m->ops = *ops;
         m->userdata = userdata;
         m->started_usec = now_usec(m);
+        /* the state directory and the server settings are the configuration's
+         * (exit 78); anything after them is not */
+        *ret_config_error = true;
         r = conf_copy(&m->conf, conf);
         if (r == 0)
                 r = store_open(state_dir, &m->store, ret_error);
         if (r == 0)
-                r = engine_new(m->store, &ecfg, &m->engine, ret_error);
-        if (r == 0)
                 r = make_uplink(m, token, &m->uplink, ret_error);
         if (r == 0) {
+                *ret_config_error = false;
+                r = engine_new(m->store, &ecfg, &m->engine, ret_error);
+        }
+        if (r == 0) {
                 r = make_bluez(m, &m->bluez);
-                if (r < 0)
-                        (void) asprintf(ret_error, "cannot follow BlueZ: %s", strerror(-r));
+                if (r < 0 && asprintf(ret_error, "cannot follow BlueZ: %s", strerror(-r)) < 0)
+                        *ret_error = NULL;
         }
         if (r == 0)
                 r = sd_event_add_time_relative(event, &m->interval, CLOCK_MONOTONIC,
@@ -1420,8 +1488,12 @@ int manager_reload(struct manager *m, const struct conf *conf, const char *token
                         m->conf = old;
                         return r;
                 }
-                m->pull_id = m->push_id = m->wait_id = m->registry_id = 0;
-                uplink_free(m->uplink);         /* its callbacks end with -ECANCELED */
+                /* its callbacks end with -ECANCELED: they must not start calls on it */
+                m->stopping = true;
+                uplink_free(m->uplink);
+                m->stopping = false;
+                m->pull_id = m->push_id = m->wait_id = 0;
+                m->registry_busy = 0;
                 m->uplink = u;
                 m->online = false;
                 m->pulled_since_online = false;
@@ -1429,14 +1501,21 @@ int manager_reload(struct manager *m, const struct conf *conf, const char *token
                 (void) uplink_set_token(m->uplink, token);
         }
         if (buds) {
+                r = make_bluez(m, &bz);
+                if (r < 0) {
+                        if (asprintf(ret_error, "cannot follow BlueZ with the new [Buds] settings: %s",
+                                     strerror(-r)) < 0)
+                                *ret_error = NULL;
+                        conf_copy_free(&m->conf);
+                        m->conf = old;
+                        return r;
+                }
                 while (m->buds)
                         buds_detach(m, m->buds);
-                r = make_bluez(m, &bz);
-                if (r == 0) {
-                        bluez_free(m->bluez);
-                        m->bluez = bz;
-                }
+                bluez_free(m->bluez);
+                m->bluez = bz;
         }
+        engine_set_limits(m->engine, m->conf.max_clock_skew_sec, m->conf.conflict_log_limit);
         conf_copy_free(&old);
         free(m->halted);
         m->halted = NULL;

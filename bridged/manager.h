@@ -39,10 +39,12 @@ struct manager_options {
 };
 
 /* Takes the store directory (must exist), a loaded configuration and token.
- * Failure: a negative errno and a message naming what (free it). */
+ * Failure: a negative errno and a message naming what (free it);
+ * *ret_config_error tells whether the state directory or the server settings
+ * were at fault (bridged exits 78) or something else (exit 1). */
 int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struct conf *conf, const char *token,
                 const struct manager_options *opts, const struct manager_ops *ops, void *userdata,
-                struct manager **ret, char **ret_error);
+                struct manager **ret, char **ret_error, bool *ret_config_error);
 struct manager *manager_free(struct manager *m);
 
 /* SIGHUP: a new configuration and token (already checked). The server

@@ -205,6 +205,22 @@ static void test_online(void **state) {
         assert_true(value_equal(&got.value, &from_phone.value));
 }
 
+static void test_edit_over_adopted_copy_is_ours(void **state) {
+        struct fx *f = *state;
+        struct record theirs = rec(profile("theirs"), T0 + 60000, PHONE, 0, 0);
+        struct value mine = profile("mine");
+
+        /* the cache first holds the Buds' factory value (adopted), then a host edit on top */
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, NULL, &f->o), 0);
+        f->wall = T0 + 61000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &theirs, 1, "c1", &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 1);
+}
+
 static void test_offline_conflict_and_restore(void **state) {
         struct fx *f = *state;
         struct value mine = profile("mine"), theirs = profile("theirs");
@@ -520,6 +536,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_online, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_offline_conflict_and_restore, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_edit_over_adopted_copy_is_ours, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_phone_switch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_buds_switch_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_push_in_flight, setup, teardown),
