@@ -18,7 +18,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 
 # Build and test inputs every target needs; build-aux/deps checks them first.
-TOP_TARGETS := all check bench demo fuzz install hil-vm
+TOP_TARGETS := all check bench demo fuzz install hil-vm deb
 
 .DEFAULT_GOAL := all
 
@@ -111,5 +111,5 @@ install: all $(INSTALL_RULES)
 .PHONY: all check check-san bench fuzz demo install
 .SECONDARY:
 
--include $(shell find $(B) -name '*.d' -type f 2>/dev/null)
+-include $(shell find $(B) -path $(B)/hil-vm -prune -o -name '*.d' -type f -print 2>/dev/null)
 endif
