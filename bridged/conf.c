@@ -85,6 +85,40 @@ int conf_new_default(struct conf **ret) {
         return 0;
 }
 
+static int dup_string(const char *s, char **ret) {
+        *ret = NULL;
+        if (s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+int conf_dup(const struct conf *c, struct conf **ret) {
+        struct conf *d = calloc(1, sizeof(*d));
+        int r;
+
+        if (!d)
+                return -ENOMEM;
+        *d = *c;
+        d->url = d->token_file = d->ca_file = d->pinned_public_key = d->buds_address = d->adapter = NULL;
+        r = dup_string(c->url, &d->url);
+        if (r == 0)
+                r = dup_string(c->token_file, &d->token_file);
+        if (r == 0)
+                r = dup_string(c->ca_file, &d->ca_file);
+        if (r == 0)
+                r = dup_string(c->pinned_public_key, &d->pinned_public_key);
+        if (r == 0)
+                r = dup_string(c->buds_address, &d->buds_address);
+        if (r == 0)
+                r = dup_string(c->adapter, &d->adapter);
+        if (r < 0) {
+                conf_free(d);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
 struct conf *conf_free(struct conf *c) {
         if (!c)
                 return NULL;

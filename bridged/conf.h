@@ -60,6 +60,8 @@ struct conf {
 int conf_new_default(struct conf **ret);
 
 struct conf *conf_free(struct conf *c);
+/* A deep copy (the manager keeps its own). */
+int conf_dup(const struct conf *c, struct conf **ret);
 
 static inline void conf_freep(struct conf **c) {
         conf_free(*c);

@@ -387,6 +387,11 @@ static struct before before_of(struct engine *e, enum key key) {
         return b;
 }
 
+static void befores_of(struct engine *e, struct before b[static KEY_MAX + 1]) {
+        for (int k = KEY_MIN; k <= KEY_MAX; k++)
+                b[k] = before_of(e, (enum key) k);
+}
+
 static void note_change(struct engine *e, enum key key, const struct before *b, struct engine_outcome *o) {
         struct record after;
 
@@ -629,8 +634,7 @@ int engine_server_records(struct engine *e, const struct record *recs, size_t n,
 
         if (r < 0)
                 return r;
-        for (int k = KEY_MIN; k <= KEY_MAX; k++)
-                b[k] = before_of(e, (enum key) k);
+        befores_of(e, b);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 r = take_server_record(e, &recs[i], o);
                 touched[recs[i].value.key] = true;
@@ -811,8 +815,7 @@ int engine_push_done(struct engine *e, const struct engine_push_result *res, siz
 
         if (r < 0)
                 return r;
-        for (int k = KEY_MIN; k <= KEY_MAX; k++)
-                b[k] = before_of(e, (enum key) k);
+        befores_of(e, b);
         r = pushed_records(e, &sent, &n_sent);
         if (r == 0 && n_sent != n)
                 r = -EBADMSG;

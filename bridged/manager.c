@@ -74,7 +74,7 @@ struct manager {
         struct manager_ops ops;
         void *userdata;
 
-        struct conf conf;               /* copies of the settings used (strings owned) */
+        struct conf *conf;              /* the settings in use (a copy) */
         struct store *store;
         struct engine *engine;
         struct bluez *bluez;
@@ -195,7 +195,7 @@ static void carry_out(struct manager *m, const struct engine_outcome *o) {
                             PRIx64 ".", o->old_node, engine_node_id(m->engine));
         if (o->restamped_future)
                 log_warning("%u value(s) carried a stamp more than %u s ahead of this host's clock; taken as the "
-                            "newest and stamped again here.", o->restamped_future, m->conf.max_clock_skew_sec);
+                            "newest and stamped again here.", o->restamped_future, m->conf->max_clock_skew_sec);
         if (o->conflicts_logged)
                 log_notice("Arbitration discarded %u change(s) made here or on the Buds that never reached the "
                            "server; they are in the conflict log (bridgectl conflicts).", o->conflicts_logged);
@@ -838,7 +838,7 @@ static void kick(struct manager *m) {
                         return;
         }
         sync_finish(m);
-        if (m->conf.long_poll && !m->wait_id && !m->sync && m->pulled_since_online)
+        if (m->conf->long_poll && !m->wait_id && !m->sync && m->pulled_since_online)
                 start_wait(m);
         notify_properties(m);
 }
@@ -853,8 +853,8 @@ static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void schedule_push(struct manager *m) {
         m->push_wanted = true;
-        if (m->conf.push_debounce_ms > 0 && !m->sync && !debouncing(m)) {
-                uint64_t when = now_usec(m) + (uint64_t) m->conf.push_debounce_ms * USEC_PER_MSEC;
+        if (m->conf->push_debounce_ms > 0 && !m->sync && !debouncing(m)) {
+                uint64_t when = now_usec(m) + (uint64_t) m->conf->push_debounce_ms * USEC_PER_MSEC;
                 if (!m->debounce)
                         (void) sd_event_add_time(m->event, &m->debounce, CLOCK_MONOTONIC, when, 0, on_debounce, m);
                 else {
@@ -870,7 +870,7 @@ static void schedule_push(struct manager *m) {
 static int on_interval(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
-        (void) sd_event_source_set_time(s, usec + (uint64_t) m->conf.pull_interval_sec * 1000000);
+        (void) sd_event_source_set_time(s, usec + (uint64_t) m->conf->pull_interval_sec * 1000000);
         m->pull_wanted = true;
         kick(m);
         return 0;
@@ -1130,7 +1130,7 @@ int manager_status_json(struct manager *m, char **ret) {
         cJSON_AddStringToObject(o, "state", manager_state_name(manager_state(m)));
         cJSON_AddBoolToObject(o, "online", m->online);
         cJSON_AddStringToObject(o, "node_id", node);
-        cJSON_AddStringToObject(o, "server", m->conf.url);
+        cJSON_AddStringToObject(o, "server", m->conf->url);
         cJSON_AddNumberToObject(o, "pending", manager_pending(m));
         cJSON_AddNumberToObject(o, "conflicts", manager_conflicts(m));
         if (last)
@@ -1328,31 +1328,10 @@ int manager_restore_json(struct manager *m, uint64_t id, char **ret, char **ret_
 
 /* ---- life ------------------------------------------------------------------- */
 
-static void conf_copy_free(struct conf *c) {
-        free(c->url);
-        free(c->token_file);
-        free(c->ca_file);
-        free(c->pinned_public_key);
-        free(c->buds_address);
-        free(c->adapter);
-        memset(c, 0, sizeof(*c));
-}
-
-static int conf_copy(struct conf *dst, const struct conf *src) {
-        *dst = *src;
-        dst->url = xstrdup(src->url);
-        dst->token_file = xstrdup(src->token_file);
-        dst->ca_file = xstrdup(src->ca_file);
-        dst->pinned_public_key = xstrdup(src->pinned_public_key);
-        dst->buds_address = xstrdup(src->buds_address);
-        dst->adapter = xstrdup(src->adapter);
-        return dst->url ? 0 : -ENOMEM;
-}
-
 static int make_uplink(struct manager *m, const char *token, struct uplink **ret, char **ret_error) {
         struct uplink_config cfg = {
-                .url = m->conf.url, .token = token, .ca_file = m->conf.ca_file,
-                .pinned_public_key = m->conf.pinned_public_key,
+                .url = m->conf->url, .token = token, .ca_file = m->conf->ca_file,
+                .pinned_public_key = m->conf->pinned_public_key,
                 .backoff_min_usec = m->opts.uplink_backoff_min_usec,
                 .backoff_max_usec = m->opts.uplink_backoff_max_usec,
         };
@@ -1362,7 +1341,7 @@ static int make_uplink(struct manager *m, const char *token, struct uplink **ret
 
 static int make_bluez(struct manager *m, struct bluez **ret) {
         struct bluez_config cfg = {
-                .address = m->conf.buds_address, .adapter = m->conf.adapter,
+                .address = m->conf->buds_address, .adapter = m->conf->adapter,
                 .backoff_min_usec = m->opts.bluez_backoff_min_usec,
                 .backoff_max_usec = m->opts.bluez_backoff_max_usec,
         };
@@ -1402,7 +1381,7 @@ int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struc
         /* the state directory and the server settings are the configuration's
          * (exit 78); anything after them is not */
         *ret_config_error = true;
-        r = conf_copy(&m->conf, conf);
+        r = conf_dup(conf, &m->conf);
         if (r == 0)
                 r = store_open(state_dir, &m->store, ret_error);
         if (r == 0)
@@ -1418,10 +1397,10 @@ int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struc
         }
         if (r == 0)
                 r = sd_event_add_time_relative(event, &m->interval, CLOCK_MONOTONIC,
-                                               (uint64_t) m->conf.pull_interval_sec * 1000000, 0, on_interval, m);
+                                               (uint64_t) m->conf->pull_interval_sec * 1000000, 0, on_interval, m);
         /* idle is asleep: with the long poll, no timer of our own runs */
         if (r == 0)
-                r = sd_event_source_set_enabled(m->interval, m->conf.long_poll ? SD_EVENT_OFF : SD_EVENT_ON);
+                r = sd_event_source_set_enabled(m->interval, m->conf->long_poll ? SD_EVENT_OFF : SD_EVENT_ON);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -1456,7 +1435,7 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->cooldown);
         m->engine = engine_free(m->engine);
         m->store = store_close(m->store);
-        conf_copy_free(&m->conf);
+        m->conf = conf_free(m->conf);
         free(m->halted);
         free(m->last_error);
         sd_bus_unref(m->bus);
@@ -1468,26 +1447,33 @@ struct manager *manager_free(struct manager *m) {
 static bool same(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
 
 int manager_reload(struct manager *m, const struct conf *conf, const char *token, char **ret_error) {
-        bool server = !same(conf->url, m->conf.url) || !same(conf->ca_file, m->conf.ca_file) ||
-                      !same(conf->pinned_public_key, m->conf.pinned_public_key);
-        bool buds = !same(conf->buds_address, m->conf.buds_address) || !same(conf->adapter, m->conf.adapter);
+        bool server = !same(conf->url, m->conf->url) || !same(conf->ca_file, m->conf->ca_file) ||
+                      !same(conf->pinned_public_key, m->conf->pinned_public_key);
+        bool buds = !same(conf->buds_address, m->conf->buds_address) || !same(conf->adapter, m->conf->adapter);
+        struct conf *old = m->conf, *new;
         struct uplink *u = NULL;
         struct bluez *bz = NULL;
-        struct conf old = m->conf;
-        int r = conf_copy(&m->conf, conf);
+        int r = conf_dup(conf, &new);
 
         *ret_error = NULL;
+        if (r < 0)
+                return r;
+        m->conf = new;                  /* make_uplink and make_bluez read it */
+        if (server)
+                r = make_uplink(m, token, &u, ret_error);
+        if (r == 0 && buds) {
+                r = make_bluez(m, &bz);
+                if (r < 0 && asprintf(ret_error, "cannot follow BlueZ with the new [Buds] settings: %s",
+                                      strerror(-r)) < 0)
+                        *ret_error = NULL;
+        }
         if (r < 0) {
+                uplink_free(u);
+                m->conf = conf_free(new);
                 m->conf = old;
                 return r;
         }
         if (server) {
-                r = make_uplink(m, token, &u, ret_error);
-                if (r < 0) {
-                        conf_copy_free(&m->conf);
-                        m->conf = old;
-                        return r;
-                }
                 /* its callbacks end with -ECANCELED: they must not start calls on it */
                 m->stopping = true;
                 uplink_free(m->uplink);
@@ -1501,28 +1487,19 @@ int manager_reload(struct manager *m, const struct conf *conf, const char *token
                 (void) uplink_set_token(m->uplink, token);
         }
         if (buds) {
-                r = make_bluez(m, &bz);
-                if (r < 0) {
-                        if (asprintf(ret_error, "cannot follow BlueZ with the new [Buds] settings: %s",
-                                     strerror(-r)) < 0)
-                                *ret_error = NULL;
-                        conf_copy_free(&m->conf);
-                        m->conf = old;
-                        return r;
-                }
                 while (m->buds)
                         buds_detach(m, m->buds);
                 bluez_free(m->bluez);
                 m->bluez = bz;
         }
-        engine_set_limits(m->engine, m->conf.max_clock_skew_sec, m->conf.conflict_log_limit);
-        conf_copy_free(&old);
+        engine_set_limits(m->engine, m->conf->max_clock_skew_sec, m->conf->conflict_log_limit);
+        conf_free(old);
         free(m->halted);
         m->halted = NULL;
         m->pull_wanted = true;
         m->push_wanted = true;
-        (void) sd_event_source_set_time_relative(m->interval, (uint64_t) m->conf.pull_interval_sec * 1000000);
-        (void) sd_event_source_set_enabled(m->interval, m->conf.long_poll ? SD_EVENT_OFF : SD_EVENT_ON);
+        (void) sd_event_source_set_time_relative(m->interval, (uint64_t) m->conf->pull_interval_sec * 1000000);
+        (void) sd_event_source_set_enabled(m->interval, m->conf->long_poll ? SD_EVENT_OFF : SD_EVENT_ON);
         kick(m);
         return 0;
 }

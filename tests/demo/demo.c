@@ -121,22 +121,9 @@ static bool wait_converged(const char *address, enum key key, const struct recor
         return ok;
 }
 
-static bool cond_ready(struct e2e *e, void *userdata) {
-        char *status = NULL, needle[64];
-        bool ok;
-
-        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
-                return false;
-        (void) snprintf(needle, sizeof(needle), "\"address\":\"%s\"", (const char *) userdata);
-        ok = strstr(status, needle) && strstr(strstr(status, needle), "\"connected\":true");
-        free(status);
-        return ok;
-}
-
 static bool buds_arrive(const char *address, const char *name, enum family f, uint64_t id) {
         say("  %s Buds \"%s\" (%s) come into range.", family_name(f), name, address);
-        if (e2e_sim_add_buds(&E, address, name, f, id) < 0 || !e2e_wait(&E, cond_ready, (void *) address,
-                                                                          E2E_DEADLINE_USEC)) {
+        if (e2e_sim_add_buds(&E, address, name, f, id) < 0 || !e2e_wait_buds_ready(&E, address, E2E_DEADLINE_USEC)) {
                 say("    bridged did not connect them.");
                 return false;
         }
@@ -230,7 +217,7 @@ static bool offline(void) {
                 return false;
         say("  bridged restarts while offline; the outbox survives in its SQLite cache.");
         (void) e2e_bridged_stop(&E, SIGTERM);
-        if (e2e_bridged_start(&E, false) < 0 || !e2e_wait(&E, cond_ready, (void *) LEFT, E2E_DEADLINE_USEC))
+        if (e2e_bridged_start(&E, false) < 0 || !e2e_wait_buds_ready(&E, LEFT, E2E_DEADLINE_USEC))
                 return false;
         say("  The server comes back: bridged pulls first, arbitrates, then pushes what still wins.");
         if (e2e_server_start(&E) < 0)
@@ -245,7 +232,7 @@ static bool phone_switch(void) {
         say("  The old host writes the Buds but never reaches the server, then is gone.");
         if (e2e_server_stop(&E) < 0 || set(&v, &r) < 0)
                 return false;
-        (void) e2e_wait(&E, cond_ready, (void *) LEFT, E2E_DEADLINE_USEC);
+        (void) e2e_wait_buds_ready(&E, LEFT, E2E_DEADLINE_USEC);
         (void) e2e_bridged_stop(&E, SIGKILL);
         if (e2e_server_start(&E) < 0)
                 return false;

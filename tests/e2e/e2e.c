@@ -464,3 +464,29 @@ bool e2e_converged(struct e2e *e, const char *address, enum key key, const struc
         free(status);
         return ok;
 }
+
+static bool cond_buds_ready(struct e2e *e, void *userdata) {
+        char *status = NULL, needle[64];
+        const char *at;
+        bool ok;
+
+        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
+                return false;
+        (void) snprintf(needle, sizeof(needle), "\"address\":\"%s\"", (const char *) userdata);
+        at = strstr(status, needle);
+        ok = at && strstr(at, "\"connected\":true") && (!strchr(at, '}') || strstr(at, "\"connected\":true") < strchr(at, '}'));
+        free(status);
+        return ok;
+}
+
+bool e2e_wait_buds_ready(struct e2e *e, const char *address, uint64_t timeout_usec) {
+        return e2e_wait(e, cond_buds_ready, (void *) address, timeout_usec);
+}
+
+int e2e_bridged_reload(struct e2e *e, const char *text) {
+        int r = text ? write_file(e->conf, text) : write_conf(e);
+
+        if (r < 0)
+                return r;
+        return kill(e->bridged, SIGHUP) < 0 ? -errno : 0;
+}

@@ -68,6 +68,12 @@ int e2e_intent(struct e2e *e, enum key key, struct record *ret);
  * message and every 50 ms at most; false when the deadline passes first. */
 bool e2e_wait(struct e2e *e, bool (*cond)(struct e2e *e, void *userdata), void *userdata, uint64_t timeout_usec);
 
+/* Waits until bridged's Status shows the Buds at address connected. */
+bool e2e_wait_buds_ready(struct e2e *e, const char *address, uint64_t timeout_usec);
+
+/* Rewrites bridged's configuration from e (or with text, verbatim) and sends SIGHUP. */
+int e2e_bridged_reload(struct e2e *e, const char *text);
+
 /* Converged: the Buds at address, the server and the bridge hold the same
  * stamp and value for key in the Buds' family (and nothing is pending). */
 bool e2e_converged(struct e2e *e, const char *address, enum key key, const struct record *want);

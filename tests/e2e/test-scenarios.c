@@ -112,20 +112,8 @@ static void wait_converged(const char *address, enum key key, const struct recor
                 fail_msg("%s did not converge on %s in time", key_name(key), address);
 }
 
-static bool cond_buds_ready(struct e2e *e, void *userdata) {
-        char *status = NULL, needle[64];
-        bool ok;
-
-        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
-                return false;
-        (void) snprintf(needle, sizeof(needle), "\"address\":\"%s\"", (const char *) userdata);
-        ok = strstr(status, needle) && strstr(strstr(status, needle), "\"connected\":true");
-        free(status);
-        return ok;
-}
-
 static void wait_buds_ready(const char *address) {
-        if (!e2e_wait(&E, cond_buds_ready, (void *) address, E2E_DEADLINE_USEC))
+        if (!e2e_wait_buds_ready(&E, address, E2E_DEADLINE_USEC))
                 fail_msg("Buds %s did not get ready", address);
 }
 
@@ -494,6 +482,31 @@ static void test_bad_input(void **state) {
         free(after);
 }
 
+/* ---- SIGHUP: a bad configuration keeps the old one, a good one takes effect ---- */
+
+static void test_reload(void **state) {
+        struct record r1, r2;
+        char *status = NULL;
+
+        (void) state;
+        add_buds(A, FAMILY_PRO, 0x0101);
+        assert_int_equal(e2e_bridged_reload(&E, "[Server]\nUrl=http://plain.example\n[Sync]\nBogus=1\n"), 0);
+        /* still serving, with the old settings */
+        struct value v1 = profile("after a bad reload");
+        r1 = set(&v1);
+        wait_converged(A, KEY_PROFILE, &r1);
+        assert_int_equal(e2e_call(&E, "Status", &status, NULL, NULL), 0);
+        assert_non_null(strstr(status, E.server.base));
+        free(status);
+        /* a good one: the pull interval instead of the long poll, a debounce */
+        E.long_poll = false;
+        E.push_debounce_ms = 50;
+        assert_int_equal(e2e_bridged_reload(&E, NULL), 0);
+        struct value v2 = profile("after a good reload");
+        r2 = set(&v2);
+        wait_converged(A, KEY_PROFILE, &r2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_online, setup, teardown),
@@ -504,6 +517,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_server_failures, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_buds_value, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
         };
         if (getenv("E2E_ONLY"))
