@@ -23,7 +23,7 @@ static void help(void) {
                "                          add Buds at start (FAMILY standard|pro|1|2;\n"
                "                          ADDR may be hciN/ADDR); repeatable\n"
                "  --adapters N            number of adapters hci0.. (1..%d, default 1)\n"
-               "  --cache yes|no|always   GATT cache mode (default yes: paired only)\n"
+               "  --cache yes|no|always   GATT cache mode (default always, as 5.66)\n"
                "  --seed N                handle numbering seed (default time ^ pid)\n"
                "  -h --help               this text\n", SIM_ADAPTERS_MAX);
 }
@@ -31,7 +31,7 @@ static void help(void) {
 static void sim_init(struct sim *sim) {
         *sim = (struct sim) {
                 .opt = {
-                        .cache = SIM_CACHE_YES, .gatt_delay_ms = 1, .connect_delay_ms = 10,
+                        .cache = SIM_CACHE_ALWAYS, .gatt_delay_ms = 1, .connect_delay_ms = 10,
                         .resolve_delay_ms = 10, .connect_timeout_ms = 500, .mtu = 247,
                 },
                 .n_adapters = 1,

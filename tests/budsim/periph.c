@@ -71,6 +71,15 @@ static const struct chrc_def {
         [BUDS_ATTR_EQ_ACTIVE] = { BUDS_EQ_ACTIVE_UUID, SERVICE_BUDS_SYNC, flags_write },
 };
 
+/* "away-on-write": the next write takes the Buds out of range before they
+ * answer it, either before applying it or after (the Buds hold the new
+ * record, the client never hears so). */
+enum away_on_write {
+        AWAY_ON_WRITE_NONE,
+        AWAY_ON_WRITE_UNAPPLIED,
+        AWAY_ON_WRITE_APPLIED,
+};
+
 struct periph;
 
 struct service_obj {
@@ -103,6 +112,12 @@ struct periph {
         char line[512];
         size_t line_len;
         unsigned registered;
+        enum away_on_write away_on_write;
+        sd_bus_message *held;           /* the write answered only once the link is down */
+        int held_result;
+        bool reregistering;             /* after bluetoothd came back */
+        unsigned register_attempts;
+        sd_event_source *retry;
 };
 
 static void help(void) {
@@ -118,9 +133,12 @@ static void help(void) {
                "                         battery N       battery level 0..100\n"
                "                         away | back     stop advertising and power the adapter off\n"
                "                                         (out of range) / power on and advertise\n"
+               "                         away-on-write [applied]  the next record write goes\n"
+               "                                         unanswered: away before (or after) applying it\n"
                "                         quit\n"
                "  -h --help\n\n"
-               "Prints \"buds-periph: ready ADDRESS\" on stdout once registered.\n");
+               "Prints \"buds-periph: ready ADDRESS\" on stdout once registered, and again\n"
+               "after registering anew with a restarted bluetoothd.\n");
 }
 
 /* The one place that knows D-Bus error names. bluetoothd 5.66 maps them to
@@ -191,6 +209,84 @@ static int method_read(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return r;
 }
 
+static int on_step_done(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        (void) userdata, (void) error;
+        if (e)
+                fprintf(stderr, "buds-periph: %s: %s, ignoring\n", e->name, e->message);
+        return 0;
+}
+
+static int set_powered(struct periph *p, bool on, sd_bus_message_handler_t then) {
+        return sd_bus_call_method_async(p->bus, NULL, "org.bluez", p->adapter_path,
+                                        "org.freedesktop.DBus.Properties", "Set", then, p, "ssv",
+                                        "org.bluez.Adapter1", "Powered", "b", on);
+}
+
+static int on_powered_on(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct periph *p = userdata;
+
+        (void) on_step_done(m, userdata, error);
+        return sd_bus_call_method_async(p->bus, NULL, "org.bluez", p->adapter_path,
+                                        "org.bluez.LEAdvertisingManager1", "RegisterAdvertisement",
+                                        on_step_done, p, "oa{sv}", ADV_PATH, 0);
+}
+
+/* The answer to a write that took the Buds away goes out after the link
+ * dropped, so no client hears it: never answering instead makes
+ * bluetoothd 5.66 crash (see tests/hil/README.md). */
+static int on_powered_off(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct periph *p = userdata;
+
+        (void) on_step_done(m, userdata, error);
+        if (!p->held)
+                return 0;
+        if (p->held_result < 0)
+                (void) sd_bus_reply_method_errorf(p->held, "org.bluez.Error.Failed", "out of range");
+        else
+                (void) sd_bus_reply_method_return(p->held, NULL);
+        p->held = sd_bus_message_unref(p->held);
+        return 0;
+}
+
+static int on_adv_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        (void) on_step_done(m, userdata, error);
+        return set_powered(userdata, false, on_powered_off);
+}
+
+/* Out of range: the advertisement goes first, then the adapter powers off
+ * and the link drops. In that order because btvirt's emulated controller
+ * can go on advertising after a power-off, and a connection to it then
+ * trips a kernel BUG in 6.1 (hci_chan_del list corruption). Back: power on,
+ * then advertise again. */
+static int set_away(struct periph *p, bool away) {
+        if (!away)
+                return set_powered(p, true, on_powered_on);
+        return sd_bus_call_method_async(p->bus, NULL, "org.bluez", p->adapter_path,
+                                        "org.bluez.LEAdvertisingManager1", "UnregisterAdvertisement",
+                                        on_adv_removed, p, "o", ADV_PATH);
+}
+
+/* The write arrives but its answer leaves only after the Buds went out of
+ * range: the client sees the link loss, not an answer. */
+static int write_then_away(struct periph *p, sd_bus_message *m, enum key key, const uint8_t *value,
+                           size_t len) {
+        struct value_err e = { "" };
+        int r = -ENOTCONN;
+
+        if (p->away_on_write == AWAY_ON_WRITE_APPLIED)
+                r = buds_write(p->buds, key, value, len, &e);
+        fprintf(stderr, "buds-periph: write %s (%zu bytes): %s, going away before answering\n",
+                key_name(key), len,
+                p->away_on_write == AWAY_ON_WRITE_UNAPPLIED ? "not applied" : r < 0 ? "rejected" : "applied");
+        p->away_on_write = AWAY_ON_WRITE_NONE;
+        sd_bus_message_unref(p->held);
+        p->held = sd_bus_message_ref(m);
+        p->held_result = r;
+        return set_away(p, true);
+}
+
 static int method_write(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct chrc_obj *c = userdata;
         struct value_err e = { "" };
@@ -210,6 +306,8 @@ static int method_write(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 return reply_errno(m, -EOPNOTSUPP, "");
         if (offset != 0)        /* records are written whole */
                 return reply_errno(m, -ERANGE, "records are written whole");
+        if (c->p->away_on_write != AWAY_ON_WRITE_NONE)
+                return write_then_away(c->p, m, (enum key) key, value, len);
         r = buds_write(c->p->buds, (enum key) key, value, len, &e);
         fprintf(stderr, "buds-periph: write %s (%zu bytes): %s%s\n", buds_attr_name(c->attr), len,
                 r < 0 ? "rejected, " : "ok", r < 0 ? (e.msg[0] ? e.msg : strerror(-r)) : "");
@@ -407,66 +505,46 @@ static int add_objects(struct periph *p) {
         return r;
 }
 
+/* bluetoothd came back (or its adapter was not there yet): register
+ * again a little later, for up to 20 s. */
+static void retry_later(struct periph *p) {
+        uint64_t now;
+
+        if (++p->register_attempts > 100) {
+                fprintf(stderr, "buds-periph: cannot register with bluetoothd again, giving up\n");
+                (void) sd_event_exit(p->event, 1);
+                return;
+        }
+        (void) sd_event_now(p->event, CLOCK_MONOTONIC, &now);
+        if (sd_event_source_set_time(p->retry, now + 200000) < 0 ||
+            sd_event_source_set_enabled(p->retry, SD_EVENT_ONESHOT) < 0)
+                (void) sd_event_exit(p->event, 1);
+}
+
 static int on_registered(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct periph *p = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
         _cleanup_(freep) char *address = NULL;
 
         (void) error;
-        if (e) {
-                fprintf(stderr, "buds-periph: registration on %s failed: %s: %s\n", p->adapter, e->name,
-                        e->message);
-                return sd_event_exit(p->event, 1);
+        if (e && !sd_bus_error_has_name(e, "org.bluez.Error.AlreadyExists")) {
+                fprintf(stderr, "buds-periph: registration on %s failed: %s: %s%s\n", p->adapter, e->name,
+                        e->message, p->reregistering ? "; retrying" : "");
+                if (!p->reregistering)
+                        return sd_event_exit(p->event, 1);
+                if (p->registered < 2)
+                        retry_later(p);
+                p->registered = 2;      /* one retry for both calls */
+                return 0;
         }
         if (++p->registered < 2)
                 return 0;
+        p->reregistering = false;
         (void) sd_bus_get_property_string(p->bus, "org.bluez", p->adapter_path, "org.bluez.Adapter1",
                                           "Address", NULL, &address);
         printf("buds-periph: ready %s\n", address ? address : "?");
         fflush(stdout);
         return 0;
-}
-
-static int on_step_done(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-
-        (void) userdata, (void) error;
-        if (e)
-                fprintf(stderr, "buds-periph: %s: %s, ignoring\n", e->name, e->message);
-        return 0;
-}
-
-static int set_powered(struct periph *p, bool on, sd_bus_message_handler_t then) {
-        return sd_bus_call_method_async(p->bus, NULL, "org.bluez", p->adapter_path,
-                                        "org.freedesktop.DBus.Properties", "Set", then, p, "ssv",
-                                        "org.bluez.Adapter1", "Powered", "b", on);
-}
-
-static int on_powered_on(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        struct periph *p = userdata;
-
-        (void) on_step_done(m, userdata, error);
-        return sd_bus_call_method_async(p->bus, NULL, "org.bluez", p->adapter_path,
-                                        "org.bluez.LEAdvertisingManager1", "RegisterAdvertisement",
-                                        on_step_done, p, "oa{sv}", ADV_PATH, 0);
-}
-
-static int on_adv_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        (void) on_step_done(m, userdata, error);
-        return set_powered(userdata, false, on_step_done);
-}
-
-/* Out of range: the advertisement goes first, then the adapter powers off
- * and the link drops. In that order because btvirt's emulated controller
- * can go on advertising after a power-off, and a connection to it then
- * trips a kernel BUG in 6.1 (hci_chan_del list corruption). Back: power on,
- * then advertise again. */
-static int set_away(struct periph *p, bool away) {
-        if (!away)
-                return set_powered(p, true, on_powered_on);
-        return sd_bus_call_method_async(p->bus, NULL, "org.bluez", p->adapter_path,
-                                        "org.bluez.LEAdvertisingManager1", "UnregisterAdvertisement",
-                                        on_adv_removed, p, "o", ADV_PATH);
 }
 
 /* Asynchronous: bluetoothd calls GetManagedObjects and GetAll back into us
@@ -494,6 +572,33 @@ static int register_all(struct periph *p) {
                                              "org.bluez.LEAdvertisingManager1", "RegisterAdvertisement",
                                              on_registered, p, "oa{sv}", ADV_PATH, 0);
         return r;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct periph *p = userdata;
+
+        (void) s, (void) usec;
+        p->registered = 0;
+        if (register_all(p) < 0)
+                retry_later(p);
+        return 0;
+}
+
+/* A restarted bluetoothd knows nothing of us: register everything again. */
+static int on_bluez_owner(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct periph *p = userdata;
+        const char *name, *old, *new;
+
+        (void) error;
+        if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || strcmp(name, "org.bluez") != 0 || !new[0])
+                return 0;
+        fprintf(stderr, "buds-periph: bluetoothd is back (%s), registering again\n", new);
+        p->reregistering = true;
+        p->register_attempts = 0;
+        p->registered = 0;
+        if (register_all(p) < 0)
+                retry_later(p);
+        return 0;
 }
 
 static int parse_hex(const char *s, uint8_t *buf, size_t size, size_t *ret_len) {
@@ -543,6 +648,10 @@ static int control_command(struct periph *p, const char *line) {
                 return level > 100 ? -EINVAL : buds_set_battery(p->buds, (uint8_t) level);
         if (strcmp(line, "away") == 0 || strcmp(line, "back") == 0)
                 return set_away(p, strcmp(line, "away") == 0);
+        if (strcmp(line, "away-on-write") == 0 || strcmp(line, "away-on-write applied") == 0) {
+                p->away_on_write = line[13] ? AWAY_ON_WRITE_APPLIED : AWAY_ON_WRITE_UNAPPLIED;
+                return 0;
+        }
         if (strcmp(line, "quit") == 0)
                 return sd_event_exit(p->event, 0);
         return -EINVAL;
@@ -609,12 +718,20 @@ static int start(struct periph *p) {
                 r = sd_event_add_defer(p->event, &p->flush, on_flush, p);
         if (r >= 0)
                 r = sd_event_source_set_enabled(p->flush, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(p->event, &p->retry, CLOCK_MONOTONIC, UINT64_MAX, 0, on_retry, p);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(p->retry, SD_EVENT_OFF);
         if (r >= 0 && p->control)
                 r = control_open(p);
         if (r >= 0)
                 r = sd_bus_open_system(&p->bus);
         if (r >= 0)
                 r = sd_bus_attach_event(p->bus, p->event, 0);
+        if (r >= 0)
+                r = sd_bus_add_match(p->bus, NULL,
+                                     "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',"
+                                     "arg0='org.bluez'", on_bluez_owner, p);
         if (r >= 0)
                 r = add_objects(p);
         if (r >= 0)
@@ -683,6 +800,8 @@ int main(int argc, char **argv) {
         if (r < 0)
                 fprintf(stderr, "buds-periph: %s\n", strerror(-r));
         p.flush = sd_event_source_unref(p.flush);
+        p.retry = sd_event_source_unref(p.retry);
+        p.held = sd_bus_message_unref(p.held);
         sd_bus_flush_close_unref(p.bus);
         sd_event_unref(p.event);
         buds_free(p.buds);

@@ -5,11 +5,13 @@
 # goes into the image, checks this machine can run it (one line and a skip
 # when it cannot), builds the image (cached under $(HIL_CACHE)) and runs it.
 HIL_CACHE ?= $(B)/hil-vm
-HIL_TESTS ?= probe-basic
+HIL_TESTS ?= probe-basic scenarios
 
 HIL_PERIPH := $(B)/tests/hil/buds-periph
 HIL_PROBE := $(B)/tests/hil/hil-probe
-PROGRAMS += $(HIL_PERIPH) $(HIL_PROBE)
+HIL_SCENARIOS_BIN := $(B)/tests/hil/hil-scenarios
+HIL_LATENCY_SIM := $(B)/tests/hil/hil-latency-sim
+PROGRAMS += $(HIL_PERIPH) $(HIL_PROBE) $(HIL_SCENARIOS_BIN) $(HIL_LATENCY_SIM)
 
 $(HIL_PERIPH): $(B)/tests/budsim/periph.o $(B)/tests/budsim/buds.o $(B)/libcodec.a
 	@mkdir -p $(@D)
@@ -19,14 +21,48 @@ $(HIL_PROBE): $(B)/tests/hil/vm/probe.o $(B)/libcodec.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd) $(CODEC_LIBS)
 
+$(HIL_SCENARIOS_BIN): $(B)/tests/hil/scenarios.o $(B)/tests/server/harness.o $(B)/libcodec.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd libcurl) $(CODEC_LIBS)
+
+# The same latency figure on the simulator (tests/e2e's harness), printed next to the VM's.
+$(HIL_LATENCY_SIM): $(B)/tests/hil/latency-sim.o $(E2E_OBJS) $(B)/libcodec.a \
+		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd libcurl) $(CODEC_LIBS)
+
 # What goes into the image: HOST_PATH[:VM_PATH] (default /usr/local/bin/NAME).
 # Scenario scripts live in tests/hil/vm/tests/ and are always included.
-HIL_IMAGE_FILES := $(HIL_PERIPH) $(HIL_PROBE)
+HIL_IMAGE_FILES := $(HIL_PERIPH) $(HIL_PROBE) $(HIL_SCENARIOS_BIN) \
+	$(B)/bridged/bridged $(B)/bridged/bridgectl $(B)/server/syncd:/hil/build/server/syncd \
+	tests/lib/mkcerts.sh:/hil/tests/lib/mkcerts.sh \
+	systemd/org.bridged.conf:/usr/share/dbus-1/system.d/org.bridged.conf \
+	tests/hil/vm/hil-dbus.conf:/etc/dbus-1/system.d/hil.conf \
+	tests/hil/vm/restart-bluetoothd:/usr/local/bin/hil-restart-bluetoothd
+HIL_IMAGE_DEPS := $(foreach f,$(HIL_IMAGE_FILES),$(firstword $(subst :, ,$(f))))
 
-hil-vm: $(HIL_IMAGE_FILES)
+hil-vm: $(HIL_IMAGE_DEPS) $(HIL_LATENCY_SIM)
 	@tests/hil/vm/check-environment --cache "$(HIL_CACHE)" || { \
 		test $$? -eq 77 && echo "make hil-vm: skipped" >&2 && exit 0; exit 1; } ; \
 	tests/hil/vm/build --cache "$(HIL_CACHE)" $(HIL_IMAGE_FILES) && \
+	{ $(HIL_LATENCY_SIM) 2>/dev/null || true; } && \
 	tests/hil/vm/run --cache "$(HIL_CACHE)" $(HIL_TESTS)
+
+# make check: the VM suite is one test program, in the normal pass only;
+# the sanitizer pass (SAN=1) gets a stub that skips with one line.
+HIL_CHECK := $(B)/tests/hil/run-check
+TESTS += $(HIL_CHECK)
+ifneq ($(SAN),1)
+$(HIL_CHECK): tests/hil/vm/run-check tests/hil/module.mk | $(HIL_IMAGE_DEPS) $(HIL_LATENCY_SIM)
+	@mkdir -p $(@D)
+	@printf '#!/bin/sh\nexec tests/hil/vm/run-check --cache "%s" --latency-sim "%s" --tests "%s" -- %s\n' \
+		"$(HIL_CACHE)" "$(HIL_LATENCY_SIM)" "$(HIL_TESTS)" "$(HIL_IMAGE_FILES)" > $@
+	@chmod +x $@
+else
+$(HIL_CHECK): tests/hil/module.mk
+	@mkdir -p $(@D)
+	@printf '#!/bin/sh\necho "hil-vm: skipped under the sanitizers: the VM suite ran in the normal pass"\nexit 77\n' > $@
+	@chmod +x $@
+endif
 
 .PHONY: hil-vm
