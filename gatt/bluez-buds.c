@@ -43,6 +43,7 @@ struct bluez_buds *bluez_buds_unref(struct bluez_buds *b) {
         for (int i = 0; i < _BLUEZ_CHR_MAX; i++)
                 free(b->chr[i].path);
         sd_bus_slot_unref(b->connect_slot);
+        sd_bus_slot_unref(b->refresh_slot);
         sd_event_source_disable_unref(b->timer);
         free(b->path);
         free(b->adapter_path);
@@ -122,8 +123,11 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 for (int i = 0; i < BLUEZ_CHR_REQUIRED; i++)
                         if (!b->chr[i].path)
                                 bluez_buds_error(b, -ENOENT, "characteristic %s (%s) missing after the "
-                                                 "services were resolved; waiting for it",
+                                                 "services were resolved; asking bluetoothd for its "
+                                                 "objects again and waiting for it",
                                                  bluez_chr_name[i], bluez_chr_uuid[i]);
+                /* in case their InterfacesAdded went past us */
+                bluez_rescan(b->bluez);
         }
         bluez_buds_update(b);
         return 0;
@@ -142,16 +146,20 @@ static int timer_start(struct bluez_buds *b, enum bluez_timer kind, uint64_t use
 }
 
 /* min doubling to max, then "equal jitter": half fixed, half random. */
-static uint64_t backoff_next(struct bluez_buds *b) {
+static uint64_t backoff(struct bluez_buds *b, unsigned *attempt) {
         const struct bluez_config *c = &b->bluez->cfg;
         uint64_t d = c->backoff_min_usec;
 
-        for (unsigned i = 0; i < b->attempt && d < c->backoff_max_usec; i++)
+        for (unsigned i = 0; i < *attempt && d < c->backoff_max_usec; i++)
                 d *= 2;
         if (d > c->backoff_max_usec)
                 d = c->backoff_max_usec;
-        b->attempt++;
+        (*attempt)++;
         return d / 2 + bluez_random(b->bluez) % (d / 2 + 1);
+}
+
+static uint64_t backoff_next(struct bluez_buds *b) {
+        return backoff(b, &b->attempt);
 }
 
 /* ---- connect ---- */
@@ -163,8 +171,16 @@ static int on_connect_reply(sd_bus_message *m, void *userdata, sd_bus_error *err
 
         (void) error;
         b->connect_slot = sd_bus_slot_unref(b->connect_slot);
-        if (!e || b->connected)
-                return 0;       /* Connected and ServicesResolved follow as signals */
+        if (b->connected)
+                return 0;
+        /* Connected=true may never be signalled (bluetoothd 5.66, when its ATT
+         * connect callback beats the kernel's Device Connected event), and a
+         * failed Connect ("Operation already in progress") may mean another
+         * client is bringing the link up: ask for the device's state, whose
+         * answer comes after every signal sent before it */
+        (void) bluez_device_refresh(b);
+        if (!e)
+                return 0;
         delay = backoff_next(b);
         if (timer_start(b, BLUEZ_TIMER_CONNECT, delay) < 0)
                 return 0;
@@ -252,6 +268,8 @@ static void link_disconnected(struct bluez_buds *b) {
 }
 
 static void link_connected(struct bluez_buds *b) {
+        if (!b->link_up)
+                b->setup_attempt = 0;   /* setup retries are paced per link */
         b->link_up = true;
         if (b->timer_kind == BLUEZ_TIMER_CONNECT)
                 timer_stop(b);
@@ -276,6 +294,9 @@ void bluez_buds_update(struct bluez_buds *b) {
         if (!bz || bz->freeing || !b->selected || !b->present || !bz->owner)
                 return;
         bluez_buds_ref(b);
+        /* resolved services without a link: a Connected=true we were never told of */
+        if (!b->connected && b->resolved && !b->checked)
+                (void) bluez_device_refresh(b);
         if (b->connected)
                 link_connected(b);
         else
@@ -291,9 +312,13 @@ static void setup_failed(struct bluez_buds *b, int r, const char *what, const ch
         b->setup_op = NULL;
         b->step = BLUEZ_SETUP_IDLE;
         early_clear(b);
-        if (r == -ENOTCONN || !b->connected)
+        if (!b->connected)
                 return;         /* the link's own handling takes over */
-        delay = backoff_next(b);
+        /* never idle on a link we believe up: if BlueZ says "not connected",
+         * a signal may be missing or late; check, and try again meanwhile */
+        if (r == -ENOTCONN)
+                (void) bluez_device_refresh(b);
+        delay = backoff(b, &b->setup_attempt);
         (void) timer_start(b, BLUEZ_TIMER_SETUP, delay);
         bluez_buds_error(b, r, "%s: %s; retrying in %.1f s", what, why, (double) delay / 1e6);
 }
@@ -308,7 +333,7 @@ static void became_ready(struct bluez_buds *b, const struct manifest *m) {
         early_clear(b);
         b->step = BLUEZ_SETUP_IDLE;
         b->ready = true;
-        b->attempt = 0;
+        b->attempt = b->setup_attempt = 0;
         if (bz->ops.buds_ready)
                 bz->ops.buds_ready(b, &b->info, m, bz->userdata);
         for (int k = KEY_MIN; k <= KEY_MAX && b->ready; k++)
@@ -481,6 +506,7 @@ void bluez_buds_chr_removed(struct bluez_buds *b, enum bluez_chr_id chr) {
 /* Forgets the objects of a bluetoothd that is gone; ops fail with r. */
 static void forget_objects(struct bluez_buds *b, enum bluez_gone_reason reason, int r, const char *why) {
         b->connect_slot = sd_bus_slot_unref(b->connect_slot);
+        b->refresh_slot = sd_bus_slot_unref(b->refresh_slot);
         timer_stop(b);
         unready(b, reason);
         for (int i = 0; i < _BLUEZ_CHR_MAX; i++) {

@@ -113,14 +113,17 @@ struct bluez_buds {
         bool ready;
         bool link_up;                   /* Connected seen true since the last loss */
         bool missing_reported;          /* the grace for missing characteristics ran out */
+        bool checked;                   /* the view is a GetAll answer, no signal since */
         struct buds_info info;
         bool have_info;
         struct bluez_chr chr[_BLUEZ_CHR_MAX];
 
         sd_bus_slot *connect_slot;
+        sd_bus_slot *refresh_slot;      /* GetAll(Device1): our view of the link checked */
         sd_event_source *timer;
         enum bluez_timer timer_kind;
         unsigned attempt;               /* failed attempts since the last ready */
+        unsigned setup_attempt;         /* failed setups on this link */
         unsigned link_epoch;            /* +1 whenever the link goes down */
 
         enum bluez_setup_step step;
@@ -177,6 +180,13 @@ const struct buds_info *bluez_known_get(struct bluez *bz, const char *address);
 void bluez_known_drop(struct bluez *bz, const char *address);
 int bluez_known_put(struct bluez *bz, const char *address, const struct buds_info *info);
 uint64_t bluez_random(struct bluez *bz);
+/* Reads the Device1 properties again and applies them as a PropertiesChanged
+ * would: for when a signal may never come (bluetoothd 5.66 can bring a link
+ * up without signalling Connected). One call in flight per Buds. */
+int bluez_device_refresh(struct bluez_buds *b);
+/* GetManagedObjects again (objects already known are kept): for objects
+ * whose signals were missed. */
+void bluez_rescan(struct bluez *bz);
 
 /* bluez-op.c */
 /* Queues a call on chr; -ENOENT when the characteristic is absent. done

@@ -566,6 +566,12 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
         if (r < 0)
                 return 0;
         (void) object_added(bz, path, m, false);
+        /* a GATT object of a device we never saw added: a signal was missed,
+         * and its objects would stay unmapped; ask for everything again */
+        if (strstr(path, "/service") && !buds_by_child(bz, path)) {
+                bluez_rescan(bz);
+                return 0;
+        }
         r = sd_bus_message_rewind(m, true);
         if (r >= 0)
                 r = sd_bus_message_skip(m, "o");
@@ -648,6 +654,23 @@ static int on_managed_objects(sd_bus_message *m, void *userdata, sd_bus_error *e
         return 0;
 }
 
+static int objects_call_start(struct bluez *bz) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        /* to the unique name: the reply is that bluetoothd's, whatever happens to the name */
+        r = sd_bus_message_new_method_call(bz->bus, &call, bz->owner, "/", OM_IFACE, "GetManagedObjects");
+        if (r < 0)
+                return r;
+        return sd_bus_call_async(bz->bus, &bz->objects_call, call, on_managed_objects, bz,
+                                 OBJECTS_TIMEOUT_USEC);
+}
+
+void bluez_rescan(struct bluez *bz) {
+        if (bz && bz->owner && !bz->objects_call && !bz->freeing)
+                (void) objects_call_start(bz);
+}
+
 /* ---- PropertiesChanged ---- */
 
 static void device_changed(struct bluez *bz, const char *path, sd_bus_message *m) {
@@ -660,9 +683,47 @@ static void device_changed(struct bluez *bz, const char *path, sd_bus_message *m
                 free(p.address);        /* never changes */
                 p.address = NULL;
                 dev_props_apply(b, &p);
+                b->checked = false;
                 buds_reselect(bz, b);
         }
         dev_props_done(&p);
+}
+
+static int on_device_props(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct bluez_buds *b = userdata;
+        struct dev_props p;
+
+        (void) error;
+        b->refresh_slot = sd_bus_slot_unref(b->refresh_slot);
+        if (!b->bluez || sd_bus_message_is_method_error(m, NULL))
+                return 0;       /* the device or bluetoothd went away: their signals say so */
+        if (dev_props_read(m, &p) >= 0) {
+                free(p.address);
+                p.address = NULL;
+                dev_props_apply(b, &p);
+                b->checked = true;
+                buds_reselect(b->bluez, b);
+        }
+        dev_props_done(&p);
+        return 0;
+}
+
+int bluez_device_refresh(struct bluez_buds *b) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        struct bluez *bz = b->bluez;
+        int r;
+
+        if (!bz || !bz->owner || !b->path)
+                return -ENOTCONN;
+        if (b->refresh_slot)
+                return 0;       /* its answer comes after whatever asked for this one */
+        r = sd_bus_message_new_method_call(bz->bus, &m, bz->owner, b->path, PROPS_IFACE, "GetAll");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", BLUEZ_DEVICE_IFACE);
+        if (r >= 0)
+                r = sd_bus_call_async(bz->bus, &b->refresh_slot, m, on_device_props, b,
+                                      bz->cfg.call_timeout_usec);
+        return r;
 }
 
 static void chrc_changed(struct bluez *bz, const char *path, sd_bus_message *m) {
@@ -711,18 +772,10 @@ static void owner_lost(struct bluez *bz) {
 }
 
 static int owner_set(struct bluez *bz, const char *owner) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        int r;
-
         bz->owner = strdup(owner);
         if (!bz->owner)
                 return -ENOMEM;
-        /* to the unique name: the reply is that bluetoothd's, whatever happens to the name */
-        r = sd_bus_message_new_method_call(bz->bus, &call, owner, "/", OM_IFACE, "GetManagedObjects");
-        if (r < 0)
-                return r;
-        return sd_bus_call_async(bz->bus, &bz->objects_call, call, on_managed_objects, bz,
-                                 OBJECTS_TIMEOUT_USEC);
+        return objects_call_start(bz);
 }
 
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -155,7 +155,12 @@ static int on_connect(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         d->link = SIM_LINK_UP;
         d->gatt_ready = d->exported;
-        (void) sim_emit_changed(d->sim, d->path, DEVICE_IFACE, "Connected");
+        /* bluetoothd 5.66: when its ATT connect callback runs before the
+         * kernel's Device Connected event, att_connect_cb() sets the state
+         * and device_add_connection() then finds it "already connected" and
+         * emits nothing: Connected reads true but is never signalled */
+        if (!d->sim->opt.silent_connect)
+                (void) sim_emit_changed(d->sim, d->path, DEVICE_IFACE, "Connected");
         reply_connect(d, NULL);
         return arm_timer(d, d->sim->opt.resolve_delay_ms, on_resolve);
 }

@@ -272,6 +272,11 @@ static int set_option(struct sim *sim, const char *name, sd_bus_message *m) {
                 o->notify_before_reply = r >= 0 ? b : o->notify_before_reply;
                 return r;
         }
+        if (strcmp(name, "silent-connect") == 0) {
+                r = sd_bus_message_read(m, "v", "b", &b);
+                o->silent_connect = r >= 0 ? b : o->silent_connect;
+                return r;
+        }
         return -EINVAL;
 }
 
@@ -310,6 +315,8 @@ static int method_get_option(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return sd_bus_reply_method_return(m, "v", "q", o->mtu);
         if (strcmp(name, "notify-before-reply") == 0)
                 return sd_bus_reply_method_return(m, "v", "b", (int) o->notify_before_reply);
+        if (strcmp(name, "silent-connect") == 0)
+                return sd_bus_reply_method_return(m, "v", "b", (int) o->silent_connect);
         return sd_bus_error_setf(error, CTL_ERROR ".InvalidArgs", "option %s: unknown", name);
 }
 

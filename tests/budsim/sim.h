@@ -34,6 +34,7 @@ struct sim_options {
         uint32_t connect_timeout_ms;
         uint16_t mtu;
         bool notify_before_reply;
+        bool silent_connect;    /* Connected=true without PropertiesChanged (5.66's race) */
 };
 
 enum sim_svc {

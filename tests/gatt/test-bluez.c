@@ -160,6 +160,76 @@ static void test_connect_fails_then_backoff(void **state) {
         fix_wait_ready(f, FIX_ADDR1, 1);
 }
 
+/* Buds that appear while the client runs, as discovery makes them appear:
+ * unpaired, found by the configured address on hci0. */
+static struct fix *start_discovered(bool silent_connect) {
+        struct fix *f = start((const char *[]) { NULL });
+
+        f->cfg.address = FIX_ADDR1;
+        f->cfg.adapter = "hci0";
+        assert_int_equal(fix_client(f), 0);
+        assert_true(FIX_WAIT(f, bluez_owner(f->bz) != NULL));
+        fix_call(f, "SetOption", "sv", "silent-connect", "b", (int) silent_connect);
+        return f;
+}
+
+static void add_discovered(struct fix *f) {
+        fix_call(f, "AddBuds", "ssyt", FIX_ADDR1, "Found", 2, (uint64_t) 9);
+        fix_call(f, "SetPaired", "sb", FIX_ADDR1, 0);
+}
+
+/* HIL: bluetoothd 5.66 brought the link up without ever signalling
+ * Connected=true (its ATT connect callback ran before the kernel's Device
+ * Connected event); the services resolved and the Buds were never set up. */
+static void test_connected_never_signalled(void **state) {
+        struct fix *f = start_discovered(true);
+
+        (void) state;
+        add_discovered(f);
+        fix_wait_ready(f, FIX_ADDR1, 1);
+        assert_true(bluez_buds_connected(bluez_buds_find(f->bz, FIX_ADDR1)));
+        assert_int_equal(fix_counter(f, FIX_ADDR1, "connect"), 1);
+        assert_int_equal(fix_counter(f, FIX_ADDR1, "start-notify"), 2);
+}
+
+/* The same, with the link brought up by another client's Connect while ours
+ * waits out its backoff: only ServicesResolved=true tells. */
+static void test_connected_by_another_never_signalled(void **state) {
+        struct fix *f = start_discovered(true);
+        sd_bus_message *reply = NULL;
+
+        (void) state;
+        fix_option_u(f, "connect-timeout-ms", 20);
+        bluez_free(f->bz);
+        f->cfg.backoff_min_usec = f->cfg.backoff_max_usec = 60ULL * 1000000ULL;
+        assert_int_equal(fix_client(f), 0);
+        fix_call(f, "AddBuds", "ssyt", FIX_ADDR1, "Found", 2, (uint64_t) 9);
+        fix_call(f, "SetReachable", "sb", FIX_ADDR1, 0);
+        assert_true(FIX_WAIT(f, fix_counter(f, FIX_ADDR1, "connect-failed") == 1 && f->n_error == 1));
+        fix_call(f, "SetReachable", "sb", FIX_ADDR1, 1);
+        assert_true(sd_bus_call_method(f->ctl, "org.bluez", "/org/bluez/hci0/dev_AA_BB_CC_DD_EE_01",
+                                       "org.bluez.Device1", "Connect", NULL, &reply, NULL) >= 0);
+        sd_bus_message_unref(reply);
+        fix_wait_ready(f, FIX_ADDR1, 1);
+        assert_int_equal(fix_counter(f, FIX_ADDR1, "connect"), 2);
+}
+
+/* BlueZ answers "Not connected" during setup on a link it reported up (its
+ * GATT client not attached yet): the client checks and tries again rather
+ * than waiting for a signal that never comes. */
+static void test_setup_not_connected_on_live_link(void **state) {
+        struct fix *f = start_discovered(false);
+
+        (void) state;
+        add_discovered(f);
+        fix_call(f, "InjectFault", "sssa{sv}", FIX_ADDR1, "info", "error", 2, "name", "s",
+                 "org.bluez.Error.Failed", "message", "s", "Not connected");
+        fix_wait_ready(f, FIX_ADDR1, 1);
+        assert_int_equal(fix_counter(f, FIX_ADDR1, "connect"), 1);
+        assert_int_equal(fix_counter(f, FIX_ADDR1, "read:info"), 2);
+        assert_non_null(strstr(f->error, "reading Buds Info failed: not connected; retrying"));
+}
+
 /* ---- reads, writes, notifications ---- */
 
 static void test_read_write_notify(void **state) {
@@ -570,6 +640,9 @@ int main(void) {
                 T(test_resolve_after),
                 T(test_resolve_before),
                 T(test_connect_fails_then_backoff),
+                T(test_connected_never_signalled),
+                T(test_connected_by_another_never_signalled),
+                T(test_setup_not_connected_on_live_link),
                 T(test_read_write_notify),
                 T(test_manifest_and_device_data),
                 T(test_stale_then_reread),
