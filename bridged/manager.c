@@ -231,8 +231,14 @@ static void on_item_read(struct bluez_buds *bb, int error, const struct record *
                 r = engine_buds_record(m->engine, b->address, it->key, rec, rec->revision, &o);
                 if (r < 0)
                         log_error_errno(r, "Taking %s from Buds %s failed: %m", key_name(it->key), b->address);
-                else
+                else {
+                        /* a change made on the Buds that no notification told of (made
+                         * before they were ready, or while notifications were not yet
+                         * armed): noticed now, so its latency is measured too */
+                        if ((rec->flags & RECORD_DIRTY) && o.changed[it->key] && !it->changed_usec)
+                                it->changed_usec = now_usec(m);
                         carry_out(m, &o);
+                }
         }
         if (it->again && b->ready) {
                 it->again = false;
@@ -890,6 +896,10 @@ static void on_uplink_state(struct uplink *u, bool online, const char *last_erro
         }
         m->online = online;
         notify_properties(m);
+        /* back online through any call (a long poll's retry, the registry):
+         * the pull that pushes wait for starts now, not at the next event */
+        if (online)
+                kick(m);
 }
 
 static const struct uplink_ops uplink_ops = { .state = on_uplink_state };
