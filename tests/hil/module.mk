@@ -61,7 +61,7 @@ $(HIL_CHECK): tests/hil/vm/run-check tests/hil/module.mk | $(HIL_IMAGE_DEPS) $(H
 else
 $(HIL_CHECK): tests/hil/module.mk
 	@mkdir -p $(@D)
-	@printf '#!/bin/sh\necho "hil-vm: skipped under the sanitizers: the VM suite ran in the normal pass"\nexit 77\n' > $@
+	@printf '#!/bin/sh\necho "hil-vm: skipped under the sanitizers: the VM suite belongs to the normal pass only"\nexit 77\n' > $@
 	@chmod +x $@
 endif
 
