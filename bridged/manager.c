@@ -58,7 +58,6 @@ struct sync_call {
         manager_sync_fn done;
         void *userdata;
         unsigned pulled, pushed, written, writes_pending;
-        bool http_done;
         int error;
         char *message;
 };
@@ -90,7 +89,6 @@ struct manager {
         char *halted;                   /* why syncing stopped (401, schema) until a reload */
         char *last_error;
         struct sync_call *sync;
-        uint64_t push_started_usec;
         unsigned push_unusable;         /* answers to the push in flight that could not be taken */
         unsigned registry_busy;         /* device registry requests in flight */
         bool stopping;                  /* manager_free runs: cancelled calls start nothing new */
@@ -786,7 +784,6 @@ static void start_push(struct manager *m) {
                 return;
         }
         m->push_id = id;
-        m->push_started_usec = now_usec(m);
         notify_properties(m);
 }
 
@@ -1003,7 +1000,6 @@ static void sync_finish(struct manager *m) {
                 return;
         if (!s->error && (m->pull_wanted || (m->push_wanted && !m->halted)) && !m->halted)
                 return;
-        s->http_done = true;
         if (s->writes_pending > 0 && !s->error)
                 return;
         m->sync = NULL;
