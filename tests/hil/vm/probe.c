@@ -695,7 +695,7 @@ static int control(struct probe *p, const char *line) {
 
 /* ---- the checks ---- */
 
-static bool step_discover(struct probe *p) {
+static bool step_discover(struct probe *p, const char *name) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
@@ -709,7 +709,7 @@ static bool step_discover(struct probe *p) {
                            NULL, NULL);
         if (r >= 0)
                 r = WAIT_UNTIL(p, device_found(p), 30 * SEC);
-        check(p, r >= 0, "discover", "%s%s%s", r >= 0 ? p->dev_path : "no Buds advertising the Buds Sync UUID",
+        check(p, r >= 0, name, "%s%s%s", r >= 0 ? p->dev_path : "no Buds advertising the Buds Sync UUID",
               error.name ? " " : "", error.name ? error.message : "");
         sd_bus_error_free(&error);
         (void) method(p, p->adapter_path, "org.bluez.Adapter1", "StopDiscovery", CALL_USEC, NULL, NULL, NULL);
@@ -1071,7 +1071,19 @@ static void step_back(struct probe *p) {
         size_t len = 0;
         int r;
 
-        if (control(p, "back\n") < 0 || !step_connect(p, "reconnect"))
+        if (control(p, "back\n") < 0)
+                return;
+        /* With trixie's 6.12 kernel bluetoothd 5.66 drops the unpaired
+         * device when the cancelled Connect fails (6.1 kept it): a bridge
+         * configured with an unpaired Address must see it advertise again.
+         * Paired Buds are never dropped. */
+        p->dev_path[0] = '\0';
+        if (!device_found(p)) {
+                info("the device object is gone after the cancelled Connect: discovering again");
+                if (!step_discover(p, "rediscover"))
+                        return;
+        }
+        if (!step_connect(p, "reconnect"))
                 return;
         check(p, map_chrcs(p) == _CHRC_MAX, "gatt-objects-after-reconnect", "%s", "");
         trace_flush(p, "of the reconnect");
@@ -1111,7 +1123,7 @@ static void step_disconnect(struct probe *p) {
 }
 
 static void run(struct probe *p) {
-        if (!step_discover(p))
+        if (!step_discover(p, "discover"))
                 return;
         describe(p, "at discovery", p->dev_path, DEVICE_IFACE);
         trace_flush(p, "of discovery");
