@@ -23,6 +23,7 @@
 
 #define APP_PATH "/org/bridged/hil/buds"
 #define ADV_PATH "/org/bridged/hil/adv"
+#define AGENT_PATH "/org/bridged/hil/agent"
 #define GATT_SERVICE_IFACE "org.bluez.GattService1"
 #define GATT_CHRC_IFACE "org.bluez.GattCharacteristic1"
 #define NOTIFY_QUEUE_MAX 16
@@ -53,6 +54,14 @@ static const char *const service_uuid[_SERVICE_MAX] = {
 static const char *const flags_read[] = { "read", NULL };
 static const char *const flags_notify[] = { "read", "notify", NULL };
 static const char *const flags_write[] = { "read", "write", NULL };
+/* --secure: the Buds Sync characteristics need an encrypted link, as on
+ * Buds that must be paired; bluetoothd's client then raises the link's
+ * security with the bond's key on the first read (BlueZ gatt-database.c
+ * parse_chrc_flags: "encrypt-read" is the read property with the encrypt
+ * permission). DIS and Battery stay open. */
+static const char *const flags_secure_read[] = { "encrypt-read", NULL };
+static const char *const flags_secure_notify[] = { "encrypt-read", "notify", NULL };
+static const char *const flags_secure_write[] = { "encrypt-read", "encrypt-write", NULL };
 
 static const struct chrc_def {
         const char *uuid;
@@ -103,6 +112,7 @@ struct periph {
         const char *adapter;
         const char *name;
         const char *control;
+        bool secure;                    /* --secure: pairing needed, and an agent for it */
         char adapter_path[32];
         struct service_obj service[_SERVICE_MAX];
         struct chrc_obj chrc[_BUDS_ATTR_MAX];
@@ -136,6 +146,9 @@ static void help(void) {
                "                         away-on-write [applied]  the next record write goes\n"
                "                                         unanswered: away before (or after) applying it\n"
                "                         quit\n"
+               "  --secure             the Buds Sync characteristics need an encrypted link\n"
+               "                       (a bond); registers a NoInputNoOutput agent as the\n"
+               "                       default, which accepts every pairing (Just Works)\n"
                "  -h --help\n\n"
                "Prints \"buds-periph: ready ADDRESS\" on stdout once registered, and again\n"
                "after registering anew with a restarted bluetoothd.\n");
@@ -337,9 +350,70 @@ static int method_stop_notify(sd_bus_message *m, void *userdata, sd_bus_error *e
 static int get_flags(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         struct chrc_obj *c = userdata;
+        const char *const *flags = chrc_defs[c->attr].flags;
 
         (void) bus, (void) path, (void) interface, (void) property, (void) error;
-        return sd_bus_message_append_strv(reply, (char **) chrc_defs[c->attr].flags);
+        if (c->p->secure && chrc_defs[c->attr].service == SERVICE_BUDS_SYNC)
+                flags = flags == flags_read     ? flags_secure_read
+                        : flags == flags_notify ? flags_secure_notify
+                                                : flags_secure_write;
+        return sd_bus_message_append_strv(reply, (char **) flags);
+}
+
+/* ---- the pairing agent (--secure) ----
+ * Buds have neither display nor keyboard: LE Secure Connections "Just
+ * Works". One bluetoothd owns both of the VM's controllers, so this default
+ * agent answers for the central's side too (a client that calls Pair
+ * without an agent of its own gets the default one). Everything is
+ * accepted: a test peripheral, never a host's agent. */
+static int agent_ok(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        (void) userdata, (void) error;
+        fprintf(stderr, "buds-periph: agent %s: accepted\n", sd_bus_message_get_member(m));
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int agent_pin(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        (void) userdata, (void) error;
+        return sd_bus_reply_method_return(m, "s", "0000");
+}
+
+static int agent_passkey(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        (void) userdata, (void) error;
+        return sd_bus_reply_method_return(m, "u", 0);
+}
+
+static const sd_bus_vtable agent_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("Release", "", "", agent_ok, 0),
+        SD_BUS_METHOD("RequestPinCode", "o", "s", agent_pin, 0),
+        SD_BUS_METHOD("DisplayPinCode", "os", "", agent_ok, 0),
+        SD_BUS_METHOD("RequestPasskey", "o", "u", agent_passkey, 0),
+        SD_BUS_METHOD("DisplayPasskey", "ouq", "", agent_ok, 0),
+        SD_BUS_METHOD("RequestConfirmation", "ou", "", agent_ok, 0),
+        SD_BUS_METHOD("RequestAuthorization", "o", "", agent_ok, 0),
+        SD_BUS_METHOD("AuthorizeService", "os", "", agent_ok, 0),
+        SD_BUS_METHOD("Cancel", "", "", agent_ok, 0),
+        SD_BUS_VTABLE_END,
+};
+
+static int on_agent_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        (void) userdata, (void) error;
+        if (e && !sd_bus_error_has_name(e, "org.bluez.Error.AlreadyExists"))
+                fprintf(stderr, "buds-periph: the pairing agent: %s: %s\n", e->name, e->message);
+        return 0;
+}
+
+static int register_agent(struct periph *p) {
+        int r;
+
+        r = sd_bus_call_method_async(p->bus, NULL, "org.bluez", "/org/bluez", "org.bluez.AgentManager1",
+                                     "RegisterAgent", on_agent_reply, p, "os", AGENT_PATH, "NoInputNoOutput");
+        if (r >= 0)
+                r = sd_bus_call_method_async(p->bus, NULL, "org.bluez", "/org/bluez", "org.bluez.AgentManager1",
+                                             "RequestDefaultAgent", on_agent_reply, p, "o", AGENT_PATH);
+        return r;
 }
 
 static int get_true(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -502,6 +576,8 @@ static int add_objects(struct periph *p) {
         if (r >= 0)
                 r = sd_bus_add_object_vtable(p->bus, NULL, ADV_PATH, "org.bluez.LEAdvertisement1",
                                              adv_vtable, p);
+        if (r >= 0 && p->secure)
+                r = sd_bus_add_object_vtable(p->bus, NULL, AGENT_PATH, "org.bluez.Agent1", agent_vtable, p);
         return r;
 }
 
@@ -562,6 +638,17 @@ static int register_all(struct periph *p) {
                                         &error, "s", p->name);
         if (r < 0) {
                 fprintf(stderr, "buds-periph: cannot set up %s: %s\n", p->adapter, error.message);
+                sd_bus_error_free(&error);
+                return r;
+        }
+        /* Pairable: bluetoothd's default, said so that a restarted or
+         * differently configured one accepts the bond all the same */
+        if (p->secure && (r = sd_bus_set_property(p->bus, "org.bluez", p->adapter_path, "org.bluez.Adapter1",
+                                                  "Pairable", &error, "b", 1)) >= 0)
+                r = register_agent(p);
+        if (r < 0) {
+                fprintf(stderr, "buds-periph: cannot make %s pairable: %s\n", p->adapter,
+                        error.message ? error.message : strerror(-r));
                 sd_bus_error_free(&error);
                 return r;
         }
@@ -743,7 +830,8 @@ static int parse_args(struct periph *p, int argc, char **argv, enum family *fami
         static const struct option options[] = {
                 { "adapter", required_argument, NULL, 'a' }, { "family", required_argument, NULL, 'f' },
                 { "name", required_argument, NULL, 'n' }, { "id", required_argument, NULL, 'i' },
-                { "control", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, {},
+                { "control", required_argument, NULL, 'c' }, { "secure", no_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' }, {},
         };
         int c;
 
@@ -764,6 +852,9 @@ static int parse_args(struct periph *p, int argc, char **argv, enum family *fami
                         break;
                 case 'c':
                         p->control = optarg;
+                        break;
+                case 's':
+                        p->secure = true;
                         break;
                 case 'h':
                         help();

@@ -5,7 +5,7 @@
 # goes into the image, checks this machine can run it (one line and a skip
 # when it cannot), builds the image (cached under $(HIL_CACHE)) and runs it.
 HIL_CACHE ?= $(B)/hil-vm
-HIL_TESTS ?= probe-basic scenarios
+HIL_TESTS ?= probe-basic scenarios scenarios-paired
 
 HIL_PERIPH := $(B)/tests/hil/buds-periph
 HIL_PROBE := $(B)/tests/hil/hil-probe
@@ -58,6 +58,7 @@ $(HIL_CHECK): tests/hil/vm/run-check tests/hil/module.mk | $(HIL_IMAGE_DEPS) $(H
 	@printf '#!/bin/sh\nexec tests/hil/vm/run-check --cache "%s" --latency-sim "%s" --tests "%s" -- %s\n' \
 		"$(HIL_CACHE)" "$(HIL_LATENCY_SIM)" "$(HIL_TESTS)" "$(HIL_IMAGE_FILES)" > $@
 	@chmod +x $@
+	@echo 900 > $@.timeout
 else
 $(HIL_CHECK): tests/hil/module.mk
 	@mkdir -p $(@D)
