@@ -33,7 +33,7 @@ $(HIL_LATENCY_SIM): $(B)/tests/hil/latency-sim.o $(E2E_OBJS) $(B)/libcodec.a \
 
 # What goes into the image: HOST_PATH[:VM_PATH] (default /usr/local/bin/NAME).
 # Scenario scripts live in tests/hil/vm/tests/ and are always included.
-HIL_IMAGE_FILES := $(HIL_PERIPH) $(HIL_PROBE) $(HIL_SCENARIOS_BIN) \
+HIL_IMAGE_FILES := $(HIL_PERIPH) $(HIL_PROBE) $(HIL_SCENARIOS_BIN) tests/hil/real/run:/hil/real/run \
 	$(B)/bridged/bridged $(B)/bridged/bridgectl $(B)/server/syncd:/hil/build/server/syncd \
 	tests/lib/mkcerts.sh:/hil/tests/lib/mkcerts.sh \
 	systemd/org.bridged.conf:/usr/share/dbus-1/system.d/org.bridged.conf \

@@ -830,17 +830,41 @@ static bool periph_do(struct buds *b, const char *fmt, ...) {
         return !H.why[0];
 }
 
-/* A change made on the Buds. --real: the operator makes one; its value is
- * then whatever the Buds hold, learnt from bridged's Changed signal. */
+struct buds_revision {
+        struct buds *b;
+        enum key key;
+        uint32_t revision;
+};
+
+static bool cond_buds_changed(void *userdata) {
+        const struct buds_revision *w = userdata;
+        struct record r;
+
+        return buds_record(w->b, w->key, &r) == 0 && r.revision != w->revision;
+}
+
+/* A change made on the Buds. --real: the operator makes one, and the step
+ * ends when the Buds' record has a new revision (else a scenario would go
+ * on at once when everything already agreed); its value is then whatever
+ * the Buds hold. */
 static bool touch(struct buds *b, const struct value *v) {
         uint8_t buf[WIRE_PAYLOAD_MAX];
         char hex[2 * WIRE_PAYLOAD_MAX + 1];
         int n;
 
         if (H.real) {
+                struct buds_revision w = { b, v->key, 0 };
+                struct record before;
+
+                if (buds_record(b, v->key, &before) < 0)
+                        return failf("cannot read the %s on the Buds %s", key_name(v->key), b->address);
+                w.revision = before.revision;
                 operator("change the %s on the Buds %s (e.g. with a touch control), within %llu s",
                          key_name(v->key), b->address, (unsigned long long) (DEADLINE / SEC));
-                return true;
+                return wait_for(cond_buds_changed, &w, DEADLINE)
+                               ? true
+                               : failf("the %s on the Buds %s did not change within %llu s", key_name(v->key),
+                                       b->address, (unsigned long long) (DEADLINE / SEC));
         }
         n = wire_value_encode(v, buf, sizeof(buf));
         if (n < 0)
