@@ -5,7 +5,7 @@
 # goes into the image, checks this machine can run it (one line and a skip
 # when it cannot), builds the image (cached under $(HIL_CACHE)) and runs it.
 HIL_CACHE ?= $(B)/hil-vm
-HIL_TESTS ?= probe-basic scenarios scenarios-paired
+HIL_TESTS ?= probe-basic scenarios scenarios-paired real-rig
 
 HIL_PERIPH := $(B)/tests/hil/buds-periph
 HIL_PROBE := $(B)/tests/hil/hil-probe
