@@ -19,6 +19,7 @@
 #include "e2e.h"
 #include "gatt/recjson.h"
 #include "tests/lib/testbus.h"
+#include "tests/lib/values.h"
 
 #define A "AA:BB:CC:DD:EE:01"
 #define B "AA:BB:CC:DD:EE:02"
@@ -40,41 +41,6 @@ static int teardown(void **state) {
         (void) state;
         e2e_stop(&E);
         return 0;
-}
-
-static uint64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static struct value profile(const char *name) {
-        struct value v;
-
-        value_init(&v, KEY_PROFILE, FAMILY_ANY);
-        v.profile.name_len = (uint8_t) strlen(name);
-        memcpy(v.profile.name, name, v.profile.name_len);
-        v.profile.noise_control = NOISE_ANC;
-        v.profile.touch_left = TOUCH_PLAY_PAUSE;
-        v.profile.left[2] = 5;
-        return v;
-}
-
-static struct value pro_eq(enum key key, int16_t gain) {
-        struct value v;
-        union eq_params *eq;
-
-        value_init(&v, key, FAMILY_PRO);
-        eq = key == KEY_EQ_ACTIVE ? &v.active.eq : &v.custom;
-        if (key == KEY_EQ_ACTIVE)
-                v.active.preset = PRESET_CUSTOM;
-        eq->pro.preamp = -20;
-        eq->pro.count = 3;
-        eq->pro.band[0] = (struct eq_band) { BAND_LOW_SHELF, 105, gain, 71 };
-        eq->pro.band[1] = (struct eq_band) { BAND_PEAK, 2500, -35, 141 };
-        eq->pro.band[2] = (struct eq_band) { BAND_HIGH_SHELF, 9000, 25, 70 };
-        return v;
 }
 
 /* Set over D-Bus; the record the bridge acknowledged. */
@@ -143,14 +109,14 @@ static bool cond_value_everywhere(struct e2e *e, void *userdata) {
 }
 
 static void test_online(void **state) {
-        struct value_want w = { A, profile("touched on the Buds") };
+        struct value_want w = { A, test_profile("touched on the Buds") };
         struct record r, buds;
         char status[32];
 
         (void) state;
         add_buds(A, FAMILY_PRO, 0x0101);
         /* a host edit goes to the Buds and the server */
-        struct value v = pro_eq(KEY_EQ_CUSTOM, 60);
+        struct value v = test_pro_eq(KEY_EQ_CUSTOM, 60);
         r = set(&v);
         wait_converged(A, KEY_EQ_CUSTOM, &r);
         /* a change on the Buds is stamped, written back and pushed */
@@ -160,8 +126,8 @@ static void test_online(void **state) {
         assert_int_equal(e2e_sim_record(&E, A, KEY_PROFILE, &buds), 0);
         assert_true(buds.stamp.origin != 0 && !(buds.flags & RECORD_DIRTY));
         /* a newer value from a phone reaches the Buds */
-        r = (struct record) { .value = pro_eq(KEY_EQ_ACTIVE, -45),
-                              .stamp = { stamp_pack(wall_ms() + 1000, 0), E2E_PHONE } };
+        r = (struct record) { .value = test_pro_eq(KEY_EQ_ACTIVE, -45),
+                              .stamp = { stamp_pack(test_wall_ms() + 1000, 0), E2E_PHONE } };
         assert_int_equal(e2e_phone_push(&E, &r, status, sizeof(status)), 0);
         assert_string_equal(status, "applied");
         wait_converged(A, KEY_EQ_ACTIVE, &r);
@@ -171,12 +137,12 @@ static void test_online(void **state) {
 
 static void test_offline_restart(void **state) {
         struct record r1, r2, buds;
-        struct value_want w = { A, pro_eq(KEY_EQ_ACTIVE, 33) };
+        struct value_want w = { A, test_pro_eq(KEY_EQ_ACTIVE, 33) };
 
         (void) state;
         add_buds(A, FAMILY_PRO, 0x0101);
         assert_int_equal(e2e_server_stop(&E), 0);
-        struct value p = profile("edited offline"), c = pro_eq(KEY_EQ_CUSTOM, -70);
+        struct value p = test_profile("edited offline"), c = test_pro_eq(KEY_EQ_CUSTOM, -70);
         r1 = set(&p);
         r2 = set(&c);
         /* the Buds are kept in sync locally while the server is away */
@@ -209,7 +175,7 @@ static void test_phone_switch(void **state) {
 
         (void) state;
         add_buds(A, FAMILY_STANDARD, 0x0202);
-        struct value p1 = profile("first"), p2 = profile("never reached the server");
+        struct value p1 = test_profile("first"), p2 = test_profile("never reached the server");
         old = set(&p1);
         wait_converged(A, KEY_PROFILE, &old);
         /* the old host writes the Buds but never reaches the server, then is gone */
@@ -224,8 +190,8 @@ static void test_phone_switch(void **state) {
 
         /* the other way: a phone's newer edit while no bridge runs, then another new host */
         (void) e2e_bridged_stop(&E, SIGTERM);
-        theirs = (struct record) { .value = profile("from the phone"),
-                                   .stamp = { stamp_pack(wall_ms() + 500, 0), E2E_PHONE } };
+        theirs = (struct record) { .value = test_profile("from the phone"),
+                                   .stamp = { stamp_pack(test_wall_ms() + 500, 0), E2E_PHONE } };
         assert_int_equal(e2e_phone_push(&E, &theirs, status, sizeof(status)), 0);
         assert_string_equal(status, "applied");
         assert_int_equal(e2e_bridged_start(&E, true), 0);
@@ -241,7 +207,7 @@ static void test_buds_switch(void **state) {
 
         (void) state;
         add_buds(A, FAMILY_PRO, 0x0a0a);
-        struct value v = pro_eq(KEY_EQ_CUSTOM, 87);
+        struct value v = test_pro_eq(KEY_EQ_CUSTOM, 87);
         p = set(&v);
         wait_converged(A, KEY_EQ_CUSTOM, &p);
         assert_int_equal(e2e_sim(&E, "RemoveBuds", NULL, "s", A), 0);
@@ -276,12 +242,12 @@ static void test_conflict_and_restore(void **state) {
         (void) state;
         add_buds(A, FAMILY_PRO, 0x0101);
         assert_int_equal(e2e_server_stop(&E), 0);
-        struct value v = profile("mine, made offline");
+        struct value v = test_profile("mine, made offline");
         mine = set(&v);
         /* the bridge is away (its edit waits in its outbox) while a phone makes a newer edit */
         assert_int_equal(WEXITSTATUS(e2e_bridged_stop(&E, SIGTERM)), 0);
         assert_int_equal(e2e_server_start(&E), 0);
-        theirs = (struct record) { .value = profile("theirs, newer"), .stamp = { stamp_pack(wall_ms() + 2000, 0),
+        theirs = (struct record) { .value = test_profile("theirs, newer"), .stamp = { stamp_pack(test_wall_ms() + 2000, 0),
                                                                                  E2E_PHONE } };
         assert_int_equal(e2e_phone_push(&E, &theirs, status, sizeof(status)), 0);
         assert_string_equal(status, "applied");
@@ -319,7 +285,7 @@ static void test_kill9_rounds(void **state) {
                 unsigned edits = 1 + (unsigned) rand() % 3;
                 for (unsigned k = 0; k < edits; k++) {
                         (void) snprintf(name, sizeof(name), "round %u edit %u", i, k);
-                        struct value v = profile(name);
+                        struct value v = test_profile(name);
                         acked = set(&v);
                 }
                 /* somewhere in the write to the Buds, the push, or the answer */
@@ -360,7 +326,7 @@ static void test_server_failures(void **state) {
                 struct record r;
                 faults(rules[i]);
                 (void) snprintf(name, sizeof(name), "through fault %zu", i);
-                struct value v = profile(name);
+                struct value v = test_profile(name);
                 r = set(&v);
                 wait_converged(A, KEY_PROFILE, &r);
         }
@@ -370,12 +336,12 @@ static void test_server_failures(void **state) {
 
 static void test_malformed_buds_value(void **state) {
         struct record before, after;
-        struct value_want w = { A, profile("after the bad read") };
+        struct value_want w = { A, test_profile("after the bad read") };
         sd_bus_message *m = NULL;
 
         (void) state;
         add_buds(A, FAMILY_PRO, 0x0101);
-        struct value v = profile("good");
+        struct value v = test_profile("good");
         before = set(&v);
         wait_converged(A, KEY_PROFILE, &before);
         /* the next read of the profile returns a broken record */
@@ -385,7 +351,7 @@ static void test_malformed_buds_value(void **state) {
         assert_true(sd_bus_message_append(m, "a{sv}", 2, "count", "u", 1, "how", "s", "trailing") >= 0);
         assert_true(sd_bus_call(E.bus, m, 5000000, NULL, NULL) >= 0);
         sd_bus_message_unref(m);
-        struct value bad_touch = profile("read back broken");
+        struct value bad_touch = test_profile("read back broken");
         assert_int_equal(e2e_sim_touch(&E, A, &bad_touch), 0);
         /* nothing the bridge holds moves on a malformed value */
         assert_int_equal(e2e_intent(&E, KEY_PROFILE, &after), 0);
@@ -443,7 +409,7 @@ static void test_bad_input(void **state) {
         struct record r;
 
         (void) state;
-        struct value v = profile("unchanged");
+        struct value v = test_profile("unchanged");
         r = set(&v);
         (void) r;
         assert_int_equal(e2e_call(&E, "Get", &status, NULL, "s", "profile"), 0);
@@ -492,7 +458,7 @@ static void test_reload(void **state) {
         add_buds(A, FAMILY_PRO, 0x0101);
         assert_int_equal(e2e_bridged_reload(&E, "[Server]\nUrl=http://plain.example\n[Sync]\nBogus=1\n"), 0);
         /* still serving, with the old settings */
-        struct value v1 = profile("after a bad reload");
+        struct value v1 = test_profile("after a bad reload");
         r1 = set(&v1);
         wait_converged(A, KEY_PROFILE, &r1);
         assert_int_equal(e2e_call(&E, "Status", &status, NULL, NULL), 0);
@@ -502,7 +468,7 @@ static void test_reload(void **state) {
         E.long_poll = false;
         E.push_debounce_ms = 50;
         assert_int_equal(e2e_bridged_reload(&E, NULL), 0);
-        struct value v2 = profile("after a good reload");
+        struct value v2 = test_profile("after a good reload");
         r2 = set(&v2);
         wait_converged(A, KEY_PROFILE, &r2);
 }

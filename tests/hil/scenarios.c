@@ -33,6 +33,7 @@
 
 #include "gatt/recjson.h"
 #include "gatt/wire.h"
+#include "tests/lib/values.h"
 #include "tests/server/harness.h"
 
 #define SEC UINT64_C(1000000)
@@ -79,13 +80,6 @@ static uint64_t now_usec(void) {
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static uint64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
 /* A scenario step that fails records why and returns false up the chain. */
@@ -884,34 +878,6 @@ static bool back(struct buds *b) {
 
 /* ---- values ---- */
 
-static struct value profile(const char *name) {
-        struct value v;
-
-        value_init(&v, KEY_PROFILE, FAMILY_ANY);
-        v.profile.name_len = (uint8_t) strlen(name);
-        memcpy(v.profile.name, name, v.profile.name_len);
-        v.profile.noise_control = NOISE_ANC;
-        v.profile.touch_left = TOUCH_PLAY_PAUSE;
-        v.profile.left[2] = 5;
-        return v;
-}
-
-static struct value pro_eq(enum key key, int16_t gain) {
-        struct value v;
-        union eq_params *eq;
-
-        value_init(&v, key, FAMILY_PRO);
-        eq = key == KEY_EQ_ACTIVE ? &v.active.eq : &v.custom;
-        if (key == KEY_EQ_ACTIVE)
-                v.active.preset = PRESET_CUSTOM;
-        eq->pro.preamp = -20;
-        eq->pro.count = 3;
-        eq->pro.band[0] = (struct eq_band) { BAND_LOW_SHELF, 105, gain, 71 };
-        eq->pro.band[1] = (struct eq_band) { BAND_PEAK, 2500, -35, 141 };
-        eq->pro.band[2] = (struct eq_band) { BAND_HIGH_SHELF, 9000, 25, 70 };
-        return v;
-}
-
 /* A Buds change's value is checked only when the scenario made it (VM). */
 static const struct value *made(const struct value *v) {
         return H.real ? NULL : v;
@@ -940,20 +906,20 @@ static bool begin(struct buds *b) {
 
 static bool scenario_online(void) {
         struct buds *b = pro();
-        struct value c = pro_eq(KEY_EQ_CUSTOM, 60), t = profile("touched on the Buds");
+        struct value c = test_pro_eq(KEY_EQ_CUSTOM, 60), t = test_profile("touched on the Buds");
         struct record r;
 
         if (!begin(b) || !set(&c, &r) || !wait_converged(b, KEY_EQ_CUSTOM, &r, NULL))
                 return false;
         if (!touch(b, &t) || !wait_converged(b, KEY_PROFILE, NULL, made(&t)))
                 return false;
-        r = (struct record) { .value = pro_eq(KEY_EQ_ACTIVE, -45), .stamp = { stamp_pack(wall_ms() + 1000, 0), PHONE } };
+        r = (struct record) { .value = test_pro_eq(KEY_EQ_ACTIVE, -45), .stamp = { stamp_pack(test_wall_ms() + 1000, 0), PHONE } };
         return phone_push(&r) && wait_converged(b, KEY_EQ_ACTIVE, &r, NULL);
 }
 
 static bool scenario_offline(void) {
         struct buds *b = pro();
-        struct value p = profile("edited offline"), c = pro_eq(KEY_EQ_CUSTOM, -70), t = pro_eq(KEY_EQ_ACTIVE, 33);
+        struct value p = test_profile("edited offline"), c = test_pro_eq(KEY_EQ_CUSTOM, -70), t = test_pro_eq(KEY_EQ_ACTIVE, 33);
         struct record r1, r2;
 
         if (!begin(b))
@@ -994,7 +960,7 @@ static bool cond_on_buds(void *userdata) {
 
 static bool scenario_phone_switch(void) {
         struct buds *b = pro();
-        struct value p1 = profile("first"), p2 = profile("never reached the server");
+        struct value p1 = test_profile("first"), p2 = test_profile("never reached the server");
         struct record old, mine, theirs;
         struct buds_want w = { b, &mine };
 
@@ -1012,14 +978,14 @@ static bool scenario_phone_switch(void) {
                 return false;
         /* the other way: a phone's newer edit while no bridge runs, then another new host */
         (void) bridged_stop(SIGTERM);
-        theirs = (struct record) { .value = profile("from the phone"),
-                                   .stamp = { stamp_pack(wall_ms() + 500, 0), PHONE } };
+        theirs = (struct record) { .value = test_profile("from the phone"),
+                                   .stamp = { stamp_pack(test_wall_ms() + 500, 0), PHONE } };
         return phone_push(&theirs) && bridged_start(b, true, true) && wait_converged(b, KEY_PROFILE, &theirs, NULL);
 }
 
 static bool scenario_buds_switch(void) {
         struct buds *a = pro(), *s = &H.buds[1];
-        struct value v = pro_eq(KEY_EQ_CUSTOM, 87);
+        struct value v = test_pro_eq(KEY_EQ_CUSTOM, 87);
         struct record p, std, server, again;
 
         if (H.n_buds < 2)
@@ -1052,7 +1018,7 @@ static bool scenario_buds_switch(void) {
 
 static bool scenario_conflict_restore(void) {
         struct buds *b = pro();
-        struct value v = profile("mine, made offline");
+        struct value v = test_profile("mine, made offline");
         struct record mine, theirs, restored;
         char *list = NULL, *ans = NULL;
         cJSON *doc;
@@ -1066,7 +1032,7 @@ static bool scenario_conflict_restore(void) {
                 return false;
         (void) bridged_stop(SIGTERM);
         /* meanwhile a phone made a newer edit */
-        theirs = (struct record) { .value = profile("theirs, newer"), .stamp = { stamp_pack(wall_ms() + 2000, 0), PHONE } };
+        theirs = (struct record) { .value = test_profile("theirs, newer"), .stamp = { stamp_pack(test_wall_ms() + 2000, 0), PHONE } };
         if (!phone_push(&theirs) || !bridged_start(b, false, true) || !wait_converged(b, KEY_PROFILE, &theirs, NULL))
                 return false;
         if (call("ListConflicts", &list, NULL, NULL) < 0)
@@ -1092,7 +1058,7 @@ static bool scenario_conflict_restore(void) {
 /* The Buds leave in the middle of a write (the write was applied, or not,
  * and no answer came): bridged must read them again when they are back. */
 static bool away_mid_write(struct buds *b, const char *how, const char *name) {
-        struct value v = profile(name);
+        struct value v = test_profile(name);
         struct record r;
 
         if (H.real)
@@ -1104,7 +1070,7 @@ static bool away_mid_write(struct buds *b, const char *how, const char *name) {
         while (H.real && !wait_for(cond_buds_disconnected, b, SEC / 2)) {
                 char more[32];
                 (void) snprintf(more, sizeof(more), "%s %llu", name, (unsigned long long) (now_usec() % 100000));
-                v = profile(more);
+                v = test_profile(more);
                 if (!set(&v, &r))
                         return false;
         }
@@ -1134,7 +1100,7 @@ static bool cond_bluez_gone(void *userdata) {
 
 static bool scenario_bluetoothd_restart(void) {
         struct buds *b = pro();
-        struct value v = profile("while bluetoothd was down"), t = pro_eq(KEY_EQ_ACTIVE, -12);
+        struct value v = test_profile("while bluetoothd was down"), t = test_pro_eq(KEY_EQ_ACTIVE, -12);
         struct record r;
         int rc;
 
@@ -1172,7 +1138,7 @@ static bool scenario_latency(void) {
                 struct value v;
 
                 (void) snprintf(name, sizeof(name), "latency %u", i);
-                v = profile(name);
+                v = test_profile(name);
                 if (!touch(b, &v) || !wait_converged(b, KEY_PROFILE, NULL, made(&v)))
                         return false;
         }
