@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,8 +110,8 @@ static void harness_exec(const struct harness_syncd *s, bool faults, const char 
 
         /* a restart keeps the port, so clients configured with it find it again */
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port > 0 ? s->port : 0);
-        snprintf(cert, sizeof(cert), "%s/server.pem", s->dir);
-        snprintf(key, sizeof(key), "%s/server.key", s->dir);
+        snprintf(cert, sizeof(cert), "%s/%s.pem", s->dir, s->cert ? s->cert : "server");
+        snprintf(key, sizeof(key), "%s/%s.key", s->dir, s->cert ? s->cert : "server");
         if (s->db[0])
                 snprintf(db, sizeof(db), "%s", s->db);
         else
@@ -118,7 +119,14 @@ static void harness_exec(const struct harness_syncd *s, bool faults, const char 
         snprintf(tokens, sizeof(tokens), "%s/tokens", s->dir);
         for (; extra && *extra && n < 30; extra++)
                 argv[n++] = *extra;
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);       /* a crashed test leaves no server behind */
         dup2(out, STDOUT_FILENO);
+        if (s->quiet) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                if (null >= 0)
+                        dup2(null, STDERR_FILENO);
+        }
         if (faults)
                 setenv("SYNCD_TEST_FAULTS", "1", 1);
         else

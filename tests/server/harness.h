@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <curl/curl.h>
@@ -22,6 +23,8 @@ struct harness_syncd {
         char base[64];                  /* "https://127.0.0.1:PORT" */
         char ca[128];
         char db[128];                   /* "": DIR/db */
+        const char *cert;               /* the certificate in DIR: NULL for "server" (mkcerts.sh) */
+        bool quiet;                     /* syncd's stderr to /dev/null */
 };
 
 struct harness_resp {

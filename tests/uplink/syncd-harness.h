@@ -1,21 +1,19 @@
-/* The uplink tests' handle on the reference server: certificates made once
- * per process by tests/lib/mkcerts.sh in a temporary directory, syncd
- * started on 127.0.0.1 port 0 (its listening line read through a pipe under
- * a deadline) with a chosen certificate and the test fault hooks on, fault
- * rules set over HTTPS, and SIGTERM at the end. Never sleeps to wait. */
+/* The uplink tests' handle on the reference server, over tests/server's
+ * harness: certificates made once per process by tests/lib/mkcerts.sh in a
+ * temporary directory, syncd started on 127.0.0.1 port 0 with a chosen
+ * certificate, a fresh database and the test fault hooks on, fault rules
+ * set over HTTPS, and SIGTERM at the end. Never sleeps to wait. */
 #pragma once
 
-#include <stdbool.h>
-#include <sys/types.h>
+#include "tests/server/harness.h"
 
-#define SYNCD_TOKEN_A "token-alice"
-#define SYNCD_TOKEN_B "token-bob"
+#define SYNCD_TOKEN_A HARNESS_TOKEN_A
+#define SYNCD_TOKEN_B HARNESS_TOKEN_B
 
 struct syncd {
-        pid_t pid;
+        struct harness_syncd h;
         int port;
         char url[64];                   /* "https://127.0.0.1:PORT" */
-        char db[256];
 };
 
 /* The directory with ca.pem, server.pin, ...; made on first use. NULL on error. */
