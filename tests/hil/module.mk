@@ -58,7 +58,7 @@ $(HIL_CHECK): tests/hil/vm/run-check tests/hil/module.mk | $(HIL_IMAGE_DEPS) $(H
 	@printf '#!/bin/sh\nexec tests/hil/vm/run-check --cache "%s" --latency-sim "%s" --tests "%s" -- %s\n' \
 		"$(HIL_CACHE)" "$(HIL_LATENCY_SIM)" "$(HIL_TESTS)" "$(HIL_IMAGE_FILES)" > $@
 	@chmod +x $@
-	@echo 900 > $@.timeout
+	@echo 1500 > $@.timeout
 else
 $(HIL_CHECK): tests/hil/module.mk
 	@mkdir -p $(@D)

@@ -82,6 +82,12 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
+/* What the FIGURE lines say this run was: real Buds, or the VM's paired or
+ * unpaired ones. */
+static const char *variant(void) {
+        return H.real ? "rig" : H.pair ? "paired" : "unpaired";
+}
+
 /* A scenario step that fails records why and returns false up the chain. */
 static bool failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -690,10 +696,14 @@ static bool pair(struct buds *b) {
                 return false;
         }
         r = sd_bus_set_property(H.bus, "org.bluez", dev, "org.bluez.Device1", "Trusted", &err, "b", 1);
-        sd_bus_error_free(&err);
-        if (r < 0 || !device_bool(b, "Bonded"))
-                return failf("%s: paired but not bonded (Bonded=%d): no LE Secure Connections on this kernel?",
-                             b->address, device_bool(b, "Bonded"));
+        if (r < 0) {
+                (void) failf("%s: paired, but Trusted=true failed: %s", b->address,
+                             err.message ? err.message : strerror(-r));
+                sd_bus_error_free(&err);
+                return false;
+        }
+        if (!device_bool(b, "Bonded"))
+                return failf("%s: paired but not bonded: no LE Secure Connections on this kernel?", b->address);
         printf("FIGURE pairing %s %.2f s (LE Secure Connections, Just Works, bonded)\n", b->address,
                (double) (now_usec() - t0) / SEC);
         return true;
@@ -1146,7 +1156,7 @@ static bool scenario_latency(void) {
                 return failf("Stats failed");
         doc = cJSON_Parse(stats);
         l = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "latency_ms"), "buds_to_server");
-        printf("FIGURE latency buds_to_server real-stack p50=%.0f ms p99=%.0f ms n=%.0f (bridged Stats)\n",
+        printf("FIGURE latency buds_to_server real-stack %s p50=%.0f ms p99=%.0f ms n=%.0f (bridged Stats)\n", variant(),
                cJSON_GetNumberValue(cJSON_GetObjectItem(l, "p50")), cJSON_GetNumberValue(cJSON_GetObjectItem(l, "p99")),
                cJSON_GetNumberValue(cJSON_GetObjectItem(l, "n")));
         cJSON_Delete(doc);
@@ -1179,7 +1189,7 @@ static void run_one(const struct scenario *s, uint64_t t_start) {
         bool ok;
 
         if (H.passed + H.failed == 0)
-                printf("FIGURE start to first scenario %.2f s\n", (double) (t0 - t_start) / SEC);
+                printf("FIGURE %s start to first scenario %.2f s\n", variant(), (double) (t0 - t_start) / SEC);
         printf("SCENARIO %s\n", s->name);
         fflush(stdout);
         (void) snprintf(cmd, sizeof(cmd), "%s/bridged.log", H.dir);
@@ -1201,7 +1211,7 @@ static void run_one(const struct scenario *s, uint64_t t_start) {
                 (void) snprintf(cmd, sizeof(cmd), "echo '---- bridged log (tail)'; tail -n 40 '%s/bridged.log'", H.dir);
                 (void) !system(cmd);
         }
-        printf("FIGURE scenario %s %.2f s\n", s->name, (double) (now_usec() - t0) / SEC);
+        printf("FIGURE %s scenario %s %.2f s\n", variant(), s->name, (double) (now_usec() - t0) / SEC);
         fflush(stdout);
 }
 

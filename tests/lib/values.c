@@ -7,7 +7,8 @@ struct value test_profile(const char *name) {
         struct value v;
 
         value_init(&v, KEY_PROFILE, FAMILY_ANY);
-        v.profile.name_len = (uint8_t) strlen(name);
+        /* a longer name would make an invalid value on purpose: cut it */
+        v.profile.name_len = (uint8_t) strnlen(name, PROFILE_NAME_MAX);
         memcpy(v.profile.name, name, v.profile.name_len);
         v.profile.noise_control = NOISE_ANC;
         v.profile.touch_left = TOUCH_PLAY_PAUSE;
