@@ -50,17 +50,17 @@ hil-vm: $(HIL_IMAGE_DEPS) $(HIL_LATENCY_SIM)
 
 # make check: the VM suite is one test program, in the normal pass only;
 # the sanitizer pass (SAN=1) gets a stub that skips with one line.
-HIL_CHECK := $(B)/tests/hil/run-check
-TESTS += $(HIL_CHECK)
+HIL_CHECK_PROG := $(B)/tests/hil/run-check
+TESTS += $(HIL_CHECK_PROG)
 ifneq ($(SAN),1)
-$(HIL_CHECK): tests/hil/vm/run-check tests/hil/module.mk | $(HIL_IMAGE_DEPS) $(HIL_LATENCY_SIM)
+$(HIL_CHECK_PROG): tests/hil/vm/run-check tests/hil/module.mk | $(HIL_IMAGE_DEPS) $(HIL_LATENCY_SIM)
 	@mkdir -p $(@D)
 	@printf '#!/bin/sh\nexec tests/hil/vm/run-check --cache "%s" --latency-sim "%s" --tests "%s" -- %s\n' \
 		"$(HIL_CACHE)" "$(HIL_LATENCY_SIM)" "$(HIL_TESTS)" "$(HIL_IMAGE_FILES)" > $@
 	@chmod +x $@
 	@echo 1500 > $@.timeout
 else
-$(HIL_CHECK): tests/hil/module.mk
+$(HIL_CHECK_PROG): tests/hil/module.mk
 	@mkdir -p $(@D)
 	@printf '#!/bin/sh\necho "hil-vm: skipped under the sanitizers: the VM suite belongs to the normal pass only"\nexit 77\n' > $@
 	@chmod +x $@
