@@ -21,6 +21,7 @@
 #include "gatt/recjson.h"
 #include "gatt/wire.h"
 #include "tests/lib/testbus.h"
+#include "tests/server/phone.h"
 
 #define SIM_NAME "org.bridged.test.Budsim"
 #define SIM_PATH "/org/bridged/test"
@@ -354,57 +355,11 @@ int e2e_sim_record(struct e2e *e, const char *address, enum key key, struct reco
 }
 
 int e2e_server_record(struct e2e *e, enum key key, enum family family, struct record *ret) {
-        struct harness_resp resp = { 0 };
-        cJSON *doc = NULL, *it;
-        int r = harness_request(&e->server, "POST", "/v1/sync/pull", HARNESS_TOKEN_A,
-                                "{\"cursor\":null,\"limit\":1000}", NULL, &resp);
-
-        if (r < 0 || resp.status != 200) {
-                harness_resp_clear(&resp);
-                return -EIO;
-        }
-        doc = cJSON_ParseWithLength(resp.body, resp.len);
-        r = -ENOENT;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "records")) {
-                struct record rec;
-                if (recjson_record_from(it, &rec, NULL) == 0 && rec.value.key == key && rec.value.family == family) {
-                        *ret = rec;
-                        r = 0;
-                }
-        }
-        cJSON_Delete(doc);
-        harness_resp_clear(&resp);
-        return r;
+        return phone_pull_record(&e->server, HARNESS_TOKEN_A, key, family, ret);
 }
 
 int e2e_phone_push(struct e2e *e, const struct record *rec, char *ret_status, size_t size) {
-        static unsigned seq;
-        struct harness_resp resp = { 0 };
-        char key[80], *json = recjson_record_print(rec), *body = NULL;
-        cJSON *doc, *res;
-        const char *st;
-        int r;
-
-        (void) snprintf(key, sizeof(key), "Idempotency-Key: 00000000-0000-4000-8000-%012x", ++seq + (unsigned) getpid());
-        if (!json || asprintf(&body, "{\"schema\":1,\"records\":[%s]}", json) < 0) {
-                free(json);
-                return -ENOMEM;
-        }
-        r = harness_request(&e->server, "POST", "/v1/sync/push", HARNESS_TOKEN_A, body,
-                            (const char *const[]) { key, "Device-Id: 00000000000000fe", NULL }, &resp);
-        free(json);
-        free(body);
-        if (r < 0 || resp.status != 200) {
-                harness_resp_clear(&resp);
-                return -EIO;
-        }
-        doc = cJSON_ParseWithLength(resp.body, resp.len);
-        res = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "results"), 0);
-        st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "status"));
-        (void) snprintf(ret_status, size, "%s", st ? st : "?");
-        cJSON_Delete(doc);
-        harness_resp_clear(&resp);
-        return 0;
+        return phone_push_record(&e->server, HARNESS_TOKEN_A, rec, ret_status, size);
 }
 
 int e2e_intent(struct e2e *e, enum key key, struct record *ret) {

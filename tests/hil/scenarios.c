@@ -35,6 +35,7 @@
 #include "gatt/wire.h"
 #include "tests/lib/values.h"
 #include "tests/server/harness.h"
+#include "tests/server/phone.h"
 
 #define SEC UINT64_C(1000000)
 #define DEADLINE (60 * SEC)             /* TCG and a real radio are slower than budsim */
@@ -163,108 +164,30 @@ static void stay(uint64_t usec) {
 
 /* ---- the server, as a phone sees it ---- */
 
-static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
-        struct harness_resp *r = userdata;
-        char *p = realloc(r->body, r->len + size * n + 1);
+/* The server the phone and bridged talk to: the local syncd, or --server
+ * (with --ca, else the system's trust store). */
+static const struct harness_syncd *server(void) {
+        static struct harness_syncd external;
 
-        if (!p)
-                return 0;
-        memcpy(p + r->len, data, size * n);
-        r->len += size * n;
-        p[r->len] = '\0';
-        r->body = p;
-        return size * n;
-}
-
-static const char *server_base(void) {
-        return H.server_url ? H.server_url : H.server.base;
-}
-
-static const char *server_ca(void) {
-        return H.server_url ? H.ca : H.server.ca;
-}
-
-static int http_post(const char *path, const char *body, const char *const *extra, struct harness_resp *resp) {
-        struct curl_slist *list = NULL;
-        char url[512], auth[256];
-        CURL *e = curl_easy_init();
-        CURLcode c;
-
-        memset(resp, 0, sizeof(*resp));
-        if (!e)
-                return -ENOMEM;
-        (void) snprintf(url, sizeof(url), "%s%s", server_base(), path);
-        (void) snprintf(auth, sizeof(auth), "Authorization: Bearer %s", H.token);
-        list = curl_slist_append(list, auth);
-        list = curl_slist_append(list, "Content-Type: application/json");
-        list = curl_slist_append(list, "Expect:");
-        for (; extra && *extra; extra++)
-                list = curl_slist_append(list, *extra);
-        curl_easy_setopt(e, CURLOPT_URL, url);
-        if (server_ca() && server_ca()[0])
-                curl_easy_setopt(e, CURLOPT_CAINFO, server_ca());
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        c = curl_easy_perform(e);
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
-        curl_slist_free_all(list);
-        curl_easy_cleanup(e);
-        return c == CURLE_OK && resp->status == 200 ? 0 : -EIO;
+        if (!H.server_url)
+                return &H.server;
+        if (!external.base[0]) {
+                (void) snprintf(external.base, sizeof(external.base), "%s", H.server_url);
+                (void) snprintf(external.ca, sizeof(external.ca), "%s", H.ca ? H.ca : "");
+        }
+        return &external;
 }
 
 static int server_record(enum key key, enum family family, struct record *ret) {
-        struct harness_resp resp;
-        cJSON *doc, *it;
-        int r = http_post("/v1/sync/pull", "{\"cursor\":null,\"limit\":1000}", NULL, &resp);
-
-        if (r < 0) {
-                free(resp.body);
-                return r;
-        }
-        doc = cJSON_ParseWithLength(resp.body, resp.len);
-        r = -ENOENT;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "records")) {
-                struct record rec;
-                if (recjson_record_from(it, &rec, NULL) == 0 && rec.value.key == key && rec.value.family == family) {
-                        *ret = rec;
-                        r = 0;
-                }
-        }
-        cJSON_Delete(doc);
-        free(resp.body);
-        return r;
+        return phone_pull_record(server(), H.token, key, family, ret);
 }
 
 static bool phone_push(const struct record *rec) {
-        struct harness_resp resp;
-        char key[80], *json = recjson_record_print(rec), *body = NULL;
-        cJSON *doc;
-        const char *st;
-        bool ok;
+        char status[256];
 
-        (void) snprintf(key, sizeof(key), "Idempotency-Key: 00000000-0000-4000-8000-%012llx",
-                        (unsigned long long) (now_usec() & 0xffffffffffffULL));
-        if (!json || asprintf(&body, "{\"schema\":1,\"records\":[%s]}", json) < 0) {
-                free(json);
-                return failf("out of memory");
-        }
-        ok = http_post("/v1/sync/push", body, (const char *const[]) { key, "Device-Id: 00000000000000fe", NULL },
-                       &resp) == 0;
-        free(json);
-        free(body);
-        doc = ok ? cJSON_ParseWithLength(resp.body, resp.len) : NULL;
-        st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "results"), 0), "status"));
-        ok = st && strcmp(st, "applied") == 0;
-        if (!ok)
-                failf("the phone's push was not applied: HTTP %ld %s", resp.status, resp.body ? resp.body : "");
-        cJSON_Delete(doc);
-        free(resp.body);
-        return ok;
+        if (phone_push_record(server(), H.token, rec, status, sizeof(status)) < 0 || strcmp(status, "applied") != 0)
+                return failf("the phone's push was not applied: %s", status);
+        return true;
 }
 
 /* ---- syncd (local) ---- */
@@ -325,9 +248,9 @@ static int config_write(const struct buds *b, bool server_reachable) {
         (void) snprintf(text, sizeof(text),
                         "[Server]\nUrl=%s\nTokenFile=%s\n%s%s%sLongPoll=yes\n\n"
                         "[Buds]\nAddress=%s\nAdapter=%s\n\n[Sync]\nPushDebounceMs=0\n",
-                        server_reachable ? server_base() : "https://127.0.0.1:9", token,
-                        server_ca() && server_ca()[0] ? "CAFile=" : "", server_ca() ? server_ca() : "",
-                        server_ca() && server_ca()[0] ? "\n" : "", H.pair ? "" : b->address, H.adapter);
+                        server_reachable ? server()->base : "https://127.0.0.1:9", token,
+                        server()->ca[0] ? "CAFile=" : "", server()->ca, server()->ca[0] ? "\n" : "",
+                        H.pair ? "" : b->address, H.adapter);
         return write_file(H.conf, text);
 }
 
@@ -1286,6 +1209,12 @@ static int parse_args(int argc, char **argv) {
         }
         if (H.n_buds == 0 || (H.server_url && !H.token))
                 return -EINVAL;
+        if ((H.server_url && strlen(H.server_url) >= sizeof(H.server.base)) ||
+            (H.ca && strlen(H.ca) >= sizeof(H.server.ca))) {
+                fprintf(stderr, "hil-scenarios: --server must be under %zu bytes and --ca under %zu\n",
+                        sizeof(H.server.base), sizeof(H.server.ca));
+                return -EINVAL;
+        }
         return optind;
 }
 

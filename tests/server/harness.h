@@ -21,7 +21,7 @@ struct harness_syncd {
         int port;
         char dir[64];
         char base[64];                  /* "https://127.0.0.1:PORT" */
-        char ca[128];
+        char ca[128];                   /* "": the system's trust store */
         char db[128];                   /* "": DIR/db */
         const char *cert;               /* the certificate in DIR: NULL for "server" (mkcerts.sh) */
         bool quiet;                     /* syncd's stderr to /dev/null */
