@@ -289,7 +289,7 @@ static pid_t spawn_bridged(void) {
         if (fd >= 0)
                 (void) dup2(fd, STDERR_FILENO);
         execl(bin, bin, "--config", H.conf, "--state-dir", H.state, "--log-level",
-              getenv("HIL_VERBOSE") ? "debug" : "info", (char *) NULL);
+              getenv("HIL_VERBOSE") || getenv("HIL_LOG_DIR") ? "debug" : "info", (char *) NULL);
         _exit(127);
 }
 
@@ -1106,6 +1106,20 @@ static const struct scenario {
         { "away-mid-write", scenario_away_mid_write },
 };
 
+/* HIL_LOG_DIR (the VM's init sets it): each scenario's whole bridged log is
+ * kept there, at debug level, for the run's archive. */
+static void keep_log(const char *scenario) {
+        const char *dir = getenv("HIL_LOG_DIR");
+        char from[160], to[256];
+
+        if (!dir)
+                return;
+        (void) snprintf(from, sizeof(from), "%s/bridged.log", H.dir);
+        (void) snprintf(to, sizeof(to), "%s/%s-%s.bridged.log", dir, variant(), scenario);
+        if (rename(from, to) < 0 && errno != ENOENT)
+                printf("  (could not keep %s as %s: %m)\n", from, to);
+}
+
 static void run_one(const struct scenario *s, uint64_t t_start) {
         uint64_t t0 = now_usec();
         char cmd[200];
@@ -1136,6 +1150,7 @@ static void run_one(const struct scenario *s, uint64_t t_start) {
         }
         printf("FIGURE %s scenario %s %.2f s\n", variant(), s->name, (double) (now_usec() - t0) / SEC);
         fflush(stdout);
+        keep_log(s->name);
 }
 
 /* ---- setup ---- */
