@@ -90,6 +90,7 @@ struct probe {
         uint64_t t_check;
         uint64_t away_connect_usec;
         bool connected, resolved; /* Device1, followed through its signals */
+        bool removed;           /* InterfacesRemoved of the device's Device1 */
         bool notifying[_CHRC_MAX];
         char trace[1024];       /* what BlueZ signalled, in order (INFO lines) */
         char last[96];
@@ -476,6 +477,8 @@ static int on_interfaces(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 }
                 if (names[0])
                         snprintf(names + strlen(names), sizeof(names) - strlen(names), ")");
+                if (!added && strstr(names, "Device1"))
+                        p->removed = true;
         }
         trace(p, "%s%s%s", added ? "+" : "-", kind, names);
         return 0;
@@ -716,20 +719,40 @@ static bool step_discover(struct probe *p, const char *name) {
         return r >= 0;
 }
 
+/* Connect until the services are resolved, under one deadline. A device
+ * that vanishes meanwhile (an unpaired device bluetoothd dropped after an
+ * earlier failed Connect) is discovered again, once per loss; a refused
+ * Connect is retried after a second, or sooner if the device goes. */
 static bool step_connect(struct probe *p, const char *name) {
+        uint64_t deadline = now_usec() + 45 * SEC;
         sd_bus_error error = SD_BUS_ERROR_NULL;
+        unsigned attempt = 0;
         int r = -EIO;
 
-        p->connected = get_bool(p, p->dev_path, DEVICE_IFACE, "Connected");
-        p->resolved = get_bool(p, p->dev_path, DEVICE_IFACE, "ServicesResolved");
-        for (int attempt = 0; attempt < 3 && r < 0; attempt++) {
+        while (r < 0 && now_usec() < deadline) {
+                if (p->removed) {
+                        info("the device object went away: discovering it again");
+                        p->dev_path[0] = '\0';
+                        p->removed = false;
+                        if (!step_discover(p, "rediscover"))
+                                break;
+                }
+                p->connected = get_bool(p, p->dev_path, DEVICE_IFACE, "Connected");
+                p->resolved = get_bool(p, p->dev_path, DEVICE_IFACE, "ServicesResolved");
                 sd_bus_error_free(&error);
                 r = method(p, p->dev_path, DEVICE_IFACE, "Connect", CALL_USEC, &error, NULL, NULL);
-                if (r < 0)
-                        info("Connect attempt %d: %s: %s", attempt + 1, error.name, error.message);
+                if (r >= 0 && WAIT_UNTIL(p, p->resolved || p->removed, deadline - now_usec()) < 0)
+                        break;
+                if (r >= 0 && p->removed)
+                        r = -ENODEV;
+                if (r < 0) {
+                        info("Connect attempt %u: %s: %s", ++attempt, error.name ? error.name : strerror(-r),
+                             error.message ? error.message : "");
+                        (void) WAIT_UNTIL(p, p->removed, SEC);
+                }
         }
-        if (r >= 0)
-                r = WAIT_UNTIL(p, p->resolved, 30 * SEC);
+        if (r >= 0 && !p->resolved)
+                r = -ETIMEDOUT;
         check(p, r >= 0, name, "%s", r >= 0 ? "Connected, ServicesResolved" : "no ServicesResolved");
         sd_bus_error_free(&error);
         return r >= 0;
@@ -1059,6 +1082,15 @@ static void step_away(struct probe *p) {
         r = method(p, p->dev_path, DEVICE_IFACE, "Disconnect", CALL_USEC, &error, NULL, NULL);
         info("Disconnect to cancel it: %s %s", r >= 0 ? "success" : error.name, r >= 0 ? "" : error.message);
         sd_bus_error_free(&error);
+        /* With trixie's 6.12 kernel bluetoothd 5.66 drops the unpaired
+         * device once the kernel reports the cancelled connection failed
+         * (6.1 kept it); that report may come after Disconnect's answer.
+         * Wait for it here, with a deadline, so that it does not land in
+         * the middle of the reconnect. */
+        t = now_usec();
+        r = WAIT_UNTIL(p, p->removed, 5 * SEC);
+        info("the device object after the cancelled Connect: %s after %.2f s",
+             r >= 0 ? "removed" : "still there", (double) (now_usec() - t) / SEC);
         trace_flush(p, "of Connect while away");
 }
 
@@ -1073,16 +1105,9 @@ static void step_back(struct probe *p) {
 
         if (control(p, "back\n") < 0)
                 return;
-        /* With trixie's 6.12 kernel bluetoothd 5.66 drops the unpaired
-         * device when the cancelled Connect fails (6.1 kept it): a bridge
-         * configured with an unpaired Address must see it advertise again.
-         * Paired Buds are never dropped. */
-        p->dev_path[0] = '\0';
-        if (!device_found(p)) {
-                info("the device object is gone after the cancelled Connect: discovering again");
-                if (!step_discover(p, "rediscover"))
-                        return;
-        }
+        /* a device bluetoothd dropped (step_read_info) must be seen to
+         * advertise again, as a bridge configured with an unpaired Address
+         * must; paired Buds are never dropped */
         if (!step_connect(p, "reconnect"))
                 return;
         check(p, map_chrcs(p) == _CHRC_MAX, "gatt-objects-after-reconnect", "%s", "");
