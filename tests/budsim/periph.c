@@ -126,6 +126,7 @@ struct periph {
         sd_bus_message *held;           /* the write answered only once the link is down */
         int held_result;
         bool reregistering;             /* after bluetoothd came back */
+        bool awaiting_adapter;          /* ... until it has our adapter again */
         unsigned register_attempts;
         sd_event_source *retry;
 };
@@ -671,7 +672,64 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* A restarted bluetoothd knows nothing of us: register everything again. */
+/* A restarted bluetoothd knows nothing of us: once it has our adapter
+ * again, register everything again. */
+static void adapter_back(struct periph *p) {
+        if (!p->awaiting_adapter)
+                return;
+        p->awaiting_adapter = false;
+        fprintf(stderr, "buds-periph: %s is back, registering again\n", p->adapter);
+        p->register_attempts = 0;
+        p->registered = 0;
+        if (register_all(p) < 0)
+                retry_later(p);
+}
+
+static int on_adapter_added(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct periph *p = userdata;
+        const char *path, *iface;
+        int r;
+
+        (void) error;
+        if (sd_bus_message_read(m, "o", &path) < 0 || strcmp(path, p->adapter_path) != 0)
+                return 0;
+        r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
+        while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
+                if (sd_bus_message_read(m, "s", &iface) < 0)
+                        return 0;
+                if (strcmp(iface, "org.bluez.Adapter1") == 0) {
+                        adapter_back(p);
+                        return 0;
+                }
+                if (sd_bus_message_skip(m, "a{sv}") < 0 || sd_bus_message_exit_container(m) < 0)
+                        return 0;
+        }
+        return 0;
+}
+
+/* The adapter registered before our match took effect: in the objects. */
+static int on_objects(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct periph *p = userdata;
+        const char *path;
+        int r;
+
+        (void) error;
+        if (sd_bus_message_is_method_error(m, NULL))
+                return 0;       /* gone again: NameOwnerChanged follows */
+        r = sd_bus_message_enter_container(m, 'a', "{oa{sa{sv}}}");
+        while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "oa{sa{sv}}")) > 0) {
+                if (sd_bus_message_read(m, "o", &path) < 0)
+                        return 0;
+                if (strcmp(path, p->adapter_path) == 0) {
+                        adapter_back(p);
+                        return 0;
+                }
+                if (sd_bus_message_skip(m, "a{sa{sv}}") < 0 || sd_bus_message_exit_container(m) < 0)
+                        return 0;
+        }
+        return 0;
+}
+
 static int on_bluez_owner(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct periph *p = userdata;
         const char *name, *old, *new;
@@ -679,12 +737,14 @@ static int on_bluez_owner(sd_bus_message *m, void *userdata, sd_bus_error *error
         (void) error;
         if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || strcmp(name, "org.bluez") != 0 || !new[0])
                 return 0;
-        fprintf(stderr, "buds-periph: bluetoothd is back (%s), registering again\n", new);
+        /* the name comes first, the adapters a little later (InterfacesAdded) */
+        fprintf(stderr, "buds-periph: bluetoothd is back (%s), waiting for %s\n", new, p->adapter);
         p->reregistering = true;
-        p->register_attempts = 0;
-        p->registered = 0;
-        if (register_all(p) < 0)
-                retry_later(p);
+        p->awaiting_adapter = true;
+        if (sd_event_source_set_enabled(p->retry, SD_EVENT_OFF) < 0 ||
+            sd_bus_call_method_async(p->bus, NULL, new, "/", "org.freedesktop.DBus.ObjectManager",
+                                     "GetManagedObjects", on_objects, p, NULL) < 0)
+                (void) sd_event_exit(p->event, 1);
         return 0;
 }
 
@@ -819,6 +879,9 @@ static int start(struct periph *p) {
                 r = sd_bus_add_match(p->bus, NULL,
                                      "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',"
                                      "arg0='org.bluez'", on_bluez_owner, p);
+        if (r >= 0)
+                r = sd_bus_match_signal(p->bus, NULL, "org.bluez", "/", "org.freedesktop.DBus.ObjectManager",
+                                        "InterfacesAdded", on_adapter_added, p);
         if (r >= 0)
                 r = add_objects(p);
         if (r >= 0)
