@@ -15,12 +15,14 @@
 
 #include "engine.h"
 #include "gatt/bluez.h"
-#include "gatt/recjson.h"
+#include "codec/recjson.h"
+#include "common/errmsg.h"
+#include "common/event-timer.h"
 #include "latency.h"
 #include "log.h"
 #include "manager.h"
 #include "store.h"
-#include "uplink.h"
+#include "uplink/uplink.h"
 
 #define USEC_PER_MSEC UINT64_C(1000)
 #define REGISTRY_DELAY_USEC (2 * UINT64_C(1000000))
@@ -543,9 +545,7 @@ static void halt(struct manager *m, const char *why) {
 }
 
 static bool cooling(struct manager *m) {
-        int enabled = SD_EVENT_OFF;
-
-        return m->cooldown && sd_event_source_get_enabled(m->cooldown, &enabled) >= 0 && enabled != SD_EVENT_OFF;
+        return event_source_is_armed(m->cooldown);
 }
 
 static int on_cooldown(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -561,13 +561,8 @@ static void cool_down(struct manager *m) {
         m->cooldown_usec = m->cooldown_usec ? m->cooldown_usec * 2 : COOLDOWN_MIN_USEC;
         if (m->cooldown_usec > COOLDOWN_MAX_USEC)
                 m->cooldown_usec = COOLDOWN_MAX_USEC;
-        if (!m->cooldown)
-                (void) sd_event_add_time_relative(m->event, &m->cooldown, CLOCK_MONOTONIC, m->cooldown_usec, 0,
-                                                  on_cooldown, m);
-        else {
-                (void) sd_event_source_set_time_relative(m->cooldown, m->cooldown_usec);
-                (void) sd_event_source_set_enabled(m->cooldown, SD_EVENT_ONESHOT);
-        }
+        (void) event_reset_time_relative(m->event, &m->cooldown, CLOCK_MONOTONIC, m->cooldown_usec, 0, on_cooldown,
+                                         m);
 }
 
 /* A final error of a server call (the uplink retried what can be retried). */
@@ -817,9 +812,7 @@ static void start_wait(struct manager *m) {
 }
 
 static bool debouncing(struct manager *m) {
-        int enabled = SD_EVENT_OFF;
-
-        return m->debounce && sd_event_source_get_enabled(m->debounce, &enabled) >= 0 && enabled != SD_EVENT_OFF;
+        return event_source_is_armed(m->debounce);
 }
 
 /* The one place that decides what the sync loop does next. */
@@ -858,12 +851,7 @@ static void schedule_push(struct manager *m) {
         m->push_wanted = true;
         if (m->conf->push_debounce_ms > 0 && !m->sync && !debouncing(m)) {
                 uint64_t when = now_usec(m) + (uint64_t) m->conf->push_debounce_ms * USEC_PER_MSEC;
-                if (!m->debounce)
-                        (void) sd_event_add_time(m->event, &m->debounce, CLOCK_MONOTONIC, when, 0, on_debounce, m);
-                else {
-                        (void) sd_event_source_set_time(m->debounce, when);
-                        (void) sd_event_source_set_enabled(m->debounce, SD_EVENT_ONESHOT);
-                }
+                (void) event_reset_time(m->event, &m->debounce, CLOCK_MONOTONIC, when, 0, on_debounce, m);
                 return;
         }
         kick(m);
@@ -959,18 +947,11 @@ static int on_registry(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void registry_touch(struct manager *m) {
-        uint64_t when = now_usec(m) + REGISTRY_DELAY_USEC;
-        int enabled = SD_EVENT_OFF;
-
         m->registry_dirty = true;
-        if (m->registry && sd_event_source_get_enabled(m->registry, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+        if (event_source_is_armed(m->registry))
                 return;
-        if (!m->registry)
-                (void) sd_event_add_time(m->event, &m->registry, CLOCK_MONOTONIC, when, 0, on_registry, m);
-        else {
-                (void) sd_event_source_set_time(m->registry, when);
-                (void) sd_event_source_set_enabled(m->registry, SD_EVENT_ONESHOT);
-        }
+        (void) event_reset_time(m->event, &m->registry, CLOCK_MONOTONIC, now_usec(m) + REGISTRY_DELAY_USEC, 0,
+                                on_registry, m);
 }
 
 /* ---- Sync() ------------------------------------------------------------------ */
@@ -1071,17 +1052,6 @@ static char *print_json(cJSON *j) {
 
         cJSON_Delete(j);
         return s;
-}
-
-static int errorf(char **ret_error, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int errorf(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(ret_error, fmt, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return r;
 }
 
 static void origin_hex(uint64_t v, char buf[static 17]) { recjson_origin_format(v, buf); }
@@ -1197,12 +1167,12 @@ int manager_get_json(struct manager *m, const char *key, char **ret, char **ret_
         int r;
 
         if (key_from_name(key, &k) < 0)
-                return errorf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active", key);
+                return errmsg_setf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active", key);
         r = engine_intent(m->engine, k, &intent);
         if (r == -ENOENT)
-                return errorf(ret_error, r, "%s has no value yet: no Buds, server or edit has given one", key);
+                return errmsg_setf(ret_error, r, "%s has no value yet: no Buds, server or edit has given one", key);
         if (r < 0)
-                return errorf(ret_error, r, "reading %s from the cache failed: %s", key, strerror(-r));
+                return errmsg_setf(ret_error, r, "reading %s from the cache failed: %s", key, strerror(-r));
         *ret = recjson_record_print(&intent);
         return *ret ? 0 : -ENOMEM;
 }
@@ -1213,14 +1183,14 @@ static int resolve_family(struct manager *m, enum key k, const char *family, enu
 
         if (k == KEY_PROFILE) {
                 if (family[0] && strcmp(family, "any") != 0)
-                        return errorf(ret_error, -EINVAL, "profile has no family; give \"\" or \"any\", not \"%s\"",
+                        return errmsg_setf(ret_error, -EINVAL, "profile has no family; give \"\" or \"any\", not \"%s\"",
                                       family);
                 *ret = FAMILY_ANY;
                 return 0;
         }
         if (family[0]) {
                 if (family_from_name(family, &f) < 0 || f == FAMILY_ANY)
-                        return errorf(ret_error, -EINVAL, "unknown family \"%s\" for %s: use standard or pro",
+                        return errmsg_setf(ret_error, -EINVAL, "unknown family \"%s\" for %s: use standard or pro",
                                       family, key_name(k));
                 *ret = f;
                 return 0;
@@ -1231,12 +1201,12 @@ static int resolve_family(struct manager *m, enum key k, const char *family, enu
                 if (bf == FAMILY_ANY)
                         continue;
                 if (f != FAMILY_ANY && f != bf)
-                        return errorf(ret_error, -EINVAL, "Buds of both families are connected; give the family "
+                        return errmsg_setf(ret_error, -EINVAL, "Buds of both families are connected; give the family "
                                       "of %s (standard or pro)", key_name(k));
                 f = bf;
         }
         if (f == FAMILY_ANY)
-                return errorf(ret_error, -ENOTCONN, "no Buds are connected to take the family of %s from; give "
+                return errmsg_setf(ret_error, -ENOTCONN, "no Buds are connected to take the family of %s from; give "
                               "the family (standard or pro)", key_name(k));
         *ret = f;
         return 0;
@@ -1250,7 +1220,7 @@ static int set_value(struct manager *m, const struct value *v, char **ret, char 
         engine_outcome_reset(&o);
         r = engine_set(m->engine, v, &rec, &o);
         if (r < 0)
-                return errorf(ret_error, r == -EINVAL ? r : -EIO, "storing the edit failed: %s", strerror(-r));
+                return errmsg_setf(ret_error, r == -EINVAL ? r : -EIO, "storing the edit failed: %s", strerror(-r));
         log_struct(LOG_INFO, LOG_FIELDS("ITEM", key_name(v->key)), "New edit of %s (%s) on this host.",
                    key_name(v->key), family_name(v->family));
         carry_out(m, &o);
@@ -1267,13 +1237,13 @@ int manager_set_json(struct manager *m, const char *key, const char *family, con
         int r;
 
         if (key_from_name(key, &k) < 0)
-                return errorf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active", key);
+                return errmsg_setf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active", key);
         r = resolve_family(m, k, family, &f, ret_error);
         if (r < 0)
                 return r;
         r = recjson_value_parse(value, strlen(value), k, f, &v, &e);
         if (r < 0)
-                return errorf(ret_error, -EINVAL, "invalid %s value for the %s family: %s", key, family_name(f),
+                return errmsg_setf(ret_error, -EINVAL, "invalid %s value for the %s family: %s", key, family_name(f),
                               e.msg[0] ? e.msg : "not valid");
         return set_value(m, &v, ret, ret_error);
 }
@@ -1324,11 +1294,11 @@ int manager_restore_json(struct manager *m, uint64_t id, char **ret, char **ret_
         int r = store_conflict_get(m->store, id, &c);
 
         if (r == -ENOENT)
-                return errorf(ret_error, r, "no conflict %" PRIu64 " in the log (see bridgectl conflicts)", id);
+                return errmsg_setf(ret_error, r, "no conflict %" PRIu64 " in the log (see bridgectl conflicts)", id);
         if (r == 0)
                 r = engine_copy_to_record(c.key, c.lost_family, &c.lost, &lost);
         if (r < 0)
-                return errorf(ret_error, r, "reading conflict %" PRIu64 " failed: %s", id, strerror(-r));
+                return errmsg_setf(ret_error, r, "reading conflict %" PRIu64 " failed: %s", id, strerror(-r));
         return set_value(m, &lost.value, ret, ret_error);
 }
 
@@ -1398,8 +1368,8 @@ int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struc
         }
         if (r == 0) {
                 r = make_bluez(m, &m->bluez);
-                if (r < 0 && asprintf(ret_error, "cannot follow BlueZ: %s", strerror(-r)) < 0)
-                        *ret_error = NULL;
+                if (r < 0)
+                        (void) errmsg_setf(ret_error, r, "cannot follow BlueZ: %s", strerror(-r));
         }
         if (r == 0)
                 r = sd_event_add_time_relative(event, &m->interval, CLOCK_MONOTONIC,
@@ -1469,9 +1439,9 @@ int manager_reload(struct manager *m, const struct conf *conf, const char *token
                 r = make_uplink(m, token, &u, ret_error);
         if (r == 0 && buds) {
                 r = make_bluez(m, &bz);
-                if (r < 0 && asprintf(ret_error, "cannot follow BlueZ with the new [Buds] settings: %s",
-                                      strerror(-r)) < 0)
-                        *ret_error = NULL;
+                if (r < 0)
+                        (void) errmsg_setf(ret_error, r, "cannot follow BlueZ with the new [Buds] settings: %s",
+                                           strerror(-r));
         }
         if (r < 0) {
                 uplink_free(u);
