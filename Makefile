@@ -34,6 +34,12 @@ deps:
 clean:
 	rm -rf build
 
+# For editors (clangd): the compile commands of everything, from a dry run.
+compile_commands.json:
+	@build-aux/compile-commands $@ BRIDGED_INNER=1 all check-build
+
+.PHONY: compile_commands.json
+
 .PHONY: $(TOP_TARGETS) deps clean
 else
 
@@ -41,7 +47,7 @@ PKGS := libsystemd sqlite3 libcurl libcjson cmocka inih libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 pkglibs = $(shell pkg-config --libs $(1))
 
-WARN := -Wall -Wextra -Werror
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CSTD := -std=gnu11
 OPT ?= -O2 -g
 ifeq ($(SAN),1)
@@ -98,6 +104,9 @@ ifneq ($(SAN),1)
 	@$(MAKE) --no-print-directory B=$(B)/san SAN=1 check-san
 endif
 
+# Everything make check builds, without running it (compile_commands.json).
+check-build: all $(TESTS) $(CHECK_DEPS) $(FUZZERS:%=$(B)/fuzz/%)
+
 check-san: all $(TESTS) $(CHECK_DEPS)
 	@build-aux/run-tests "$(B)" $(TESTS)
 
@@ -116,7 +125,7 @@ demo: all $(DEMO)
 
 install: all $(INSTALL_RULES)
 
-.PHONY: all check check-san bench fuzz demo install
+.PHONY: all check check-build check-san bench fuzz demo install
 .SECONDARY:
 
 -include $(shell find $(B) -path $(B)/hil-vm -prune -o -name '*.d' -type f -print 2>/dev/null)

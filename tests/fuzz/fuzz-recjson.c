@@ -14,6 +14,8 @@ static bool record_equal(const struct record *a, const struct record *b) {
                a->flags == b->flags && a->revision == b->revision;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct value_err e = { { 0 } };
         struct record r, back;
