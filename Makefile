@@ -34,6 +34,12 @@ deps:
 clean:
 	rm -rf build
 
+# For editors (clangd): the compile commands of everything, from a dry run.
+compile_commands.json:
+	@build-aux/compile-commands $@ BRIDGED_INNER=1 all check-build
+
+.PHONY: compile_commands.json
+
 .PHONY: $(TOP_TARGETS) deps clean
 else
 
@@ -41,7 +47,7 @@ PKGS := libsystemd sqlite3 libcurl libcjson cmocka inih libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 pkglibs = $(shell pkg-config --libs $(1))
 
-WARN := -Wall -Wextra -Werror
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CSTD := -std=gnu11
 OPT ?= -O2 -g
 ifeq ($(SAN),1)
@@ -75,10 +81,18 @@ $(B)/fuzzobj/%.o: %.c
 # Fragments write `$(B)/libfoo.a: objects ; $(AR_RULE)`.
 AR_RULE = @mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
 
-# policy and gatt first: the others use their object lists.
-include policy/module.mk
-include gatt/module.mk
-include $(filter-out policy/module.mk gatt/module.mk,$(sort $(wildcard */module.mk tests/*/module.mk)))
+# The libraries bottom up (a fragment may use the variables of those above
+# it), then the programs, then the tests; the order is written out, not taken
+# from the alphabet.
+include policy/module.mk common/module.mk codec/module.mk gatt/module.mk uplink/module.mk
+include bridged/module.mk server/module.mk
+include systemd/module.mk man/module.mk completion/module.mk debian/module.mk
+include tests/module.mk tests/common/module.mk tests/budsim/module.mk tests/bridged/module.mk tests/store/module.mk \
+	tests/engine/module.mk tests/gatt/module.mk tests/uplink/module.mk tests/e2e/module.mk \
+	tests/e2e-regress/module.mk tests/demo/module.mk tests/hil/module.mk tests/systemd/module.mk \
+	tests/man/module.mk tests/packaging/module.mk
+MODULES_UNLISTED := $(filter-out $(MAKEFILE_LIST),$(wildcard */module.mk tests/*/module.mk))
+$(if $(MODULES_UNLISTED),$(error Makefile: add $(MODULES_UNLISTED) to the include list))
 
 all: $(PROGRAMS)
 
@@ -89,6 +103,9 @@ ifneq ($(SAN),1)
 	@echo "== the same suites under AddressSanitizer and UndefinedBehaviorSanitizer =="
 	@$(MAKE) --no-print-directory B=$(B)/san SAN=1 check-san
 endif
+
+# Everything make check builds, without running it (compile_commands.json).
+check-build: all $(TESTS) $(CHECK_DEPS) $(FUZZERS:%=$(B)/fuzz/%)
 
 check-san: all $(TESTS) $(CHECK_DEPS)
 	@build-aux/run-tests "$(B)" $(TESTS)
@@ -108,7 +125,7 @@ demo: all $(DEMO)
 
 install: all $(INSTALL_RULES)
 
-.PHONY: all check check-san bench fuzz demo install
+.PHONY: all check check-build check-san bench fuzz demo install
 .SECONDARY:
 
 -include $(shell find $(B) -path $(B)/hil-vm -prune -o -name '*.d' -type f -print 2>/dev/null)

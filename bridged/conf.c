@@ -17,21 +17,10 @@
 #include <curl/curl.h>
 #include <ini.h>
 
+#include "common/cleanup.h"
 #include "conf.h"
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-
-#define TAKE_PTR(p) ({                          \
-                __typeof__(p) _p_ = (p);        \
-                (p) = NULL;                     \
-                _p_;                            \
-        })
-
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-
-static inline void conf_freestrp(char **p) {
-        free(*p);
-}
 
 static inline void conf_curl_url_cleanupp(CURLU **u) {
         curl_url_cleanup(*u);
@@ -39,11 +28,6 @@ static inline void conf_curl_url_cleanupp(CURLU **u) {
 
 static inline void conf_curl_freep(char **p) {
         curl_free(*p);
-}
-
-static inline void conf_closep(int *fd) {
-        if (*fd >= 0)
-                (void) close(*fd);
 }
 
 struct conf_key;
@@ -135,7 +119,7 @@ struct conf *conf_free(struct conf *c) {
 /* Keeps the first error only: "PATH:LINE: what" (no line when line is 0). */
 __attribute__((format(printf, 4, 5)))
 static int conf_fail_at(struct conf_parser *p, int r, unsigned line, const char *format, ...) {
-        _cleanup_(conf_freestrp) char *what = NULL;
+        _cleanup_free_ char *what = NULL;
         va_list ap;
         int n;
 
@@ -607,7 +591,7 @@ static int conf_token_check(struct conf_parser *p, char *buf, size_t n) {
 }
 
 static int conf_token_read(struct conf_parser *p, char **ret_token) {
-        _cleanup_(conf_closep) int fd = -1;
+        _cleanup_(closep) int fd = -1;
         _cleanup_(conf_token_buf_freep) char *buf = NULL;
         struct stat st;
         ssize_t n;
@@ -636,7 +620,7 @@ static int conf_token_read(struct conf_parser *p, char **ret_token) {
 }
 
 int conf_load_token(const struct conf *c, char **ret_token, char **ret_error) {
-        _cleanup_(conf_freestrp) char *path = NULL;
+        _cleanup_free_ char *path = NULL;
         _cleanup_(conf_parser_done) struct conf_parser p = {};
         const char *dir = getenv("CREDENTIALS_DIRECTORY");
         int r = -ENOMEM;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "control.h"
-#include "gatt/recjson.h"
+#include "codec/recjson.h"
 #include "log.h"
 
 struct control {

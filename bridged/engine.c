@@ -6,13 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <cjson/cJSON.h>
 
 #include "engine.h"
-#include "gatt/recjson.h"
-#include "gatt/wire.h"
+#include "codec/recjson.h"
+#include "codec/wire.h"
+#include "common/errmsg.h"
+#include "common/random.h"
 #include "policy/arbitrate.h"
 #include "policy/eqconv.h"
 
@@ -26,14 +27,6 @@ struct engine {
 };
 
 static uint64_t now(struct engine *e) { return e->cfg.now_ms(e->cfg.userdata); }
-
-static int random_bytes(void *buf, size_t n) {
-        ssize_t k = getrandom(buf, n, 0);
-
-        if (k < 0)
-                return -errno;
-        return (size_t) k == n ? 0 : -EIO;
-}
 
 static int random_node(uint64_t *ret) {
         uint64_t v = 0;
@@ -114,8 +107,8 @@ int engine_new(struct store *s, const struct engine_config *cfg, struct engine *
                         r = store_node_put(s, node, 0, 0);
         }
         if (r < 0) {
-                if (asprintf(ret_error, "%s: cannot read or make the node id: %s", store_path(s), strerror(-r)) < 0)
-                        *ret_error = NULL;
+                (void) errmsg_setf(ret_error, r, "%s: cannot read or make the node id: %s", store_path(s),
+                                   strerror(-r));
                 free(e);
                 return r;
         }
@@ -714,7 +707,7 @@ static int pushed_records(struct engine *e, struct record **ret, size_t *ret_n) 
         int r = store_push_get(e->store, &key, &body);
 
         if (r == 0)
-                r = recjson_parse(body, strlen(body), &doc, NULL);
+                r = json_strict_parse(body, strlen(body), &doc, NULL);
         if (r == 0) {
                 const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "records");
                 recs = calloc((size_t) cJSON_GetArraySize(arr) + 1, sizeof(*recs));

@@ -17,18 +17,13 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
+#include "common/cleanup.h"
 #include "log.h"
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(log_freep)
 
 #define LOG_MESSAGE_MAX 2048    /* LINE_MAX, as systemd's log.c */
 #define LOG_FIELDS_MAX 16       /* caller's fields kept per message */
 #define LOG_FIELD_NAME_MAX 64   /* the journal's limit on field names */
-
-static inline void log_freep(void *p) {
-        free(*(void **) p);
-}
 
 static int log_max_level = LOG_INFO;
 static enum log_target log_target = LOG_TARGET_AUTO;

@@ -11,28 +11,21 @@ BRIDGED_BASE_LIBS = $(call pkglibs,inih libcurl libsystemd)
 
 $(B)/libbridged-base.a: $(BRIDGED_BASE_OBJS) ; $(AR_RULE)
 
-# The HTTPS client of the sync API: libcurl's multi interface on sd-event.
-UPLINK_SRCS := bridged/curl-loop.c bridged/uplink.c bridged/uplink-error.c bridged/uplink-json.c \
-	bridged/uplink-key.c
-UPLINK_OBJS := $(UPLINK_SRCS:%.c=$(B)/%.o)
-UPLINK_LIBS = $(call pkglibs,libcurl libsystemd) $(CODEC_LIBS)
-
-$(B)/libuplink.a: $(UPLINK_OBJS) ; $(AR_RULE)
-
 # The daemon: the store, the sync engine's core, the manager that drives it
 # over BlueZ (libgatt) and the server (libuplink), and the control API.
-BRIDGED_SRCS := bridged/store.c bridged/engine.c bridged/latency.c bridged/manager.c bridged/control.c
+BRIDGED_SRCS := bridged/store.c bridged/engine.c bridged/latency.c bridged/manager.c bridged/manager-buds.c bridged/manager-sync.c \
+	bridged/manager-registry.c bridged/manager-sync-call.c bridged/sync-loop.c bridged/control.c bridged/control-json.c
 BRIDGED_OBJS := $(BRIDGED_SRCS:%.c=$(B)/%.o)
 BRIDGED_LIBS = $(BRIDGED_BASE_LIBS) $(call pkglibs,libcurl libsystemd sqlite3) $(CODEC_LIBS)
 
 $(B)/libbridged.a: $(BRIDGED_OBJS) ; $(AR_RULE)
 
 $(B)/bridged/bridged: $(B)/bridged/bridged.o $(B)/libbridged.a $(B)/libbridged-base.a $(B)/libuplink.a \
-		$(B)/libgatt.a $(B)/libcodec.a
+		$(B)/libgatt.a $(B)/libcodec.a $(B)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BRIDGED_LIBS)
 
 # bridgectl needs only the bus and the names of keys and families.
-$(B)/bridged/bridgectl: $(B)/bridged/bridgectl.o $(B)/libcodec.a
+$(B)/bridged/bridgectl: $(B)/bridged/bridgectl.o $(B)/libcodec.a $(B)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd) $(CODEC_LIBS)
 
 PROGRAMS += $(B)/bridged/bridged $(B)/bridged/bridgectl

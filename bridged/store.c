@@ -13,6 +13,8 @@
 
 #include <sqlite3.h>
 
+#include "common/cleanup.h"
+#include "common/errmsg.h"
 #include "store.h"
 
 enum stmt {
@@ -203,17 +205,6 @@ static int exec(struct store *s, const char *sql) {
         return errno_of(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
 }
 
-static char *errorf(const char *fmt, ...) {
-        char *m = NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
-        va_end(ap);
-        return m;
-}
-
 static int schema_version(struct store *s, int *ret) {
         sqlite3_stmt *st = NULL;
         int rc;
@@ -248,15 +239,14 @@ static int migrate(struct store *s, char **ret_error) {
                 r = schema_version(s, &version);
         if (r < 0) {
                 (void) exec(s, "ROLLBACK");
-                *ret_error = errorf("%s: cannot read the schema: %s", s->path, sqlite3_errmsg(s->db));
-                return r;
+                return errmsg_setf(ret_error, r, "%s: cannot read the schema: %s", s->path, sqlite3_errmsg(s->db));
         }
         if (version > STORE_SCHEMA_VERSION) {
                 (void) exec(s, "ROLLBACK");
-                *ret_error = errorf("%s: schema version %d is newer than this bridged understands (%d); "
-                                    "refusing to touch it (was the state directory used by a newer version?)",
-                                    s->path, version, STORE_SCHEMA_VERSION);
-                return -EPROTONOSUPPORT;
+                return errmsg_setf(ret_error, -EPROTONOSUPPORT,
+                                   "%s: schema version %d is newer than this bridged understands (%d); "
+                                   "refusing to touch it (was the state directory used by a newer version?)",
+                                   s->path, version, STORE_SCHEMA_VERSION);
         }
         for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
                 char bump[64];
@@ -266,39 +256,33 @@ static int migrate(struct store *s, char **ret_error) {
                 if (r == 0)
                         r = exec(s, bump);
                 if (r < 0) {
-                        *ret_error = errorf("%s: upgrading the schema from version %d failed: %s", s->path, v,
-                                            sqlite3_errmsg(s->db));
+                        (void) errmsg_setf(ret_error, r, "%s: upgrading the schema from version %d failed: %s",
+                                           s->path, v, sqlite3_errmsg(s->db));
                         (void) exec(s, "ROLLBACK");
                         return r;
                 }
         }
         r = exec(s, "COMMIT");
         if (r < 0)
-                *ret_error = errorf("%s: %s", s->path, sqlite3_errmsg(s->db));
-        return r;
+                return errmsg_setf(ret_error, r, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        return 0;
 }
 
 /* One bridged per state directory: a second one would interleave clocks. */
 static int lock_dir(struct store *s, const char *dir, char **ret_error) {
-        char *lock = NULL;
+        _cleanup_free_ char *lock = NULL;
 
         if (asprintf(&lock, "%s/bridged.lock", dir) < 0)
                 return -ENOMEM;
         s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (s->lock_fd < 0) {
-                int r = -errno;
-                *ret_error = errorf("%s: %s", lock, strerror(-r));
-                free(lock);
-                return r;
-        }
+        if (s->lock_fd < 0)
+                return errmsg_setf(ret_error, -errno, "%s: %m", lock);
         if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-                int r = -errno;
-                *ret_error = errorf("%s: %s", lock, r == -EWOULDBLOCK ? "the state directory is in use by another bridged"
-                                                                      : strerror(-r));
-                free(lock);
-                return r == -EWOULDBLOCK ? -EBUSY : r;
+                if (errno == EWOULDBLOCK)
+                        return errmsg_setf(ret_error, -EBUSY, "%s: the state directory is in use by another bridged",
+                                           lock);
+                return errmsg_setf(ret_error, -errno, "%s: %m", lock);
         }
-        free(lock);
         return 0;
 }
 
@@ -307,17 +291,14 @@ static int check_dir(const char *dir, char **ret_error) {
 
         if (stat(dir, &st) < 0) {
                 int r = -errno;
-                *ret_error = errorf("state directory %s: %s", dir, strerror(-r));
-                return r;
+                return errmsg_setf(ret_error, r, "state directory %s: %s", dir, strerror(-r));
         }
         if (!S_ISDIR(st.st_mode)) {
-                *ret_error = errorf("state directory %s: not a directory", dir);
-                return -ENOTDIR;
+                return errmsg_setf(ret_error, -ENOTDIR, "state directory %s: not a directory", dir);
         }
         if (access(dir, R_OK | W_OK | X_OK) < 0) {
                 int r = -errno;
-                *ret_error = errorf("state directory %s: %s", dir, strerror(-r));
-                return r;
+                return errmsg_setf(ret_error, r, "state directory %s: %s", dir, strerror(-r));
         }
         return 0;
 }
@@ -327,8 +308,8 @@ static int open_db(struct store *s, char **ret_error) {
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
                                          SQLITE_OPEN_EXRESCODE, NULL);
         if (rc != SQLITE_OK) {
-                *ret_error = errorf("%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-                return errno_of(rc) ?: -EIO;
+                return errmsg_setf(ret_error, errno_of(rc) ?: -EIO, "%s: %s", s->path,
+                                   s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         }
         (void) sqlite3_busy_timeout(s->db, 5000);
         (void) sqlite3_extended_result_codes(s->db, 1);
@@ -336,8 +317,7 @@ static int open_db(struct store *s, char **ret_error) {
         rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
                                  "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
-                *ret_error = errorf("%s: %s", s->path, sqlite3_errmsg(s->db));
-                return errno_of(rc) ?: -EIO;
+                return errmsg_setf(ret_error, errno_of(rc) ?: -EIO, "%s: %s", s->path, sqlite3_errmsg(s->db));
         }
         return 0;
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "bluez-private.h"
+#include "common/backoff.h"
+#include "common/random.h"
 
 struct bluez_buds *bluez_buds_new(struct bluez *bz, const char *address) {
         struct bluez_buds *b, **tail;
@@ -148,14 +150,8 @@ static int timer_start(struct bluez_buds *b, enum bluez_timer kind, uint64_t use
 /* min doubling to max, then "equal jitter": half fixed, half random. */
 static uint64_t backoff(struct bluez_buds *b, unsigned *attempt) {
         const struct bluez_config *c = &b->bluez->cfg;
-        uint64_t d = c->backoff_min_usec;
 
-        for (unsigned i = 0; i < *attempt && d < c->backoff_max_usec; i++)
-                d *= 2;
-        if (d > c->backoff_max_usec)
-                d = c->backoff_max_usec;
-        (*attempt)++;
-        return d / 2 + bluez_random(b->bluez) % (d / 2 + 1);
+        return backoff_delay(c->backoff_min_usec, c->backoff_max_usec, (*attempt)++, random_jitter(&b->bluez->rng));
 }
 
 static uint64_t backoff_next(struct bluez_buds *b) {

@@ -12,13 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "bluez.h"
-
-#ifndef _cleanup_
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#endif
-#ifndef TAKE_PTR
-#define TAKE_PTR(p) ({ __typeof__(p) _p_ = (p); (p) = NULL; _p_; })
-#endif
+#include "common/cleanup.h"
 
 static inline void bluez_freep(struct bluez **p) { bluez_free(*p); }
 static inline void *bluez_mfree(void *p) { free(p); return NULL; }
@@ -179,7 +173,6 @@ extern const char *const bluez_chr_name[_BLUEZ_CHR_MAX];
 const struct buds_info *bluez_known_get(struct bluez *bz, const char *address);
 void bluez_known_drop(struct bluez *bz, const char *address);
 int bluez_known_put(struct bluez *bz, const char *address, const struct buds_info *info);
-uint64_t bluez_random(struct bluez *bz);
 /* Reads the Device1 properties again and applies them as a PropertiesChanged
  * would: for when a signal may never come (bluetoothd 5.66 can bring a link
  * up without signalling Connected). One call in flight per Buds. */

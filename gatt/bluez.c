@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bluez-private.h"
+#include "common/random.h"
 
 #define DBUS_SERVICE "org.freedesktop.DBus"
 #define OM_IFACE "org.freedesktop.DBus.ObjectManager"
@@ -59,14 +59,6 @@ static void dev_props_done(struct dev_props *p) {
         free(p->adapter);
         free(p->name);
         free(p->alias);
-}
-
-uint64_t bluez_random(struct bluez *bz) {
-        /* xorshift64*: jitter only, no secrets */
-        bz->rng ^= bz->rng >> 12;
-        bz->rng ^= bz->rng << 25;
-        bz->rng ^= bz->rng >> 27;
-        return bz->rng * 0x2545F4914F6CDD1DULL;
 }
 
 /* ---- Buds Info known per address ---- */
@@ -876,9 +868,7 @@ int bluez_new(sd_bus *bus, sd_event *e, const struct bluez_config *cfg,
                 bz->ops = *ops;
         bz->userdata = userdata;
         bz->next_id = 1;
-        if (getrandom(&bz->rng, sizeof(bz->rng), GRND_NONBLOCK) != sizeof(bz->rng))
-                bz->rng = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
-        bz->rng |= 1;
+        bz->rng = random_seed(0);
         r = config_copy(bz, cfg);
         if (r >= 0)
                 r = watch_start(bz);

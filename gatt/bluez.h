@@ -47,7 +47,7 @@
 #include <systemd/sd-event.h>
 
 #include "../policy/value.h"
-#include "wire.h"
+#include "codec/wire.h"
 
 struct bluez;
 struct bluez_buds;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gatt/recjson.h"
+#include "codec/recjson.h"
 #include "cleanup.h"
 #include "devices.h"
 
@@ -51,7 +51,7 @@ static int devices_check(const cJSON *d, struct value_err *e) {
 
         if (!cJSON_IsObject(d))
                 return value_errf(e, -EINVAL, "the body must be a JSON object");
-        r = recjson_check_members(d, devices_members, e);
+        r = json_strict_check_members(d, devices_members, e);
         if (r >= 0)
                 r = devices_check_enum(cJSON_GetObjectItemCaseSensitive(d, "kind"), "kind", "buds", "host", true, e);
         if (r >= 0)
@@ -150,7 +150,7 @@ int devices_handle_put(void *userdata, struct http_request *req, struct reply *r
                 return devices_put_answer(req->data, ret);
         if (recjson_origin_parse(req->path_arg, &id) < 0)
                 return reply_error(ret, 400, "bad_request", "device id: must be 16 lower-case hex digits");
-        r = recjson_parse(req->body ?: "", req->body_len, &root, &e);
+        r = json_strict_parse(req->body ?: "", req->body_len, &root, &e);
         if (r >= 0)
                 r = devices_check(root, &e);
         if (r == -ENOMEM)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gatt/recjson.h"
+#include "codec/recjson.h"
 #include "cleanup.h"
 #include "faults.h"
 #include "http.h"
@@ -93,7 +93,7 @@ static int faults_rule_from(const cJSON *j, struct faults_rule *ret, struct valu
         const cJSON *action = cJSON_GetObjectItemCaseSensitive(j, "action");
         int r;
 
-        r = recjson_check_members(j, names, e);
+        r = json_strict_check_members(j, names, e);
         if (r < 0)
                 return r;
         if (!cJSON_GetObjectItemCaseSensitive(j, "path") || !cJSON_IsString(action))
@@ -178,7 +178,7 @@ int faults_handle_post(void *userdata, struct http_request *req, struct reply *r
         struct value_err e = {};
         int r;
 
-        r = recjson_parse(req->body ? req->body : "", req->body_len, &rules, &e);
+        r = json_strict_parse(req->body ? req->body : "", req->body_len, &rules, &e);
         if (r >= 0)
                 r = faults_add(f, rules, &e);
         if (r == -ENOMEM)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gatt/recjson.h"
+#include "codec/recjson.h"
 #include "cleanup.h"
 #include "now.h"
 #include "sync.h"
@@ -125,7 +125,7 @@ static int sync_push_shape(const cJSON *root, const cJSON **ret_records, struct 
                 return reply_error(ret, 400, "bad_request", "schema: must be a number") ?: 1;
         if (schema->valuedouble != SYNC_SCHEMA)
                 return reply_schema_mismatch(ret, "schema %g is not supported", schema->valuedouble) ?: 1;
-        if (recjson_check_members(root, names, &e) < 0)
+        if (json_strict_check_members(root, names, &e) < 0)
                 return reply_error(ret, 400, "bad_request", "%s", e.msg) ?: 1;
         if (!cJSON_IsArray(records) || (n = cJSON_GetArraySize(records)) == 0)
                 return reply_error(ret, 400, "bad_request", "records: must be an array of 1..%d records",
@@ -275,7 +275,7 @@ int sync_push_handle(void *userdata, struct http_request *req, struct reply *ret
                 r = sync_push_replay(s, req->account, idempotency_claim_key(p->claim), p->digest, ret);
         if (r != 0)
                 return r < 0 ? r : 0;
-        r = recjson_parse(req->body ?: "", req->body_len, &p->root, &e);
+        r = json_strict_parse(req->body ?: "", req->body_len, &p->root, &e);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gatt/recjson.h"
+#include "codec/recjson.h"
 #include "cleanup.h"
 #include "now.h"
 #include "sync.h"
@@ -90,7 +90,7 @@ static int sync_pull_args(const cJSON *root, const char **ret_cursor, unsigned *
 
         if (!cJSON_IsObject(root))
                 return value_errf(e, -EINVAL, "the body must be a JSON object");
-        r = recjson_check_members(root, names, e);
+        r = json_strict_check_members(root, names, e);
         if (r < 0)
                 return r;
         if (!cursor || !(cJSON_IsNull(cursor) || cJSON_IsString(cursor)))
@@ -134,7 +134,7 @@ int sync_handle_pull(void *userdata, struct http_request *req, struct reply *ret
         unsigned limit = 0;
         int r;
 
-        r = recjson_parse(req->body ?: "", req->body_len, &root, &e);
+        r = json_strict_parse(req->body ?: "", req->body_len, &root, &e);
         if (r >= 0)
                 r = sync_pull_args(root, &cursor, &limit, &e);
         if (r == -ENOMEM)

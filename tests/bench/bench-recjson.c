@@ -1,4 +1,4 @@
-/* Throughput of the JSON record form (gatt/recjson.c): parses and prints per
+/* Throughput of the JSON record form (codec/recjson.c): parses and prints per
  * second of the largest record (eq.active, pro, custom, 10 bands) and of a
  * profile record. Figures only; nothing is asserted. */
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gatt/recjson.h"
+#include "codec/recjson.h"
 
 #define BENCH_MIN_SECONDS 0.5
 

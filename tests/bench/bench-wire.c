@@ -1,4 +1,4 @@
-/* Throughput of the record codec (gatt/wire.c): decodes and encodes per
+/* Throughput of the record codec (codec/wire.c): decodes and encodes per
  * second for a few representative records, each timed with CLOCK_MONOTONIC
  * for at least half a second. Prints figures; never asserts on them (a loaded
  * CI machine must not fail the build). The target is above 5 million/s. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "gatt/wire.h"
+#include "codec/wire.h"
 
 #define MIN_SECONDS 0.5
 #define BATCH 10000

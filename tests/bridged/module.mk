@@ -5,3 +5,9 @@ TESTS += $(BRIDGED_TEST_NAMES:%=$(B)/tests/bridged/%)
 
 $(B)/tests/bridged/test-%: $(B)/tests/bridged/test-%.o $(B)/libbridged-base.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(BRIDGED_BASE_LIBS)
+
+# test-sync-loop: the sync loop's decision (bridged/sync-loop.c), pure.
+TESTS += $(B)/tests/bridged/test-sync-loop
+
+$(B)/tests/bridged/test-sync-loop: $(B)/tests/bridged/test-sync-loop.o $(B)/bridged/sync-loop.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka)

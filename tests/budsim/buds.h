@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gatt/wire.h"
+#include "codec/wire.h"
 #include "policy/value.h"
 
 /* Every readable attribute of the Buds. */

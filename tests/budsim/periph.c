@@ -20,6 +20,7 @@
 #include <systemd/sd-event.h>
 
 #include "buds.h"
+#include "common/cleanup.h"
 
 #define APP_PATH "/org/bridged/hil/buds"
 #define ADV_PATH "/org/bridged/hil/adv"
@@ -27,12 +28,6 @@
 #define GATT_SERVICE_IFACE "org.bluez.GattService1"
 #define GATT_CHRC_IFACE "org.bluez.GattCharacteristic1"
 #define NOTIFY_QUEUE_MAX 16
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-
-static inline void freep(void *p) {
-        free(*(void **) p);
-}
 
 enum service {
         SERVICE_DIS,

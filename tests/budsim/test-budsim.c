@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <systemd/sd-bus.h>
 
-#include "gatt/wire.h"
+#include "codec/wire.h"
 #include "tests/budsim/buds.h"
 #include "tests/lib/testbus.h"
 

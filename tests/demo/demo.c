@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gatt/recjson.h"
+#include "codec/recjson.h"
 #include "tests/e2e/e2e.h"
 
 #define LEFT "AA:BB:CC:DD:EE:01"

@@ -14,8 +14,8 @@
 
 #include <curl/curl.h>
 
-#include "gatt/recjson.h"
-#include "gatt/wire.h"
+#include "codec/recjson.h"
+#include "codec/wire.h"
 #include "tests/e2e/e2e.h"
 
 #define ADDR "AA:BB:CC:DD:EE:01"

@@ -18,8 +18,8 @@
 #include <cjson/cJSON.h>
 
 #include "e2e.h"
-#include "gatt/recjson.h"
-#include "gatt/wire.h"
+#include "codec/recjson.h"
+#include "codec/wire.h"
 #include "tests/lib/testbus.h"
 #include "tests/server/phone.h"
 

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
-#include "gatt/recjson.h"
+#include "codec/recjson.h"
 #include "tests/lib/testbus.h"
 #include "tests/lib/values.h"
 

@@ -2,5 +2,5 @@
 ENGINE_TEST := $(B)/tests/engine/test-engine
 TESTS += $(ENGINE_TEST)
 
-$(ENGINE_TEST): $(B)/tests/engine/test-engine.o $(B)/bridged/engine.o $(B)/bridged/store.o $(B)/libcodec.a
+$(ENGINE_TEST): $(B)/tests/engine/test-engine.o $(B)/bridged/engine.o $(B)/bridged/store.o $(B)/libcodec.a $(B)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka sqlite3) $(CODEC_LIBS)

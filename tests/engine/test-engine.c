@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "bridged/engine.h"
-#include "gatt/recjson.h"
+#include "codec/recjson.h"
 
 #define T0 UINT64_C(1763700000000)
 #define PHONE UINT64_C(0xbbbbbbbbbbbbbbbb)

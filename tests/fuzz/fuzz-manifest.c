@@ -1,5 +1,5 @@
 /* libFuzzer harness of the Manifest (read and notify forms) and Buds Info
- * decoders (gatt/wire.c): every input is either rejected with -EMSGSIZE or
+ * decoders (codec/wire.c): every input is either rejected with -EMSGSIZE or
  * -EINVAL and a message, or accepted and encoded back to the very same bytes;
  * an accepted input one byte shorter or longer is a length error. Every broken
  * invariant aborts. */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gatt/wire.h"
+#include "codec/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

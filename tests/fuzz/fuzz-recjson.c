@@ -1,4 +1,4 @@
-/* libFuzzer target for gatt/recjson.c: any input either is rejected with a
+/* libFuzzer target for codec/recjson.c: any input either is rejected with a
  * message or is a record whose printed form parses back to the same record
  * and prints to the same text. Built with ASan and UBSan, so an over-read of
  * text that has no NUL at its end is caught too. */
@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gatt/recjson.h"
+#include "codec/recjson.h"
 
 static bool record_equal(const struct record *a, const struct record *b) {
         return value_equal(&a->value, &b->value) && stamp_eq(a->stamp, b->stamp) &&
                a->flags == b->flags && a->revision == b->revision;
 }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct value_err e = { { 0 } };

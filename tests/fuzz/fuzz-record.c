@@ -1,4 +1,4 @@
-/* libFuzzer harness of the record codec (gatt/wire.c): whatever the bytes,
+/* libFuzzer harness of the record codec (codec/wire.c): whatever the bytes,
  * wire_record_decode either rejects them with -EMSGSIZE or -EINVAL and a
  * message, or accepts a valid value that encodes back to the very same bytes,
  * and any shorter or longer input is then a length error. The first byte
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gatt/wire.h"
+#include "codec/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,5 +7,5 @@ BENCHES += $(B)/tests/gatt/bench-bluez
 
 # Both run the budsim program, so they depend on it being built.
 $(B)/tests/gatt/test-bluez $(B)/tests/gatt/bench-bluez: $(B)/tests/gatt/%: $(B)/tests/gatt/%.o \
-		$(GATT_FIXTURE_OBJS) $(B)/libgatt.a $(B)/libcodec.a | $(B)/tests/budsim/budsim
+		$(GATT_FIXTURE_OBJS) $(B)/libgatt.a $(B)/libcodec.a $(B)/libcommon.a | $(B)/tests/budsim/budsim
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(GATT_LIBS)

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "gatt/bluez.h"
-#include "gatt/wire.h"
+#include "codec/wire.h"
 #include "tests/gatt/fixture.h"
 
 #define ONE_PRO "--buds", FIX_ADDR1 ",pro,Left Buds,0x1122334455667788"

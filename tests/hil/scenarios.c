@@ -31,8 +31,8 @@
 #include <curl/curl.h>
 #include <systemd/sd-bus.h>
 
-#include "gatt/recjson.h"
-#include "gatt/wire.h"
+#include "codec/recjson.h"
+#include "codec/wire.h"
 #include "tests/lib/values.h"
 #include "tests/server/harness.h"
 #include "tests/server/phone.h"

@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "gatt/recjson.h"
+#include "codec/recjson.h"
 #include "tests/server/phone.h"
 
 int phone_pull_record(const struct harness_syncd *s, const char *token, enum key key, enum family family,

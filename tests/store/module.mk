@@ -3,5 +3,5 @@
 STORE_TEST := $(B)/tests/store/test-store
 TESTS += $(STORE_TEST)
 
-$(STORE_TEST): $(B)/tests/store/test-store.o $(B)/bridged/store.o
+$(STORE_TEST): $(B)/tests/store/test-store.o $(B)/bridged/store.o $(B)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka sqlite3)

@@ -1,4 +1,4 @@
-/* Unit tests of gatt/recjson.c: the strict JSON reader, every value form and
+/* Unit tests of codec/recjson.c: the strict JSON reader, every value form and
  * family both ways, exact number round trips, and every rejection with the
  * member path it names. JSON in the tables is written with ' for " and turned
  * into real JSON by q(). */
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "gatt/recjson.h"
+#include "codec/recjson.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -592,16 +592,16 @@ static void test_raw_text(void **state) {
         memset(&e, 0, sizeof(e));
         assert_int_equal(recjson_value_parse("{\"bands_db\":[0,0,0,0,0]} 12", 26, KEY_EQ_CUSTOM, FAMILY_STANDARD, &v, &e), -EINVAL);
         assert_string_equal(e.msg, "json: unexpected data at byte 25");
-        assert_int_equal(recjson_parse("1", 1, &j, NULL), 0);
+        assert_int_equal(json_strict_parse("1", 1, &j, NULL), 0);
         assert_true(cJSON_IsNumber(j));
         cJSON_Delete(j);
-        assert_int_equal(recjson_parse(NULL, 0, &j, NULL), -EINVAL);
-        assert_int_equal(recjson_parse(NULL, 5, &j, NULL), -EINVAL);
-        assert_int_equal(recjson_parse("\"a\\", 3, &j, NULL), -EINVAL);        /* ends in a backslash */
-        assert_int_equal(recjson_parse("\"\\u12", 5, &j, NULL), -EINVAL);
-        assert_int_equal(recjson_parse("\"a", 2, &j, NULL), -EINVAL);
-        assert_int_equal(recjson_parse("-", 1, &j, NULL), -EINVAL);
-        assert_int_equal(recjson_parse("12", 1, &j, NULL), 0);                /* len wins */
+        assert_int_equal(json_strict_parse(NULL, 0, &j, NULL), -EINVAL);
+        assert_int_equal(json_strict_parse(NULL, 5, &j, NULL), -EINVAL);
+        assert_int_equal(json_strict_parse("\"a\\", 3, &j, NULL), -EINVAL);        /* ends in a backslash */
+        assert_int_equal(json_strict_parse("\"\\u12", 5, &j, NULL), -EINVAL);
+        assert_int_equal(json_strict_parse("\"a", 2, &j, NULL), -EINVAL);
+        assert_int_equal(json_strict_parse("-", 1, &j, NULL), -EINVAL);
+        assert_int_equal(json_strict_parse("12", 1, &j, NULL), 0);                /* len wins */
         assert_true(j->valuedouble == 1);
         cJSON_Delete(j);
 }
@@ -616,14 +616,14 @@ static void test_api(void **state) {
         cJSON *j;
 
         (void) state;
-        assert_int_equal(recjson_parse(q("{'a':1,'c':2}"), 13, &j, &e), 0);
-        assert_int_equal(recjson_check_members(j, names, &e), -EINVAL);
+        assert_int_equal(json_strict_parse(q("{'a':1,'c':2}"), 13, &j, &e), 0);
+        assert_int_equal(json_strict_check_members(j, names, &e), -EINVAL);
         assert_string_equal(e.msg, "unknown member \"c\"");
         memset(&e, 0, sizeof(e));
-        assert_int_equal(recjson_check_members(j->child, names, &e), -EINVAL);
+        assert_int_equal(json_strict_check_members(j->child, names, &e), -EINVAL);
         assert_string_equal(e.msg, "must be an object");
         cJSON_DeleteItemFromObjectCaseSensitive(j, "c");
-        assert_int_equal(recjson_check_members(j, names, NULL), 0);
+        assert_int_equal(json_strict_check_members(j, names, NULL), 0);
         cJSON_Delete(j);
 
         /* a tree made by hand may hold what no parsed text can */

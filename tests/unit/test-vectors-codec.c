@@ -1,6 +1,6 @@
 /* The shared codec vectors (docs/vectors/codec.json, also handed to the phone
- * app team) against both codecs: each valid record's bytes (gatt/wire.c) and
- * JSON form (gatt/recjson.c) decode to the same record and encode back to the
+ * app team) against both codecs: each valid record's bytes (codec/wire.c) and
+ * JSON form (codec/recjson.c) decode to the same record and encode back to the
  * same bytes and JSON; each invalid case is rejected with the error class it
  * names. Run from the top of the tree. */
 #include <errno.h>
@@ -15,8 +15,8 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "gatt/recjson.h"
-#include "gatt/wire.h"
+#include "codec/recjson.h"
+#include "codec/wire.h"
 
 #define VECTORS_PATH "docs/vectors/codec.json"
 

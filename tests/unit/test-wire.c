@@ -1,4 +1,4 @@
-/* Unit tests of gatt/wire.c, with the bytes written out: every valid form of
+/* Unit tests of codec/wire.c, with the bytes written out: every valid form of
  * each value and family, round trips both ways, and every rejection with its
  * error class (-EMSGSIZE for lengths, -EINVAL for the rest) and its message. */
 #include <errno.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "gatt/wire.h"
+#include "codec/wire.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 

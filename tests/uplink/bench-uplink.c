@@ -11,7 +11,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "../../bridged/uplink.h"
+#include "uplink/uplink.h"
 #include "syncd-harness.h"
 
 #define ROUNDS 1000

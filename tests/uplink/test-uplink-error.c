@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../bridged/uplink-error.h"
+#include "uplink/uplink-error.h"
 
 #define EP "POST /v1/sync/push"
 

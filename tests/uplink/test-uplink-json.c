@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "../../bridged/uplink-json.h"
-#include "../../bridged/uplink-key.h"
+#include "uplink/uplink-json.h"
+#include "uplink/uplink-key.h"
 
 #define STAMP_JSON "{\"ms\":1763700000000,\"c\":3,\"origin\":\"00a1b2c3d4e5f607\"}"
 #define ACTIVE_FLAT "{\"key\":\"eq.active\",\"family\":\"pro\",\"stamp\":" STAMP_JSON \

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <systemd/sd-event.h>
 
-#include "../../bridged/uplink.h"
+#include "uplink/uplink.h"
 #include "syncd-harness.h"
 
 #define DEADLINE_MS 15000

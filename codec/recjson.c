@@ -1,8 +1,6 @@
-/* The JSON form of records and values (sync-api.md): a strict reader on top
- * of cJSON and a printer whose numbers read back to the same value. cJSON on
- * its own accepts more than JSON (leading zeros, control characters, a BOM,
- * "\u0000" that silently cuts a string, a bad \u escape read as NUL) and keeps
- * duplicate members, so every text is scanned before cJSON sees it. Ranges
+/* The JSON form of records and values (the sync API's): a reader on top of
+ * the strict JSON reader (json-strict.c) and a printer whose numbers read back
+ * to the same value. Ranges
  * are those of policy/value.h, checked once more by value_check; nothing here
  * is ever clamped, and this file never does I/O or keeps state. */
 #include <errno.h>
@@ -15,24 +13,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "recjson.h"
+#include "codec/json-strict.h"
+#include "codec/recjson.h"
+#include "common/cleanup.h"
 
-#define RECJSON_DEPTH_MAX  16
-#define NUMBER_TEXT_MAX    63           /* cJSON reads no more of a number */
-#define SHORT_MAX          32           /* bytes of input quoted in a message */
 #define MS_MAX             ((INT64_C(1) << 48) - 1)
 #define COUNTER_MAX        0xffff
 
-#define _cleanup_(f) __attribute__((__cleanup__(f)))
-#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
-
-static void cjson_deletep(cJSON **p) {
-        cJSON_Delete(*p);
-}
-
-static void freep(void *p) {
-        free(*(void **) p);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
 /* ---- Messages ----
  * A message is "path: text". A reader that has no path of its own writes
@@ -61,27 +49,6 @@ static int within_index(int r, struct value_err *e, unsigned i) {
         return within(r, e, idx);
 }
 
-/* A piece of input fit to quote in a message: at most SHORT_MAX bytes, cut on
- * a character boundary, and nothing that would need escaping. */
-static const char *shorten(const char *s, char buf[static SHORT_MAX + 4]) {
-        size_t n = 0;
-
-        if (!s)
-                return "(null)";
-        for (; s[n] && n < SHORT_MAX; n++) {
-                unsigned char c = (unsigned char) s[n];
-                buf[n] = c < 0x20 || c == 0x7f || c == '"' || c == '\\' ? '?' : (char) c;
-        }
-        if (!s[n]) {
-                buf[n] = '\0';
-                return buf;
-        }
-        while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
-                n--;
-        memcpy(buf + n, "...", 4);
-        return buf;
-}
-
 /* The shortest form of x that reads back as x. */
 static const char *fmt_num(double x, char buf[static 32]) {
         (void) snprintf(buf, 32, "%.15g", x);
@@ -103,257 +70,9 @@ static const char *names_list(const char *(*name)(unsigned v), char *buf, size_t
         return buf;
 }
 
-/* ---- The scan before cJSON ---- */
-
-struct scan {
-        const unsigned char *p;
-        size_t len;
-        size_t i;
-        unsigned depth;
-};
-
-static bool is_ws(unsigned char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static bool is_digit(unsigned char c) {
-        return c >= '0' && c <= '9';
-}
-
-static bool is_in(unsigned char c, const char *set) {
-        return c && strchr(set, c);
-}
-
-static bool is_hex4(const unsigned char *p) {
-        for (unsigned k = 0; k < 4; k++)
-                if (!is_digit(p[k]) && !is_in(p[k] | 0x20, "abcdef"))
-                        return false;
-        return true;
-}
-
-static int scan_escape(struct scan *s, struct value_err *e) {
-        size_t at = s->i;
-        unsigned char c = at + 1 < s->len ? s->p[at + 1] : 0;
-
-        if (is_in(c, "\"\\/bfnrt")) {
-                s->i += 2;
-                return 0;
-        }
-        if (c != 'u' || s->len - at < 6 || !is_hex4(s->p + at + 2))
-                return value_errf(e, -EINVAL, "json: invalid escape at byte %zu", at);
-        if (memcmp(s->p + at + 2, "0000", 4) == 0)
-                return value_errf(e, -EINVAL, "json: \\u0000 at byte %zu is not allowed", at);
-        s->i += 6;
-        return 0;
-}
-
-static int scan_char(struct scan *s, struct value_err *e) {
-        unsigned char c = s->p[s->i];
-        size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-
-        if (c < 0x20)
-                return value_errf(e, -EINVAL, "json: control character in a string at byte %zu", s->i);
-        if (n > s->len - s->i || !utf8_is_valid((const char *) s->p + s->i, n))
-                return value_errf(e, -EINVAL, "json: invalid UTF-8 at byte %zu", s->i);
-        s->i += n;
-        return 0;
-}
-
-static int scan_string(struct scan *s, struct value_err *e) {
-        size_t start = s->i++;
-
-        while (s->i < s->len) {
-                int r;
-
-                if (s->p[s->i] == '"') {
-                        s->i++;
-                        return 0;
-                }
-                r = s->p[s->i] == '\\' ? scan_escape(s, e) : scan_char(s, e);
-                if (r < 0)
-                        return r;
-        }
-        return value_errf(e, -EINVAL, "json: unterminated string at byte %zu", start);
-}
-
-static bool scan_accept(struct scan *s, const char *set) {
-        if (s->i < s->len && is_in(s->p[s->i], set)) {
-                s->i++;
-                return true;
-        }
-        return false;
-}
-
-static bool scan_digits(struct scan *s) {
-        size_t start = s->i;
-
-        while (s->i < s->len && is_digit(s->p[s->i]))
-                s->i++;
-        return s->i > start;
-}
-
-/* RFC 8259 numbers only: cJSON takes "01", "1." and "1.e5" through strtod. */
-static int scan_number(struct scan *s, struct value_err *e) {
-        size_t start = s->i;
-        bool ok;
-
-        (void) scan_accept(s, "-");
-        ok = scan_accept(s, "0") || scan_digits(s);
-        if (ok && scan_accept(s, "."))
-                ok = scan_digits(s);
-        if (ok && scan_accept(s, "eE")) {
-                (void) scan_accept(s, "+-");
-                ok = scan_digits(s);
-        }
-        if (ok && s->i < s->len && is_in(s->p[s->i], "0123456789+-.eE"))
-                ok = false;
-        if (!ok)
-                return value_errf(e, -EINVAL, "json: invalid number at byte %zu", start);
-        if (s->i - start > NUMBER_TEXT_MAX)
-                return value_errf(e, -EINVAL, "json: number at byte %zu is longer than %d characters",
-                                  start, NUMBER_TEXT_MAX);
-        return 0;
-}
-
-static int scan_token(struct scan *s, struct value_err *e) {
-        unsigned char c = s->p[s->i];
-
-        if (c == '"')
-                return scan_string(s, e);
-        if (c == '-' || is_digit(c))
-                return scan_number(s, e);
-        if ((c == '{' || c == '[') && ++s->depth > RECJSON_DEPTH_MAX)
-                return value_errf(e, -EINVAL, "json: nesting deeper than %d at byte %zu", RECJSON_DEPTH_MAX, s->i);
-        if ((c == '}' || c == ']') && s->depth > 0)
-                s->depth--;
-        if (c < 0x20 && !is_ws(c))
-                return value_errf(e, -EINVAL, "json: control character at byte %zu", s->i);
-        if (c >= 0x80)          /* a byte order mark too: RFC 8259 8.1 */
-                return value_errf(e, -EINVAL, "json: unexpected data at byte %zu", s->i);
-        s->i++;
-        return 0;
-}
-
-/* Lexical rules only; cJSON then checks the grammar. */
-static int scan_text(const char *text, size_t len, struct value_err *e) {
-        struct scan s = { (const unsigned char *) text, len, 0, 0 };
-
-        while (s.i < s.len) {
-                int r = scan_token(&s, e);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* ---- Duplicate members ---- */
-
-static int cmp_names(const void *a, const void *b) {
-        return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
-/* 1 and *ret set when two members share a name, 0 when none do. */
-static int find_duplicate(const cJSON *obj, const char **ret) {
-        _cleanup_(freep) const char **names = NULL;
-        size_t n = 0, i = 0;
-
-        for (const cJSON *c = obj->child; c; c = c->next)
-                n++;
-        if (n <= 16) {          /* the common case: no allocation */
-                for (const cJSON *a = obj->child; a; a = a->next)
-                        for (const cJSON *b = a->next; b; b = b->next)
-                                if (strcmp(a->string, b->string) == 0) {
-                                        *ret = a->string;
-                                        return 1;
-                                }
-                return 0;
-        }
-        names = malloc(n * sizeof(*names));
-        if (!names)
-                return -ENOMEM;
-        for (const cJSON *c = obj->child; c; c = c->next)
-                names[i++] = c->string;
-        qsort(names, n, sizeof(*names), cmp_names);
-        for (i = 1; i < n; i++)
-                if (strcmp(names[i - 1], names[i]) == 0) {
-                        *ret = names[i];
-                        return 1;
-                }
-        return 0;
-}
-
-static int check_duplicates(const cJSON *j, struct value_err *e) {
-        char buf[SHORT_MAX + 4];
-        const char *name;
-        int r;
-
-        if (cJSON_IsObject(j)) {
-                r = find_duplicate(j, &name);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        return value_errf(e, -EINVAL, "json: duplicate member \"%s\"", shorten(name, buf));
-        }
-        for (const cJSON *c = j->child; c; c = c->next) {
-                r = check_duplicates(c, e);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-int recjson_parse(const char *text, size_t len, cJSON **ret, struct value_err *e) {
-        _cleanup_(cjson_deletep) cJSON *j = NULL;
-        const char *end = NULL;
-        size_t pos;
-        int r;
-
-        if (!text && len > 0)
-                return -EINVAL;
-        if (!text)
-                text = "";
-        r = scan_text(text, len, e);
-        if (r < 0)
-                return r;
-        /* Not require_null_terminated: text need not end in a NUL, and cJSON
-         * would then fail a complete document; trailing bytes are ours to find. */
-        j = cJSON_ParseWithLengthOpts(text, len, &end, false);
-        if (!j)
-                return value_errf(e, -EINVAL, "json: syntax error at byte %zu", end ? (size_t) (end - text) : 0);
-        for (pos = (size_t) (end - text); pos < len && is_ws((unsigned char) text[pos]); pos++)
-                ;
-        if (pos < len)
-                return value_errf(e, -EINVAL, "json: unexpected data at byte %zu", pos);
-        r = check_duplicates(j, e);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(j);
-        return 0;
-}
-
-/* ---- Members ---- */
-
-static bool name_in(const char *s, const char *const *names) {
-        for (; s && *names; names++)
-                if (strcmp(s, *names) == 0)
-                        return true;
-        return false;
-}
-
-int recjson_check_members(const cJSON *obj, const char *const *names, struct value_err *e) {
-        char buf[SHORT_MAX + 4];
-
-        if (!cJSON_IsObject(obj))
-                return value_errf(e, -EINVAL, "must be an object");
-        for (const cJSON *c = obj->child; c; c = c->next)
-                if (!name_in(c->string, names))
-                        return value_errf(e, -EINVAL, "unknown member \"%s\"", shorten(c->string, buf));
-        return 0;
-}
-
-/* recjson_check_members, with the message in the ": text" form of this file. */
+/* json_strict_check_members, with the message in the ": text" form of this file. */
 static int object_members(const cJSON *obj, const char *const *names, struct value_err *e) {
-        int r = recjson_check_members(obj, names, e);
+        int r = json_strict_check_members(obj, names, e);
 
         if (r < 0)
                 value_err_prefix(e, ": ");
@@ -462,12 +181,12 @@ static int member_string(const cJSON *obj, const char *name, const char **ret, s
 
 static int member_enum(const cJSON *obj, const char *name, int (*from_name)(const char *s, uint8_t *ret),
                        const char *(*name_of)(unsigned v), uint8_t *ret, struct value_err *e) {
-        char buf[SHORT_MAX + 4], list[96];
+        char buf[JSON_STRICT_QUOTE_MAX + 4], list[96];
         const char *s = NULL;
         int r = member_string(obj, name, &s, e);
 
         if (r == 0 && from_name(s, ret) < 0)
-                r = within(value_errf(e, -EINVAL, ": \"%s\" is not one of %s", shorten(s, buf),
+                r = within(value_errf(e, -EINVAL, ": \"%s\" is not one of %s", json_strict_quote(s, buf),
                                       names_list(name_of, list, sizeof(list))), e, name);
         return r;
 }
@@ -725,16 +444,16 @@ int recjson_stamp_from(const cJSON *j, struct stamp *ret, struct value_err *e) {
 }
 
 static int read_key_family(const cJSON *j, enum key *k, enum family *f, struct value_err *e) {
-        char buf[SHORT_MAX + 4];
+        char buf[JSON_STRICT_QUOTE_MAX + 4];
         const char *s = NULL;
         int r = member_string(j, "key", &s, e);
 
         if (r == 0 && key_from_name(s, k) < 0)
-                r = value_errf(e, -EINVAL, "key: \"%s\" is not one of profile|eq.custom|eq.active", shorten(s, buf));
+                r = value_errf(e, -EINVAL, "key: \"%s\" is not one of profile|eq.custom|eq.active", json_strict_quote(s, buf));
         if (r == 0)
                 r = member_string(j, "family", &s, e);
         if (r == 0 && family_from_name(s, f) < 0)
-                r = value_errf(e, -EINVAL, "family: \"%s\" is not one of any|standard|pro", shorten(s, buf));
+                r = value_errf(e, -EINVAL, "family: \"%s\" is not one of any|standard|pro", json_strict_quote(s, buf));
         if (r == 0 && !key_family_is_valid((int) *k, (int) *f))
                 r = value_errf(e, -EINVAL, "family: %s does not fit key %s (profile is any, EQ items standard or pro)",
                                family_name(*f), key_name(*k));
@@ -802,7 +521,7 @@ static bool add(cJSON *obj, const char *name, cJSON *item) {
 }
 
 static cJSON *gains_to(const int8_t *g, unsigned n, double per) {
-        _cleanup_(cjson_deletep) cJSON *a = cJSON_CreateArray();
+        _cleanup_(cJSON_Deletep) cJSON *a = cJSON_CreateArray();
 
         if (!a)
                 return NULL;
@@ -816,7 +535,7 @@ static cJSON *gains_to(const int8_t *g, unsigned n, double per) {
 }
 
 static cJSON *hearing_to(const struct profile *p) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 
         if (!o || !add(o, "enabled", cJSON_CreateBool(p->hearing_enabled)) ||
             !add(o, "left_db", gains_to(p->left, PROFILE_BANDS, 2)) ||
@@ -826,7 +545,7 @@ static cJSON *hearing_to(const struct profile *p) {
 }
 
 static cJSON *touch_to(const struct profile *p) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 
         if (!o || !add(o, "left", cJSON_CreateString(touch_action_name(p->touch_left))) ||
             !add(o, "right", cJSON_CreateString(touch_action_name(p->touch_right))))
@@ -835,7 +554,7 @@ static cJSON *touch_to(const struct profile *p) {
 }
 
 static cJSON *profile_to(const struct profile *p) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 
         if (!o || !add(o, "hearing", hearing_to(p)) ||
             !add(o, "noise_control", cJSON_CreateString(noise_control_name(p->noise_control))) ||
@@ -847,7 +566,7 @@ static cJSON *profile_to(const struct profile *p) {
 }
 
 static cJSON *band_to(const struct eq_band *b) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 
         if (!o || !add(o, "type", cJSON_CreateString(band_type_name(b->type))) ||
             !add(o, "freq_hz", cJSON_CreateNumber(b->freq_hz)) ||
@@ -858,7 +577,7 @@ static cJSON *band_to(const struct eq_band *b) {
 }
 
 static cJSON *bands_to(const struct eq_pro *p) {
-        _cleanup_(cjson_deletep) cJSON *a = cJSON_CreateArray();
+        _cleanup_(cJSON_Deletep) cJSON *a = cJSON_CreateArray();
 
         if (!a)
                 return NULL;
@@ -872,7 +591,7 @@ static cJSON *bands_to(const struct eq_pro *p) {
 }
 
 static cJSON *eq_to(const union eq_params *eq, enum family f) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 
         if (!o)
                 return NULL;
@@ -886,7 +605,7 @@ static cJSON *eq_to(const union eq_params *eq, enum family f) {
 }
 
 static cJSON *active_to(const struct eq_active *a, enum family f) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 
         if (!o || !add(o, "preset", cJSON_CreateString(preset_name(a->preset))))
                 return NULL;
@@ -910,7 +629,7 @@ cJSON *recjson_value_to(const struct value *v) {
 }
 
 cJSON *recjson_stamp_to(struct stamp s) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
         char hex[17];
 
         recjson_origin_format(s.origin, hex);
@@ -923,7 +642,7 @@ cJSON *recjson_stamp_to(struct stamp s) {
 
 /* RECORD_DIRTY and the revision belong to the Buds and have no JSON form. */
 cJSON *recjson_record_to(const struct record *r) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 
         if (!o || !add(o, "key", cJSON_CreateString(key_name(r->value.key))) ||
             !add(o, "family", cJSON_CreateString(family_name(r->value.family))) ||
@@ -937,8 +656,8 @@ cJSON *recjson_record_to(const struct record *r) {
 /* ---- Text ---- */
 
 int recjson_record_parse(const char *text, size_t len, struct record *ret, struct value_err *e) {
-        _cleanup_(cjson_deletep) cJSON *j = NULL;
-        int r = recjson_parse(text, len, &j, e);
+        _cleanup_(cJSON_Deletep) cJSON *j = NULL;
+        int r = json_strict_parse(text, len, &j, e);
 
         if (r < 0)
                 return r;
@@ -946,15 +665,15 @@ int recjson_record_parse(const char *text, size_t len, struct record *ret, struc
 }
 
 char *recjson_record_print(const struct record *r) {
-        _cleanup_(cjson_deletep) cJSON *j = recjson_record_to(r);
+        _cleanup_(cJSON_Deletep) cJSON *j = recjson_record_to(r);
 
         return j ? cJSON_PrintUnformatted(j) : NULL;
 }
 
 int recjson_value_parse(const char *text, size_t len, enum key key, enum family family,
                         struct value *ret, struct value_err *e) {
-        _cleanup_(cjson_deletep) cJSON *j = NULL;
-        int r = recjson_parse(text, len, &j, e);
+        _cleanup_(cJSON_Deletep) cJSON *j = NULL;
+        int r = json_strict_parse(text, len, &j, e);
 
         if (r < 0)
                 return r;
@@ -962,7 +681,7 @@ int recjson_value_parse(const char *text, size_t len, enum key key, enum family 
 }
 
 char *recjson_value_print(const struct value *v) {
-        _cleanup_(cjson_deletep) cJSON *j = recjson_value_to(v);
+        _cleanup_(cJSON_Deletep) cJSON *j = recjson_value_to(v);
 
         return j ? cJSON_PrintUnformatted(j) : NULL;
 }

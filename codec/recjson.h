@@ -1,4 +1,4 @@
-/* The JSON form of records and values (sync-api.md), with cJSON, both ways,
+/* The JSON form of records and values (the sync API's), with cJSON, both ways,
  * as strict as the binary codecs: unknown members, missing members, wrong
  * types, numbers that are not an exact multiple of their unit, and values out
  * of range are all errors naming the member. Pure: no I/O; links alone. */
@@ -8,19 +8,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../policy/value.h"
-
-/* Parses one JSON document strictly: the whole of text (no trailing bytes),
- * valid UTF-8, no "\u0000" escape (cJSON would silently cut the string there),
- * no object with two members of the same name, nesting at most 16 deep. Every
- * JSON input from outside (HTTP bodies, D-Bus arguments, CLI) goes through
- * this before anything else looks at it. *ret is freed with cJSON_Delete. */
-int recjson_parse(const char *text, size_t len, cJSON **ret, struct value_err *e);
-
-/* Member access for strict objects: checks that obj is an object whose member
- * names are all in names[] (NULL-terminated), so callers reject unknown members
- * in one call. Returns 0 or -EINVAL naming the unknown member. */
-int recjson_check_members(const cJSON *obj, const char *const *names, struct value_err *e);
+#include "codec/json-strict.h"
+#include "policy/value.h"
 
 /* A stamp object {"ms": n, "c": n, "origin": "16 lower-case hex digits"}. */
 int recjson_stamp_from(const cJSON *j, struct stamp *ret, struct value_err *e);

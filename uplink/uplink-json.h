@@ -11,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../policy/value.h"
+#include "policy/value.h"
 #include "uplink.h"
 
 struct uplink_json_error {
@@ -29,7 +29,7 @@ char *uplink_json_device_body(const struct uplink_device *d);
 int uplink_json_check_record(const struct record *r, struct value_err *e);
 int uplink_json_check_device(const struct uplink_device *d, struct value_err *e);
 
-/* A whole answer body: recjson_parse, and it must be an object. */
+/* A whole answer body: json_strict_parse, and it must be an object. */
 int uplink_json_parse(const char *body, size_t len, cJSON **ret, struct value_err *e);
 
 int uplink_json_status(const cJSON *root, struct uplink_status *ret, struct value_err *e);

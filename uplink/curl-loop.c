@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <systemd/sd-event.h>
 
+#include "common/event-timer.h"
 #include "curl-loop.h"
 
 /* One socket curl asked us to watch; curl keeps the pointer (multi_assign). */
@@ -171,17 +172,11 @@ static int curl_loop_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
          * but 0 ("now") starts every transfer and must not wait a millisecond */
         if (timeout_ms > 0)
                 now += (uint64_t) timeout_ms * 1000u + 999u;
-        if (!l->timer) {
-                /* accuracy 1 us: 0 would mean sd-event's default slack of 250 ms,
-                 * and curl starts every transfer from a 0 ms timer */
-                if (sd_event_add_time(l->event, &l->timer, CLOCK_MONOTONIC, now, 1, curl_loop_on_timer, l) < 0)
-                        return -1;
-                (void) sd_event_source_set_description(l->timer, "curl-timer");
-                return 0;
-        }
-        if (sd_event_source_set_time(l->timer, now) < 0 ||
-            sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT) < 0)
+        /* accuracy 1 us: 0 would mean sd-event's default slack of 250 ms, and
+         * curl starts every transfer from a 0 ms timer */
+        if (event_reset_time(l->event, &l->timer, CLOCK_MONOTONIC, now, 1, curl_loop_on_timer, l) < 0)
                 return -1;
+        (void) sd_event_source_set_description(l->timer, "curl-timer");
         return 0;
 }
 

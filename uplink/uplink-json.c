@@ -10,22 +10,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "../gatt/recjson.h"
+#include "codec/recjson.h"
+#include "common/cleanup.h"
 #include "uplink-json.h"
-
-#define _cleanup_(f) __attribute__((__cleanup__(f)))
-#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
 
 #define JSON_INT_MAX 9007199254740991.0         /* 2^53 - 1: exact in a JSON number */
 #define DEVICE_TEXT_MAX 64
 
-static void cjson_deletep(cJSON **p) {
-        cJSON_Delete(*p);
-}
-
-static void freep(void *p) {
-        free(*(void **) p);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
 /* Puts "name" or "name[i]" in front of an inner message, as recjson does. */
 static int err_in(int r, struct value_err *e, const char *name, long idx) {
@@ -91,12 +83,12 @@ static int read_array(const cJSON *obj, const char *name, const cJSON **ret, str
 }
 
 int uplink_json_parse(const char *body, size_t len, cJSON **ret, struct value_err *e) {
-        _cleanup_(cjson_deletep) cJSON *root = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         int r;
 
         if (len == 0)
                 return value_errf(e, -EINVAL, "empty body");
-        r = recjson_parse(body, len, &root, e);
+        r = json_strict_parse(body, len, &root, e);
         if (r < 0)
                 return r;
         if (!cJSON_IsObject(root))
@@ -115,7 +107,7 @@ static char *print_and_free(cJSON *j) {
 }
 
 char *uplink_json_pull_body(const char *cursor, unsigned limit) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 
         if (!o || !(cursor ? cJSON_AddStringToObject(o, "cursor", cursor) : cJSON_AddNullToObject(o, "cursor")) ||
             !cJSON_AddNumberToObject(o, "limit", limit))
@@ -124,7 +116,7 @@ char *uplink_json_pull_body(const char *cursor, unsigned limit) {
 }
 
 char *uplink_json_push_body(unsigned schema, const struct record *records, size_t n) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
         cJSON *list;
 
         if (!o || !cJSON_AddNumberToObject(o, "schema", schema) || !(list = cJSON_AddArrayToObject(o, "records")))
@@ -154,7 +146,7 @@ static bool add_text(cJSON *o, const char *name, const char *text) {
 }
 
 char *uplink_json_device_body(const struct uplink_device *d) {
-        _cleanup_(cjson_deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 
         if (!o || !cJSON_AddStringToObject(o, "kind", device_kind_name(d->kind)) ||
             (d->has_family && !cJSON_AddStringToObject(o, "family", family_name(d->family))) ||

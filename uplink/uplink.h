@@ -21,7 +21,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "../policy/value.h"
+#include "policy/value.h"
 
 #define UPLINK_SCHEMA 1
 #define UPLINK_PULL_LIMIT_MAX 1000

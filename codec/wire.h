@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../policy/value.h"
+#include "policy/value.h"
 
 #define WIRE_PROTOCOL_VERSION 1
 #define WIRE_RECORD_VERSION   1

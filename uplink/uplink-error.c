@@ -11,16 +11,14 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "common/cleanup.h"
 #include "uplink-error.h"
 #include "uplink-json.h"
 
-#define _cleanup_(f) __attribute__((__cleanup__(f)))
 #define SERVER_TEXT_MAX 200             /* bytes of a server's message we quote */
 #define USEC_PER_SEC INT64_C(1000000)
 
-static void cjson_deletep(cJSON **p) {
-        cJSON_Delete(*p);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
 void uplink_outcome_set(struct uplink_outcome *o, int r, const char *fmt, ...) {
         va_list ap;
@@ -102,7 +100,7 @@ static void quote_server_text(const char *s, char *buf, size_t size) {
  * except schema_mismatch. */
 static void error_message(struct uplink_outcome *o, const char *endpoint, long status, const char *body,
                           size_t len, unsigned schema) {
-        _cleanup_(cjson_deletep) cJSON *root = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         struct uplink_json_error err = {};
         char text[SERVER_TEXT_MAX + 1];
 

@@ -14,22 +14,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <systemd/sd-event.h>
 
-#include "../gatt/recjson.h"
+#include "codec/recjson.h"
+#include "common/backoff.h"
+#include "common/cleanup.h"
+#include "common/errmsg.h"
+#include "common/random.h"
 #include "curl-loop.h"
 #include "uplink-error.h"
 #include "uplink-json.h"
 #include "uplink-key.h"
 #include "uplink.h"
-
-#define _cleanup_(f) __attribute__((__cleanup__(f)))
-#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
 
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
@@ -40,13 +40,7 @@
 #define UPLINK_TOKEN_MAX 4096
 #define UPLINK_SEGMENTS_MAX 24                  /* log2(UPLINK_PUSH_MAX) + a margin */
 
-static void freep(void *p) {
-        free(*(void **) p);
-}
-
-static void cjson_deletep(cJSON **p) {
-        cJSON_Delete(*p);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
 enum uplink_op {
         UPLINK_OP_STATUS,
@@ -143,14 +137,6 @@ struct uplink {
 };
 
 /* ---- Small helpers ---- */
-
-static uint64_t uplink_random(struct uplink *u) {
-        /* xorshift64*: jitter only, nothing secret */
-        u->rng ^= u->rng >> 12;
-        u->rng ^= u->rng << 25;
-        u->rng ^= u->rng >> 27;
-        return u->rng * UINT64_C(2685821657736338717);
-}
 
 static bool uplink_token_is_valid(const char *t) {
         size_t n = t ? strlen(t) : 0;
@@ -496,14 +482,7 @@ static void uplink_report(struct uplink *u, enum uplink_link link, int r, const 
 /* ---- Retries ---- */
 
 static uint64_t uplink_backoff(struct uplink *u, unsigned failures) {
-        uint64_t d = u->backoff_min;
-
-        for (unsigned i = 0; i < failures && d < u->backoff_max; i++)
-                d *= 2;
-        if (d > u->backoff_max)
-                d = u->backoff_max;
-        /* "equal jitter": somewhere in the upper half, so the doubling shows */
-        return d / 2 + uplink_random(u) % (d / 2 + 1);
+        return backoff_delay(u->backoff_min, u->backoff_max, failures, random_jitter(&u->rng));
 }
 
 static int call_on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -676,7 +655,7 @@ static int deliver_parsed(struct uplink_call *c, const cJSON *root, bool replay,
 
 /* A 2xx the endpoint defines: parse and deliver, or say what was wrong. */
 static int call_deliver(struct uplink_call *c, const struct uplink_answer *a, struct uplink_outcome *o) {
-        _cleanup_(cjson_deletep) cJSON *root = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         struct value_err e = {};
         int r;
 
@@ -966,18 +945,6 @@ int uplink_cancel(struct uplink *u, int64_t id) {
 
 /* ---- The uplink ---- */
 
-static __attribute__((format(printf, 3, 4))) int config_error(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_error)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(ret_error, fmt, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return r;
-}
-
 static void curl_url_cleanupp(CURLU **h) {
         curl_url_cleanup(*h);
 }
@@ -1001,17 +968,17 @@ static int uplink_parse_url(const char *url, char **ret, char **ret_error) {
         if (!h)
                 return -ENOMEM;
         if (!url || curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
-                return config_error(ret_error, -EINVAL, "Url=%s: not a URL", url ? url : "");
+                return errmsg_setf(ret_error, -EINVAL, "Url=%s: not a URL", url ? url : "");
         if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
-                return config_error(ret_error, -EINVAL, "Url=%s: no scheme", url);
+                return errmsg_setf(ret_error, -EINVAL, "Url=%s: no scheme", url);
         https = strcasecmp(scheme, "https") == 0;
         curl_free(scheme);
         if (!https)
-                return config_error(ret_error, -EINVAL,
+                return errmsg_setf(ret_error, -EINVAL,
                                     "Url=%s: only https:// is allowed (the token must never travel in clear)", url);
         if (url_has(h, CURLUPART_USER) || url_has(h, CURLUPART_PASSWORD) || url_has(h, CURLUPART_QUERY) ||
             url_has(h, CURLUPART_FRAGMENT))
-                return config_error(ret_error, -EINVAL, "Url: must not carry a user, password, query or fragment");
+                return errmsg_setf(ret_error, -EINVAL, "Url: must not carry a user, password, query or fragment");
         if (curl_url_get(h, CURLUPART_URL, &full, 0) != CURLUE_OK)
                 return -ENOMEM;
         n = strlen(full);
@@ -1024,11 +991,11 @@ static int uplink_parse_url(const char *url, char **ret, char **ret_error) {
 
 static int uplink_check_config(const struct uplink_config *cfg, char **ret_error) {
         if (!uplink_token_is_valid(cfg->token))
-                return config_error(ret_error, -EINVAL, "the token is empty, too long or not printable ASCII");
+                return errmsg_setf(ret_error, -EINVAL, "the token is empty, too long or not printable ASCII");
         if (cfg->ca_file && cfg->ca_file[0] && access(cfg->ca_file, R_OK) < 0)
-                return config_error(ret_error, -errno, "CAFile=%s: %s", cfg->ca_file, strerror(errno));
+                return errmsg_setf(ret_error, -errno, "CAFile=%s: %s", cfg->ca_file, strerror(errno));
         if (cfg->backoff_min_usec > 0 && cfg->backoff_max_usec > 0 && cfg->backoff_min_usec > cfg->backoff_max_usec)
-                return config_error(ret_error, -EINVAL, "the backoff minimum is above its maximum");
+                return errmsg_setf(ret_error, -EINVAL, "the backoff minimum is above its maximum");
         return 0;
 }
 
@@ -1103,7 +1070,7 @@ int uplink_new(sd_event *event, const struct uplink_config *cfg, const struct up
         if (r < 0)
                 return r;
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return config_error(ret_error, -EIO, "libcurl failed to initialize");
+                return errmsg_setf(ret_error, -EIO, "libcurl failed to initialize");
         u = calloc(1, sizeof(*u));
         if (!u) {
                 curl_global_cleanup();
@@ -1112,8 +1079,7 @@ int uplink_new(sd_event *event, const struct uplink_config *cfg, const struct up
         u->event = sd_event_ref(event);
         u->ops = ops ? *ops : (struct uplink_ops) {};
         u->userdata = userdata;
-        if (getrandom(&u->rng, sizeof(u->rng), GRND_NONBLOCK) != sizeof(u->rng) || u->rng == 0)
-                u->rng = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32) ^ (uintptr_t) u;
+        u->rng = random_seed((uintptr_t) u);
         r = uplink_parse_url(cfg->url, &u->base_url, ret_error);
         if (r >= 0)
                 r = uplink_copy_config(u, cfg);

@@ -1,0 +1,271 @@
+/* The control API's answers as the API's JSON (see manager.h): status,
+ * stats, get, set, conflicts, restore. Next to control.c, which turns them
+ * into D-Bus replies; errors are a negative errno with a message a person
+ * can act on. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "codec/recjson.h"
+#include "common/errmsg.h"
+#include "log.h"
+#include "manager-private.h"
+
+static char *print_json(cJSON *j) {
+        char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+
+        cJSON_Delete(j);
+        return s;
+}
+
+static void origin_hex(uint64_t v, char buf[static 17]) { recjson_origin_format(v, buf); }
+
+static cJSON *buds_json(struct manager *m) {
+        cJSON *arr = cJSON_CreateArray();
+        struct store_buds *all = NULL;
+        size_t n = 0;
+
+        if (!arr || store_buds_list(m->store, &all, &n) < 0)
+                return arr;
+        for (size_t i = 0; i < n; i++) {
+                const struct store_buds *b = &all[i];
+                struct mbuds *mb = manager_find_buds(m, b->address);
+                cJSON *o = cJSON_CreateObject();
+                char id[17];
+
+                origin_hex(b->buds_id, id);
+                if (!o)
+                        break;
+                cJSON_AddStringToObject(o, "address", b->address);
+                cJSON_AddStringToObject(o, "name", b->name);
+                if (b->family == FAMILY_ANY)
+                        cJSON_AddNullToObject(o, "family");
+                else
+                        cJSON_AddStringToObject(o, "family", family_name(b->family));
+                cJSON_AddStringToObject(o, "buds_id", id);
+                if (b->firmware[0])
+                        cJSON_AddStringToObject(o, "firmware", b->firmware);
+                else
+                        cJSON_AddNullToObject(o, "firmware");
+                if (b->battery >= 0)
+                        cJSON_AddNumberToObject(o, "battery", b->battery);
+                else
+                        cJSON_AddNullToObject(o, "battery");
+                cJSON_AddBoolToObject(o, "connected", mb && mb->ready);
+                cJSON_AddItemToArray(arr, o);
+        }
+        free(all);
+        return arr;
+}
+
+int manager_status_json(struct manager *m, char **ret) {
+        cJSON *o = cJSON_CreateObject();
+        uint64_t last = 0;
+        char node[17];
+
+        if (!o)
+                return -ENOMEM;
+        origin_hex(engine_node_id(m->engine), node);
+        (void) store_last_sync_get(m->store, &last);
+        cJSON_AddStringToObject(o, "state", manager_state_name(manager_state(m)));
+        cJSON_AddBoolToObject(o, "online", m->online);
+        cJSON_AddStringToObject(o, "node_id", node);
+        cJSON_AddStringToObject(o, "server", m->conf->url);
+        cJSON_AddNumberToObject(o, "pending", manager_pending(m));
+        cJSON_AddNumberToObject(o, "conflicts", manager_conflicts(m));
+        if (last)
+                cJSON_AddNumberToObject(o, "last_sync_ms", (double) last);
+        else
+                cJSON_AddNullToObject(o, "last_sync_ms");
+        if (m->halted || m->last_error)
+                cJSON_AddStringToObject(o, "last_error", m->halted ? m->halted : m->last_error);
+        else
+                cJSON_AddNullToObject(o, "last_error");
+        cJSON_AddItemToObject(o, "buds", buds_json(m));
+        *ret = print_json(o);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static cJSON *latency_json(const struct latency *l) {
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddNumberToObject(o, "p50", latency_quantile(l, 50));
+        cJSON_AddNumberToObject(o, "p99", latency_quantile(l, 99));
+        cJSON_AddNumberToObject(o, "n", (double) l->total);
+        return o;
+}
+
+int manager_stats_json(struct manager *m, char **ret) {
+        const struct engine_counters *ec = engine_counters(m->engine);
+        struct uplink_stats us;
+        cJSON *o = cJSON_CreateObject(), *lat = cJSON_CreateObject();
+
+        if (!o || !lat) {
+                cJSON_Delete(o);
+                cJSON_Delete(lat);
+                return -ENOMEM;
+        }
+        uplink_get_stats(m->uplink, &us);
+        cJSON_AddNumberToObject(o, "uptime_s", (double) ((manager_now_usec(m) - m->started_usec) / 1000000));
+        cJSON_AddNumberToObject(o, "syncs_ok", (double) m->c.syncs_ok);
+        cJSON_AddNumberToObject(o, "syncs_failed", (double) m->c.syncs_failed);
+        cJSON_AddNumberToObject(o, "pushed", (double) m->c.pushed);
+        cJSON_AddNumberToObject(o, "pulled", (double) m->c.pulled);
+        cJSON_AddNumberToObject(o, "retries", (double) us.retries);
+        cJSON_AddNumberToObject(o, "conflicts_logged", (double) ec->conflicts_logged);
+        cJSON_AddNumberToObject(o, "restamped_future", (double) ec->restamped_future);
+        cJSON_AddNumberToObject(o, "gatt_reads", (double) m->c.gatt_reads);
+        cJSON_AddNumberToObject(o, "gatt_writes", (double) m->c.gatt_writes);
+        cJSON_AddNumberToObject(o, "gatt_stale", (double) m->c.gatt_stale);
+        cJSON_AddNumberToObject(o, "buds_connects", (double) m->c.buds_connects);
+        cJSON_AddItemToObject(lat, "buds_to_server", latency_json(&m->buds_to_server));
+        cJSON_AddItemToObject(lat, "server_to_buds", latency_json(&m->server_to_buds));
+        cJSON_AddItemToObject(o, "latency_ms", lat);
+        *ret = print_json(o);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int manager_get_json(struct manager *m, const char *key, char **ret, char **ret_error) {
+        struct record intent;
+        enum key k;
+        int r;
+
+        if (key_from_name(key, &k) < 0)
+                return errmsg_setf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active", key);
+        r = engine_intent(m->engine, k, &intent);
+        if (r == -ENOENT)
+                return errmsg_setf(ret_error, r, "%s has no value yet: no Buds, server or edit has given one", key);
+        if (r < 0)
+                return errmsg_setf(ret_error, r, "reading %s from the cache failed: %s", key, strerror(-r));
+        *ret = recjson_record_print(&intent);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* The family a Set means: "" is the connected Buds' family for EQ items. */
+static int resolve_family(struct manager *m, enum key k, const char *family, enum family *ret, char **ret_error) {
+        enum family f;
+
+        if (k == KEY_PROFILE) {
+                if (family[0] && strcmp(family, "any") != 0)
+                        return errmsg_setf(ret_error, -EINVAL, "profile has no family; give \"\" or \"any\", not \"%s\"",
+                                      family);
+                *ret = FAMILY_ANY;
+                return 0;
+        }
+        if (family[0]) {
+                if (family_from_name(family, &f) < 0 || f == FAMILY_ANY)
+                        return errmsg_setf(ret_error, -EINVAL, "unknown family \"%s\" for %s: use standard or pro",
+                                      family, key_name(k));
+                *ret = f;
+                return 0;
+        }
+        f = FAMILY_ANY;
+        for (struct mbuds *b = m->buds; b; b = b->next) {
+                enum family bf = b->ready ? bluez_buds_family(b->b) : FAMILY_ANY;
+                if (bf == FAMILY_ANY)
+                        continue;
+                if (f != FAMILY_ANY && f != bf)
+                        return errmsg_setf(ret_error, -EINVAL, "Buds of both families are connected; give the family "
+                                      "of %s (standard or pro)", key_name(k));
+                f = bf;
+        }
+        if (f == FAMILY_ANY)
+                return errmsg_setf(ret_error, -ENOTCONN, "no Buds are connected to take the family of %s from; give "
+                              "the family (standard or pro)", key_name(k));
+        *ret = f;
+        return 0;
+}
+
+static int set_value(struct manager *m, const struct value *v, char **ret, char **ret_error) {
+        struct engine_outcome o;
+        struct record rec;
+        int r;
+
+        engine_outcome_reset(&o);
+        r = engine_set(m->engine, v, &rec, &o);
+        if (r < 0)
+                return errmsg_setf(ret_error, r == -EINVAL ? r : -EIO, "storing the edit failed: %s", strerror(-r));
+        log_struct(LOG_INFO, LOG_FIELDS("ITEM", key_name(v->key)), "New edit of %s (%s) on this host.",
+                   key_name(v->key), family_name(v->family));
+        manager_carry_out(m, &o);
+        *ret = recjson_record_print(&rec);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int manager_set_json(struct manager *m, const char *key, const char *family, const char *value, char **ret,
+                     char **ret_error) {
+        struct value_err e = { { 0 } };
+        enum family f = FAMILY_ANY;
+        struct value v;
+        enum key k;
+        int r;
+
+        if (key_from_name(key, &k) < 0)
+                return errmsg_setf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active", key);
+        r = resolve_family(m, k, family, &f, ret_error);
+        if (r < 0)
+                return r;
+        r = recjson_value_parse(value, strlen(value), k, f, &v, &e);
+        if (r < 0)
+                return errmsg_setf(ret_error, -EINVAL, "invalid %s value for the %s family: %s", key, family_name(f),
+                              e.msg[0] ? e.msg : "not valid");
+        return set_value(m, &v, ret, ret_error);
+}
+
+static cJSON *conflict_json(const struct store_conflict *c) {
+        struct record kept, lost;
+        cJSON *o = cJSON_CreateObject();
+
+        if (!o || engine_copy_to_record(c->key, c->kept_family, &c->kept, &kept) < 0 ||
+            engine_copy_to_record(c->key, c->lost_family, &c->lost, &lost) < 0) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        cJSON_AddNumberToObject(o, "id", (double) c->id);
+        cJSON_AddStringToObject(o, "key", key_name(c->key));
+        cJSON_AddStringToObject(o, "family", family_name(c->lost_family));
+        cJSON_AddItemToObject(o, "kept", recjson_record_to(&kept));
+        cJSON_AddItemToObject(o, "lost", recjson_record_to(&lost));
+        cJSON_AddStringToObject(o, "kept_from", c->kept_source);
+        cJSON_AddStringToObject(o, "lost_from", c->lost_source);
+        cJSON_AddNumberToObject(o, "at_ms", (double) c->at_ms);
+        return o;
+}
+
+int manager_conflicts_json(struct manager *m, char **ret) {
+        struct store_conflict *all = NULL;
+        cJSON *arr = cJSON_CreateArray();
+        size_t n = 0;
+        int r = arr ? store_conflict_list(m->store, &all, &n) : -ENOMEM;
+
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                cJSON *c = conflict_json(&all[i]);
+                if (c)
+                        cJSON_AddItemToArray(arr, c);
+        }
+        free(all);
+        if (r < 0) {
+                cJSON_Delete(arr);
+                return r;
+        }
+        *ret = print_json(arr);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int manager_restore_json(struct manager *m, uint64_t id, char **ret, char **ret_error) {
+        struct store_conflict c;
+        struct record lost;
+        int r = store_conflict_get(m->store, id, &c);
+
+        if (r == -ENOENT)
+                return errmsg_setf(ret_error, r, "no conflict %" PRIu64 " in the log (see bridgectl conflicts)", id);
+        if (r == 0)
+                r = engine_copy_to_record(c.key, c.lost_family, &c.lost, &lost);
+        if (r < 0)
+                return errmsg_setf(ret_error, r, "reading conflict %" PRIu64 " failed: %s", id, strerror(-r));
+        return set_value(m, &lost.value, ret, ret_error);
+}

@@ -1,0 +1,354 @@
+/* The manager's Buds: one handler per Buds that reads what changed and
+ * writes what the engine decides, one GATT operation at a time per item, and
+ * carries out the engine's outcomes. Never talks to the server. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "manager-private.h"
+
+static void on_item_read(struct bluez_buds *bb, int error, const struct record *rec, const char *message,
+                         void *userdata) {
+        struct mitem *it = userdata;
+        struct mbuds *b = it->owner;
+        struct manager *m = b->m;
+        struct engine_outcome o;
+        int r;
+
+        (void) bb;
+        it->read_id = 0;
+        if (error < 0) {
+                /* a malformed value changes nothing here; a newer notification reads again */
+                log_struct_errno(LOG_WARNING, error, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
+                                 "Reading %s from Buds %s failed: %s", key_name(it->key), b->address, message);
+        } else {
+                m->c.gatt_reads++;
+                engine_outcome_reset(&o);
+                r = engine_buds_record(m->engine, b->address, it->key, rec, rec->revision, &o);
+                if (r < 0)
+                        log_error_errno(r, "Taking %s from Buds %s failed: %m", key_name(it->key), b->address);
+                else {
+                        /* a change made on the Buds that no notification told of (made
+                         * before they were ready, or while notifications were not yet
+                         * armed): noticed now, so its latency is measured too */
+                        if ((rec->flags & RECORD_DIRTY) && o.changed[it->key] && !it->changed_usec)
+                                it->changed_usec = manager_now_usec(m);
+                        manager_carry_out(m, &o);
+                }
+        }
+        if (it->again && b->ready) {
+                it->again = false;
+                manager_item_check(it, it->notified);
+        }
+}
+
+static void item_read(struct mitem *it) {
+        struct mbuds *b = it->owner;
+        int r;
+
+        if (it->read_id || it->write_id) {
+                it->again = true;
+                return;
+        }
+        r = bluez_read_item(b->b, it->key, on_item_read, it, &it->read_id);
+        if (r < 0)
+                log_debug_errno(r, "Cannot read %s from Buds %s now: %m", key_name(it->key), b->address);
+}
+
+/* The Buds say the item is at revision: decide from the snapshot, or read. */
+void manager_item_check(struct mitem *it, uint32_t revision) {
+        struct mbuds *b = it->owner;
+        struct engine_outcome o;
+        int r;
+
+        if (it->read_id || it->write_id) {
+                it->again = true;
+                return;
+        }
+        engine_outcome_reset(&o);
+        r = engine_buds_record(b->m->engine, b->address, it->key, NULL, revision, &o);
+        if (r == -ESTALE) {
+                item_read(it);
+                return;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Deciding %s for Buds %s failed: %m", key_name(it->key), b->address);
+                return;
+        }
+        manager_carry_out(b->m, &o);
+}
+
+static void on_item_written(struct bluez_buds *bb, int error, const char *message, void *userdata) {
+        struct mitem *it = userdata;
+        struct mbuds *b = it->owner;
+        struct manager *m = b->m;
+        uint32_t next = it->writing.revision + 1;
+        int r;
+
+        (void) bb;
+        it->write_id = 0;
+        m->c.gatt_writes++;
+        if (error == 0) {
+                it->stale_streak = 0;
+                it->written = next;
+                r = engine_buds_written(m->engine, b->address, &it->writing, next);
+                if (r < 0)
+                        log_error_errno(r, "Recording the write of %s to Buds %s failed: %m", key_name(it->key),
+                                        b->address);
+                if (it->from_server_usec) {
+                        latency_add(&m->server_to_buds, (uint32_t) ((manager_now_usec(m) - it->from_server_usec) / 1000));
+                        it->from_server_usec = 0;
+                }
+                log_struct(LOG_DEBUG, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
+                           "Wrote %s to Buds %s (revision %" PRIu32 ").", key_name(it->key), b->address, next);
+        } else if (error == -ESTALE) {
+                m->c.gatt_stale++;
+                it->again = false;
+                /* changed meanwhile: read again, decide again — unless the Buds keep
+                 * answering stale (a peripheral that maps every failure to 0x80):
+                 * then wait for their next notification */
+                if (++it->stale_streak <= 3)
+                        item_read(it);
+                else
+                        log_struct(LOG_WARNING, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
+                                   "Buds %s keep refusing %s as stale; waiting for their next change.", b->address,
+                                   key_name(it->key));
+        } else {
+                log_struct_errno(error == -EINVAL ? LOG_ERR : LOG_WARNING, error,
+                                 LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
+                                 "Writing %s to Buds %s failed: %s%s", key_name(it->key), b->address, message,
+                                 error == -EINVAL ? "" : "; it is read again when the Buds are back");
+                /* the write may or may not have landed, or a change came meanwhile: read */
+                if (b->ready && (error == -ETIMEDOUT || it->again)) {
+                        it->again = false;
+                        item_read(it);
+                }
+        }
+        manager_sync_write_done(m, error == 0);
+        if (error == 0 && it->again) {
+                it->again = false;
+                manager_item_check(it, it->notified > next ? it->notified : next);
+        }
+}
+
+static void item_write(struct mitem *it, const struct record *rec) {
+        struct mbuds *b = it->owner;
+        int r;
+
+        if (it->read_id || it->write_id) {
+                it->again = true;       /* decided again when it ends */
+                return;
+        }
+        it->writing = *rec;
+        r = bluez_write_item(b->b, rec, on_item_written, it, &it->write_id);
+        if (r < 0) {
+                log_struct_errno(LOG_WARNING, r, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
+                                 "Cannot write %s to Buds %s now: %m", key_name(it->key), b->address);
+                return;
+        }
+        if (b->m->sync)
+                b->m->sync->writes_pending++;
+}
+
+void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
+        for (unsigned i = 0; i < o->n_writes; i++) {
+                struct mbuds *b = manager_find_buds(m, o->writes[i].address);
+                if (b && b->ready)
+                        item_write(&b->item[o->writes[i].rec.value.key], &o->writes[i].rec);
+        }
+        if (o->node_renewed)
+                log_warning("A stamp with this bridge's own node id %016" PRIx64 " came back newer than any it "
+                            "issued: the state directory was copied to another host. Took a new node id %016"
+                            PRIx64 ".", o->old_node, engine_node_id(m->engine));
+        if (o->restamped_future)
+                log_warning("%u value(s) carried a stamp more than %u s ahead of this host's clock; taken as the "
+                            "newest and stamped again here.", o->restamped_future, m->conf->max_clock_skew_sec);
+        if (o->conflicts_logged)
+                log_notice("Arbitration discarded %u change(s) made here or on the Buds that never reached the "
+                           "server; they are in the conflict log (bridgectl conflicts).", o->conflicts_logged);
+        for (int k = KEY_MIN; k <= KEY_MAX; k++) {
+                struct record intent;
+                if (o->changed[k] && engine_intent(m->engine, (enum key) k, &intent) == 0 && m->ops.changed)
+                        m->ops.changed((enum key) k, &intent, m->userdata);
+        }
+        if (o->push)
+                manager_schedule_push(m);
+        manager_notify_properties(m);
+}
+
+static void on_device_data(struct bluez_buds *bb, int error, const struct bluez_device_data *d,
+                           const char *message, void *userdata) {
+        struct mbuds *b = userdata;
+        struct store_buds sb;
+
+        (void) bb;
+        b->data_id = 0;
+        if (error < 0) {
+                log_warning("Reading Device Information from Buds %s failed: %s", b->address, message);
+                return;
+        }
+        if (store_buds_get(b->m->store, b->address, &sb) < 0)
+                return;
+        (void) snprintf(sb.manufacturer, sizeof(sb.manufacturer), "%s", d->manufacturer);
+        (void) snprintf(sb.model, sizeof(sb.model), "%s", d->model);
+        (void) snprintf(sb.serial, sizeof(sb.serial), "%s", d->serial);
+        (void) snprintf(sb.firmware, sizeof(sb.firmware), "%s", d->firmware);
+        if (d->battery >= 0)
+                sb.battery = d->battery;
+        if (store_buds_put(b->m->store, &sb) == 0)
+                manager_registry_touch(b->m);
+        manager_notify_properties(b->m);
+}
+
+static struct mbuds *buds_attach(struct manager *m, struct bluez_buds *bb) {
+        struct mbuds *b = manager_find_buds(m, bluez_buds_address(bb));
+
+        if (b)
+                return b;
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return NULL;
+        b->m = m;
+        b->b = bluez_buds_ref(bb);
+        (void) snprintf(b->address, sizeof(b->address), "%s", bluez_buds_address(bb));
+        for (int k = KEY_MIN; k <= KEY_MAX; k++)
+                b->item[k] = (struct mitem) { .owner = b, .key = (enum key) k };
+        b->next = m->buds;
+        m->buds = b;
+        return b;
+}
+
+static void buds_cancel_ops(struct mbuds *b) {
+        struct bluez *bz = b->m->bluez;
+
+        for (int k = KEY_MIN; k <= KEY_MAX; k++) {
+                struct mitem *it = &b->item[k];
+                if (it->read_id)
+                        (void) bluez_cancel(bz, it->read_id);
+                if (it->write_id) {
+                        (void) bluez_cancel(bz, it->write_id);
+                        manager_sync_write_done(b->m, false);
+                }
+                it->read_id = it->write_id = 0;
+                it->again = false;
+        }
+        if (b->data_id)
+                (void) bluez_cancel(bz, b->data_id);
+        b->data_id = 0;
+}
+
+void manager_buds_detach(struct manager *m, struct mbuds *b) {
+        if (m->engine)
+                engine_buds_gone(m->engine, b->address);
+        for (struct mbuds **p = &m->buds; *p; p = &(*p)->next)
+                if (*p == b) {
+                        *p = b->next;
+                        break;
+                }
+        buds_cancel_ops(b);
+        bluez_buds_unref(b->b);
+        free(b);
+}
+
+static void on_buds_ready(struct bluez_buds *bb, const struct buds_info *info, const struct manifest *mf,
+                          void *userdata) {
+        struct manager *m = userdata;
+        struct mbuds *b = buds_attach(m, bb);
+        struct store_buds sb = { .battery = -1 };
+        int r;
+
+        if (!b) {
+                log_oom();
+                return;
+        }
+        if (store_buds_get(m->store, b->address, &sb) < 0) {
+                sb = (struct store_buds) { .battery = -1 };
+                (void) snprintf(sb.address, sizeof(sb.address), "%s", b->address);
+        }
+        sb.buds_id = info->buds_id;
+        sb.family = (enum family) info->family;
+        (void) snprintf(sb.name, sizeof(sb.name), "%s", bluez_buds_name(bb));
+        sb.last_seen_ms = manager_wall_ms(NULL);
+        r = engine_buds_connected(m->engine, &sb);
+        if (r < 0) {
+                log_error_errno(r, "Cannot take Buds %s: %m", b->address);
+                return;
+        }
+        b->ready = true;
+        m->c.buds_connects++;
+        log_struct(LOG_INFO, LOG_FIELDS("BUDS_ADDRESS", b->address),
+                   "Buds %s (\"%s\", %s, id %016" PRIx64 ") connected.", b->address, sb.name,
+                   family_name(sb.family), sb.buds_id);
+        r = bluez_read_device_data(bb, on_device_data, b, &b->data_id);
+        if (r < 0)
+                log_debug_errno(r, "Cannot read Device Information from %s: %m", b->address);
+        for (unsigned i = 0; i < mf->count; i++) {
+                struct mitem *it = &b->item[mf->entry[i].key];
+                it->notified = mf->entry[i].revision;
+                manager_item_check(it, mf->entry[i].revision);
+        }
+        manager_registry_touch(m);
+        manager_notify_properties(m);
+}
+
+static void on_buds_gone(struct bluez_buds *bb, enum bluez_gone_reason reason, void *userdata) {
+        struct manager *m = userdata;
+        struct mbuds *b = manager_find_buds(m, bluez_buds_address(bb));
+
+        if (!b)
+                return;
+        if (b->ready)
+                log_struct(LOG_INFO, LOG_FIELDS("BUDS_ADDRESS", b->address), "Buds %s %s.", b->address,
+                           reason == BLUEZ_GONE_REMOVED ? "removed" :
+                           reason == BLUEZ_GONE_BLUEZ_LOST ? "lost with bluetoothd" : "disconnected");
+        b->ready = false;
+        engine_buds_gone(m->engine, b->address);
+        buds_cancel_ops(b);
+        if (reason == BLUEZ_GONE_REMOVED)
+                manager_buds_detach(m, b);
+        manager_notify_properties(m);
+}
+
+static void on_manifest_changed(struct bluez_buds *bb, const struct manifest_notify *n, void *userdata) {
+        struct manager *m = userdata;
+        struct mbuds *b = manager_find_buds(m, bluez_buds_address(bb));
+        struct mitem *it;
+
+        if (!b || !b->ready || !key_is_valid(n->key))
+                return;
+        it = &b->item[n->key];
+        it->notified = n->revision;
+        if (n->revision != it->written) {
+                it->stale_streak = 0;   /* a new change on the Buds: CAS may progress again */
+                if (!it->changed_usec && !it->write_id)
+                        it->changed_usec = manager_now_usec(m);
+        }
+        manager_item_check(it, n->revision);
+}
+
+static void on_battery_changed(struct bluez_buds *bb, uint8_t level, void *userdata) {
+        struct manager *m = userdata;
+        struct store_buds sb;
+
+        if (store_buds_get(m->store, bluez_buds_address(bb), &sb) < 0 || sb.battery == level)
+                return;
+        sb.battery = level;
+        if (store_buds_put(m->store, &sb) == 0)
+                manager_registry_touch(m);
+        manager_notify_properties(m);
+}
+
+static void on_buds_error(struct bluez_buds *bb, int error, const char *message, void *userdata) {
+        (void) userdata;
+        log_struct_errno(LOG_WARNING, error, LOG_FIELDS("BUDS_ADDRESS", bluez_buds_address(bb)), "%s", message);
+}
+
+const struct bluez_ops manager_bluez_ops = {
+        .buds_ready = on_buds_ready,
+        .buds_gone = on_buds_gone,
+        .manifest_changed = on_manifest_changed,
+        .battery_changed = on_battery_changed,
+        .buds_error = on_buds_error,
+};

@@ -1,0 +1,123 @@
+/* What the files of the manager share: the manager, its Buds handlers and
+ * the Sync() call in flight, and the functions one part calls in another.
+ * Never included outside bridged/manager*.c and bridged/control-json.c. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "conf.h"
+#include "engine.h"
+#include "gatt/bluez.h"
+#include "latency.h"
+#include "manager.h"
+#include "policy/value.h"
+#include "store.h"
+#include "uplink/uplink.h"
+
+#define MANAGER_USEC_PER_MSEC UINT64_C(1000)
+
+struct mbuds;
+
+/* One item of one Buds: at most one GATT operation in flight. */
+struct mitem {
+        struct mbuds *owner;
+        enum key key;
+        uint64_t read_id, write_id;
+        bool again;                     /* re-decide when the operation in flight ends */
+        uint32_t notified;              /* the newest revision a notification announced */
+        struct record writing;
+        uint64_t changed_usec;          /* a change on the Buds was noticed (latency) */
+        uint32_t written;               /* the revision our last write produced (its notify is ours) */
+        unsigned stale_streak;          /* stale answers in a row: a CAS that makes no progress */
+        uint64_t from_server_usec;      /* a server change is on its way to these Buds */
+};
+
+struct mbuds {
+        struct manager *m;
+        struct bluez_buds *b;
+        char address[18];
+        bool ready;
+        uint64_t data_id;
+        struct mitem item[KEY_MAX + 1];
+        struct mbuds *next;
+};
+
+struct sync_call {
+        manager_sync_fn done;
+        void *userdata;
+        unsigned pulled, pushed, written, writes_pending;
+        int error;
+        char *message;
+};
+
+struct counters {
+        uint64_t syncs_ok, syncs_failed, pushed, pulled, gatt_reads, gatt_writes, gatt_stale, buds_connects;
+};
+
+struct manager {
+        sd_event *event;
+        sd_bus *bus;
+        struct manager_options opts;
+        struct manager_ops ops;
+        void *userdata;
+
+        struct conf *conf;              /* the settings in use (a copy) */
+        struct store *store;
+        struct engine *engine;
+        struct bluez *bluez;
+        struct uplink *uplink;
+        struct mbuds *buds;
+
+        /* the sync loop */
+        int64_t pull_id, push_id, wait_id;
+        bool pull_wanted, push_wanted, pulled_since_online, online;
+        sd_event_source *debounce, *interval, *registry, *cooldown;
+        uint64_t cooldown_usec;         /* after a final error: wait before trying again */
+        bool registry_dirty;
+        char *halted;                   /* why syncing stopped (401, schema) until a reload */
+        char *last_error;
+        struct sync_call *sync;
+        unsigned push_unusable;         /* answers to the push in flight that could not be taken */
+        unsigned registry_busy;         /* device registry requests in flight */
+        bool stopping;                  /* manager_free runs: cancelled calls start nothing new */
+
+        uint64_t started_usec;
+        struct counters c;
+        struct latency buds_to_server, server_to_buds;
+        char status_line[160];
+};
+
+static inline char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+
+/* manager.c: the whole */
+uint64_t manager_now_usec(struct manager *m);
+uint64_t manager_wall_ms(void *userdata);
+void manager_set_string(char **p, const char *s);
+void manager_notify_properties(struct manager *m);
+struct mbuds *manager_find_buds(struct manager *m, const char *address);
+
+/* manager-buds.c: the Buds items (read, write, check) and the Buds' events */
+extern const struct bluez_ops manager_bluez_ops;
+void manager_carry_out(struct manager *m, const struct engine_outcome *o);
+void manager_item_check(struct mitem *it, uint32_t revision);
+void manager_buds_detach(struct manager *m, struct mbuds *b);
+
+/* manager-sync.c: the sync loop (pull, push, wait, debounce, cool-down) */
+extern const struct uplink_ops manager_uplink_ops;
+void manager_kick(struct manager *m);
+void manager_schedule_push(struct manager *m);
+int manager_on_interval(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* manager-registry.c: the device registry (Server Data) */
+void manager_registry_touch(struct manager *m);
+
+/* manager-sync-call.c: the one-shot Sync() */
+void manager_sync_free(struct sync_call *s);
+void manager_sync_finish(struct manager *m);
+void manager_sync_write_done(struct manager *m, bool ok);

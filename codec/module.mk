@@ -1,0 +1,10 @@
+# codec/: the record codecs, pure (no sd-bus, no libcurl): the GATT bytes
+# (wire), the sync API's JSON form (recjson) and the strict JSON reader under
+# it (json-strict). libcodec.a carries policy's objects too, so that syncd,
+# the fuzzers, the unit tests and the daemon link the pure half as one archive.
+CODEC_SRCS := codec/wire.c codec/json-strict.c codec/recjson.c
+CODEC_OBJS := $(POLICY_OBJS) $(CODEC_SRCS:%.c=$(B)/%.o)
+CODEC_LIBS = $(call pkglibs,libcjson) -lm
+
+$(B)/libcodec.a: $(CODEC_OBJS) ; $(AR_RULE)
+$(B)/fuzzobj/libcodec.a: $(POLICY_SRCS:%.c=$(B)/fuzzobj/%.o) $(CODEC_SRCS:%.c=$(B)/fuzzobj/%.o) ; $(AR_RULE)
