@@ -17,9 +17,6 @@ $(HIL_PERIPH): $(B)/tests/budsim/periph.o $(B)/tests/budsim/buds.o $(B)/libcodec
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd) $(CODEC_LIBS)
 
-# probe.c's include of gatt/wire.h (now codec/) until it is updated
-$(B)/tests/hil/vm/probe.o: ALL_CFLAGS += -Itests/hil/compat
-
 $(HIL_PROBE): $(B)/tests/hil/vm/probe.o $(B)/libcodec.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd) $(CODEC_LIBS)

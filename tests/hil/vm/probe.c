@@ -23,7 +23,8 @@
 
 #include <systemd/sd-bus.h>
 
-#include "gatt/wire.h"
+#include "codec/wire.h"
+#include "common/cleanup.h"
 
 #define CHRC_IFACE "org.bluez.GattCharacteristic1"
 #define DEVICE_IFACE "org.bluez.Device1"
@@ -31,8 +32,6 @@
 #define SEC 1000000ull
 #define CALL_USEC (35 * SEC)
 #define NOTES_MAX 64
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
 
 enum chrc {
         CHRC_MANUFACTURER,
