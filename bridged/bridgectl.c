@@ -126,6 +126,7 @@ static void print_time(const char *label, const cJSON *ms) {
 
 static void print_buds(const cJSON *b) {
         const cJSON *battery = cJSON_GetObjectItemCaseSensitive(b, "battery");
+        const cJSON *errors = cJSON_GetObjectItemCaseSensitive(b, "errors"), *item;
 
         printf("  %s \"%s\" %s, %s", str_or(b, "address", "?"), str_or(b, "name", ""),
                str_or(b, "family", "?"),
@@ -133,6 +134,9 @@ static void print_buds(const cJSON *b) {
         if (cJSON_IsNumber(battery))
                 printf(", battery %d%%", battery->valueint);
         printf(", firmware %s, id %s\n", str_or(b, "firmware", "?"), str_or(b, "buds_id", "?"));
+        cJSON_ArrayForEach(item, errors)
+                if (cJSON_IsString(item))
+                        printf("    %s: failing: %s\n", item->string, item->valuestring);
 }
 
 static int show_status(const cJSON *j) {

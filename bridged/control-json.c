@@ -24,6 +24,20 @@ static char *print_json(cJSON *j) {
 
 static void origin_hex(uint64_t v, char buf[static 17]) { recjson_origin_format(v, buf); }
 
+/* Connected Buds: "items" (key → synced|pending|failing) and, for the
+ * failing ones, "errors" (key → what the last attempt said). */
+static void items_json(cJSON *o, const struct mbuds *mb) {
+        cJSON *items = cJSON_AddObjectToObject(o, "items"), *errors = NULL;
+
+        for (int k = KEY_MIN; k <= KEY_MAX && items; k++) {
+                const struct mitem *it = &mb->item[k];
+
+                cJSON_AddStringToObject(items, key_name((enum key) k), manager_item_state(it));
+                if (it->failing && (errors || (errors = cJSON_AddObjectToObject(o, "errors"))))
+                        cJSON_AddStringToObject(errors, key_name((enum key) k), it->failing);
+        }
+}
+
 static cJSON *buds_json(struct manager *m) {
         cJSON *arr = cJSON_CreateArray();
         struct store_buds *all = NULL;
@@ -56,6 +70,8 @@ static cJSON *buds_json(struct manager *m) {
                 else
                         cJSON_AddNullToObject(o, "battery");
                 cJSON_AddBoolToObject(o, "connected", mb && mb->ready);
+                if (mb && mb->ready)
+                        items_json(o, mb);
                 cJSON_AddItemToArray(arr, o);
         }
         free(all);

@@ -6,8 +6,86 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/backoff.h"
+#include "common/event-timer.h"
+#include "common/random.h"
 #include "log.h"
 #include "manager-private.h"
+
+/* A failed read or write of an item is retried while the Buds are connected:
+ * 0.5 s doubling to a minute, jittered. */
+#define ITEM_RETRY_MIN_USEC (500 * UINT64_C(1000))
+#define ITEM_RETRY_MAX_USEC (60 * UINT64_C(1000000))
+
+const char *manager_item_state(const struct mitem *it) {
+        if (it->failures)
+                return "failing";
+        return it->read_id || it->write_id || it->again ? "pending" : "synced";
+}
+
+static int on_item_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mitem *it = userdata;
+
+        (void) s;
+        (void) usec;
+        if (it->owner->ready)
+                manager_item_check(it, it->notified);
+        return 0;
+}
+
+/* A read or write of the item failed: decide again (reading first when the
+ * Buds may hold something newer) after the backoff. A failure that lasts is
+ * one warning when it starts and one notice when it ends (item_recovered);
+ * the attempts between are at debug level. Never loses the reason it
+ * retries for: a change on the Buds that one bad read hid is read again. */
+static void item_failed(struct mitem *it, int error, const char *what, const char *message) {
+        struct mbuds *b = it->owner;
+        struct manager *m = b->m;
+        uint64_t delay = backoff_delay(ITEM_RETRY_MIN_USEC, ITEM_RETRY_MAX_USEC, it->failures, random_jitter(&m->rng));
+        bool first = it->failures++ == 0;
+        int r;
+
+        manager_set_string(&it->failing, message);
+        r = b->ready ? event_reset_time_relative(m->event, &it->retry, CLOCK_MONOTONIC, delay, delay / 16 + 1,
+                                                 on_item_retry, it)
+                     : -ENOTCONN;
+        if (r < 0)
+                log_struct_errno(first ? LOG_WARNING : LOG_DEBUG, error,
+                                 LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key), "ITEM_STATE",
+                                            "failing"),
+                                 "%s Buds %s failed: %s; it is read again when the Buds are back.", what,
+                                 b->address, message);
+        else
+                log_struct_errno(first ? LOG_WARNING : LOG_DEBUG, error,
+                                 LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key), "ITEM_STATE",
+                                            "failing"),
+                                 "%s Buds %s failed: %s; %s in %.1f s.", what, b->address, message,
+                                 first ? "retrying" : "retrying again", (double) delay / 1e6);
+        if (first)
+                manager_notify_properties(m);
+}
+
+static void item_recovered(struct mitem *it) {
+        struct mbuds *b = it->owner;
+
+        if (!it->failures)
+                return;
+        log_struct(LOG_NOTICE, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key), "ITEM_STATE", "ok"),
+                   "%s of Buds %s works again, after %u failed attempt(s).", key_name(it->key), b->address,
+                   it->failures);
+        it->failures = 0;
+        it->failing = mfree(it->failing);
+        (void) sd_event_source_set_enabled(it->retry, SD_EVENT_OFF);
+        manager_notify_properties(b->m);
+}
+
+/* The Buds are gone: their items start afresh when they are back (every
+ * item is checked again then). */
+static void item_reset(struct mitem *it) {
+        it->failures = 0;
+        it->failing = mfree(it->failing);
+        it->retry = sd_event_source_disable_unref(it->retry);
+}
 
 static void on_item_read(struct bluez_buds *bb, int error, const struct record *rec, const char *message,
                          void *userdata) {
@@ -20,11 +98,14 @@ static void on_item_read(struct bluez_buds *bb, int error, const struct record *
         (void) bb;
         it->read_id = 0;
         if (error < 0) {
-                /* a malformed value changes nothing here; a newer notification reads again */
-                log_struct_errno(LOG_WARNING, error, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
-                                 "Reading %s from Buds %s failed: %s", key_name(it->key), b->address, message);
+                char what[64];
+
+                /* a malformed value changes nothing here; it is read again */
+                (void) snprintf(what, sizeof(what), "Reading %s from", key_name(it->key));
+                item_failed(it, error, what, message);
         } else {
                 m->c.gatt_reads++;
+                item_recovered(it);
                 engine_outcome_reset(&o);
                 r = engine_buds_record(m->engine, b->address, it->key, rec, rec->revision, &o);
                 if (r < 0)
@@ -53,8 +134,12 @@ static void item_read(struct mitem *it) {
                 return;
         }
         r = bluez_read_item(b->b, it->key, on_item_read, it, &it->read_id);
-        if (r < 0)
-                log_debug_errno(r, "Cannot read %s from Buds %s now: %m", key_name(it->key), b->address);
+        if (r < 0 && b->ready) {
+                char what[64];
+
+                (void) snprintf(what, sizeof(what), "Reading %s from", key_name(it->key));
+                item_failed(it, r, what, strerror(-r));
+        }
 }
 
 /* The Buds say the item is at revision: decide from the snapshot, or read. */
@@ -85,12 +170,15 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
         struct mbuds *b = it->owner;
         struct manager *m = b->m;
         uint32_t next = it->writing.revision + 1;
+        char what[64];
         int r;
 
         (void) bb;
         it->write_id = 0;
         m->c.gatt_writes++;
+        (void) snprintf(what, sizeof(what), "Writing %s to", key_name(it->key));
         if (error == 0) {
+                item_recovered(it);
                 it->stale_streak = 0;
                 it->written = next;
                 r = engine_buds_written(m->engine, b->address, &it->writing, next);
@@ -108,20 +196,15 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
                 it->again = false;
                 /* changed meanwhile: read again, decide again — unless the Buds keep
                  * answering stale (a peripheral that maps every failure to 0x80):
-                 * then wait for their next notification */
+                 * then it is a failure, retried with backoff */
                 if (++it->stale_streak <= 3)
                         item_read(it);
                 else
-                        log_struct(LOG_WARNING, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
-                                   "Buds %s keep refusing %s as stale; waiting for their next change.", b->address,
-                                   key_name(it->key));
+                        item_failed(it, error, what, "the Buds keep refusing it as stale");
         } else {
-                log_struct_errno(error == -EINVAL ? LOG_ERR : LOG_WARNING, error,
-                                 LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
-                                 "Writing %s to Buds %s failed: %s%s", key_name(it->key), b->address, message,
-                                 error == -EINVAL ? "" : "; it is read again when the Buds are back");
-                /* the write may or may not have landed, or a change came meanwhile: read */
-                if (b->ready && (error == -ETIMEDOUT || it->again)) {
+                item_failed(it, error, what, message);
+                /* a change came meanwhile: read it now */
+                if (b->ready && it->again) {
                         it->again = false;
                         item_read(it);
                 }
@@ -144,8 +227,10 @@ static void item_write(struct mitem *it, const struct record *rec) {
         it->writing = *rec;
         r = bluez_write_item(b->b, rec, on_item_written, it, &it->write_id);
         if (r < 0) {
-                log_struct_errno(LOG_WARNING, r, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
-                                 "Cannot write %s to Buds %s now: %m", key_name(it->key), b->address);
+                char what[64];
+
+                (void) snprintf(what, sizeof(what), "Writing %s to", key_name(it->key));
+                item_failed(it, r, what, strerror(-r));
                 return;
         }
         if (b->m->sync)
@@ -233,6 +318,7 @@ static void buds_cancel_ops(struct mbuds *b) {
                 }
                 it->read_id = it->write_id = 0;
                 it->again = false;
+                item_reset(it);
         }
         if (b->data_id)
                 (void) bluez_cancel(bz, b->data_id);

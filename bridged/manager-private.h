@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "common/cleanup.h"
 #include "conf.h"
 #include "engine.h"
 #include "gatt/bluez.h"
@@ -36,6 +37,9 @@ struct mitem {
         uint32_t written;               /* the revision our last write produced (its notify is ours) */
         unsigned stale_streak;          /* stale answers in a row: a CAS that makes no progress */
         uint64_t from_server_usec;      /* a server change is on its way to these Buds */
+        sd_event_source *retry;         /* after a failed read or write: read again then */
+        unsigned failures;              /* failed operations in a row, since the last success */
+        char *failing;                  /* what the last one said, while failing */
 };
 
 struct mbuds {
@@ -88,6 +92,7 @@ struct manager {
         bool stopping;                  /* manager_free runs: cancelled calls start nothing new */
 
         uint64_t started_usec;
+        uint64_t rng;                   /* jitter of the Buds items' retries */
         struct counters c;
         struct latency buds_to_server, server_to_buds;
         char status_line[160];
@@ -107,6 +112,8 @@ extern const struct bluez_ops manager_bluez_ops;
 void manager_carry_out(struct manager *m, const struct engine_outcome *o);
 void manager_item_check(struct mitem *it, uint32_t revision);
 void manager_buds_detach(struct manager *m, struct mbuds *b);
+/* "synced", "pending" (an operation in flight or due) or "failing". */
+const char *manager_item_state(const struct mitem *it);
 
 /* manager-sync.c: the sync loop (pull, push, wait, debounce, cool-down) */
 extern const struct uplink_ops manager_uplink_ops;

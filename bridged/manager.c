@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/errmsg.h"
+#include "common/random.h"
 #include "manager-private.h"
 
 uint64_t manager_now_usec(struct manager *m) {
@@ -137,6 +138,7 @@ int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struc
         m->ops = *ops;
         m->userdata = userdata;
         m->started_usec = manager_now_usec(m);
+        m->rng = random_seed((uintptr_t) m);
         /* the state directory and the server settings are the configuration's
          * (exit 78); anything after them is not */
         *ret_config_error = true;

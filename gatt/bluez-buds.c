@@ -493,7 +493,7 @@ void bluez_buds_chr_removed(struct bluez_buds *b, enum bluez_chr_id chr) {
         if (chr < BLUEZ_CHR_REQUIRED)
                 unready(b, BLUEZ_GONE_DISCONNECTED);
         bluez_chr_fail_queued(b, chr, -ENOTCONN, why);
-        b->chr[chr].path = bluez_mfree(b->chr[chr].path);
+        b->chr[chr].path = mfree(b->chr[chr].path);
         b->chr[chr].notify_armed = false;
         bluez_buds_update(b);
         bluez_buds_unref(b);
@@ -510,10 +510,10 @@ static void forget_objects(struct bluez_buds *b, enum bluez_gone_reason reason, 
                         bluez_chr_drop(b, i);
                 else
                         bluez_chr_fail_all(b, i, r, why);
-                b->chr[i].path = bluez_mfree(b->chr[i].path);
+                b->chr[i].path = mfree(b->chr[i].path);
                 b->chr[i].notify_armed = false;
         }
-        b->path = bluez_mfree(b->path);
+        b->path = mfree(b->path);
         b->present = b->connected = b->resolved = b->link_up = false;
         b->link_epoch++;
         b->attempt = 0;

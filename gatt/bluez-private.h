@@ -15,7 +15,6 @@
 #include "common/cleanup.h"
 
 static inline void bluez_freep(struct bluez **p) { bluez_free(*p); }
-static inline void *bluez_mfree(void *p) { free(p); return NULL; }
 
 #define BLUEZ_SERVICE "org.bluez"
 #define BLUEZ_DEVICE_IFACE "org.bluez.Device1"

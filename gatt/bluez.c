@@ -750,7 +750,7 @@ static void owner_lost(struct bluez *bz) {
         struct bluez_buds *b = bz->buds, *next;
 
         bz->objects_call = sd_bus_slot_unref(bz->objects_call);
-        bz->owner = bluez_mfree(bz->owner);
+        bz->owner = mfree(bz->owner);
         for (; b; b = next) {
                 next = b->next;
                 if (b->selected)

@@ -83,9 +83,87 @@ static void test_change_before_ready_is_measured(void **state) {
         assert_true(stats_buds_to_server_n(&E) == 2);
 }
 
+/* The item's state in the Buds' entry of Status ("synced", "pending",
+ * "failing" with a reason in "errors"); "" when the Buds are not connected. */
+static void item_state(struct e2e *e, const char *key, char *buf, size_t size) {
+        char *status = NULL;
+        cJSON *doc, *b;
+
+        buf[0] = '\0';
+        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
+                return;
+        doc = cJSON_Parse(status);
+        cJSON_ArrayForEach(b, cJSON_GetObjectItem(doc, "buds")) {
+                const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "items"), key));
+
+                if (s && (strcmp(s, "failing") != 0 || cJSON_GetObjectItem(cJSON_GetObjectItem(b, "errors"), key)))
+                        (void) snprintf(buf, size, "%s", s);
+        }
+        cJSON_Delete(doc);
+        free(status);
+}
+
+static bool item_failing(struct e2e *e, const char *key) {
+        char s[16];
+
+        item_state(e, key, s, sizeof(s));
+        return strcmp(s, "failing") == 0;
+}
+
+static bool cond_profile_synced(struct e2e *e, void *userdata) {
+        char s[16];
+
+        (void) userdata;
+        item_state(e, "profile", s, sizeof(s));
+        return strcmp(s, "synced") == 0;
+}
+
+static bool cond_profile_failing(struct e2e *e, void *userdata) {
+        (void) userdata;
+        return item_failing(e, "profile");
+}
+
+static bool cond_profile_recovered(struct e2e *e, void *userdata) {
+        return !item_failing(e, "profile") && cond_on_server(e, userdata);
+}
+
+static void inject(struct e2e *e, const char *key, const char *kind, uint32_t count) {
+        sd_bus_message *m = NULL;
+
+        assert_int_equal(sd_bus_message_new_method_call(e->bus, &m, "org.bridged.test.Budsim", "/org/bridged/test",
+                                                        "org.bridged.test.Budsim1", "InjectFault"), 0);
+        assert_true(sd_bus_message_append(m, "sss", A, key, kind) >= 0);
+        assert_true(sd_bus_message_append(m, "a{sv}", 2, "count", "u", count, "how", "s", "truncate") >= 0);
+        assert_true(sd_bus_call(e->bus, m, 5000000, NULL, NULL) >= 0);
+        sd_bus_message_unref(m);
+}
+
+/* A change on the Buds was stranded after one failed read: the read of the
+ * change returned a truncated record, bridged logged it and never read the
+ * item again while the Buds stayed connected (no later notification came).
+ * A failed read is retried with backoff; meanwhile Status shows the item
+ * failing, with the reason; a success clears it. */
+static void test_failed_read_is_retried(void **state) {
+        struct value v = profile("first read broken");
+
+        (void) state;
+        assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
+        /* the reads at connect are over (one in flight would take the
+         * change with it, unbroken) */
+        assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
+        inject(&E, "profile", "malformed", 2);
+        assert_int_equal(e2e_sim_touch(&E, A, &v), 0);
+        assert_true(e2e_wait(&E, cond_profile_failing, NULL, E2E_DEADLINE_USEC));
+        /* no other change on the Buds: the retries alone carry it */
+        assert_true(e2e_wait(&E, cond_profile_recovered, &v, E2E_DEADLINE_USEC));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_change_before_ready_is_measured, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_failed_read_is_retried, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
