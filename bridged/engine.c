@@ -218,6 +218,7 @@ static int load_round(struct engine *e, struct round *rd) {
         rd->in.buds_present = true;
         rd->in.buds_family = rd->buds->family;
         rd->in.buds = arb_of(&rd->snap.copy);
+        rd->in.buds_known = rd->snap.known;
         if (!stamp_is_factory(rd->snap.assigned)) {
                 /* a DIRTY (or suspect) record: the content carries the stamp we gave it */
                 rd->in.buds_dirty = true;
@@ -422,6 +423,42 @@ static int reconcile(struct engine *e, enum key key, struct engine_outcome *o) {
         return reconcile_since(e, key, &b, o);
 }
 
+/* A new edit here supersedes everything of key this host knows now: the
+ * connected Buds' copies as last read, and the other family's pending copy.
+ * A person's edits in a row, or an edit over a change of the Buds this host
+ * took in, are one line of edits, not conflicts. */
+static int supersede_known(struct engine *e, enum key key, enum family edited) {
+        enum family fams[2];
+        unsigned n = arb_families(key, fams);
+        int r = 0;
+
+        for (unsigned i = 0; r == 0 && i < e->n_buds; i++) {
+                struct store_buds_item snap;
+
+                r = store_buds_item_get(e->store, e->buds[i].address, key, &snap);
+                if (r == -ENOENT) {
+                        r = 0;
+                        continue;
+                }
+                if (r == 0 && !snap.known) {
+                        snap.known = true;
+                        r = store_buds_item_put(e->store, e->buds[i].address, key, &snap);
+                }
+        }
+        for (unsigned i = 0; r == 0 && i < n; i++) {
+                struct store_item it;
+
+                if (fams[i] == edited)
+                        continue;
+                r = store_item_get(e->store, key, fams[i], &it);
+                if (r == 0 && it.pending) {
+                        it.pending = false;     /* converted from the new edit instead */
+                        r = store_item_put(e->store, key, fams[i], &it);
+                }
+        }
+        return r;
+}
+
 int engine_set(struct engine *e, const struct value *v, struct record *ret, struct engine_outcome *o) {
         struct record rec = { .value = *v };
         struct store_item it;
@@ -444,6 +481,8 @@ int engine_set(struct engine *e, const struct value *v, struct record *ret, stru
                 it.adopted = false;     /* made here */
                 r = store_item_put(e->store, v->key, v->family, &it);
         }
+        if (r == 0)
+                r = supersede_known(e, v->key, v->family);
         if (r == 0)
                 r = reconcile_since(e, v->key, &b, o);
         if (r < 0)
@@ -494,6 +533,9 @@ static int snapshot_of(struct engine *e, const char *address, const struct recor
         if (r < 0)
                 return r;
         if (!(rec->flags & RECORD_DIRTY) && v != HLC_SUSPECT_FUTURE) {
+                /* the same copy read again stays as known as it was */
+                snap.known = have_prev && stamp_is_factory(prev.assigned) && stamp_eq(prev.copy.stamp, rec->stamp) &&
+                             prev.known;
                 *ret = snap;
                 return 0;
         }
@@ -545,7 +587,8 @@ int engine_buds_record(struct engine *e, const char *address, enum key key, cons
 }
 
 int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision) {
-        struct store_buds_item snap = { .revision = new_revision, .flags = rec->flags & RECORD_DERIVED };
+        /* what we wrote came from our cache: its fate is the cache copy's */
+        struct store_buds_item snap = { .revision = new_revision, .flags = rec->flags & RECORD_DERIVED, .known = true };
         int r = engine_copy_from_record(rec, &snap.copy);
 
         if (r < 0)
@@ -848,5 +891,24 @@ int engine_restore(struct engine *e, uint64_t id, struct record *ret, struct eng
                 r = engine_copy_to_record(c.key, c.lost_family, &c.lost, &lost);
         if (r < 0)
                 return r;
-        return engine_set(e, &lost.value, ret, o);
+        r = engine_set(e, &lost.value, ret, o);
+        if (r < 0)
+                return r;
+        /* the value is restored either way; the mark is what a person sees */
+        r = begin(e);
+        if (r == 0)
+                r = store_conflict_restored(e->store, id, now(e));
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
+}
+
+int engine_dismiss_conflicts(struct engine *e, const uint64_t *ids, size_t n, unsigned *ret_removed) {
+        int r = begin(e);
+
+        if (r == 0)
+                r = store_conflict_dismiss(e->store, ids, n, ret_removed);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
 }

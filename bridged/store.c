@@ -23,13 +23,14 @@ enum stmt {
         ST_CURSOR_GET, ST_CURSOR_PUT, ST_LAST_SYNC_PUT,
         ST_PUSH_GET, ST_PUSH_PUT, ST_PUSH_CLEAR,
         ST_CONFLICT_ADD, ST_CONFLICT_FIND, ST_CONFLICT_TRIM, ST_CONFLICT_GET, ST_CONFLICT_LIST, ST_CONFLICT_COUNT,
+        ST_CONFLICT_RESTORED, ST_CONFLICT_DISMISS, ST_CONFLICT_DISMISS_ALL,
         ST_BUDS_PUT, ST_BUDS_GET, ST_BUDS_LIST,
         ST_BUDS_ITEM_GET, ST_BUDS_ITEM_PUT,
         _ST_MAX,
 };
 
 #define CONFLICT_COLS "id, key, kept_family, kept_hlc, kept_origin, kept_derived, kept_value, kept_source, " \
-        "lost_family, lost_hlc, lost_origin, lost_derived, lost_value, lost_source, at_ms"
+        "lost_family, lost_hlc, lost_origin, lost_derived, lost_value, lost_source, at_ms, restored_ms"
 #define BUDS_COLS "address, buds_id, family, name, manufacturer, model, serial, firmware, battery, last_seen_ms"
 
 static const char *const stmt_sql[_ST_MAX] = {
@@ -59,14 +60,17 @@ static const char *const stmt_sql[_ST_MAX] = {
                              "(SELECT id FROM conflicts WHERE key = ?1 ORDER BY id DESC LIMIT ?2)",
         [ST_CONFLICT_GET] = "SELECT " CONFLICT_COLS " FROM conflicts WHERE id = ?",
         [ST_CONFLICT_LIST] = "SELECT " CONFLICT_COLS " FROM conflicts ORDER BY id",
-        [ST_CONFLICT_COUNT] = "SELECT count(*) FROM conflicts",
+        [ST_CONFLICT_COUNT] = "SELECT count(*) FROM conflicts WHERE restored_ms = 0",
+        [ST_CONFLICT_RESTORED] = "UPDATE conflicts SET restored_ms = ? WHERE id = ?",
+        [ST_CONFLICT_DISMISS] = "DELETE FROM conflicts WHERE id = ?",
+        [ST_CONFLICT_DISMISS_ALL] = "DELETE FROM conflicts",
         [ST_BUDS_PUT] = "INSERT OR REPLACE INTO buds (" BUDS_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [ST_BUDS_GET] = "SELECT " BUDS_COLS " FROM buds WHERE address = ?",
         [ST_BUDS_LIST] = "SELECT " BUDS_COLS " FROM buds ORDER BY last_seen_ms DESC, address",
-        [ST_BUDS_ITEM_GET] = "SELECT revision, flags, hlc, origin, derived, value, assigned_hlc, assigned_origin "
-                             "FROM buds_items WHERE address = ? AND key = ?",
+        [ST_BUDS_ITEM_GET] = "SELECT revision, flags, hlc, origin, derived, value, assigned_hlc, assigned_origin, "
+                             "known FROM buds_items WHERE address = ? AND key = ?",
         [ST_BUDS_ITEM_PUT] = "INSERT OR REPLACE INTO buds_items (address, key, revision, flags, hlc, origin, derived, "
-                             "value, assigned_hlc, assigned_origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             "value, assigned_hlc, assigned_origin, known) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 };
 
 /* migrations[i] takes the schema from version i to i + 1 */
@@ -99,6 +103,10 @@ static const char *const migrations[] = {
         "  flags INTEGER NOT NULL, hlc INTEGER NOT NULL, origin INTEGER NOT NULL, derived INTEGER NOT NULL,"
         "  value BLOB NOT NULL, assigned_hlc INTEGER NOT NULL, assigned_origin INTEGER NOT NULL,"
         "  PRIMARY KEY (address, key));",
+        /* 1 -> 2: a Buds copy this host already knew is no lost change of its
+         * own; a restored conflict is marked, not removed */
+        "ALTER TABLE buds_items ADD COLUMN known INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE conflicts ADD COLUMN restored_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 struct store {
@@ -692,6 +700,47 @@ static int col_conflict(sqlite3_stmt *st, struct store_conflict *c) {
         if (r == 0)
                 r = col_side(st, 8, &c->lost_family, &c->lost, c->lost_source, sizeof(c->lost_source));
         c->at_ms = col_u64(st, 14);
+        c->restored_ms = col_u64(st, 15);
+        return r;
+}
+
+int store_conflict_restored(struct store *s, uint64_t id, uint64_t at_ms) {
+        sqlite3_stmt *st = prepare(s, ST_CONFLICT_RESTORED);
+        int r;
+
+        if (!st)
+                return -EIO;
+        bind_u64(st, 1, at_ms);
+        bind_u64(st, 2, id);
+        r = finish(st);
+        if (r == 0 && sqlite3_changes(s->db) == 0)
+                r = -ENOENT;
+        return r;
+}
+
+int store_conflict_dismiss(struct store *s, const uint64_t *ids, size_t n, unsigned *ret_removed) {
+        unsigned removed = 0;
+        int r = 0;
+
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                sqlite3_stmt *st = prepare(s, ST_CONFLICT_DISMISS);
+
+                if (!st) {
+                        r = -EIO;
+                        break;
+                }
+                bind_u64(st, 1, ids[i]);
+                r = finish(st);
+                removed += r == 0 ? (unsigned) sqlite3_changes(s->db) : 0;
+        }
+        if (r == 0 && n == 0) {
+                sqlite3_stmt *st = prepare(s, ST_CONFLICT_DISMISS_ALL);
+
+                r = st ? finish(st) : -EIO;
+                removed = r == 0 ? (unsigned) sqlite3_changes(s->db) : 0;
+        }
+        if (r == 0)
+                *ret_removed = removed;
         return r;
 }
 
@@ -835,6 +884,7 @@ int store_buds_item_get(struct store *s, const char *address, enum key key, stru
         if (n > 0)
                 memcpy(it.copy.value, sqlite3_column_blob(st, 5), (size_t) n);
         it.assigned = (struct stamp) { col_u64(st, 6), col_u64(st, 7) };
+        it.known = sqlite3_column_int(st, 8) != 0;
         (void) sqlite3_reset(st);
         *ret = it;
         return 0;
@@ -858,5 +908,6 @@ int store_buds_item_put(struct store *s, const char *address, enum key key, cons
                                  SQLITE_TRANSIENT);
         bind_u64(st, 9, it->assigned.hlc);
         bind_u64(st, 10, it->assigned.origin);
+        (void) sqlite3_bind_int(st, 11, it->known);
         return finish(st);
 }

@@ -17,7 +17,7 @@
 #include "policy/stamp.h"
 #include "policy/value.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_VALUE_MAX 128
 #define STORE_FILE "bridged.db"
 
@@ -50,6 +50,7 @@ struct store_conflict {
         char kept_source[16];           /* "server", "buds", "bridge" (made or stamped here) */
         char lost_source[16];
         uint64_t at_ms;
+        uint64_t restored_ms;           /* when Restore applied it again; 0: not */
 };
 
 struct store_buds {
@@ -71,6 +72,7 @@ struct store_buds_item {
         uint8_t flags;
         struct store_copy copy;         /* stamp as on the Buds */
         struct stamp assigned;
+        bool known;                     /* not news to this host (engine.c) */
 };
 
 /* Opens (creating, or upgrading an older schema) dir/bridged.db. A newer
@@ -119,7 +121,13 @@ int store_conflict_add(struct store *s, const struct store_conflict *c, unsigned
 int store_conflict_get(struct store *s, uint64_t id, struct store_conflict *ret);
 /* All entries, oldest first; *ret is malloc'd (free it). */
 int store_conflict_list(struct store *s, struct store_conflict **ret, size_t *ret_n);
+/* The entries not restored yet (what awaits a person). */
 unsigned store_conflict_count(struct store *s);
+/* Marks entry id restored at at_ms; -ENOENT when there is none. */
+int store_conflict_restored(struct store *s, uint64_t id, uint64_t at_ms);
+/* Removes the entries ids[0..n) (every entry when n is 0); ids not in the
+ * log are skipped. *ret_removed: how many went. */
+int store_conflict_dismiss(struct store *s, const uint64_t *ids, size_t n, unsigned *ret_removed);
 
 int store_buds_put(struct store *s, const struct store_buds *b);
 int store_buds_get(struct store *s, const char *address, struct store_buds *ret);

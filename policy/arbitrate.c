@@ -139,7 +139,7 @@ static void decide_family(const struct arb_input *in, struct arb_decision *d, en
                     stamp_eq(result.stamp, d->intent) && above(&result, server);
         out->lost_cache = unpushed_cache(in, f) && stamp_cmp(cache->stamp, d->intent) < 0 &&
                           !(in->buds_dirty && stamp_eq(cache->stamp, in->buds_base));
-        out->lost_buds = unpushed_buds(buds, server) && stamp_cmp(buds->stamp, d->intent) < 0 &&
+        out->lost_buds = !in->buds_known && unpushed_buds(buds, server) && stamp_cmp(buds->stamp, d->intent) < 0 &&
                          !(out->lost_cache && stamp_eq(cache->stamp, buds->stamp));
 }
 

@@ -1,4 +1,4 @@
-/* Timestamp arbitration of one item (arbitration.md): given the copies the
+/* Timestamp arbitration of one item (docs/protocol.md): given the copies the
  * Buds, the server and the cache hold, per family, which copy is the item's
  * intent and what each party must do. A pure function of its input, so every
  * bridge (and the server, for one family) picks the same winner.
@@ -37,6 +37,10 @@ struct arb_input {
          * copy the change on the Buds was made on. A pending copy with this
          * stamp is the change's predecessor, not a conflict. */
         struct stamp buds_base;
+        /* The Buds' copy is one this host already knew when its intent was
+         * made here, or one it wrote itself: not news, so never a lost change
+         * of its own (the cache's copy answers for it). */
+        bool buds_known;
         /* The newest copy the server is known to hold, per family: the last one
          * pulled, pushed and applied, or returned as `current`. Known state, not
          * a live read: offline, it is what was last learned. */
@@ -68,8 +72,9 @@ struct arb_family {
          * intent, unless it is the base of the DIRTY change that beats it. For
          * the cache, "never reached" is its pending flag; for the Buds, being
          * above the server's copy of its family (the server keeps the highest
-         * stamp, so such a copy cannot have reached it). When the cache and the
-         * Buds hold the same lost stamp, only the cache's is named. */
+         * stamp, so such a copy cannot have reached it) and not buds_known. When
+         * the cache and the Buds hold the same lost stamp, only the cache's is
+         * named. */
         bool lost_cache;
         bool lost_buds;
 };

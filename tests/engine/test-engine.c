@@ -532,8 +532,65 @@ static void test_review_two_buds_dirty(void **state) {
         assert_true(to_pro);
 }
 
+/* Issue: `set eq.active flat; set eq.active voice` logged "kept voice, lost
+ * flat", both from this host: the Buds' copy of the first edit (written, or
+ * its write still in flight) sat above the server when the second won. A
+ * person's own edits in a row are no conflict; a newer edit from elsewhere
+ * still makes the last one a conflict, once. */
+static void test_own_edits_in_a_row(void **state) {
+        struct fx *f = *state;
+        struct value flat = profile("flat"), voice = profile("voice"), third = profile("third");
+        struct record theirs = rec(profile("phone"), T0 + 60000, PHONE, 0, 0);
+        struct engine_outcome first;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        /* written and landed, then the next edit */
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &flat, NULL, &f->o), 0);
+        (void) buds_accept(f, 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &voice, NULL, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        /* the next edit while the write of the one before is in flight */
+        first = f->o;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &third, NULL, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        f->o = first;
+        (void) buds_accept(f, 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_buds_record(f->e, L_ADDR, KEY_PROFILE, NULL, 3, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(store_conflict_count(f->store), 0);
+        /* a newer edit from elsewhere: the last of ours is the one lost */
+        f->wall = T0 + 61000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &theirs, 1, "c1", &f->o), 0);
+        assert_int_equal(store_conflict_count(f->store), 1);
+}
+
+/* The same for an edit here over a change made on the Buds that this host
+ * took in (read, stamped, not yet on the server): superseded, not lost. */
+static void test_edit_over_buds_change_taken_in(void **state) {
+        struct fx *f = *state;
+        struct value mine = profile("mine, after the Buds");
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        buds_read_v(f, L_ADDR, rec(profile("made on the Buds"), 0, 0, RECORD_DIRTY, 2));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, NULL, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        /* read again before our write lands: still nothing lost */
+        buds_read_v(f, L_ADDR, rec(profile("made on the Buds"), 0, 0, RECORD_DIRTY, 2));
+        assert_int_equal(store_conflict_count(f->store), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_edit_over_buds_change_taken_in, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_online, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_offline_conflict_and_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_edit_over_adopted_copy_is_ours, setup, teardown),
