@@ -39,6 +39,7 @@ static void usage(FILE *f) {
               "                             F: standard or pro, default the connected Buds' family)\n"
               "  sync [--timeout S]         push and pull now, wait up to S seconds (default 25)\n"
               "  conflicts                  the conflict log\n"
+              "  conflicts dismiss ID...|--all  remove entries from the conflict log\n"
               "  restore ID                 apply a conflict's lost value again as a new edit\n"
               "  monitor                    print every change of an item until interrupted\n"
               "\n"
@@ -181,6 +182,8 @@ static int show_conflicts(const cJSON *j) {
                         cJSON_GetObjectItemCaseSensitive(c, "lost"), "value"));
                 printf("#%.0f %s (%s)\n", num_or(c, "id", 0), str_or(c, "key", "?"), str_or(c, "family", "?"));
                 print_time("  at  ", cJSON_GetObjectItemCaseSensitive(c, "at_ms"));
+                if (cJSON_GetObjectItemCaseSensitive(c, "restored_ms"))
+                        print_time("  restored", cJSON_GetObjectItemCaseSensitive(c, "restored_ms"));
                 printf("  kept %s\n  lost %s\n", kept ? kept : "?", lost ? lost : "?");
                 free(kept);
                 free(lost);
@@ -234,6 +237,32 @@ static sd_bus_message *method(sd_bus *bus, const char *member, const char *types
                 return sd_bus_message_unref(m);
         }
         return m;
+}
+
+/* DismissConflicts answers a count, not JSON. */
+static int dismiss(sd_bus *bus, const uint64_t *ids, size_t n) {
+        sd_bus_message *m = method(bus, "DismissConflicts", NULL), *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint32_t removed = 0;
+        int r;
+
+        if (!m)
+                return EXIT_FAILURE;
+        r = sd_bus_message_append_array(m, 't', ids, n * sizeof(*ids));
+        if (r >= 0)
+                r = sd_bus_call(bus, m, arg_timeout_usec, &error, &reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "u", &removed);
+        if (r < 0)
+                (void) fail_bus("DismissConflicts", &error, r);
+        else if (arg_json)
+                printf("{\"dismissed\":%" PRIu32 "}\n", removed);
+        else
+                printf("Dismissed %" PRIu32 " conflict log entr%s.\n", removed, removed == 1 ? "y" : "ies");
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* run() of a method() that may have failed to build */
@@ -317,6 +346,8 @@ struct action {
         int (*show)(const cJSON *);
         const char *key, *family, *json;
         uint64_t id;
+        uint64_t *ids;                  /* DismissConflicts; n_ids 0: all */
+        size_t n_ids;
 };
 
 static int parse_set(int argc, char **argv, struct action *a) {
@@ -339,7 +370,8 @@ static int parse_set(int argc, char **argv, struct action *a) {
         c = check_key(argv[optind]);
         if (c)
                 return c;
-        *a = (struct action) { "Set", show_pretty, argv[optind], a->family ? a->family : "", argv[optind + 1], 0 };
+        *a = (struct action) { .member = "Set", .show = show_pretty, .key = argv[optind],
+                               .family = a->family ? a->family : "", .json = argv[optind + 1] };
         return 0;
 }
 
@@ -363,6 +395,23 @@ static int parse_sync(int argc, char **argv, struct action *a) {
         return 0;
 }
 
+/* conflicts dismiss ID...|--all */
+static int parse_dismiss(int argc, char **argv, struct action *a) {
+        static uint64_t ids[256];
+
+        *a = (struct action) { .member = "DismissConflicts", .ids = ids };
+        if (argc == 3 && strcmp(argv[2], "--all") == 0)
+                return 0;
+        if (argc < 3)
+                return usage_error("%s", "conflicts dismiss: give entry ids, or --all");
+        if ((size_t) argc - 2 > sizeof(ids) / sizeof(ids[0]))
+                return usage_error("%s", "conflicts dismiss: at most 256 ids at once");
+        for (int i = 2; i < argc; i++)
+                if (parse_uint(argv[i], UINT64_MAX, &ids[a->n_ids++]) < 0)
+                        return usage_error("conflicts dismiss: \"%s\" is not a conflict id", argv[i]);
+        return 0;
+}
+
 static int parse_command(int argc, char **argv, struct action *a) {
         static const struct { const char *cmd, *member; int (*show)(const cJSON *); } simple[] = {
                 { "status", "Status", show_status },
@@ -377,6 +426,8 @@ static int parse_command(int argc, char **argv, struct action *a) {
                 return parse_set(argc, argv, a);
         if (strcmp(cmd, "sync") == 0)
                 return parse_sync(argc, argv, a);
+        if (strcmp(cmd, "conflicts") == 0 && argc > 1 && strcmp(argv[1], "dismiss") == 0)
+                return parse_dismiss(argc, argv, a);
         if (strcmp(cmd, "get") == 0 || strcmp(cmd, "restore") == 0) {
                 if (argc != 2)
                         return usage_error("%s: expects one argument", cmd);
@@ -405,6 +456,8 @@ static int execute(sd_bus *bus, const struct action *a) {
 
         if (!a->member)
                 return monitor(bus);
+        if (strcmp(a->member, "DismissConflicts") == 0)
+                return dismiss(bus, a->ids, a->n_ids);
         if (strcmp(a->member, "Set") == 0)
                 m = method(bus, a->member, "sss", a->key, a->family, a->json);
         else if (strcmp(a->member, "Get") == 0)

@@ -196,6 +196,16 @@ static int resolve_family(struct manager *m, enum key k, const char *family, enu
         return 0;
 }
 
+/* What an edit here did (Set, Restore): logged, carried out, answered. */
+static int edited(struct manager *m, const struct record *rec, const struct engine_outcome *o, const char *how,
+                  char **ret) {
+        log_struct(LOG_INFO, LOG_FIELDS("ITEM", key_name(rec->value.key)), "%s of %s (%s) on this host.", how,
+                   key_name(rec->value.key), family_name(rec->value.family));
+        manager_carry_out(m, o);
+        *ret = recjson_record_print(rec);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int set_value(struct manager *m, const struct value *v, char **ret, char **ret_error) {
         struct engine_outcome o;
         struct record rec;
@@ -205,11 +215,7 @@ static int set_value(struct manager *m, const struct value *v, char **ret, char 
         r = engine_set(m->engine, v, &rec, &o);
         if (r < 0)
                 return errmsg_setf(ret_error, r == -EINVAL ? r : -EIO, "storing the edit failed: %s", strerror(-r));
-        log_struct(LOG_INFO, LOG_FIELDS("ITEM", key_name(v->key)), "New edit of %s (%s) on this host.",
-                   key_name(v->key), family_name(v->family));
-        manager_carry_out(m, &o);
-        *ret = recjson_record_print(&rec);
-        return *ret ? 0 : -ENOMEM;
+        return edited(m, &rec, &o, "New edit", ret);
 }
 
 int manager_set_json(struct manager *m, const char *key, const char *family, const char *value, char **ret,
@@ -249,6 +255,8 @@ static cJSON *conflict_json(const struct store_conflict *c) {
         cJSON_AddStringToObject(o, "kept_from", c->kept_source);
         cJSON_AddStringToObject(o, "lost_from", c->lost_source);
         cJSON_AddNumberToObject(o, "at_ms", (double) c->at_ms);
+        if (c->restored_ms)
+                cJSON_AddNumberToObject(o, "restored_ms", (double) c->restored_ms);
         return o;
 }
 
@@ -273,15 +281,26 @@ int manager_conflicts_json(struct manager *m, char **ret) {
 }
 
 int manager_restore_json(struct manager *m, uint64_t id, char **ret, char **ret_error) {
-        struct store_conflict c;
-        struct record lost;
-        int r = store_conflict_get(m->store, id, &c);
+        struct engine_outcome o;
+        struct record rec;
+        int r;
 
+        engine_outcome_reset(&o);
+        r = engine_restore(m->engine, id, &rec, &o);
         if (r == -ENOENT)
                 return errmsg_setf(ret_error, r, "no conflict %" PRIu64 " in the log (see bridgectl conflicts)", id);
-        if (r == 0)
-                r = engine_copy_to_record(c.key, c.lost_family, &c.lost, &lost);
         if (r < 0)
-                return errmsg_setf(ret_error, r, "reading conflict %" PRIu64 " failed: %s", id, strerror(-r));
-        return set_value(m, &lost.value, ret, ret_error);
+                return errmsg_setf(ret_error, r == -EINVAL ? r : -EIO, "restoring conflict %" PRIu64 " failed: %s",
+                                   id, strerror(-r));
+        return edited(m, &rec, &o, "Restored edit", ret);
+}
+
+int manager_dismiss_conflicts(struct manager *m, const uint64_t *ids, size_t n, unsigned *ret, char **ret_error) {
+        int r = engine_dismiss_conflicts(m->engine, ids, n, ret);
+
+        if (r < 0)
+                return errmsg_setf(ret_error, -EIO, "dismissing conflicts failed: %s", strerror(-r));
+        log_info("Dismissed %u conflict log entr%s.", *ret, *ret == 1 ? "y" : "ies");
+        manager_notify_properties(m);
+        return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "control.h"
 #include "codec/recjson.h"
+#include "common/cleanup.h"
 #include "log.h"
 
 struct control {
@@ -113,6 +114,22 @@ static int method_restore(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return reply(m, ret_error, r, json, error);
 }
 
+static int method_dismiss(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        _cleanup_free_ char *error = NULL;
+        const void *ids;
+        size_t size;
+        unsigned removed = 0;
+        int r = sd_bus_message_read_array(m, 't', &ids, &size);
+
+        if (r < 0)
+                return r;
+        r = manager_dismiss_conflicts(c->manager, ids, size / sizeof(uint64_t), &removed, &error);
+        if (r < 0)
+                return reply_error(ret_error, r, error);
+        return sd_bus_reply_method_return(m, "u", removed);
+}
+
 static void on_sync_done(int r, const char *json, const char *error, void *userdata) {
         sd_bus_message *m = userdata;
         sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -182,6 +199,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_list_conflicts, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Restore", SD_BUS_ARGS("t", id), SD_BUS_RESULT("s", record), method_restore,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DismissConflicts", SD_BUS_ARGS("at", ids), SD_BUS_RESULT("u", dismissed),
+                                method_dismiss, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", key, "s", record), 0),
         SD_BUS_PROPERTY("State", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Online", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -111,8 +111,11 @@ int engine_push_done(struct engine *e, const struct engine_push_result *res, siz
  * next one gets a new key. */
 int engine_push_forget(struct engine *e);
 
-/* Conflict log: restore applies the lost value again as a new edit. */
+/* Conflict log: restore applies the lost value again as a new edit and marks
+ * the entry restored (-ENOENT: no such entry); dismiss removes entries (all
+ * when n is 0). */
 int engine_restore(struct engine *e, uint64_t id, struct record *ret, struct engine_outcome *o);
+int engine_dismiss_conflicts(struct engine *e, const uint64_t *ids, size_t n, unsigned *ret_removed);
 
 /* store_copy <-> record helpers (the value as its wire payload) */
 int engine_copy_to_record(enum key key, enum family family, const struct store_copy *c, struct record *ret);

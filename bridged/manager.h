@@ -71,6 +71,9 @@ int manager_set_json(struct manager *m, const char *key, const char *family, con
                      char **ret_error);
 int manager_conflicts_json(struct manager *m, char **ret);
 int manager_restore_json(struct manager *m, uint64_t id, char **ret, char **ret_error);
+/* DismissConflicts: removes ids[0..n) from the conflict log (all when n is
+ * 0); *ret: how many went. */
+int manager_dismiss_conflicts(struct manager *m, const uint64_t *ids, size_t n, unsigned *ret, char **ret_error);
 
 /* Push and pull now, once, without retrying; done() runs exactly once with
  * the result JSON or an error (-ENETDOWN offline, -ECANCELED when the

@@ -87,6 +87,14 @@ _bridgectl() {
         restore)
                 ((${#args[@]} == 0)) && COMPREPLY=($(compgen -W "$(_bridgectl_conflict_ids)" -- "$cur"))
                 ;;
+        conflicts)
+                if ((${#args[@]} == 0)); then
+                        COMPREPLY=($(compgen -W "dismiss" -- "$cur"))
+                elif [[ ${args[0]} == dismiss && " ${args[*]} " != *" --all "* ]]; then
+                        ((${#args[@]} == 1)) && [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--all" -- "$cur")) ||
+                                COMPREPLY=($(compgen -W "$(_bridgectl_conflict_ids)" -- "$cur"))
+                fi
+                ;;
         esac
         return 0
 } && complete -F _bridgectl bridgectl

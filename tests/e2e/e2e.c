@@ -262,9 +262,13 @@ int e2e_server_stop(struct e2e *e) {
         return r < 0 ? -EIO : 0;
 }
 
-int e2e_server_start(struct e2e *e) {
+int e2e_server_start_with(struct e2e *e, const char *const *extra) {
         /* the same port, so bridged's Url= still points at it */
-        return harness_start(&e->server, true, NULL);
+        return harness_start(&e->server, true, extra);
+}
+
+int e2e_server_start(struct e2e *e) {
+        return e2e_server_start_with(e, NULL);
 }
 
 static int vcall(struct e2e *e, const char *dest, const char *path, const char *iface, const char *member,
@@ -316,6 +320,23 @@ int e2e_sim(struct e2e *e, const char *member, sd_bus_message **ret_reply, const
 
 int e2e_sim_add_buds(struct e2e *e, const char *address, const char *name, enum family f, uint64_t id) {
         return e2e_sim(e, "AddBuds", NULL, "ssyt", address, name, (uint8_t) f, id);
+}
+
+int e2e_dismiss_conflicts(struct e2e *e, const uint64_t *ids, size_t n) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        uint32_t removed = 0;
+        int r = sd_bus_message_new_method_call(e->bus, &m, "org.bridged", "/org/bridged", "org.bridged.Manager1",
+                                               "DismissConflicts");
+
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 't', ids, n * sizeof(*ids));
+        if (r >= 0)
+                r = sd_bus_call(e->bus, m, 10 * 1000000, NULL, &reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "u", &removed);
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : (int) removed;
 }
 
 int e2e_sim_touch(struct e2e *e, const char *address, const struct value *v) {

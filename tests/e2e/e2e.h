@@ -46,6 +46,8 @@ int e2e_bridged_stop(struct e2e *e, int sig);
  * port and database. */
 int e2e_server_stop(struct e2e *e);
 int e2e_server_start(struct e2e *e);
+/* The same with more syncd arguments (NULL-terminated), e.g. --max-skew-sec. */
+int e2e_server_start_with(struct e2e *e, const char *const *extra);
 
 /* org.bridged.Manager1: member with arguments; the JSON answer (malloc'd)
  * or, on a D-Bus error, its name and message in err. */
@@ -60,6 +62,9 @@ int e2e_sim_record(struct e2e *e, const char *address, enum key key, struct reco
 int e2e_server_record(struct e2e *e, enum key key, enum family family, struct record *ret);
 /* A phone's push of one record (its own Idempotency-Key); the result status. */
 int e2e_phone_push(struct e2e *e, const struct record *r, char *ret_status, size_t size);
+
+/* DismissConflicts(ids): how many went, or a negative errno. */
+int e2e_dismiss_conflicts(struct e2e *e, const uint64_t *ids, size_t n);
 
 /* The bridge's intent of key (Get), decoded. -ENOENT when it has none. */
 int e2e_intent(struct e2e *e, enum key key, struct record *ret);

@@ -268,6 +268,21 @@ static void test_conflict_and_restore(void **state) {
         assert_true(value_equal(&restored.value, &mine.value));
         assert_true(stamp_cmp(restored.stamp, theirs.stamp) > 0);
         wait_converged(A, KEY_PROFILE, &restored);
+        /* the entry stays, marked restored, and no longer counts; dismissed, it goes */
+        assert_int_equal(e2e_call(&E, "ListConflicts", &list, NULL, NULL), 0);
+        doc = cJSON_Parse(list);
+        assert_int_equal(cJSON_GetArraySize(doc), 1);
+        assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(doc, 0), "restored_ms")) > 0);
+        cJSON_Delete(doc);
+        free(list);
+        assert_int_equal(e2e_call(&E, "Status", &ans, NULL, NULL), 0);
+        assert_non_null(strstr(ans, "\"conflicts\":0"));
+        free(ans);
+        assert_int_equal(e2e_dismiss_conflicts(&E, &id, 1), 1);
+        assert_int_equal(e2e_dismiss_conflicts(&E, &id, 1), 0);
+        assert_int_equal(e2e_call(&E, "ListConflicts", &list, NULL, NULL), 0);
+        assert_string_equal(list, "[]");
+        free(list);
 }
 
 /* ---- kill -9 at random points: every acknowledged edit arrives, once ---- */

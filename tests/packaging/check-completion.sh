@@ -45,6 +45,10 @@ bridgectl sync |=> --timeout
 bridgectl restore |=> 17 3
 bridgectl restore 1|=> 17
 bridgectl restore 3 |=>
+bridgectl conflicts |=> dismiss
+bridgectl conflicts dismiss |=> 17 3
+bridgectl conflicts dismiss --|=> --all
+bridgectl conflicts dismiss --all |=>
 EOF
 
 cat > "$tmp/run.bash" <<'EOF'

@@ -6,7 +6,7 @@
 # - org.bridged.conf: a private dbus-daemon starts with it included; then, as
 #   root, with user and group "bridged" played by "daemon": only that user may
 #   own org.bridged, anyone may read, and only root and the group may call
-#   Set, Sync and Restore (bus-peer answers in bridged's place);
+#   Set, Sync, Restore and DismissConflicts (bus-peer answers in bridged's place);
 # - bridged.sysusers and bridged.tmpfiles: applied to a scratch root.
 # Prints one line per check and closes with "ok: N passed, N failed, N skipped".
 # Exit 77 (skip) without systemd-analyze.
@@ -240,10 +240,12 @@ expect allowed nobody org.freedesktop.DBus.Introspectable Introspect
 expect denied nobody $M Set sss active_eq "" '{}'
 expect denied nobody $M Sync
 expect denied nobody $M Restore t 1
+expect denied nobody $M DismissConflicts at 0
 expect denied nobody $P Set ssv $M State s idle
 expect allowed member $M Set sss active_eq "" '{}'
 expect allowed member $M Sync
 expect allowed member $M Restore t 1
+expect allowed member $M DismissConflicts at 0
 expect allowed root $M Set sss active_eq "" '{}'
 expect allowed root $M Sync
 
