@@ -33,9 +33,21 @@ static int on_cooldown(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The Sync() call in flight, if any, ends with its first failure. */
+static void sync_failed(struct manager *m, int r, const char *message) {
+        if (m->sync && !m->sync->error) {
+                m->sync->error = r;
+                m->sync->message = xstrdup(message);
+        }
+}
+
 /* An error the uplink does not retry (an answer the API does not define, a
- * refused cursor...): the loop waits, 5 s doubling to 5 min, rather than spin. */
-static void cool_down(struct manager *m) {
+ * refused cursor, records that cannot be stored, a stamp the server finds in
+ * the future...): the loop waits, 5 s doubling to 5 min, rather than spin,
+ * and a Sync() in flight ends with that error — a Sync never goes round
+ * faster than the background loop. */
+static void cool_down(struct manager *m, int r, const char *message) {
+        sync_failed(m, r, message);
         m->cooldown_usec = m->cooldown_usec ? m->cooldown_usec * 2 : COOLDOWN_MIN_USEC;
         if (m->cooldown_usec > COOLDOWN_MAX_USEC)
                 m->cooldown_usec = COOLDOWN_MAX_USEC;
@@ -48,13 +60,10 @@ static void server_error(struct manager *m, int r, const char *what, const char 
         if (r == -ECANCELED)
                 return;
         if (!m->sync)
-                cool_down(m);
+                cool_down(m, r, message);
         m->c.syncs_failed++;
         manager_set_string(&m->last_error, message);
-        if (m->sync && !m->sync->error) {
-                m->sync->error = r;
-                m->sync->message = xstrdup(message);
-        }
+        sync_failed(m, r, message);
         switch (r) {
         case -EACCES:
                 halt(m, "the server refused the token (401); install a new token and reload bridged (SIGHUP)");
@@ -96,9 +105,14 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                 engine_outcome_reset(&o);
                 r = engine_server_records(m->engine, p->records, p->n, p->cursor, &o);
                 if (r < 0) {
+                        char why[128];
+
                         log_error_errno(r, "Storing %zu records from the server failed: %m", p->n);
+                        (void) snprintf(why, sizeof(why), "storing %zu records from the server failed: %s", p->n,
+                                        strerror(-r));
+                        m->c.syncs_failed++;
                         m->pull_wanted = true;
-                        cool_down(m);
+                        cool_down(m, r, why);
                 } else {
                         uint64_t t = manager_now_usec(m);
                         for (unsigned i = 0; i < o.n_writes; i++) {
@@ -194,13 +208,16 @@ static void take_push_reply(struct manager *m, const struct uplink_push_reply *p
                         m->push_unusable = 0;
                 }
                 m->push_wanted = true;
-                cool_down(m);
+                m->c.syncs_failed++;
+                cool_down(m, r, "the server's answer to the push could not be taken (see the log)");
                 return;
         }
         m->push_unusable = 0;
         for (size_t i = 0; i < p->n; i++)
                 if (res[i].status == ENGINE_PUSH_REJECTED_FUTURE) {
-                        cool_down(m);   /* offered again later, not at once */
+                        /* offered again later, not at once */
+                        cool_down(m, -ERANGE, "the server finds a stamp of this host in the future: this host's "
+                                              "clock is ahead of the server's; the edit is offered again later");
                         break;
                 }
         m->c.pushed += applied;

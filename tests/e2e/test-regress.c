@@ -7,10 +7,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "codec/recjson.h"
 #include "e2e.h"
 
 #define A "AA:BB:CC:DD:EE:01"
@@ -160,8 +162,100 @@ static void test_failed_read_is_retried(void **state) {
         assert_true(e2e_wait(&E, cond_profile_recovered, &v, E2E_DEADLINE_USEC));
 }
 
+static bool cond_no_conflict_and_on_server(struct e2e *e, void *userdata) {
+        char *status = NULL;
+        bool none;
+
+        if (!cond_on_server(e, userdata) || e2e_call(e, "Status", &status, NULL, NULL) < 0)
+                return false;
+        none = strstr(status, "\"conflicts\":0") != NULL;
+        free(status);
+        return none;
+}
+
+/* `bridgectl set eq.active flat; bridgectl set eq.active voice` within the
+ * push debounce logged "kept voice, lost flat", both made here. A person's
+ * own edits in a row are one line of edits: nothing in the conflict log. */
+static void test_own_edits_in_a_row(void **state) {
+        struct value flat = profile("flat"), voice = profile("voice");
+        char *json, *ans = NULL, *list = NULL;
+
+        (void) state;
+        E.push_debounce_ms = 2000;
+        assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
+        json = recjson_value_print(&flat);
+        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
+        free(json);
+        free(ans);
+        json = recjson_value_print(&voice);
+        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
+        free(json);
+        free(ans);
+        assert_true(e2e_wait(&E, cond_no_conflict_and_on_server, &voice, E2E_DEADLINE_USEC));
+        assert_int_equal(e2e_call(&E, "ListConflicts", &list, NULL, NULL), 0);
+        assert_string_equal(list, "[]");
+        free(list);
+}
+
+static bool cond_intent_is(struct e2e *e, void *userdata) {
+        const struct record *want = userdata;
+        struct record got;
+
+        return e2e_intent(e, want->value.key, &got) == 0 && stamp_eq(got.stamp, want->stamp);
+}
+
+static uint64_t wall_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* One `bridgectl sync` with this host's clock ahead of the server's: every
+ * push was answered future_stamp, the cool-down did not apply to a Sync and
+ * did not end it, so it pushed ~950 times a second, each under a new
+ * Idempotency-Key, and never returned ("a sync is already running" ever
+ * after). A Sync ends with the first failure that is not retried. */
+static void test_sync_ends_on_future_stamp(void **state) {
+        static const char *const strict[] = { "--max-skew-sec", "60", NULL };
+        struct value mine = profile("ahead of the server");
+        struct record ahead = { .value = profile("phone, 200 s ahead"),
+                                .stamp = { stamp_pack(wall_ms() + 200000, 0), E2E_PHONE } };
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        char status[32], *json, *ans = NULL;
+
+        (void) state;
+        /* a phone's stamp 200 s ahead, within the server's 300 s: taken, and
+         * bridged's clock follows it (within its MaxClockSkewSec) */
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        assert_int_equal(e2e_phone_push(&E, &ahead, status, sizeof(status)), 0);
+        assert_string_equal(status, "applied");
+        assert_true(e2e_wait(&E, cond_intent_is, &ahead, E2E_DEADLINE_USEC));
+        /* a server that allows 60 s: bridged's next stamp is 200 s ahead of it */
+        assert_int_equal(e2e_server_stop(&E), 0);
+        assert_int_equal(e2e_server_start_with(&E, strict), 0);
+        json = recjson_value_print(&mine);
+        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
+        free(json);
+        free(ans);
+        ans = NULL;
+        /* Sync ends, with the reason, and the next one is not refused as running */
+        for (int i = 0; i < 2; i++) {
+                assert_true(e2e_call(&E, "Sync", &ans, &err, NULL) < 0);
+                assert_non_null(err.message);
+                assert_true(strstr(err.message, "future") || strstr(err.message, "offline") ||
+                            strstr(err.message, "reached"));
+                assert_null(strstr(err.message, "already running"));
+                sd_bus_error_free(&err);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_sync_ends_on_future_stamp, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_change_before_ready_is_measured, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_read_is_retried, setup, teardown),
         };
