@@ -406,7 +406,7 @@ static bool conf_is_blank(char c) {
 }
 
 /* Debian's inih strips only ';' comments inside a line, and only in values;
- * control.md's own example has "Url=https://x     # https only". So whitespace
+ * bridged.conf(5)'s own example has "Url=https://x     # https only". So whitespace
  * followed by '#' or ';' starts a comment anywhere in a line, cut here. Leading
  * blanks go too: inih would take an indented line for the continuation of the
  * previous value. */

@@ -1,12 +1,12 @@
-/* The daemon's configuration file (control.md, "Configuration"): an INI file
+/* The daemon's configuration file (bridged.conf(5)): an INI file
  * read with inih into a fresh struct conf, checked completely before anyone
  * sees it, so a reload (SIGHUP) can load the new file and keep the old struct
  * when the new one is bad. Also reads the bearer token (TokenFile= or the
  * systemd credential "token"). Must never put the token, or any part of it,
  * into a message.
  *
- * The file's rules beyond control.md's:
- * - Section and key names are case-sensitive, as written in control.md. A
+ * The file's rules beyond bridged.conf(5)'s:
+ * - Section and key names are case-sensitive, as written in bridged.conf(5). A
  *   section may appear more than once; a key set twice is an error (a silent
  *   "last one wins" hides typos in a file people edit by hand).
  * - [Server] Url= is required: there is nothing to sync with without it.

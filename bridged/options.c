@@ -1,6 +1,6 @@
 /* bridged's command line with getopt_long (options.h). It only parses: it
  * opens nothing, and the one decision it makes is where the state lives, in
- * control.md's order: $STATE_DIRECTORY (systemd's StateDirectory=) wins over
+ * bridged(8)'s order: $STATE_DIRECTORY (systemd's StateDirectory=) wins over
  * --state-dir, which wins over /var/lib/bridged. */
 #include <errno.h>
 #include <getopt.h>

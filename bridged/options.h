@@ -1,4 +1,4 @@
-/* bridged's command line (control.md, "bridged"):
+/* bridged's command line (bridged(8)):
  *   bridged [--config FILE] [--state-dir DIR] [--log-level err|warning|info|debug] [--version] [--help]
  * Parsing only: what to do with the result is main's. Prints --help, --version
  * and usage errors itself, so main only has to leave with the status given. */

@@ -1,4 +1,4 @@
-/* Binary codecs of the Buds GATT profile (gatt-profile.md): Buds Info, the
+/* Binary codecs of the Buds GATT profile (docs/protocol.md): Buds Info, the
  * Manifest and its notification, records and their payloads, and the UUIDs
  * of the characteristics that carry them. Pure: no I/O, no allocation, no
  * state but const tables. It must never clamp or repair a value: it accepts

@@ -1,4 +1,4 @@
-/* Binary codecs for every value of the Buds GATT profile (gatt-profile.md):
+/* Binary codecs for every value of the Buds GATT profile (docs/protocol.md):
  * Buds Info, the Manifest (read and notify forms), records and their payloads.
  * Pure: no I/O, no allocation; links alone (syncd and fuzzers use it without
  * sd-bus). Every rejection names the field and why in a struct value_err.

@@ -1,4 +1,4 @@
-/* Conversion of EQ parameters between the two Buds families (arbitration.md,
+/* Conversion of EQ parameters between the two Buds families (docs/protocol.md,
  * "Families" and "Conversion"): the magnitude response of a pro curve, pro to
  * standard by sampling it at the five standard centres, standard to pro by five
  * peak bands that reproduce the standard gains at those centres, so that

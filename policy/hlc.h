@@ -1,5 +1,5 @@
-/* The bridge's hybrid logical clock (arbitration.md; Kulkarni et al. 2014),
- * packed as gatt-profile.md's hlc: (unix_ms << 16) | counter.
+/* The bridge's hybrid logical clock (docs/protocol.md; Kulkarni et al. 2014),
+ * packed as the GATT profile's hlc: (unix_ms << 16) | counter.
  *
  * Pure: the caller reads the wall clock and passes it in, and stores and
  * restores the state (hlc_state/hlc_init) in the same transaction as anything

@@ -17,7 +17,7 @@ static inline uint16_t stamp_counter(struct stamp s) { return (uint16_t) (s.hlc 
 static inline uint64_t stamp_pack(uint64_t ms, uint16_t counter) { return (ms << 16) | counter; }
 static inline bool stamp_is_factory(struct stamp s) { return s.hlc == 0 && s.origin == 0; }
 
-/* Total order of arbitration.md: hlc, then origin, as unsigned integers. */
+/* Total order of the arbitration rules: hlc, then origin, as unsigned integers. */
 static inline int stamp_cmp(struct stamp a, struct stamp b) {
         if (a.hlc != b.hlc)
                 return a.hlc < b.hlc ? -1 : 1;

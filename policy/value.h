@@ -1,5 +1,5 @@
 /* The three items of Shared Data as typed values, in the exact integer units of
- * the wire (gatt-profile.md), with the range rules that every boundary applies.
+ * the wire (docs/protocol.md), with the range rules that every boundary applies.
  * Pure: no I/O, no allocation, no globals. */
 #pragma once
 
@@ -53,7 +53,7 @@ enum preset {
         PRESET_CUSTOM = 255,
 };
 
-/* Record flags (gatt-profile.md) */
+/* Record flags (docs/protocol.md) */
 #define RECORD_DIRTY   0x01u
 #define RECORD_DERIVED 0x02u
 
@@ -168,7 +168,7 @@ bool key_family_is_valid(int k, int f);
 
 void value_init(struct value *v, enum key key, enum family family);
 
-/* Every range, enum, count and UTF-8 rule of gatt-profile.md. 0 or -EINVAL. */
+/* Every range, enum, count and UTF-8 rule of the GATT profile. 0 or -EINVAL. */
 int value_check(const struct value *v, struct value_err *e);
 bool value_equal(const struct value *a, const struct value *b);
 

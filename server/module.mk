@@ -1,4 +1,4 @@
-# server/: syncd, the reference sync server (sync-api.md): libmicrohttpd with
+# server/: syncd, the reference sync server (docs/protocol.md): libmicrohttpd with
 # GnuTLS, SQLite, cJSON and libcodec, nothing else (no sd-bus). Its tests and
 # benchmark live in tests/server/ and start the built binary.
 SYNCD_SRCS := $(sort $(wildcard server/*.c))

@@ -1,4 +1,4 @@
-/* The replies of syncd and the error table of sync-api.md: every error is
+/* The replies of syncd and the sync API's error table: every error is
  * {"error": {"code", "message"}}, schema_mismatch adds "required_schema".
  * Must never put a token or a record into a message. */
 #include <errno.h>

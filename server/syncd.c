@@ -1,4 +1,4 @@
-/* syncd, the reference sync server of sync-api.md: the command line, the
+/* syncd, the reference sync server of the sync API (docs/protocol.md): the command line, the
  * pieces put together, and the one event loop (libmicrohttpd's epoll fd, a
  * signalfd, the long polls' deadlines; after each libmicrohttpd run, the
  * group commit of the writes that run collected). Must never print a token,

@@ -1,4 +1,4 @@
-/* What a failed attempt means (the table in sync-api.md). A TLS verification
+/* What a failed attempt means (the sync API's error table, docs/protocol.md). A TLS verification
  * failure is a failure like any other transport error: it is reported as one
  * and retried under the same verification; nothing here can loosen it. A
  * server's own words go into messages only as quoted printable ASCII. */

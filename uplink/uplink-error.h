@@ -1,4 +1,4 @@
-/* The error table of sync-api.md as the bridge applies it: what one finished
+/* The sync API's error table as the bridge applies it: what one finished
  * attempt (a curl failure, or an HTTP status with its error body) means for
  * the call (the errno it ends with, whether it is retried or split) and for
  * the link (up, down, unchanged), with the message a person reads. No I/O;

@@ -1,7 +1,7 @@
 /* The HTTPS client of the sync API. A call is one API operation across its
  * attempts: each attempt is one curl easy handle on the shared multi handle
  * (so connections are kept alive and reused), its answer is classified by the
- * error table of sync-api.md, and the call either ends (one callback), waits
+ * error table of the sync API, and the call either ends (one callback), waits
  * for a retry (backoff with jitter or Retry-After, same key, same body) or,
  * for a push the server found too large, goes on with the two halves under
  * derived keys. TLS is always verified; there is no switch to turn it off.

@@ -1,4 +1,4 @@
-/* The bridge's HTTPS client for the sync API (sync-api.md): status, pull,
+/* The bridge's HTTPS client for the sync API (docs/protocol.md): status, pull,
  * push, the long poll and the device registry, on libcurl's multi interface
  * driven by the caller's sd-event loop. It retries what the API says to
  * retry (backoff with jitter, Retry-After, the same Idempotency-Key and body),

@@ -157,7 +157,7 @@ static void test_minimal(void **state) {
         conf_free(c);
 }
 
-/* control.md's example, byte for byte, comments after values included. */
+/* bridged.conf(5)'s example, byte for byte, comments after values included. */
 static void test_spec_example(void **state) {
         struct conf *c = load_ok(
                 "[Server]\n"
@@ -289,7 +289,7 @@ static void test_number_ranges(void **state) {
         }
 }
 
-/* The message of control.md's own example of an error. */
+/* The message of bridged.conf(5)'s own example of an error. */
 static void test_number_message(void **state) {
         (void) state;
         load_fails(URL_LINE "\n; debounce\n\n[Sync]\nPushDebounceMs=70000\n", 7,
@@ -963,7 +963,7 @@ static void test_options_help_version(void **state) {
         assert_int_equal(run.r, 1);
         assert_int_equal(run.o.exit_status, 0);
         assert_string_equal(run.err, "");
-        /* control.md's synopsis, byte for byte. */
+        /* bridged(8)'s synopsis, byte for byte. */
         assert_memory_equal(run.out, "Usage: bridged [--config FILE] [--state-dir DIR] "
                             "[--log-level err|warning|info|debug] [--version] [--help]\n", 107);
         assert_non_null(strstr(run.out, "--config FILE      configuration file (default: /etc/bridged/bridged.conf)"));
@@ -1007,7 +1007,7 @@ static void test_options_usage_errors(void **state) {
         usage_error(&run, "bridged: --state-dir needs a directory, not '' (see bridged --help)\n");
 }
 
-/* control.md: $STATE_DIRECTORY, else --state-dir, else /var/lib/bridged. */
+/* bridged(8): $STATE_DIRECTORY, else --state-dir, else /var/lib/bridged. */
 static void test_options_state_directory(void **state) {
         struct run run;
 

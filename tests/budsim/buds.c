@@ -1,5 +1,5 @@
 /* The simulated Buds: items, compare-and-set, changes on the Buds, Manifest
- * and the SIG services, exactly as gatt-profile.md says. Pure: no I/O, no
+ * and the SIG services, exactly as the GATT profile says. Pure: no I/O, no
  * D-Bus, no clock; the only way out is the change callbacks. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* The Buds of gatt-profile.md as a pure state machine: the three items with
+/* The Buds of the GATT profile as a pure state machine: the three items with
  * revision, flags and stamp, compare-and-set writes, changes made on the Buds,
  * factory reset, the Manifest, Buds Info, Device Information and battery.
  * Used by budsim's D-Bus front (and later by a GATT peripheral front); it

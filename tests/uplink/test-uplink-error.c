@@ -1,4 +1,4 @@
-/* The error table of sync-api.md as the uplink applies it: each status and
+/* The sync API's error table as the uplink applies it: each status and
  * transport failure to its errno, retry/split/done, link state and message. */
 #include <errno.h>
 #include <setjmp.h>
