@@ -672,6 +672,19 @@ static bool pair(struct buds *b) {
         return true;
 }
 
+/* The bridge's adapter is on the bus and powered (after a bluetoothd
+ * restart, or the crash the supervisor restarts it after, it takes a moment). */
+static bool cond_adapter_up(void *userdata) {
+        char path[32];
+        int v = 0;
+
+        (void) userdata;
+        (void) snprintf(path, sizeof(path), "/org/bluez/%s", H.adapter);
+        return sd_bus_get_property_trivial(H.bus, "org.bluez", path, "org.bluez.Adapter1", "Powered", NULL, 'b',
+                                           &v) >= 0 &&
+               v;
+}
+
 /* An unpaired device is known to bluetoothd only once seen: a short LE
  * discovery for the Buds Sync UUID, when needed; with --pair it is then
  * paired. Real Buds are paired by the operator beforehand. */
@@ -683,6 +696,8 @@ static bool discover(struct buds *b) {
 
         if (H.real)
                 return true;
+        if (!wait_for(cond_adapter_up, NULL, 30 * SEC))
+                return failf("%s is not on the bus, or not powered, after 30 s", H.adapter);
         if (device_exists(b))
                 return !H.pair || pair(b);
         (void) snprintf(path, sizeof(path), "/org/bluez/%s", H.adapter);
