@@ -97,8 +97,9 @@ int manager_status_json(struct manager *m, char **ret) {
                 cJSON_AddNumberToObject(o, "last_sync_ms", (double) last);
         else
                 cJSON_AddNullToObject(o, "last_sync_ms");
-        if (m->halted || m->last_error)
-                cJSON_AddStringToObject(o, "last_error", m->halted ? m->halted : m->last_error);
+        if (m->halted || m->cache_error || m->last_error)
+                cJSON_AddStringToObject(o, "last_error",
+                                        m->halted ? m->halted : m->cache_error ? m->cache_error : m->last_error);
         else
                 cJSON_AddNullToObject(o, "last_error");
         cJSON_AddItemToObject(o, "buds", buds_json(m));
@@ -213,6 +214,8 @@ static int set_value(struct manager *m, const struct value *v, char **ret, char 
 
         engine_outcome_reset(&o);
         r = engine_set(m->engine, v, &rec, &o);
+        if (r < 0 && r != -EINVAL)
+                manager_cache_failed(m, r, "storing an edit");
         if (r < 0)
                 return errmsg_setf(ret_error, r == -EINVAL ? r : -EIO, "storing the edit failed: %s", strerror(-r));
         return edited(m, &rec, &o, "New edit", ret);

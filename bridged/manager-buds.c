@@ -109,7 +109,7 @@ static void on_item_read(struct bluez_buds *bb, int error, const struct record *
                 engine_outcome_reset(&o);
                 r = engine_buds_record(m->engine, b->address, it->key, rec, rec->revision, &o);
                 if (r < 0)
-                        log_error_errno(r, "Taking %s from Buds %s failed: %m", key_name(it->key), b->address);
+                        manager_cache_failed(m, r, "taking a record from the Buds");
                 else {
                         /* a change made on the Buds that no notification told of (made
                          * before they were ready, or while notifications were not yet
@@ -159,7 +159,7 @@ void manager_item_check(struct mitem *it, uint32_t revision) {
                 return;
         }
         if (r < 0) {
-                log_error_errno(r, "Deciding %s for Buds %s failed: %m", key_name(it->key), b->address);
+                manager_cache_failed(b->m, r, "deciding an item of the Buds");
                 return;
         }
         manager_carry_out(b->m, &o);
@@ -183,8 +183,7 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
                 it->written = next;
                 r = engine_buds_written(m->engine, b->address, &it->writing, next);
                 if (r < 0)
-                        log_error_errno(r, "Recording the write of %s to Buds %s failed: %m", key_name(it->key),
-                                        b->address);
+                        manager_cache_failed(m, r, "recording a write to the Buds");
                 if (it->from_server_usec) {
                         latency_add(&m->server_to_buds, (uint32_t) ((manager_now_usec(m) - it->from_server_usec) / 1000));
                         it->from_server_usec = 0;
@@ -238,6 +237,10 @@ static void item_write(struct mitem *it, const struct record *rec) {
 }
 
 void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
+        if (m->cache_error) {
+                log_notice("The cache works again.");
+                m->cache_error = mfree(m->cache_error);
+        }
         for (unsigned i = 0; i < o->n_writes; i++) {
                 struct mbuds *b = manager_find_buds(m, o->writes[i].address);
                 if (b && b->ready)

@@ -85,6 +85,7 @@ struct manager {
         uint64_t cooldown_usec;         /* after a final error: wait before trying again */
         bool registry_dirty;
         char *halted;                   /* why syncing stopped (401, schema) until a reload */
+        char *cache_error;              /* the cache failed its last step (until one succeeds) */
         char *last_error;
         struct sync_call *sync;
         unsigned push_unusable;         /* answers to the push in flight that could not be taken */
@@ -105,6 +106,9 @@ uint64_t manager_now_usec(struct manager *m);
 uint64_t manager_wall_ms(void *userdata);
 void manager_set_string(char **p, const char *s);
 void manager_notify_properties(struct manager *m);
+/* A step of the engine failed (the cache: a full disk, I/O, damage): the
+ * state is error, with what failed, until a step succeeds again. */
+void manager_cache_failed(struct manager *m, int r, const char *what);
 struct mbuds *manager_find_buds(struct manager *m, const char *address);
 
 /* manager-buds.c: the Buds items (read, write, check) and the Buds' events */

@@ -107,7 +107,7 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                 if (r < 0) {
                         char why[128];
 
-                        log_error_errno(r, "Storing %zu records from the server failed: %m", p->n);
+                        manager_cache_failed(m, r, "storing records from the server");
                         (void) snprintf(why, sizeof(why), "storing %zu records from the server failed: %s", p->n,
                                         strerror(-r));
                         m->c.syncs_failed++;
@@ -199,7 +199,7 @@ static void take_push_reply(struct manager *m, const struct uplink_push_reply *p
         engine_outcome_reset(&o);
         r = engine_push_done(m->engine, res, p->n, &o);
         if (r < 0) {
-                log_error_errno(r, "Taking the push's answer failed: %m");
+                manager_cache_failed(m, r, "taking the push's answer");
                 /* the same key would bring the same answer: after a few, send anew */
                 if (++m->push_unusable >= 3) {
                         log_warning("Giving up the push in flight after %u unusable answers; its records go "
@@ -262,7 +262,7 @@ static void start_push(struct manager *m) {
         if (r == -ENOENT)
                 return;
         if (r < 0) {
-                log_error_errno(r, "Cannot prepare a push: %m");
+                manager_cache_failed(m, r, "preparing a push");
                 return;
         }
         id = uplink_push(m->uplink, key, engine_node_id(m->engine), recs, n, m->sync ? UPLINK_NO_RETRY : 0,

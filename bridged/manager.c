@@ -13,6 +13,7 @@
 
 #include "common/errmsg.h"
 #include "common/random.h"
+#include "log.h"
 #include "manager-private.h"
 
 uint64_t manager_now_usec(struct manager *m) {
@@ -40,8 +41,19 @@ void manager_notify_properties(struct manager *m) {
                 m->ops.properties(m->userdata);
 }
 
+void manager_cache_failed(struct manager *m, int r, const char *what) {
+        char why[256];
+
+        (void) snprintf(why, sizeof(why), "the cache %s failed: %s (%s)", store_path(m->store), what,
+                        strerror(r < 0 ? -r : r));
+        if (!m->cache_error || strcmp(m->cache_error, why) != 0)
+                log_error("State error: %s.", why);
+        manager_set_string(&m->cache_error, why);
+        manager_notify_properties(m);
+}
+
 enum manager_state manager_state(const struct manager *m) {
-        if (m->halted)
+        if (m->halted || m->cache_error)
                 return MANAGER_ERROR;
         if (!m->online)
                 return MANAGER_OFFLINE;
@@ -77,7 +89,8 @@ const char *manager_status_line(struct manager *m) {
                 ready += b->ready;
         (void) snprintf(m->status_line, sizeof(m->status_line), "%s%s; %u Buds connected; %u pending; %u conflicts",
                         manager_state_name(manager_state(m)),
-                        m->halted ? " (see the log)" : "", ready, manager_pending(m), manager_conflicts(m));
+                        m->halted || m->cache_error ? " (see the log)" : "", ready, manager_pending(m),
+                        manager_conflicts(m));
         return m->status_line;
 }
 
@@ -143,8 +156,12 @@ int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struc
          * (exit 78); anything after them is not */
         *ret_config_error = true;
         r = conf_dup(conf, &m->conf);
-        if (r == 0)
+        if (r == 0) {
                 r = store_open(state_dir, &m->store, ret_error);
+                /* no space, I/O, a lock: exit 1, which the unit restarts */
+                if (r < 0 && !store_error_is_lasting(r))
+                        *ret_config_error = false;
+        }
         if (r == 0)
                 r = make_uplink(m, token, &m->uplink, ret_error);
         if (r == 0) {
@@ -198,6 +215,7 @@ struct manager *manager_free(struct manager *m) {
         m->store = store_close(m->store);
         m->conf = conf_free(m->conf);
         free(m->halted);
+        free(m->cache_error);
         free(m->last_error);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);

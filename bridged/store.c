@@ -247,7 +247,8 @@ static int migrate(struct store *s, char **ret_error) {
                 r = schema_version(s, &version);
         if (r < 0) {
                 (void) exec(s, "ROLLBACK");
-                return errmsg_setf(ret_error, r, "%s: cannot read the schema: %s", s->path, sqlite3_errmsg(s->db));
+                return errmsg_setf(ret_error, r, "%s: cannot read the schema: %s (%s)", s->path,
+                                   sqlite3_errmsg(s->db), strerror(-r));
         }
         if (version > STORE_SCHEMA_VERSION) {
                 (void) exec(s, "ROLLBACK");
@@ -264,15 +265,15 @@ static int migrate(struct store *s, char **ret_error) {
                 if (r == 0)
                         r = exec(s, bump);
                 if (r < 0) {
-                        (void) errmsg_setf(ret_error, r, "%s: upgrading the schema from version %d failed: %s",
-                                           s->path, v, sqlite3_errmsg(s->db));
+                        (void) errmsg_setf(ret_error, r, "%s: upgrading the schema from version %d failed: %s (%s)",
+                                           s->path, v, sqlite3_errmsg(s->db), strerror(-r));
                         (void) exec(s, "ROLLBACK");
                         return r;
                 }
         }
         r = exec(s, "COMMIT");
         if (r < 0)
-                return errmsg_setf(ret_error, r, "%s: %s", s->path, sqlite3_errmsg(s->db));
+                return errmsg_setf(ret_error, r, "%s: %s (%s)", s->path, sqlite3_errmsg(s->db), strerror(-r));
         return 0;
 }
 
@@ -316,8 +317,9 @@ static int open_db(struct store *s, char **ret_error) {
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
                                          SQLITE_OPEN_EXRESCODE, NULL);
         if (rc != SQLITE_OK) {
-                return errmsg_setf(ret_error, errno_of(rc) ?: -EIO, "%s: %s", s->path,
-                                   s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                int r = errno_of(rc) ?: -EIO;
+                return errmsg_setf(ret_error, r, "%s: %s (%s)", s->path,
+                                   s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), strerror(-r));
         }
         (void) sqlite3_busy_timeout(s->db, 5000);
         (void) sqlite3_extended_result_codes(s->db, 1);
@@ -325,9 +327,54 @@ static int open_db(struct store *s, char **ret_error) {
         rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
                                  "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
-                return errmsg_setf(ret_error, errno_of(rc) ?: -EIO, "%s: %s", s->path, sqlite3_errmsg(s->db));
+                int r = errno_of(rc) ?: -EIO;
+                return errmsg_setf(ret_error, r, "%s: %s (%s)", s->path, sqlite3_errmsg(s->db), strerror(-r));
         }
         return 0;
+}
+
+/* The cache as bridged left it: SQLite finds no damage (quick_check) and
+ * every table is there. A cache that fails either is refused at open with
+ * what is wrong, rather than found out by every Get and Set later. */
+static int check_db(struct store *s, char **ret_error) {
+        static const char *const tables[] = { "schema", "node", "items", "sync", "push", "conflicts", "buds",
+                                               "buds_items" };
+        sqlite3_stmt *st = NULL;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && strcmp((const char *) sqlite3_column_text(st, 0), "ok") != 0)
+                r = errmsg_setf(ret_error, -EBADMSG, "%s: the cache is damaged (%s); move it away and start again: "
+                                "the server and the Buds hold what was synced",
+                                s->path, (const char *) sqlite3_column_text(st, 0));
+        else if (rc != SQLITE_ROW)
+                r = errmsg_setf(ret_error, errno_of(rc) ?: -EIO, "%s: checking the cache failed: %s (%s)", s->path,
+                                sqlite3_errmsg(s->db), strerror(-(errno_of(rc) ?: -EIO)));
+        sqlite3_finalize(st);
+        for (size_t i = 0; r == 0 && i < sizeof(tables) / sizeof(tables[0]); i++) {
+                rc = sqlite3_table_column_metadata(s->db, NULL, tables[i], NULL, NULL, NULL, NULL, NULL, NULL);
+                if (rc != SQLITE_OK)
+                        r = errmsg_setf(ret_error, -EBADMSG, "%s: the cache is damaged (table %s is missing); "
+                                        "move it away and start again: the server and the Buds hold what was "
+                                        "synced", s->path, tables[i]);
+        }
+        return r;
+}
+
+bool store_error_is_lasting(int r) {
+        switch (r) {
+        case -ENOSPC:   /* space can be freed */
+        case -EIO:
+        case -EBUSY:    /* another bridged, or a lock, may go away */
+        case -ENOMEM:
+        case -EAGAIN:
+        case -EINTR:
+                return false;
+        default:
+                return true;
+        }
 }
 
 int store_open(const char *dir, struct store **ret, char **ret_error) {
@@ -352,6 +399,8 @@ int store_open(const char *dir, struct store **ret, char **ret_error) {
                 r = open_db(s, ret_error);
         if (r == 0)
                 r = migrate(s, ret_error);
+        if (r == 0)
+                r = check_db(s, ret_error);
         if (r < 0) {
                 store_close(s);
                 return r;

@@ -79,6 +79,11 @@ struct store_buds_item {
  * schema, a file that is not a database or a directory that cannot be used
  * gives a negative errno and a message naming the file (free it). */
 int store_open(const char *dir, struct store **ret, char **ret_error);
+/* Whether a store_open() error lasts until a person acts (a damaged or
+ * newer cache, a directory that cannot be used): false for what may pass
+ * by itself (no space, I/O, a lock held by another bridged), after which a
+ * restart is worth it. */
+bool store_error_is_lasting(int r);
 struct store *store_close(struct store *s);
 const char *store_path(const struct store *s);
 

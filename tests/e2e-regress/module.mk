@@ -5,4 +5,4 @@ TESTS += $(B)/tests/e2e/test-regress
 
 $(B)/tests/e2e/test-regress: $(B)/tests/e2e/test-regress.o $(E2E_REGRESS_OBJS) $(B)/libcodec.a \
 		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl) $(CODEC_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl sqlite3) $(CODEC_LIBS)

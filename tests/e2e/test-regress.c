@@ -1,16 +1,19 @@
 /* End-to-end regressions of bugs the real stack showed (tests/hil): each
  * test names the bug it keeps fixed. Same harness as test-scenarios.c. */
 #include <errno.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "codec/recjson.h"
 #include "e2e.h"
@@ -252,8 +255,41 @@ static void test_sync_ends_on_future_stamp(void **state) {
         }
 }
 
+/* A damaged cache (a table dropped under a running bridged): Status said
+ * "idle" while every Set failed. The state is error, with the cache named;
+ * a new start refuses the cache at once (exit 78, the table named) rather
+ * than serving errors. */
+static void test_damaged_cache_is_an_error(void **state) {
+        struct value v = profile("after the damage");
+        sqlite3_stmt *st;
+        char path[160], *json, *ans = NULL, *status = NULL;
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        sqlite3 *db;
+
+        (void) state;
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        (void) snprintf(path, sizeof(path), "%s/bridged.db", E.state);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DROP TABLE items;", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint", -1, &st, NULL), SQLITE_OK);
+        (void) sqlite3_step(st);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        json = recjson_value_print(&v);
+        assert_true(e2e_call(&E, "Set", &ans, &err, "sss", "profile", "", json) < 0);
+        free(json);
+        sd_bus_error_free(&err);
+        assert_int_equal(e2e_call(&E, "Status", &status, NULL, NULL), 0);
+        assert_non_null(strstr(status, "\"state\":\"error\""));
+        assert_non_null(strstr(status, "bridged.db failed: storing an edit"));
+        free(status);
+        assert_int_equal(WEXITSTATUS(e2e_bridged_stop(&E, SIGTERM)), 0);
+        assert_int_equal(e2e_bridged_start(&E, false), -ECHILD);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_damaged_cache_is_an_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_ends_on_future_stamp, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_change_before_ready_is_measured, setup, teardown),

@@ -297,6 +297,59 @@ static void test_upgrade_from_empty(void **state) {
         sqlite3_close(db);
 }
 
+/* Issue: a dropped table or a damaged page, and bridged started and said
+ * "idle" while every Get and Set failed. Both are refused at open, saying
+ * what is wrong; and whether an open error lasts (exit 78) or may pass by
+ * itself (exit 1, restarted): a full disk must not stop bridged for good. */
+static void test_damaged_cache(void **state) {
+        struct fixture *f = *state;
+        struct store *s = NULL;
+        char *err = NULL, dir[96], path[128];
+        uint8_t page[4096];
+        sqlite3 *db;
+        int fd;
+
+        /* a table dropped */
+        (void) snprintf(dir, sizeof(dir), "%s/dropped", f->dir);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        assert_int_equal(store_open(dir, &s, &err), 0);
+        store_close(s);
+        (void) snprintf(path, sizeof(path), "%s/bridged.db", dir);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DROP TABLE items;", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(store_open(dir, &s, &err), -EBADMSG);
+        assert_non_null(strstr(err, "the cache is damaged (table items is missing)"));
+        assert_true(store_error_is_lasting(-EBADMSG));
+        free(err);
+
+        /* a page overwritten (the second: the first table's b-tree) */
+        (void) snprintf(dir, sizeof(dir), "%s/damaged", f->dir);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        assert_int_equal(store_open(dir, &s, &err), 0);
+        store_close(s);
+        (void) snprintf(path, sizeof(path), "%s/bridged.db", dir);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        memset(page, 0xa5, sizeof(page));
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, page, sizeof(page), 4096), (ssize_t) sizeof(page));
+        close(fd);
+        assert_int_equal(store_open(dir, &s, &err), -EBADMSG);
+        assert_non_null(strstr(err, path));
+        assert_non_null(strstr(err, "damaged") ? err : strstr(err, "malformed"));
+        free(err);
+
+        /* what may pass by itself */
+        assert_false(store_error_is_lasting(-ENOSPC));
+        assert_false(store_error_is_lasting(-EIO));
+        assert_false(store_error_is_lasting(-EBUSY));
+        assert_true(store_error_is_lasting(-EACCES));
+        assert_true(store_error_is_lasting(-EPROTONOSUPPORT));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_items, setup, teardown),
@@ -308,6 +361,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reopen_and_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_upgrade_from_empty, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_damaged_cache, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
