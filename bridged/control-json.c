@@ -135,6 +135,7 @@ int manager_stats_json(struct manager *m, char **ret) {
         cJSON_AddNumberToObject(o, "retries", (double) us.retries);
         cJSON_AddNumberToObject(o, "conflicts_logged", (double) ec->conflicts_logged);
         cJSON_AddNumberToObject(o, "restamped_future", (double) ec->restamped_future);
+        cJSON_AddNumberToObject(o, "clock_restarts", (double) ec->clock_restarts);
         cJSON_AddNumberToObject(o, "gatt_reads", (double) m->c.gatt_reads);
         cJSON_AddNumberToObject(o, "gatt_writes", (double) m->c.gatt_writes);
         cJSON_AddNumberToObject(o, "gatt_stale", (double) m->c.gatt_stale);

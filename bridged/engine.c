@@ -465,6 +465,8 @@ int engine_set(struct engine *e, const struct value *v, struct record *ret, stru
         struct before b;
         int r = value_check(v, NULL);
 
+        if (r == 0)
+                r = engine_check_clock(e, o);
         if (r < 0)
                 return r;
         r = begin(e);
@@ -565,7 +567,9 @@ int engine_buds_record(struct engine *e, const char *address, enum key key, cons
                 return -ENOENT;
         if (rec && rec->value.key != key)
                 return -EINVAL;
-        r = begin(e);
+        r = rec ? engine_check_clock(e, o) : 0;
+        if (r >= 0)
+                r = begin(e);
         if (r < 0)
                 return r;
         if (!rec) {
@@ -601,20 +605,129 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
         return commit(e);
 }
 
-static int log_suspect_conflict(struct engine *e, enum key key, enum family f, const struct store_copy *lost,
-                                const struct store_copy *kept, struct engine_outcome *o) {
+static int log_conflict_of(struct engine *e, enum key key, enum family f, const struct store_copy *lost,
+                           const char *lost_source, const struct store_copy *kept, const char *kept_source,
+                           struct engine_outcome *o) {
         struct store_conflict c = { .key = key, .kept_family = f, .lost_family = f, .kept = *kept, .lost = *lost,
                                     .at_ms = now(e) };
         int r;
 
-        (void) snprintf(c.kept_source, sizeof(c.kept_source), "server");
-        (void) snprintf(c.lost_source, sizeof(c.lost_source), "bridge");
+        (void) snprintf(c.kept_source, sizeof(c.kept_source), "%s", kept_source);
+        (void) snprintf(c.lost_source, sizeof(c.lost_source), "%s", lost_source);
         r = store_conflict_add(e->store, &c, e->cfg.conflict_log_limit, NULL);
         if (r > 0) {
                 o->conflicts_logged++;
                 e->counters.conflicts_logged++;
         }
         return r < 0 ? r : 0;
+}
+
+static int log_suspect_conflict(struct engine *e, enum key key, enum family f, const struct store_copy *lost,
+                                const struct store_copy *kept, struct engine_outcome *o) {
+        return log_conflict_of(e, key, f, lost, "bridge", kept, "server", o);
+}
+
+/* ---- the clock ahead of the wall clock ---- */
+
+/* One family's cache copy stamped ahead: stamped again now, pending. A copy
+ * converted from it is dropped (the conversion is made again from the
+ * re-stamped intent); a newer copy from elsewhere on the server that the
+ * re-stamp now beats goes to the conflict log. */
+static int restamp_copy(struct engine *e, enum key key, enum family f, struct engine_outcome *o) {
+        struct store_item it;
+        struct store_copy c;
+        int r = store_item_get(e->store, key, f, &it);
+
+        if (r < 0 || !it.cache.present || stamp_is_factory(it.cache.stamp) ||
+            !hlc_is_suspect(&e->clock, it.cache.stamp, now(e)))
+                return r;
+        if (it.cache.derived) {
+                it.cache = (struct store_copy) { 0 };
+                it.pending = false;
+                return store_item_put(e->store, key, f, &it);
+        }
+        c = it.cache;
+        r = fresh_stamp(e, &c.stamp);
+        if (r < 0)
+                return r;
+        if (it.server.present && !it.server.derived && !stamp_is_factory(it.server.stamp) &&
+            !hlc_is_suspect(&e->clock, it.server.stamp, now(e)) && it.server.stamp.origin != o->old_node) {
+                r = log_conflict_of(e, key, f, &it.server, "server", &c, "bridge", o);
+                if (r < 0)
+                        return r;
+        }
+        it.cache = c;
+        it.pending = true;
+        it.adopted = false;
+        o->restamped_ahead++;
+        return store_item_put(e->store, key, f, &it);
+}
+
+/* Buds snapshots stamped ahead are read again (and, still ahead, stamped
+ * again as suspect there). */
+static int forget_buds_ahead(struct engine *e) {
+        struct store_buds *all = NULL;
+        size_t n = 0;
+        int r = store_buds_list(e->store, &all, &n);
+
+        for (size_t i = 0; r == 0 && i < n; i++)
+                for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
+                        struct store_buds_item snap;
+
+                        r = store_buds_item_get(e->store, all[i].address, (enum key) k, &snap);
+                        if (r == -ENOENT) {
+                                r = 0;
+                                continue;
+                        }
+                        if (r == 0 && (hlc_is_suspect(&e->clock, snap.copy.stamp, now(e)) ||
+                                       hlc_is_suspect(&e->clock, snap.assigned, now(e))))
+                                r = store_buds_item_forget(e->store, all[i].address, (enum key) k);
+                }
+        free(all);
+        return r;
+}
+
+int engine_check_clock(struct engine *e, struct engine_outcome *o) {
+        struct hlc before = e->clock;
+        uint64_t node;
+        int r;
+
+        if (!hlc_is_ahead(&e->clock, now(e)))
+                return 0;
+        r = random_node(&node);
+        if (r == 0)
+                r = begin(e);
+        if (r < 0)
+                return r;
+        o->clock_restarted = true;
+        o->old_node = e->clock.node;
+        hlc_restart(&e->clock, node);
+        for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
+                enum family fams[2];
+                unsigned nf = arb_families((enum key) k, fams);
+
+                for (unsigned i = 0; r == 0 && i < nf; i++)
+                        r = restamp_copy(e, (enum key) k, fams[i], o);
+        }
+        if (r == 0)
+                r = forget_buds_ahead(e);
+        if (r == 0)
+                r = store_push_clear(e->store);      /* it carried the stamps ahead: made anew */
+        for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
+                struct before b = { 0 };
+
+                r = reconcile_since(e, (enum key) k, &b, o);
+        }
+        if (r == 0)
+                r = commit(e);
+        if (r < 0) {
+                store_rollback(e->store);
+                e->clock = before;
+                o->clock_restarted = false;
+                return r;
+        }
+        e->counters.clock_restarts++;
+        return 1;
 }
 
 /* One record from the server into the item's server copy. A suspect future
@@ -666,8 +779,10 @@ int engine_server_records(struct engine *e, const struct record *recs, size_t n,
                           struct engine_outcome *o) {
         bool touched[KEY_MAX + 1] = { false };
         struct before b[KEY_MAX + 1];
-        int r = begin(e);
+        int r = engine_check_clock(e, o);
 
+        if (r >= 0)
+                r = begin(e);
         if (r < 0)
                 return r;
         befores_of(e, b);

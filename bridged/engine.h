@@ -42,11 +42,13 @@ struct engine_outcome {
         unsigned conflicts_logged;
         unsigned restamped_future;
         bool node_renewed;              /* a cloned state directory was detected */
-        uint64_t old_node;
+        bool clock_restarted;           /* the clock was ahead of the wall clock: new node, copies re-stamped */
+        uint64_t old_node;              /* with either: the node id before */
+        unsigned restamped_ahead;       /* with clock_restarted: copies of this cache stamped again */
 };
 
 struct engine_counters {
-        uint64_t conflicts_logged, restamped_future, pushed, pulled, rejected;
+        uint64_t conflicts_logged, restamped_future, pushed, pulled, rejected, clock_restarts;
 };
 
 int engine_new(struct store *s, const struct engine_config *cfg, struct engine **ret, char **ret_error);
@@ -57,6 +59,15 @@ uint64_t engine_node_id(const struct engine *e);
 void engine_set_limits(struct engine *e, uint32_t max_clock_skew_sec, uint32_t conflict_log_limit);
 const struct engine_counters *engine_counters(const struct engine *e);
 void engine_outcome_reset(struct engine_outcome *o);
+
+/* The clock ahead of the wall clock by more than MaxClockSkewSec (the wall
+ * clock was stepped forward, stamped with, then corrected): take a new node
+ * id with its clock from the wall clock, and stamp again every copy in the
+ * cache stamped that far ahead, so that nothing waits for the future to win
+ * and nothing is lost (a newer copy from elsewhere it then beats goes to the
+ * conflict log). Every step that stamps does this first; bridged calls it at
+ * start too. 0 when the clock was fine. */
+int engine_check_clock(struct engine *e, struct engine_outcome *o);
 
 /* The item's intent: the newest copy over both families. -ENOENT if none. */
 int engine_intent(struct engine *e, enum key key, struct record *ret);

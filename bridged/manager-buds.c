@@ -237,7 +237,7 @@ static void item_write(struct mitem *it, const struct record *rec) {
 }
 
 void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
-        if (m->cache_error) {
+        if (m->cache_error && !m->cache_damaged) {
                 log_notice("The cache works again.");
                 m->cache_error = mfree(m->cache_error);
         }
@@ -250,6 +250,13 @@ void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
                 log_warning("A stamp with this bridge's own node id %016" PRIx64 " came back newer than any it "
                             "issued: the state directory was copied to another host. Took a new node id %016"
                             PRIx64 ".", o->old_node, engine_node_id(m->engine));
+        if (o->clock_restarted)
+                log_warning("The bridge's clock was more than %u s ahead of this host's wall clock (the wall clock "
+                            "was stepped forward, used, and set back since): took a new node id %016" PRIx64
+                            " (was %016" PRIx64 ") with its clock from the wall clock, and stamped %u value(s) of "
+                            "the cache again, so that none waits for the future to win.",
+                            m->conf->max_clock_skew_sec, engine_node_id(m->engine), o->old_node,
+                            o->restamped_ahead);
         if (o->restamped_future)
                 log_warning("%u value(s) carried a stamp more than %u s ahead of this host's clock; taken as the "
                             "newest and stamped again here.", o->restamped_future, m->conf->max_clock_skew_sec);

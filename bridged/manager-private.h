@@ -86,6 +86,7 @@ struct manager {
         bool registry_dirty;
         char *halted;                   /* why syncing stopped (401, schema) until a reload */
         char *cache_error;              /* the cache failed its last step (until one succeeds) */
+        bool cache_damaged;             /* ... and store_check() found it damaged: until a restart */
         char *last_error;
         struct sync_call *sync;
         unsigned push_unusable;         /* answers to the push in flight that could not be taken */

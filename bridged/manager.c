@@ -42,10 +42,19 @@ void manager_notify_properties(struct manager *m) {
 }
 
 void manager_cache_failed(struct manager *m, int r, const char *what) {
-        char why[256];
+        _cleanup_free_ char *damage = NULL;
+        char why[512];
 
-        (void) snprintf(why, sizeof(why), "the cache %s failed: %s (%s)", store_path(m->store), what,
-                        strerror(r < 0 ? -r : r));
+        if (m->cache_damaged)
+                return;
+        /* damaged (a table gone, a bad page): no later step mends it */
+        m->cache_damaged = store_check(m->store, &damage) < 0;
+        if (m->cache_damaged)
+                (void) snprintf(why, sizeof(why), "%s; stop bridged, move the cache away and start it again",
+                                damage ? damage : "the cache is damaged");
+        else
+                (void) snprintf(why, sizeof(why), "the cache %s failed: %s (%s)", store_path(m->store), what,
+                                strerror(r < 0 ? -r : r));
         if (!m->cache_error || strcmp(m->cache_error, why) != 0)
                 log_error("State error: %s.", why);
         manager_set_string(&m->cache_error, why);
@@ -182,6 +191,15 @@ int manager_new(sd_event *event, sd_bus *bus, const char *state_dir, const struc
         if (r < 0) {
                 manager_free(m);
                 return r;
+        }
+        /* a clock left ahead by a wall clock stepped back while bridged was
+         * stopped: mended before anything is stamped or pushed */
+        {
+                struct engine_outcome o;
+
+                engine_outcome_reset(&o);
+                if (engine_check_clock(m->engine, &o) > 0)
+                        manager_carry_out(m, &o);
         }
         /* start: pull first (the outbox waits for it), then the long poll */
         m->pull_wanted = true;

@@ -25,7 +25,7 @@ enum stmt {
         ST_CONFLICT_ADD, ST_CONFLICT_FIND, ST_CONFLICT_TRIM, ST_CONFLICT_GET, ST_CONFLICT_LIST, ST_CONFLICT_COUNT,
         ST_CONFLICT_RESTORED, ST_CONFLICT_DISMISS, ST_CONFLICT_DISMISS_ALL,
         ST_BUDS_PUT, ST_BUDS_GET, ST_BUDS_LIST,
-        ST_BUDS_ITEM_GET, ST_BUDS_ITEM_PUT,
+        ST_BUDS_ITEM_GET, ST_BUDS_ITEM_PUT, ST_BUDS_ITEM_FORGET,
         _ST_MAX,
 };
 
@@ -69,6 +69,7 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_BUDS_LIST] = "SELECT " BUDS_COLS " FROM buds ORDER BY last_seen_ms DESC, address",
         [ST_BUDS_ITEM_GET] = "SELECT revision, flags, hlc, origin, derived, value, assigned_hlc, assigned_origin, "
                              "known FROM buds_items WHERE address = ? AND key = ?",
+        [ST_BUDS_ITEM_FORGET] = "DELETE FROM buds_items WHERE address = ? AND key = ?",
         [ST_BUDS_ITEM_PUT] = "INSERT OR REPLACE INTO buds_items (address, key, revision, flags, hlc, origin, derived, "
                              "value, assigned_hlc, assigned_origin, known) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 };
@@ -336,7 +337,7 @@ static int open_db(struct store *s, char **ret_error) {
 /* The cache as bridged left it: SQLite finds no damage (quick_check) and
  * every table is there. A cache that fails either is refused at open with
  * what is wrong, rather than found out by every Get and Set later. */
-static int check_db(struct store *s, char **ret_error) {
+int store_check(struct store *s, char **ret_error) {
         static const char *const tables[] = { "schema", "node", "items", "sync", "push", "conflicts", "buds",
                                                "buds_items" };
         sqlite3_stmt *st = NULL;
@@ -400,7 +401,7 @@ int store_open(const char *dir, struct store **ret, char **ret_error) {
         if (r == 0)
                 r = migrate(s, ret_error);
         if (r == 0)
-                r = check_db(s, ret_error);
+                r = store_check(s, ret_error);
         if (r < 0) {
                 store_close(s);
                 return r;
@@ -937,6 +938,16 @@ int store_buds_item_get(struct store *s, const char *address, enum key key, stru
         (void) sqlite3_reset(st);
         *ret = it;
         return 0;
+}
+
+int store_buds_item_forget(struct store *s, const char *address, enum key key) {
+        sqlite3_stmt *st = prepare(s, ST_BUDS_ITEM_FORGET);
+
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, address);
+        (void) sqlite3_bind_int(st, 2, (int) key);
+        return finish(st);
 }
 
 int store_buds_item_put(struct store *s, const char *address, enum key key, const struct store_buds_item *it) {

@@ -84,6 +84,9 @@ int store_open(const char *dir, struct store **ret, char **ret_error);
  * by itself (no space, I/O, a lock held by another bridged), after which a
  * restart is worth it. */
 bool store_error_is_lasting(int r);
+/* PRAGMA quick_check and every table there: 0, or -EBADMSG with what is
+ * wrong (store_open runs it; the daemon again when a step failed). */
+int store_check(struct store *s, char **ret_error);
 struct store *store_close(struct store *s);
 const char *store_path(const struct store *s);
 
@@ -139,3 +142,5 @@ int store_buds_get(struct store *s, const char *address, struct store_buds *ret)
 int store_buds_list(struct store *s, struct store_buds **ret, size_t *ret_n);
 int store_buds_item_get(struct store *s, const char *address, enum key key, struct store_buds_item *ret);
 int store_buds_item_put(struct store *s, const char *address, enum key key, const struct store_buds_item *it);
+/* Forgets the snapshot: the item is read from the Buds again. */
+int store_buds_item_forget(struct store *s, const char *address, enum key key);

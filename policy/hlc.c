@@ -82,3 +82,14 @@ void hlc_renew_node(struct hlc *c, uint64_t node) {
         c->node = node;
         c->issued = c->last;
 }
+
+bool hlc_is_ahead(const struct hlc *c, uint64_t wall_ms) {
+        uint64_t l = c->last >> 16;
+
+        return l > wall_ms && l - wall_ms > c->max_skew_ms;
+}
+
+void hlc_restart(struct hlc *c, uint64_t node) {
+        c->node = node;
+        c->last = c->issued = 0;
+}

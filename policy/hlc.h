@@ -47,3 +47,13 @@ bool hlc_is_suspect(const struct hlc *c, struct stamp s, uint64_t wall_ms);
 /* After HLC_CLONED: take a new node id (the caller makes 64 random bits). The
  * clock keeps its value, so the new node's stamps are above the clone's. */
 void hlc_renew_node(struct hlc *c, uint64_t node);
+
+/* The clock itself is more than max skew ahead of the wall clock: the wall
+ * clock was stepped forward, stamped with, and corrected since. Following
+ * the clock would keep every new stamp that far ahead. */
+bool hlc_is_ahead(const struct hlc *c, uint64_t wall_ms);
+
+/* After hlc_is_ahead: start again from the wall clock under a new node id
+ * (so no stamp of the new node can equal one of the old). The caller
+ * re-stamps the copies the old node stamped ahead. */
+void hlc_restart(struct hlc *c, uint64_t node);

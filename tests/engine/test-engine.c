@@ -587,8 +587,51 @@ static void test_edit_over_buds_change_taken_in(void **state) {
         assert_int_equal(store_conflict_count(f->store), 0);
 }
 
+/* A forward clock step poisoned the clock for as long as the step lasted:
+ * the wall clock jumps a day ahead, an edit is made, the clock is set back.
+ * The persisted clock kept every new stamp a day ahead (the server refuses
+ * them, a newer edit from elsewhere lost to them, and the stale edit would
+ * win once the day had passed). Now the next step takes a new node id from
+ * the wall clock and stamps the edit again: pushable, nothing lost, and a
+ * copy from elsewhere it beats on the way is in the conflict log. */
+static void test_clock_stepped_forward_then_back(void **state) {
+        struct fx *f = *state;
+        struct value ahead = profile("made a day ahead"), later = profile("made after");
+        struct record phone = rec(profile("phone, meanwhile"), T0 + 20000, PHONE, 0, 0), got, mine;
+        uint64_t node = engine_node_id(f->e);
+
+        engine_outcome_reset(&f->o);
+        f->wall = T0 + 86400000;
+        assert_int_equal(engine_set(f->e, &ahead, NULL, &f->o), 0);
+        /* the clock is set back; a phone's edit is on the server */
+        f->wall = T0 + 10000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        assert_true(f->o.clock_restarted);
+        assert_true(f->o.old_node == node && engine_node_id(f->e) != node);
+        assert_int_equal(f->o.restamped_ahead, 1);
+        assert_int_equal(engine_intent(f->e, KEY_PROFILE, &mine), 0);
+        assert_true(value_equal(&mine.value, &ahead));
+        assert_true(stamp_ms(mine.stamp) == T0 + 10000);  /* no longer a day ahead */
+        assert_true(f->o.push);
+        /* once done, nothing more to do */
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 0);
+        /* a newer edit from elsewhere wins as it should */
+        f->wall = T0 + 30000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &phone, 1, "c1", &f->o), 0);
+        assert_int_equal(engine_intent(f->e, KEY_PROFILE, &got), 0);
+        assert_true(value_equal(&got.value, &phone.value));
+        /* and an edit here after it is stamped from the wall clock */
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &later, &got, &f->o), 0);
+        assert_true(stamp_ms(got.stamp) == T0 + 30000);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_clock_stepped_forward_then_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_edit_over_buds_change_taken_in, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_online, setup, teardown),

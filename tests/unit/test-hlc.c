@@ -145,8 +145,29 @@ static void test_persistence(void **state) {
         assert_true(restored.last == stamp_pack(T0, 3));
 }
 
+/* The wall clock stepped a day forward, a stamp issued, the wall clock set
+ * back: the clock itself is ahead (beyond MaxClockSkewSec), and a restart
+ * under a new node takes the wall clock again. */
+static void test_ahead_and_restart(void **state) {
+        struct hlc c;
+        struct stamp a;
+
+        (void) state;
+        hlc_init(&c, NODE, 0, 0, 300);
+        assert_int_equal(hlc_now(&c, T0 + 86400000, &a), 0);
+        assert_false(hlc_is_ahead(&c, T0 + 86400000));
+        assert_false(hlc_is_ahead(&c, T0 + 86400000 - 300000));        /* exactly the skew: fine */
+        assert_true(hlc_is_ahead(&c, T0 + 86400000 - 300001));
+        assert_true(hlc_is_ahead(&c, T0));
+        hlc_restart(&c, OTHER);
+        assert_false(hlc_is_ahead(&c, T0));
+        assert_int_equal(hlc_now(&c, T0, &a), 0);
+        assert_true(a.hlc == stamp_pack(T0, 0) && a.origin == OTHER);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ahead_and_restart),
                 cmocka_unit_test(test_local_events),
                 cmocka_unit_test(test_receive_rules),
                 cmocka_unit_test(test_suspect_future),
