@@ -590,6 +590,16 @@ int engine_buds_record(struct engine *e, const char *address, enum key key, cons
         return commit(e);
 }
 
+int engine_buds_doubt(struct engine *e, const char *address, enum key key) {
+        int r = begin_relaxed(e);
+
+        if (r == 0)
+                r = store_buds_item_forget(e->store, address, key);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
+}
+
 int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision) {
         /* what we wrote came from our cache: its fate is the cache copy's */
         struct store_buds_item snap = { .revision = new_revision, .flags = rec->flags & RECORD_DERIVED, .known = true };

@@ -87,6 +87,9 @@ void engine_buds_gone(struct engine *e, const char *address);
  * manager must read the record). */
 int engine_buds_record(struct engine *e, const char *address, enum key key, const struct record *rec,
                        uint32_t revision, struct engine_outcome *o);
+/* What the Buds hold of key is in doubt (a write they acknowledged and never
+ * announced): the snapshot is forgotten, so the next check reads it. */
+int engine_buds_doubt(struct engine *e, const char *address, enum key key);
 /* A write the engine asked for succeeded: the Buds now hold rec at new_revision. */
 int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision);
 

@@ -16,6 +16,10 @@
  * 0.5 s doubling to a minute, jittered. */
 #define ITEM_RETRY_MIN_USEC (500 * UINT64_C(1000))
 #define ITEM_RETRY_MAX_USEC (60 * UINT64_C(1000000))
+/* An applied write is followed by the Buds' Manifest notification of its
+ * revision; acknowledged writes whose notification does not come within
+ * this were not applied (or were undone): read, and apply again. */
+#define WRITE_CONFIRM_USEC (3 * UINT64_C(1000000))
 
 const char *manager_item_state(const struct mitem *it) {
         if (it->failures)
@@ -65,6 +69,7 @@ static void item_failed(struct mitem *it, int error, const char *what, const cha
                 manager_notify_properties(m);
 }
 
+
 static void item_recovered(struct mitem *it) {
         struct mbuds *b = it->owner;
 
@@ -79,12 +84,49 @@ static void item_recovered(struct mitem *it) {
         manager_notify_properties(b->m);
 }
 
+/* An acknowledged write whose notification did not come: the Buds did not
+ * apply it, or undid it. What they hold is read again and the intent
+ * applied again (no conflict: nothing was decided against it), paced as a
+ * failure, with one warning when they keep dropping it. */
+static int on_write_unconfirmed(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mitem *it = userdata;
+        struct mbuds *b = it->owner;
+        char what[64];
+
+        (void) s;
+        (void) usec;
+        if (!b->ready)
+                return 0;
+        it->unapplied++;
+        (void) engine_buds_doubt(b->m->engine, b->address, it->key);
+        (void) snprintf(what, sizeof(what), "Writing %s to", key_name(it->key));
+        item_failed(it, -EIO, what, it->unapplied >= 3 ? "the Buds keep acknowledging the write without applying it"
+                                                       : "the Buds acknowledged the write but never announced it "
+                                                         "(not applied, or undone)");
+        return 0;
+}
+
+static void write_confirmed(struct mitem *it) {
+        (void) sd_event_source_set_enabled(it->confirm, SD_EVENT_OFF);
+        it->unapplied = 0;
+        item_recovered(it);
+}
+
 /* The Buds are gone: their items start afresh when they are back (every
  * item is checked again then). */
 static void item_reset(struct mitem *it) {
         it->failures = 0;
         it->failing = mfree(it->failing);
         it->retry = sd_event_source_disable_unref(it->retry);
+        it->confirm = sd_event_source_disable_unref(it->confirm);
+        it->unapplied = 0;
+}
+
+static bool outcome_writes(const struct engine_outcome *o, const char *address, enum key key) {
+        for (unsigned i = 0; i < o->n_writes; i++)
+                if (o->writes[i].rec.value.key == key && strcasecmp(o->writes[i].address, address) == 0)
+                        return true;
+        return false;
 }
 
 static void on_item_read(struct bluez_buds *bb, int error, const struct record *rec, const char *message,
@@ -105,12 +147,17 @@ static void on_item_read(struct bluez_buds *bb, int error, const struct record *
                 item_failed(it, error, what, message);
         } else {
                 m->c.gatt_reads++;
-                item_recovered(it);
+                if (!it->unapplied)
+                        item_recovered(it);     /* else when a write is announced, or none is due */
                 engine_outcome_reset(&o);
                 r = engine_buds_record(m->engine, b->address, it->key, rec, rec->revision, &o);
                 if (r < 0)
                         manager_cache_failed(m, r, "taking a record from the Buds");
                 else {
+                        /* the Buds hold what they should (the write landed and only
+                         * its notification was lost, or a newer change came) */
+                        if (it->unapplied && !outcome_writes(&o, b->address, it->key))
+                                write_confirmed(it);
                         /* a change made on the Buds that no notification told of (made
                          * before they were ready, or while notifications were not yet
                          * armed): noticed now, so its latency is measured too */
@@ -178,9 +225,15 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
         m->c.gatt_writes++;
         (void) snprintf(what, sizeof(what), "Writing %s to", key_name(it->key));
         if (error == 0) {
-                item_recovered(it);
+                if (!it->unapplied)
+                        item_recovered(it);     /* else when the Buds announce it */
                 it->stale_streak = 0;
                 it->written = next;
+                if (it->notified == next)
+                        write_confirmed(it);    /* the notification came before the answer */
+                else
+                        (void) event_reset_time_relative(m->event, &it->confirm, CLOCK_MONOTONIC, WRITE_CONFIRM_USEC,
+                                                         WRITE_CONFIRM_USEC / 16, on_write_unconfirmed, it);
                 r = engine_buds_written(m->engine, b->address, &it->writing, next);
                 if (r < 0)
                         manager_cache_failed(m, r, "recording a write to the Buds");
@@ -416,6 +469,8 @@ static void on_manifest_changed(struct bluez_buds *bb, const struct manifest_not
                 return;
         it = &b->item[n->key];
         it->notified = n->revision;
+        if (event_source_is_armed(it->confirm))
+                write_confirmed(it);    /* ours, or a newer change: either way the Buds speak again */
         if (n->revision != it->written) {
                 it->stale_streak = 0;   /* a new change on the Buds: CAS may progress again */
                 if (!it->changed_usec && !it->write_id)

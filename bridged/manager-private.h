@@ -38,6 +38,8 @@ struct mitem {
         unsigned stale_streak;          /* stale answers in a row: a CAS that makes no progress */
         uint64_t from_server_usec;      /* a server change is on its way to these Buds */
         sd_event_source *retry;         /* after a failed read or write: read again then */
+        sd_event_source *confirm;       /* a write acknowledged, its notification awaited */
+        unsigned unapplied;             /* acknowledged writes in a row whose notification never came */
         unsigned failures;              /* failed operations in a row, since the last success */
         char *failing;                  /* what the last one said, while failing */
 };

@@ -218,7 +218,8 @@ static void crash_if_told(struct sim_device *d, enum sim_chr id) {
 static bool fault_outcome(struct sim_device *d, enum sim_chr id, bool write, struct sim_fault *ret) {
         return fault_take(d, id, SIM_FAULT_ATT_ERROR, ret) || fault_take(d, id, SIM_FAULT_ERROR, ret) ||
                (!write && fault_take(d, id, SIM_FAULT_MALFORMED, ret)) ||
-               (write && fault_take(d, id, SIM_FAULT_DISCONNECT_IN_WRITE, ret));
+               (write && fault_take(d, id, SIM_FAULT_DISCONNECT_IN_WRITE, ret)) ||
+               (write && fault_take(d, id, SIM_FAULT_IGNORE_WRITE, ret));
 }
 
 /* ---- operations ---- */
@@ -329,6 +330,11 @@ static void write_complete(struct sim_op *op) {
                 sim_count(d, "link-loss");
                 op_reply_att(op, ATT_ECODE_UNLIKELY);   /* ATT fails it before the disconnect */
                 return sim_device_link_down(d, true);
+        }
+        if (op->faulted && op->fault.kind == SIM_FAULT_IGNORE_WRITE) {
+                sim_count(d, "write-ignored");
+                (void) sd_bus_reply_method_return(op->msg[0], NULL);   /* acknowledged, dropped */
+                return;
         }
         if (op->faulted)
                 return op_reply_fault(op);

@@ -328,6 +328,7 @@ static int fault_kind(const char *s, enum sim_fault_kind *ret) {
                 [SIM_FAULT_ERROR] = "error", [SIM_FAULT_MALFORMED] = "malformed",
                 [SIM_FAULT_DISCONNECT_IN_WRITE] = "disconnect-in-write",
                 [SIM_FAULT_DROP_NOTIFY] = "drop-notify", [SIM_FAULT_CRASH] = "crash",
+                [SIM_FAULT_IGNORE_WRITE] = "ignore-write",
         };
 
         for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -69,6 +69,7 @@ enum sim_fault_kind {
         SIM_FAULT_DISCONNECT_IN_WRITE,
         SIM_FAULT_DROP_NOTIFY,
         SIM_FAULT_CRASH,
+        SIM_FAULT_IGNORE_WRITE,         /* acknowledged, not applied (firmware that drops it) */
 };
 
 struct sim_fault {

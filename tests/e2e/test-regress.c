@@ -287,8 +287,53 @@ static void test_damaged_cache_is_an_error(void **state) {
         assert_int_equal(e2e_bridged_start(&E, false), -ECHILD);
 }
 
+static bool cond_buds_hold(struct e2e *e, void *userdata) {
+        const struct value *v = userdata;
+        struct record r;
+
+        return e2e_sim_record(e, A, v->key, &r) == 0 && value_equal(&r.value, v);
+}
+
+/* Buds firmware that acknowledges a write and ignores it (or drops a
+ * custom EQ on a power cycle) was repaired only at the next reconnect: a
+ * person heard the wrong EQ for hours. An acknowledged write whose Manifest
+ * notification does not come is read back and applied again, without a
+ * reconnect, and is no conflict. */
+static void test_acknowledged_write_not_applied(void **state) {
+        struct value v = profile("dropped once"), w = profile("notify lost");
+        char *json, *ans = NULL, *list = NULL;
+
+        (void) state;
+        assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
+        assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
+        inject(&E, "profile", "ignore-write", 1);
+        json = recjson_value_print(&v);
+        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
+        free(json);
+        free(ans);
+        assert_true(e2e_wait(&E, cond_buds_hold, &v, E2E_DEADLINE_USEC));
+        assert_true(e2e_wait(&E, cond_on_server, &v, E2E_DEADLINE_USEC));
+        assert_int_equal(e2e_call(&E, "ListConflicts", &list, NULL, NULL), 0);
+        assert_string_equal(list, "[]");
+        free(list);
+        /* a write applied whose notification alone was lost: read back, found
+         * applied, and the item is not left failing */
+        assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
+        inject(&E, "manifest", "drop-notify", 1);
+        json = recjson_value_print(&w);
+        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
+        free(json);
+        free(ans);
+        assert_true(e2e_wait(&E, cond_buds_hold, &w, E2E_DEADLINE_USEC));
+        assert_true(e2e_wait(&E, cond_profile_failing, NULL, E2E_DEADLINE_USEC));
+        assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_acknowledged_write_not_applied, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_damaged_cache_is_an_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_ends_on_future_stamp, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),
