@@ -46,6 +46,7 @@ struct bluez_buds *bluez_buds_unref(struct bluez_buds *b) {
                 free(b->chr[i].path);
         sd_bus_slot_unref(b->connect_slot);
         sd_bus_slot_unref(b->refresh_slot);
+        sd_bus_slot_unref(b->cancel_slot);
         sd_event_source_disable_unref(b->timer);
         free(b->path);
         free(b->adapter_path);
@@ -160,6 +161,42 @@ static uint64_t backoff_next(struct bluez_buds *b) {
 
 /* ---- connect ---- */
 
+static int on_cancel_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct bluez_buds *b = userdata;
+
+        (void) m;
+        (void) error;
+        b->cancel_slot = sd_bus_slot_unref(b->cancel_slot);
+        return 0;
+}
+
+/* A Connect of ours that timed out leaves bluetoothd's attempt running, and
+ * every Connect after it is answered "Operation already in progress"; so
+ * does an attempt of bluetoothd's own (a device it reconnects by itself).
+ * Seen on 5.66 after a restart: such an attempt never ended, and neither
+ * did the wait. Two in a row, with no link (so no audio to drop): cancel it
+ * with Disconnect() before the next try. */
+static bool connect_stuck(const sd_bus_error *e) {
+        return sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) || sd_bus_error_has_name(e, "org.bluez.Error.InProgress") ||
+               (e->message && strstr(e->message, "already in progress"));
+}
+
+static void cancel_stuck(struct bluez_buds *b) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        struct bluez *bz = b->bluez;
+        int r;
+
+        if (b->cancel_slot || b->connected)
+                return;
+        r = sd_bus_message_new_method_call(bz->bus, &m, bz->owner, b->path, BLUEZ_DEVICE_IFACE, "Disconnect");
+        if (r >= 0)
+                r = sd_bus_call_async(bz->bus, &b->cancel_slot, m, on_cancel_reply, b, bz->cfg.call_timeout_usec);
+        if (r >= 0)
+                bluez_buds_error(b, -EINPROGRESS, "a connection attempt stays pending in bluetoothd; cancelling it "
+                                 "before trying again");
+        b->stuck = 0;
+}
+
 static int on_connect_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct bluez_buds *b = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -175,8 +212,13 @@ static int on_connect_reply(sd_bus_message *m, void *userdata, sd_bus_error *err
          * client is bringing the link up: ask for the device's state, whose
          * answer comes after every signal sent before it */
         (void) bluez_device_refresh(b);
-        if (!e)
+        if (!e) {
+                b->stuck = 0;
                 return 0;
+        }
+        b->stuck = connect_stuck(e) ? b->stuck + 1 : 0;
+        if (b->stuck >= 2)
+                cancel_stuck(b);
         delay = backoff_next(b);
         if (timer_start(b, BLUEZ_TIMER_CONNECT, delay) < 0)
                 return 0;
@@ -503,6 +545,7 @@ void bluez_buds_chr_removed(struct bluez_buds *b, enum bluez_chr_id chr) {
 static void forget_objects(struct bluez_buds *b, enum bluez_gone_reason reason, int r, const char *why) {
         b->connect_slot = sd_bus_slot_unref(b->connect_slot);
         b->refresh_slot = sd_bus_slot_unref(b->refresh_slot);
+        b->cancel_slot = sd_bus_slot_unref(b->cancel_slot);
         timer_stop(b);
         unready(b, reason);
         for (int i = 0; i < _BLUEZ_CHR_MAX; i++) {

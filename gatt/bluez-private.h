@@ -113,9 +113,11 @@ struct bluez_buds {
 
         sd_bus_slot *connect_slot;
         sd_bus_slot *refresh_slot;      /* GetAll(Device1): our view of the link checked */
+        sd_bus_slot *cancel_slot;       /* Disconnect(): a stuck connection attempt cancelled */
         sd_event_source *timer;
         enum bluez_timer timer_kind;
         unsigned attempt;               /* failed attempts since the last ready */
+        unsigned stuck;                 /* Connects in a row that timed out or met one in progress */
         unsigned setup_attempt;         /* failed setups on this link */
         unsigned link_epoch;            /* +1 whenever the link goes down */
 

@@ -160,6 +160,25 @@ static void test_connect_fails_then_backoff(void **state) {
         fix_wait_ready(f, FIX_ADDR1, 1);
 }
 
+/* HIL (loaded VM, after a bluetoothd restart): a connection attempt stayed
+ * pending in bluetoothd; our Connect timed out and every Connect after it
+ * was answered "Operation already in progress", long after the Buds were
+ * back: the bridge never connected. Two such answers in a row, and no
+ * link: the client cancels the attempt (Disconnect) and connects anew. */
+static void test_stuck_connect_cancelled(void **state) {
+        struct fix *f = start((const char *[]) { ONE_PRO, NULL });
+
+        (void) state;
+        fix_option_u(f, "connect-timeout-ms", 600000);  /* an attempt that does not end */
+        fix_call(f, "SetReachable", "sb", FIX_ADDR1, 0);
+        assert_int_equal(fix_client(f), 0);
+        assert_true(FIX_WAIT(f, fix_counter(f, FIX_ADDR1, "connect") >= 1));
+        fix_call(f, "SetReachable", "sb", FIX_ADDR1, 1);
+        fix_wait_ready(f, FIX_ADDR1, 1);
+        assert_true(fix_counter(f, FIX_ADDR1, "connect") >= 2);
+        assert_true(fix_counter(f, FIX_ADDR1, "disconnect") >= 1);   /* the cancel */
+}
+
 /* Buds that appear while the client runs, as discovery makes them appear:
  * unpaired, found by the configured address on hci0. */
 static struct fix *start_discovered(bool silent_connect) {
@@ -640,6 +659,7 @@ int main(void) {
                 T(test_resolve_after),
                 T(test_resolve_before),
                 T(test_connect_fails_then_backoff),
+        T(test_stuck_connect_cancelled),
                 T(test_connected_never_signalled),
                 T(test_connected_by_another_never_signalled),
                 T(test_setup_not_connected_on_live_link),
