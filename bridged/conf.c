@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <ini.h>
 
+#include "common/buds-address.h"
 #include "common/cleanup.h"
 #include "conf.h"
 
@@ -288,28 +289,18 @@ static int conf_parse_pin(struct conf_parser *p, const struct conf_key *k, const
         return conf_set_string(p, value, field);
 }
 
-static bool conf_bdaddr_valid(const char *s) {
-        if (strlen(s) != 17)
-                return false;
-        for (size_t i = 0; i < 17; i++)
-                if (i % 3 == 2 ? s[i] != ':' : !strchr("0123456789abcdefABCDEF", s[i]))
-                        return false;
-        return true;
-}
+/* An address enters the house normalised (common/buds-address.h); the
+ * callers checked it, and "" stays "" (the key unset). */
+static int conf_set_address(struct conf_parser *p, const char *value, void *field) {
+        char a[BUDS_ADDRESS_SIZE];
 
-static int conf_set_upper(struct conf_parser *p, const char *value, void *field) {
-        int r = conf_set_string(p, value, field);
-
-        for (char *c = *(char **) field; r >= 0 && c && *c; c++)
-                if (*c >= 'a' && *c <= 'z')
-                        *c = (char) (*c - 'a' + 'A');
-        return r;
+        return conf_set_string(p, buds_address_normalise(value, a) < 0 ? value : a, field);
 }
 
 static int conf_parse_bdaddr(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
-        if (*value && !conf_bdaddr_valid(value))
+        if (*value && !buds_address_valid(value))
                 return conf_fail(p, "%s=%s is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", k->name, value);
-        return conf_set_upper(p, value, field);
+        return conf_set_address(p, value, field);
 }
 
 /* "hci0".."hci65535" (the kernel's 16-bit index), no leading zeros. */
@@ -328,8 +319,8 @@ static bool conf_hci_name_valid(const char *s) {
 static int conf_parse_adapter(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
         if (!*value || conf_hci_name_valid(value))
                 return conf_set_string(p, value, field);
-        if (conf_bdaddr_valid(value))
-                return conf_set_upper(p, value, field);
+        if (buds_address_valid(value))
+                return conf_set_address(p, value, field);
         return conf_fail(p, "%s=%s is neither hciN nor an adapter's address (AA:BB:CC:DD:EE:FF)", k->name, value);
 }
 

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "codec/recjson.h"
 #include "codec/wire.h"
+#include "common/buds-address.h"
 #include "common/errmsg.h"
 #include "common/random.h"
 #include "policy/arbitrate.h"
@@ -340,7 +341,7 @@ static int queue_write(struct round *rd, struct engine_outcome *o) {
         (void) snprintf(w->address, sizeof(w->address), "%s", rd->buds->address);
         /* the same key for the same Buds: the newer decision replaces the older */
         for (unsigned i = 0; i < o->n_writes; i++)
-                if (strcmp(o->writes[i].address, w->address) == 0 && o->writes[i].rec.value.key == rd->key) {
+                if (buds_address_equal(o->writes[i].address, w->address) && o->writes[i].rec.value.key == rd->key) {
                         o->writes[i] = *w;
                         return 0;
                 }
@@ -495,7 +496,7 @@ int engine_set(struct engine *e, const struct value *v, struct record *ret, stru
 
 int engine_buds_connected(struct engine *e, const struct store_buds *b) {
         for (unsigned i = 0; i < e->n_buds; i++)
-                if (strcmp(e->buds[i].address, b->address) == 0) {
+                if (buds_address_equal(e->buds[i].address, b->address)) {
                         e->buds[i] = *b;
                         return 0;
                 }
@@ -507,7 +508,7 @@ int engine_buds_connected(struct engine *e, const struct store_buds *b) {
 
 void engine_buds_gone(struct engine *e, const char *address) {
         for (unsigned i = 0; i < e->n_buds; i++)
-                if (strcmp(e->buds[i].address, address) == 0) {
+                if (buds_address_equal(e->buds[i].address, address)) {
                         e->buds[i] = e->buds[--e->n_buds];
                         return;
                 }
@@ -515,7 +516,7 @@ void engine_buds_gone(struct engine *e, const char *address) {
 
 static const struct store_buds *find_buds(struct engine *e, const char *address) {
         for (unsigned i = 0; i < e->n_buds; i++)
-                if (strcmp(e->buds[i].address, address) == 0)
+                if (buds_address_equal(e->buds[i].address, address))
                         return &e->buds[i];
         return NULL;
 }
