@@ -17,6 +17,7 @@
 #include "common/random.h"
 #include "policy/arbitrate.h"
 #include "policy/eqconv.h"
+#include "uplink/uplink-json.h"
 
 struct engine {
         struct store *store;
@@ -703,42 +704,31 @@ static int uuid4(char buf[static 37]) {
         return 0;
 }
 
-/* {"schema": 1, "records": [every pending copy]} */
+/* {"schema": 1, "records": [every pending copy]}, written by the one writer
+ * of push bodies (uplink/uplink-json.c), so the stored push is byte for byte
+ * what the uplink would send. */
 static int push_body(struct engine *e, char **ret) {
-        cJSON *doc = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-        unsigned n = 0;
-        int r = doc && arr ? 0 : -ENOMEM;
+        struct record recs[(KEY_MAX - KEY_MIN + 1) * FAMILY_COUNT];
+        size_t n = 0;
+        int r = 0;
 
         for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++)
                 for (int f = FAMILY_ANY; r == 0 && f <= FAMILY_PRO; f++) {
                         struct store_item it;
-                        struct record rec;
-                        cJSON *j;
 
                         if (!key_family_is_valid(k, f))
                                 continue;
                         r = store_item_get(e->store, (enum key) k, (enum family) f, &it);
                         if (r < 0 || !it.pending)
                                 continue;
-                        r = engine_copy_to_record((enum key) k, (enum family) f, &it.cache, &rec);
-                        j = r == 0 ? recjson_record_to(&rec) : NULL;
-                        if (r == 0 && !j)
-                                r = -ENOMEM;
-                        if (r == 0) {
-                                cJSON_AddItemToArray(arr, j);
+                        r = engine_copy_to_record((enum key) k, (enum family) f, &it.cache, &recs[n]);
+                        if (r == 0)
                                 n++;
-                        }
                 }
         if (r == 0 && n == 0)
                 r = -ENOENT;
-        if (r == 0 && (!cJSON_AddNumberToObject(doc, "schema", 1) || !cJSON_AddItemToObject(doc, "records", arr)))
+        if (r == 0 && !(*ret = uplink_json_push_body(1, recs, n)))
                 r = -ENOMEM;
-        else if (r == 0)
-                arr = NULL;
-        if (r == 0 && !(*ret = cJSON_PrintUnformatted(doc)))
-                r = -ENOMEM;
-        cJSON_Delete(arr);
-        cJSON_Delete(doc);
         return r;
 }
 
