@@ -14,21 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <ini.h>
 
+#include "common/buds-address.h"
 #include "common/cleanup.h"
 #include "conf.h"
+#include "uplink/uplink-url.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-
-static inline void conf_curl_url_cleanupp(CURLU **u) {
-        curl_url_cleanup(*u);
-}
-
-static inline void conf_curl_freep(char **p) {
-        curl_free(*p);
-}
 
 struct conf_key;
 
@@ -207,59 +200,36 @@ static const char *conf_url_shown(const char *url) {
         return strchr(url, '@') ? "(not shown: it has an '@')" : url;
 }
 
-static int conf_check_url_parts(struct conf_parser *p, CURLU *u, const char *value) {
-        static const struct {
-                CURLUPart part;
-                const char *what;
-        } forbidden[] = {
-                { CURLUPART_USER, "a user name (the token goes in TokenFile=)" },
-                { CURLUPART_PASSWORD, "a password (the token goes in TokenFile=)" },
-                { CURLUPART_QUERY, "a query ('?')" },
-                { CURLUPART_FRAGMENT, "a fragment ('#')" },
-        };
-        _cleanup_(conf_curl_freep) char *scheme = NULL, *host = NULL, *port = NULL;
-
-        if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || strcmp(scheme, "https") != 0)
-                return conf_fail(p, "Url=%s: only https:// URLs are allowed", conf_url_shown(value));
-        if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host)
-                return conf_fail(p, "Url=%s has no host", conf_url_shown(value));
-        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && strcmp(port, "0") == 0)
-                return conf_fail(p, "Url=%s: port 0 cannot be connected to", conf_url_shown(value));
-        for (size_t i = 0; i < ELEMENTSOF(forbidden); i++) {
-                _cleanup_(conf_curl_freep) char *s = NULL;
-
-                if (curl_url_get(u, forbidden[i].part, &s, 0) == CURLUE_OK)
-                        return conf_fail(p, "Url=%s must not have %s", conf_url_shown(value), forbidden[i].what);
-        }
-        return 0;
-}
-
-/* libcurl's own parser decides what libcurl can use. */
+/* The check is uplink-url.c's, the one the uplink makes; the words are the
+ * configuration's. */
 static int conf_parse_url(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
-        _cleanup_(conf_curl_url_cleanupp) CURLU *u = NULL;
-        CURLUcode rc;
-        int r;
+        const char *shown = conf_url_shown(value), *detail = "";
 
-        if (!*value)
-                return conf_fail(p, "%s= is empty; the https:// URL of the sync server is required", k->name);
-        if (strncasecmp(value, "https://", 8) != 0)
-                return conf_fail(p, "%s=%s: only https:// URLs are allowed", k->name, conf_url_shown(value));
-        /* libcurl would read "https:///x" as host x: not what anyone meant. */
-        if (value[8] == '/')
-                return conf_fail(p, "%s=%s has no host", k->name, conf_url_shown(value));
-        u = curl_url();
-        if (!u)
+        switch (uplink_url_check(value, &detail)) {
+        case UPLINK_URL_OK:
+                return conf_set_string(p, value, field);
+        case UPLINK_URL_NO_MEMORY:
                 return conf_fail_at(p, -ENOMEM, 0, "out of memory");
-        rc = curl_url_set(u, CURLUPART_URL, value, 0);
-        if (rc == CURLUE_NO_HOST)
-                return conf_fail(p, "%s=%s has no host", k->name, conf_url_shown(value));
-        if (rc != CURLUE_OK)
-                return conf_fail(p, "%s=%s is not a URL libcurl can use: %s",
-                                 k->name, conf_url_shown(value), curl_url_strerror(rc));
-        r = conf_check_url_parts(p, u, value);
-        if (r < 0)
-                return r;
-        return conf_set_string(p, value, field);
+        case UPLINK_URL_EMPTY:
+                return conf_fail(p, "%s= is empty; the https:// URL of the sync server is required", k->name);
+        case UPLINK_URL_NOT_HTTPS:
+                return conf_fail(p, "%s=%s: only https:// URLs are allowed", k->name, shown);
+        case UPLINK_URL_NO_HOST:
+                return conf_fail(p, "%s=%s has no host", k->name, shown);
+        case UPLINK_URL_UNUSABLE:
+                return conf_fail(p, "%s=%s is not a URL libcurl can use: %s", k->name, shown, detail);
+        case UPLINK_URL_PORT_ZERO:
+                return conf_fail(p, "%s=%s: port 0 cannot be connected to", k->name, shown);
+        case UPLINK_URL_USER:
+                return conf_fail(p, "%s=%s must not have a user name (the token goes in TokenFile=)", k->name, shown);
+        case UPLINK_URL_PASSWORD:
+                return conf_fail(p, "%s=%s must not have a password (the token goes in TokenFile=)", k->name, shown);
+        case UPLINK_URL_QUERY:
+                return conf_fail(p, "%s=%s must not have a query ('?')", k->name, shown);
+        case UPLINK_URL_FRAGMENT:
+                return conf_fail(p, "%s=%s must not have a fragment ('#')", k->name, shown);
+        }
+        return -EINVAL;
 }
 
 /* libcurl's CURLOPT_PINNEDPUBLICKEY hash form: "sha256//" and the base64 of
@@ -288,28 +258,18 @@ static int conf_parse_pin(struct conf_parser *p, const struct conf_key *k, const
         return conf_set_string(p, value, field);
 }
 
-static bool conf_bdaddr_valid(const char *s) {
-        if (strlen(s) != 17)
-                return false;
-        for (size_t i = 0; i < 17; i++)
-                if (i % 3 == 2 ? s[i] != ':' : !strchr("0123456789abcdefABCDEF", s[i]))
-                        return false;
-        return true;
-}
+/* An address enters the house normalised (common/buds-address.h); the
+ * callers checked it, and "" stays "" (the key unset). */
+static int conf_set_address(struct conf_parser *p, const char *value, void *field) {
+        char a[BUDS_ADDRESS_SIZE];
 
-static int conf_set_upper(struct conf_parser *p, const char *value, void *field) {
-        int r = conf_set_string(p, value, field);
-
-        for (char *c = *(char **) field; r >= 0 && c && *c; c++)
-                if (*c >= 'a' && *c <= 'z')
-                        *c = (char) (*c - 'a' + 'A');
-        return r;
+        return conf_set_string(p, buds_address_normalise(value, a) < 0 ? value : a, field);
 }
 
 static int conf_parse_bdaddr(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
-        if (*value && !conf_bdaddr_valid(value))
+        if (*value && !buds_address_valid(value))
                 return conf_fail(p, "%s=%s is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", k->name, value);
-        return conf_set_upper(p, value, field);
+        return conf_set_address(p, value, field);
 }
 
 /* "hci0".."hci65535" (the kernel's 16-bit index), no leading zeros. */
@@ -328,8 +288,8 @@ static bool conf_hci_name_valid(const char *s) {
 static int conf_parse_adapter(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
         if (!*value || conf_hci_name_valid(value))
                 return conf_set_string(p, value, field);
-        if (conf_bdaddr_valid(value))
-                return conf_set_upper(p, value, field);
+        if (buds_address_valid(value))
+                return conf_set_address(p, value, field);
         return conf_fail(p, "%s=%s is neither hciN nor an adapter's address (AA:BB:CC:DD:EE:FF)", k->name, value);
 }
 

@@ -12,10 +12,12 @@
 #include "engine.h"
 #include "codec/recjson.h"
 #include "codec/wire.h"
+#include "common/buds-address.h"
 #include "common/errmsg.h"
 #include "common/random.h"
 #include "policy/arbitrate.h"
 #include "policy/eqconv.h"
+#include "uplink/uplink-json.h"
 
 struct engine {
         struct store *store;
@@ -340,7 +342,7 @@ static int queue_write(struct round *rd, struct engine_outcome *o) {
         (void) snprintf(w->address, sizeof(w->address), "%s", rd->buds->address);
         /* the same key for the same Buds: the newer decision replaces the older */
         for (unsigned i = 0; i < o->n_writes; i++)
-                if (strcmp(o->writes[i].address, w->address) == 0 && o->writes[i].rec.value.key == rd->key) {
+                if (buds_address_equal(o->writes[i].address, w->address) && o->writes[i].rec.value.key == rd->key) {
                         o->writes[i] = *w;
                         return 0;
                 }
@@ -497,7 +499,7 @@ int engine_set(struct engine *e, const struct value *v, struct record *ret, stru
 
 int engine_buds_connected(struct engine *e, const struct store_buds *b) {
         for (unsigned i = 0; i < e->n_buds; i++)
-                if (strcmp(e->buds[i].address, b->address) == 0) {
+                if (buds_address_equal(e->buds[i].address, b->address)) {
                         e->buds[i] = *b;
                         return 0;
                 }
@@ -509,7 +511,7 @@ int engine_buds_connected(struct engine *e, const struct store_buds *b) {
 
 void engine_buds_gone(struct engine *e, const char *address) {
         for (unsigned i = 0; i < e->n_buds; i++)
-                if (strcmp(e->buds[i].address, address) == 0) {
+                if (buds_address_equal(e->buds[i].address, address)) {
                         e->buds[i] = e->buds[--e->n_buds];
                         return;
                 }
@@ -517,7 +519,7 @@ void engine_buds_gone(struct engine *e, const char *address) {
 
 static const struct store_buds *find_buds(struct engine *e, const char *address) {
         for (unsigned i = 0; i < e->n_buds; i++)
-                if (strcmp(e->buds[i].address, address) == 0)
+                if (buds_address_equal(e->buds[i].address, address))
                         return &e->buds[i];
         return NULL;
 }
@@ -827,42 +829,31 @@ static int uuid4(char buf[static 37]) {
         return 0;
 }
 
-/* {"schema": 1, "records": [every pending copy]} */
+/* {"schema": 1, "records": [every pending copy]}, written by the one writer
+ * of push bodies (uplink/uplink-json.c), so the stored push is byte for byte
+ * what the uplink would send. */
 static int push_body(struct engine *e, char **ret) {
-        cJSON *doc = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-        unsigned n = 0;
-        int r = doc && arr ? 0 : -ENOMEM;
+        struct record recs[(KEY_MAX - KEY_MIN + 1) * FAMILY_COUNT];
+        size_t n = 0;
+        int r = 0;
 
         for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++)
                 for (int f = FAMILY_ANY; r == 0 && f <= FAMILY_PRO; f++) {
                         struct store_item it;
-                        struct record rec;
-                        cJSON *j;
 
                         if (!key_family_is_valid(k, f))
                                 continue;
                         r = store_item_get(e->store, (enum key) k, (enum family) f, &it);
                         if (r < 0 || !it.pending)
                                 continue;
-                        r = engine_copy_to_record((enum key) k, (enum family) f, &it.cache, &rec);
-                        j = r == 0 ? recjson_record_to(&rec) : NULL;
-                        if (r == 0 && !j)
-                                r = -ENOMEM;
-                        if (r == 0) {
-                                cJSON_AddItemToArray(arr, j);
+                        r = engine_copy_to_record((enum key) k, (enum family) f, &it.cache, &recs[n]);
+                        if (r == 0)
                                 n++;
-                        }
                 }
         if (r == 0 && n == 0)
                 r = -ENOENT;
-        if (r == 0 && (!cJSON_AddNumberToObject(doc, "schema", 1) || !cJSON_AddItemToObject(doc, "records", arr)))
+        if (r == 0 && !(*ret = uplink_json_push_body(1, recs, n)))
                 r = -ENOMEM;
-        else if (r == 0)
-                arr = NULL;
-        if (r == 0 && !(*ret = cJSON_PrintUnformatted(doc)))
-                r = -ENOMEM;
-        cJSON_Delete(arr);
-        cJSON_Delete(doc);
         return r;
 }
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buds-address.h"
 #include "policy/hlc.h"
 #include "policy/value.h"
 #include "store.h"
@@ -29,7 +30,7 @@ struct engine_config {
 };
 
 struct engine_write {
-        char address[18];
+        char address[BUDS_ADDRESS_SIZE];
         struct record rec;              /* flags: DERIVED only; revision: the CAS revision */
 };
 

@@ -47,7 +47,7 @@ struct mitem {
 struct mbuds {
         struct manager *m;
         struct bluez_buds *b;
-        char address[18];
+        char address[BUDS_ADDRESS_SIZE];        /* as gatt/ gives it: normalised */
         bool ready;
         uint64_t data_id;
         struct mitem item[KEY_MAX + 1];

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/buds-address.h"
 #include "common/errmsg.h"
 #include "common/random.h"
 #include "log.h"
@@ -105,7 +106,7 @@ const char *manager_status_line(struct manager *m) {
 
 struct mbuds *manager_find_buds(struct manager *m, const char *address) {
         for (struct mbuds *b = m->buds; b; b = b->next)
-                if (strcasecmp(b->address, address) == 0)
+                if (buds_address_equal(b->address, address))
                         return b;
         return NULL;
 }

@@ -5,8 +5,8 @@
 # as they are written, each as its own list, linking libbridged-base.a.
 BRIDGED_BASE_SRCS := bridged/conf.c bridged/options.c bridged/log.c
 BRIDGED_BASE_OBJS := $(BRIDGED_BASE_SRCS:%.c=$(B)/%.o)
-# conf: inih, and libcurl's URL parser (Url= is checked as libcurl will read
-# it); log: sd-journal.
+# conf: inih, libcommon.a (the Buds address) and libuplink.a's uplink-url.o
+# (Url= is checked as the uplink will, with libcurl's parser); log: sd-journal.
 BRIDGED_BASE_LIBS = $(call pkglibs,inih libcurl libsystemd)
 
 $(B)/libbridged-base.a: $(BRIDGED_BASE_OBJS) ; $(AR_RULE)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buds-address.h"
 #include "policy/stamp.h"
 #include "policy/value.h"
 
@@ -54,7 +55,7 @@ struct store_conflict {
 };
 
 struct store_buds {
-        char address[18];               /* AA:BB:CC:DD:EE:FF */
+        char address[BUDS_ADDRESS_SIZE]; /* AA:BB:CC:DD:EE:FF, normalised (common/buds-address.h) */
         uint64_t buds_id;
         enum family family;
         char name[249];                 /* Device1.Name is at most 248 bytes */

@@ -17,7 +17,7 @@
 struct bluez_buds *bluez_buds_new(struct bluez *bz, const char *address) {
         struct bluez_buds *b, **tail;
 
-        if (strlen(address) != 17)
+        if (!buds_address_valid(address))
                 return NULL;
         b = calloc(1, sizeof(*b));
         if (!b)
@@ -25,7 +25,7 @@ struct bluez_buds *bluez_buds_new(struct bluez *bz, const char *address) {
         b->n_ref = 1;
         b->bluez = bz;
         b->battery = -1;
-        memcpy(b->address, address, 18);
+        (void) buds_address_normalise(address, b->address);
         for (tail = &bz->buds; *tail; tail = &(*tail)->next)
                 ;
         *tail = b;

@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "bluez.h"
+#include "common/buds-address.h"
 #include "common/cleanup.h"
 
 static inline void bluez_freep(struct bluez **p) { bluez_free(*p); }
@@ -95,7 +96,7 @@ struct bluez_buds {
         unsigned n_ref;
         struct bluez *bluez;            /* NULL once detached */
         struct bluez_buds *next;        /* in bluez->buds */
-        char address[18];
+        char address[BUDS_ADDRESS_SIZE];  /* normalised (common/buds-address.h) */
         char *path;                     /* Device1 object; NULL while bluetoothd is away */
         char *adapter_path;
         char *name;
@@ -129,14 +130,14 @@ struct bluez_buds {
 };
 
 struct bluez_known {
-        char address[18];
+        char address[BUDS_ADDRESS_SIZE];
         struct buds_info info;
         struct bluez_known *next;
 };
 
 struct bluez_adapter {
         char *path;
-        char address[18];
+        char address[BUDS_ADDRESS_SIZE];
         struct bluez_adapter *next;
 };
 

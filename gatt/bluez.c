@@ -65,14 +65,14 @@ static void dev_props_done(struct dev_props *p) {
 
 const struct buds_info *bluez_known_get(struct bluez *bz, const char *address) {
         for (struct bluez_known *k = bz->known; k; k = k->next)
-                if (strcasecmp(k->address, address) == 0)
+                if (buds_address_equal(k->address, address))
                         return &k->info;
         return NULL;
 }
 
 void bluez_known_drop(struct bluez *bz, const char *address) {
         for (struct bluez_known **p = &bz->known; *p; p = &(*p)->next)
-                if (strcasecmp((*p)->address, address) == 0) {
+                if (buds_address_equal((*p)->address, address)) {
                         struct bluez_known *k = *p;
                         *p = k->next;
                         free(k);
@@ -81,18 +81,19 @@ void bluez_known_drop(struct bluez *bz, const char *address) {
 }
 
 int bluez_known_put(struct bluez *bz, const char *address, const struct buds_info *info) {
+        char a[BUDS_ADDRESS_SIZE];
         struct bluez_known *k;
 
-        if (strlen(address) != 17)
+        if (buds_address_normalise(address, a) < 0)
                 return -EINVAL;
         for (k = bz->known; k; k = k->next)
-                if (strcasecmp(k->address, address) == 0)
+                if (buds_address_equal(k->address, a))
                         break;
         if (!k) {
                 k = calloc(1, sizeof(*k));
                 if (!k)
                         return -ENOMEM;
-                memcpy(k->address, address, 18);
+                memcpy(k->address, a, sizeof(a));
                 k->next = bz->known;
                 bz->known = k;
         }
@@ -201,9 +202,20 @@ static int read_variant_bytes(sd_bus_message *m, const void **ret, size_t *ret_l
         return r < 0 ? r : 1;
 }
 
+/* An address BlueZ gives enters the house normalised (upper case, as BlueZ
+ * writes it anyway); one that is not an address is left for the caller to
+ * refuse. */
+static int read_address(sd_bus_message *m, char **ret) {
+        int r = read_variant_str(m, 's', ret);
+
+        if (r >= 0 && *ret && buds_address_valid(*ret))
+                (void) buds_address_normalise(*ret, *ret);
+        return r;
+}
+
 static int dev_prop(sd_bus_message *m, const char *name, struct dev_props *p) {
         if (strcmp(name, "Address") == 0)
-                return read_variant_str(m, 's', &p->address);
+                return read_address(m, &p->address);
         if (strcmp(name, "Adapter") == 0)
                 return read_variant_str(m, 'o', &p->adapter);
         if (strcmp(name, "Name") == 0)
@@ -296,7 +308,7 @@ static int adapter_add(struct bluez *bz, const char *path, sd_bus_message *m) {
                 a->next = bz->adapters;
                 bz->adapters = a;
         }
-        if (addr)
+        if (addr && buds_address_normalise(addr, a->address) < 0)
                 snprintf(a->address, sizeof(a->address), "%s", addr);
         return 0;
 }
@@ -322,14 +334,14 @@ static bool adapter_matches(struct bluez *bz, const char *adapter_path) {
         if (base && strcmp(base + 1, bz->cfg_adapter) == 0)
                 return true;
         a = adapter_find(bz, adapter_path);
-        return a && strcasecmp(a->address, bz->cfg_adapter) == 0;
+        return a && buds_address_equal(a->address, bz->cfg_adapter);
 }
 
 static bool buds_matches(struct bluez *bz, const struct bluez_buds *b) {
         if (!adapter_matches(bz, b->adapter_path))
                 return false;
         if (bz->cfg_address)
-                return strcasecmp(b->address, bz->cfg_address) == 0;
+                return buds_address_equal(b->address, bz->cfg_address);
         return b->paired && b->has_sync_uuid;
 }
 
@@ -355,7 +367,7 @@ static struct bluez_buds *buds_by_child(struct bluez *bz, const char *path) {
 /* Buds kept from a previous bluetoothd, found again by address and adapter. */
 static struct bluez_buds *buds_absent(struct bluez *bz, const char *address, const char *adapter) {
         for (struct bluez_buds *b = bz->buds; b; b = b->next)
-                if (!b->present && strcasecmp(b->address, address) == 0 &&
+                if (!b->present && buds_address_equal(b->address, address) &&
                     (!adapter || !b->adapter_path || strcmp(b->adapter_path, adapter) == 0))
                         return b;
         return NULL;
@@ -827,6 +839,16 @@ static int watch_start(struct bluez *bz) {
 
 /* ---- the client ---- */
 
+/* The configured address, or adapter, normalised as BlueZ's addresses are;
+ * an adapter's name ("hci0") is kept as it is. */
+static char *strdup_address(const char *s) {
+        char *d = strdup(s);
+
+        if (d && buds_address_valid(d))
+                (void) buds_address_normalise(d, d);
+        return d;
+}
+
 static int config_copy(struct bluez *bz, const struct bluez_config *cfg) {
         static const struct bluez_config defaults = {
                 .connect_timeout_usec = 30ULL * 1000000ULL,
@@ -845,9 +867,9 @@ static int config_copy(struct bluez *bz, const struct bluez_config *cfg) {
         DEFAULT(resolve_grace_usec);
 #undef DEFAULT
         bz->cfg.address = bz->cfg.adapter = NULL;
-        if (cfg && cfg->address && *cfg->address && !(bz->cfg_address = strdup(cfg->address)))
+        if (cfg && cfg->address && *cfg->address && !(bz->cfg_address = strdup_address(cfg->address)))
                 return -ENOMEM;
-        if (cfg && cfg->adapter && *cfg->adapter && !(bz->cfg_adapter = strdup(cfg->adapter)))
+        if (cfg && cfg->adapter && *cfg->adapter && !(bz->cfg_adapter = strdup_address(cfg->adapter)))
                 return -ENOMEM;
         return 0;
 }
@@ -930,8 +952,12 @@ struct bluez_buds *bluez_buds_next(struct bluez_buds *b) {
 }
 
 struct bluez_buds *bluez_buds_find(struct bluez *bz, const char *address) {
+        char a[BUDS_ADDRESS_SIZE];
+
+        if (!address || buds_address_normalise(address, a) < 0)
+                return NULL;
         for (struct bluez_buds *b = bluez_buds_first(bz); b; b = bluez_buds_next(b))
-                if (address && strcasecmp(b->address, address) == 0)
+                if (buds_address_equal(b->address, a))
                         return b;
         return NULL;
 }

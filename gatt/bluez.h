@@ -124,7 +124,7 @@ const char *bluez_owner(struct bluez *bz);
  * out of it). */
 struct bluez_buds *bluez_buds_first(struct bluez *bz);
 struct bluez_buds *bluez_buds_next(struct bluez_buds *b);
-/* By address (case-insensitive), or NULL. */
+/* By address (either case: it is normalised first), or NULL. */
 struct bluez_buds *bluez_buds_find(struct bluez *bz, const char *address);
 
 struct bluez_buds *bluez_buds_ref(struct bluez_buds *b);

@@ -16,10 +16,10 @@ $(B)/server/syncd: $(SYNCD_OBJS) $(B)/libcodec.a
 TESTS += $(B)/tests/server/test-syncd
 BENCHES += $(B)/tests/server/bench-syncd
 
-$(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/server/harness.o | $(B)/server/syncd
+$(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson) $(SYNCD_TEST_LIBS)
 
-$(B)/tests/server/bench-syncd: $(B)/tests/server/bench-syncd.o $(B)/tests/server/harness.o | $(B)/server/syncd
+$(B)/tests/server/bench-syncd: $(B)/tests/server/bench-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_TEST_LIBS)
 
 INSTALL_RULES += install-syncd

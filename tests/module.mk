@@ -1,12 +1,7 @@
-# tests/: unit tests (cmocka, one per pure module), fuzzers, benchmarks of the
-# pure modules. Integration suites add themselves from their own module.mk.
-UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
-UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
-TESTS += $(UNIT_TESTS)
-
-$(B)/tests/unit/test-%: $(B)/tests/unit/test-%.o $(B)/libcodec.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(CODEC_LIBS)
-
+# tests/: what is not one module's: fuzzers and benchmarks of the pure
+# modules. Each module's tests live in tests/MODULE/ with their own module.mk
+# (tests/policy, tests/codec, tests/common, tests/gatt, tests/uplink, ...);
+# the helpers several suites share live in tests/lib/.
 FUZZERS += $(patsubst tests/fuzz/fuzz-%.c,%,$(sort $(wildcard tests/fuzz/fuzz-*.c)))
 
 PURE_BENCH_SRCS := $(sort $(wildcard tests/bench/bench-*.c))

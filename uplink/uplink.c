@@ -29,6 +29,7 @@
 #include "uplink-error.h"
 #include "uplink-json.h"
 #include "uplink-key.h"
+#include "uplink-url.h"
 #include "uplink.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -945,48 +946,31 @@ int uplink_cancel(struct uplink *u, int64_t id) {
 
 /* ---- The uplink ---- */
 
-static void curl_url_cleanupp(CURLU **h) {
-        curl_url_cleanup(*h);
-}
-
-static bool url_has(CURLU *h, CURLUPart part) {
-        char *s = NULL;
-        bool has = curl_url_get(h, part, &s, 0) == CURLUE_OK && s && s[0];
-
-        curl_free(s);
-        return has;
-}
-
-/* https://host[:port][/prefix] only: no user, no query, no fragment. The
- * base keeps no trailing '/'. */
+/* https://host[:port][/prefix] only, as uplink-url.c checks it for the
+ * configuration too; the uplink words its own messages. The base keeps no
+ * trailing '/'. */
 static int uplink_parse_url(const char *url, char **ret, char **ret_error) {
-        _cleanup_(curl_url_cleanupp) CURLU *h = curl_url();
-        char *scheme = NULL, *full = NULL;
-        bool https;
-        size_t n;
-
-        if (!h)
+        switch (uplink_url_check(url, NULL)) {
+        case UPLINK_URL_OK:
+                return uplink_url_base(url, ret);
+        case UPLINK_URL_NO_MEMORY:
                 return -ENOMEM;
-        if (!url || curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
-                return errmsg_setf(ret_error, -EINVAL, "Url=%s: not a URL", url ? url : "");
-        if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
-                return errmsg_setf(ret_error, -EINVAL, "Url=%s: no scheme", url);
-        https = strcasecmp(scheme, "https") == 0;
-        curl_free(scheme);
-        if (!https)
+        case UPLINK_URL_NOT_HTTPS:
                 return errmsg_setf(ret_error, -EINVAL,
                                     "Url=%s: only https:// is allowed (the token must never travel in clear)", url);
-        if (url_has(h, CURLUPART_USER) || url_has(h, CURLUPART_PASSWORD) || url_has(h, CURLUPART_QUERY) ||
-            url_has(h, CURLUPART_FRAGMENT))
+        case UPLINK_URL_PORT_ZERO:
+                return errmsg_setf(ret_error, -EINVAL, "Url=%s: port 0 cannot be connected to", url);
+        case UPLINK_URL_USER:
+        case UPLINK_URL_PASSWORD:
+        case UPLINK_URL_QUERY:
+        case UPLINK_URL_FRAGMENT:
                 return errmsg_setf(ret_error, -EINVAL, "Url: must not carry a user, password, query or fragment");
-        if (curl_url_get(h, CURLUPART_URL, &full, 0) != CURLUE_OK)
-                return -ENOMEM;
-        n = strlen(full);
-        while (n > 0 && full[n - 1] == '/')
-                n--;
-        *ret = strndup(full, n);
-        curl_free(full);
-        return *ret ? 0 : -ENOMEM;
+        case UPLINK_URL_EMPTY:
+        case UPLINK_URL_NO_HOST:
+        case UPLINK_URL_UNUSABLE:
+                return errmsg_setf(ret_error, -EINVAL, "Url=%s: not a URL", url ? url : "");
+        }
+        return -EINVAL;
 }
 
 static int uplink_check_config(const struct uplink_config *cfg, char **ret_error) {

@@ -1,4 +1,4 @@
-# tests/common/: the helpers of common/ (backoff, random, error messages),
+# tests/common/: the helpers of common/ (backoff, Buds address, random, error messages),
 # linking libcommon.a alone.
 TESTS += $(B)/tests/common/test-common
 

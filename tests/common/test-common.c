@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "common/backoff.h"
+#include "common/buds-address.h"
 #include "common/cleanup.h"
 #include "common/errmsg.h"
 #include "common/random.h"
@@ -41,6 +42,26 @@ static void test_backoff_jitter_stays_in_the_upper_half(void **state) {
         assert_true(backoff_delay(SEC, SEC, 0, SEC / 2) == SEC);
 }
 
+static void test_buds_address(void **state) {
+        static const char *const bad[] = { "AA:BB:CC:DD:EE", "AA:BB:CC:DD:EE:FF:00", "AA-BB-CC-DD-EE-FF",
+                                           "GG:BB:CC:DD:EE:FF", "hci0", "" };
+        char a[BUDS_ADDRESS_SIZE] = "unchanged";
+
+        (void) state;
+        assert_int_equal(buds_address_normalise("aa:bB:0c:DD:ee:f1", a), 0);
+        assert_string_equal(a, "AA:BB:0C:DD:EE:F1");
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                assert_false(buds_address_valid(bad[i]));
+                assert_int_equal(buds_address_normalise(bad[i], a), -EINVAL);
+                assert_string_equal(a, "AA:BB:0C:DD:EE:F1");
+        }
+        assert_false(buds_address_valid(NULL));
+        assert_true(buds_address_equal(a, "AA:BB:0C:DD:EE:F1"));
+        assert_false(buds_address_equal(a, "aa:bb:0c:dd:ee:f1"));
+        assert_false(buds_address_equal(a, NULL));
+        assert_false(buds_address_equal(NULL, NULL));
+}
+
 static void test_random(void **state) {
         uint64_t a = 7, b = 7, buf[2] = { 0, 0 };
 
@@ -65,6 +86,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_backoff_doubles_then_caps),
                 cmocka_unit_test(test_backoff_jitter_stays_in_the_upper_half),
+                cmocka_unit_test(test_buds_address),
                 cmocka_unit_test(test_random),
                 cmocka_unit_test(test_errmsg),
         };

@@ -21,7 +21,7 @@
 #include "codec/recjson.h"
 #include "codec/wire.h"
 #include "tests/lib/testbus.h"
-#include "tests/server/phone.h"
+#include "tests/lib/phone.h"
 
 #define SIM_NAME "org.bridged.test.Budsim"
 #define SIM_PATH "/org/bridged/test"

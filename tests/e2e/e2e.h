@@ -13,7 +13,7 @@
 #include <systemd/sd-bus.h>
 
 #include "policy/value.h"
-#include "tests/server/harness.h"
+#include "tests/lib/harness.h"
 
 #define E2E_DEADLINE_USEC (20 * UINT64_C(1000000))
 #define E2E_PHONE UINT64_C(0x00000000000000fe)

@@ -1,6 +1,8 @@
 # tests/e2e/: the scenarios end to end on real parts — a private
-# dbus-daemon, budsim, syncd over TLS and bridged itself.
-E2E_OBJS := $(B)/tests/e2e/e2e.o $(B)/tests/server/harness.o $(B)/tests/server/phone.o $(B)/tests/lib/testbus.o $(B)/tests/lib/values.o
+# dbus-daemon, budsim, syncd over TLS and bridged itself (test-scenarios),
+# and the regression tests of bugs found on the real stack (tests/hil) on the
+# same harness (test-regress).
+E2E_OBJS := $(B)/tests/e2e/e2e.o $(B)/tests/lib/harness.o $(B)/tests/lib/phone.o $(B)/tests/lib/testbus.o $(B)/tests/lib/values.o
 TESTS += $(B)/tests/e2e/test-scenarios
 
 $(B)/tests/e2e/test-scenarios: $(B)/tests/e2e/test-scenarios.o $(E2E_OBJS) $(B)/libcodec.a \
@@ -12,3 +14,10 @@ BENCHES += $(B)/tests/e2e/bench-bridged
 $(B)/tests/e2e/bench-bridged: $(B)/tests/e2e/bench-bridged.o $(E2E_OBJS) $(B)/libcodec.a \
 		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd libcurl) $(CODEC_LIBS)
+
+E2E_REGRESS_OBJS := $(B)/tests/e2e/e2e.o $(B)/tests/lib/harness.o $(B)/tests/lib/phone.o $(B)/tests/lib/testbus.o
+TESTS += $(B)/tests/e2e/test-regress
+
+$(B)/tests/e2e/test-regress: $(B)/tests/e2e/test-regress.o $(E2E_REGRESS_OBJS) $(B)/libcodec.a \
+		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl sqlite3) $(CODEC_LIBS)

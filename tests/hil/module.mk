@@ -21,7 +21,7 @@ $(HIL_PROBE): $(B)/tests/hil/vm/probe.o $(B)/libcodec.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd) $(CODEC_LIBS)
 
-$(HIL_SCENARIOS_BIN): $(B)/tests/hil/scenarios.o $(B)/tests/server/harness.o $(B)/tests/server/phone.o $(B)/tests/lib/values.o $(B)/libcodec.a
+$(HIL_SCENARIOS_BIN): $(B)/tests/hil/scenarios.o $(B)/tests/lib/harness.o $(B)/tests/lib/phone.o $(B)/tests/lib/values.o $(B)/libcodec.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd libcurl) $(CODEC_LIBS)
 

@@ -34,8 +34,8 @@
 #include "codec/recjson.h"
 #include "codec/wire.h"
 #include "tests/lib/values.h"
-#include "tests/server/harness.h"
-#include "tests/server/phone.h"
+#include "tests/lib/harness.h"
+#include "tests/lib/phone.h"
 
 #define SEC UINT64_C(1000000)
 #define DEADLINE (60 * SEC)             /* TCG and a real radio are slower than budsim */

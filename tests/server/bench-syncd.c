@@ -21,7 +21,7 @@
 
 #include <curl/curl.h>
 
-#include "harness.h"
+#include "tests/lib/harness.h"
 
 #define PUSHES 3000
 #define CONCURRENT_PUSHES 8000        /* per figure, after each connection's warm-up push */

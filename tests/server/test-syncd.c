@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "harness.h"
+#include "tests/lib/harness.h"
 
 #define DEV_HDR "Device-Id: 00a1b2c3d4e5f607"
 #define ORIGIN_A "00a1b2c3d4e5f607"

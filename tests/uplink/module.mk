@@ -12,10 +12,10 @@ $(B)/tests/uplink/test-uplink-json $(B)/tests/uplink/test-uplink-error: $(B)/tes
 		$(B)/tests/uplink/%.o $(B)/libuplink.a $(B)/libcodec.a $(B)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(UPLINK_LIBS)
 
-$(B)/tests/uplink/test-uplink: $(B)/tests/uplink/test-uplink.o $(B)/tests/uplink/syncd-harness.o $(B)/tests/server/harness.o \
+$(B)/tests/uplink/test-uplink: $(B)/tests/uplink/test-uplink.o $(B)/tests/uplink/syncd-harness.o $(B)/tests/lib/harness.o \
 		$(B)/libuplink.a $(B)/libcodec.a $(B)/libcommon.a | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(UPLINK_LIBS)
 
-$(B)/tests/uplink/bench-uplink: $(B)/tests/uplink/bench-uplink.o $(B)/tests/uplink/syncd-harness.o $(B)/tests/server/harness.o \
+$(B)/tests/uplink/bench-uplink: $(B)/tests/uplink/bench-uplink.o $(B)/tests/uplink/syncd-harness.o $(B)/tests/lib/harness.o \
 		$(B)/libuplink.a $(B)/libcodec.a $(B)/libcommon.a | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(UPLINK_LIBS)

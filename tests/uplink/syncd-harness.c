@@ -1,5 +1,5 @@
 /* Starting and stopping syncd for the uplink tests, and its fault hooks, on
- * tests/server/harness.c. Blocking is fine here: the uplink under test runs
+ * tests/lib/harness.c. Blocking is fine here: the uplink under test runs
  * on its own loop only while none of these run. */
 #include <errno.h>
 #include <stdio.h>

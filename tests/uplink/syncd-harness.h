@@ -5,7 +5,7 @@
  * set over HTTPS, and SIGTERM at the end. Never sleeps to wait. */
 #pragma once
 
-#include "tests/server/harness.h"
+#include "tests/lib/harness.h"
 
 #define SYNCD_TOKEN_A HARNESS_TOKEN_A
 #define SYNCD_TOKEN_B HARNESS_TOKEN_B

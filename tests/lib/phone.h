@@ -1,14 +1,14 @@
 /* The sync server as a phone sees it, for the end-to-end suites (tests/e2e,
  * tests/demo, tests/hil): the record a pull holds for a key and family, and
  * one record pushed as the phone (Device-Id 00000000000000fe). Works on a
- * local syncd (tests/server/harness.h) or on any server whose base URL and
+ * local syncd (tests/lib/harness.h) or on any server whose base URL and
  * CA (empty: the system's store) are filled in a struct harness_syncd. */
 #pragma once
 
 #include <stddef.h>
 
 #include "policy/value.h"
-#include "tests/server/harness.h"
+#include "tests/lib/harness.h"
 
 /* 0, -ENOENT when the server holds no record for key and family, -EIO when
  * the pull was not answered 200. */

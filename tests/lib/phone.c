@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "codec/recjson.h"
-#include "tests/server/phone.h"
+#include "tests/lib/phone.h"
 
 int phone_pull_record(const struct harness_syncd *s, const char *token, enum key key, enum family family,
                         struct record *ret) {

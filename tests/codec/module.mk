@@ -1,0 +1,8 @@
+# tests/codec/: one cmocka test per codec of codec/ (wire, recjson) and the
+# shared codec vectors of docs/vectors (test-vectors-codec), linking
+# libcodec.a alone.
+CODEC_TEST_SRCS := $(sort $(wildcard tests/codec/test-*.c))
+TESTS += $(CODEC_TEST_SRCS:%.c=$(B)/%)
+
+$(B)/tests/codec/test-%: $(B)/tests/codec/test-%.o $(B)/libcodec.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(CODEC_LIBS)
