@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "common/backoff.h"
+#include "common/buds-address.h"
 #include "common/event-timer.h"
 #include "common/random.h"
 #include "log.h"
@@ -124,7 +125,7 @@ static void item_reset(struct mitem *it) {
 
 static bool outcome_writes(const struct engine_outcome *o, const char *address, enum key key) {
         for (unsigned i = 0; i < o->n_writes; i++)
-                if (o->writes[i].rec.value.key == key && strcasecmp(o->writes[i].address, address) == 0)
+                if (o->writes[i].rec.value.key == key && buds_address_equal(o->writes[i].address, address))
                         return true;
         return false;
 }
