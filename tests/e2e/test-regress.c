@@ -47,6 +47,18 @@ static struct value profile(const char *name) {
         return v;
 }
 
+/* Set(profile) through the control API: 0, or the D-Bus error in err. */
+static int set_profile(const struct value *v, sd_bus_error *err) {
+        char *json = recjson_value_print(v), *ans = NULL;
+        int r;
+
+        assert_non_null(json);
+        r = e2e_call(&E, "Set", &ans, err, "sss", "profile", "", json);
+        free(json);
+        free(ans);
+        return r;
+}
+
 static bool cond_on_server(struct e2e *e, void *userdata) {
         const struct value *v = userdata;
         struct record server;
@@ -181,21 +193,15 @@ static bool cond_no_conflict_and_on_server(struct e2e *e, void *userdata) {
  * own edits in a row are one line of edits: nothing in the conflict log. */
 static void test_own_edits_in_a_row(void **state) {
         struct value flat = profile("flat"), voice = profile("voice");
-        char *json, *ans = NULL, *list = NULL;
+        char *list = NULL;
 
         (void) state;
         E.push_debounce_ms = 2000;
         assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
         assert_int_equal(e2e_bridged_start(&E, true), 0);
         assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
-        json = recjson_value_print(&flat);
-        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
-        free(json);
-        free(ans);
-        json = recjson_value_print(&voice);
-        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
-        free(json);
-        free(ans);
+        assert_int_equal(set_profile(&flat, NULL), 0);
+        assert_int_equal(set_profile(&voice, NULL), 0);
         assert_true(e2e_wait(&E, cond_no_conflict_and_on_server, &voice, E2E_DEADLINE_USEC));
         assert_int_equal(e2e_call(&E, "ListConflicts", &list, NULL, NULL), 0);
         assert_string_equal(list, "[]");
@@ -227,7 +233,7 @@ static void test_sync_ends_on_future_stamp(void **state) {
         struct record ahead = { .value = profile("phone, 200 s ahead"),
                                 .stamp = { stamp_pack(wall_ms() + 200000, 0), E2E_PHONE } };
         sd_bus_error err = SD_BUS_ERROR_NULL;
-        char status[32], *json, *ans = NULL;
+        char status[32], *ans = NULL;
 
         (void) state;
         /* a phone's stamp 200 s ahead, within the server's 300 s: taken, and
@@ -239,11 +245,7 @@ static void test_sync_ends_on_future_stamp(void **state) {
         /* a server that allows 60 s: bridged's next stamp is 200 s ahead of it */
         assert_int_equal(e2e_server_stop(&E), 0);
         assert_int_equal(e2e_server_start_with(&E, strict), 0);
-        json = recjson_value_print(&mine);
-        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
-        free(json);
-        free(ans);
-        ans = NULL;
+        assert_int_equal(set_profile(&mine, NULL), 0);
         /* Sync ends, with the reason, and the next one is not refused as running */
         for (int i = 0; i < 2; i++) {
                 assert_true(e2e_call(&E, "Sync", &ans, &err, NULL) < 0);
@@ -262,7 +264,7 @@ static void test_sync_ends_on_future_stamp(void **state) {
 static void test_damaged_cache_is_an_error(void **state) {
         struct value v = profile("after the damage");
         sqlite3_stmt *st;
-        char path[160], *json, *ans = NULL, *status = NULL;
+        char path[160], *status = NULL;
         sd_bus_error err = SD_BUS_ERROR_NULL;
         sqlite3 *db;
 
@@ -275,9 +277,7 @@ static void test_damaged_cache_is_an_error(void **state) {
         (void) sqlite3_step(st);
         sqlite3_finalize(st);
         sqlite3_close(db);
-        json = recjson_value_print(&v);
-        assert_true(e2e_call(&E, "Set", &ans, &err, "sss", "profile", "", json) < 0);
-        free(json);
+        assert_true(set_profile(&v, &err) < 0);
         sd_bus_error_free(&err);
         assert_int_equal(e2e_call(&E, "Status", &status, NULL, NULL), 0);
         assert_non_null(strstr(status, "\"state\":\"error\""));
@@ -301,7 +301,7 @@ static bool cond_buds_hold(struct e2e *e, void *userdata) {
  * reconnect, and is no conflict. */
 static void test_acknowledged_write_not_applied(void **state) {
         struct value v = profile("dropped once"), w = profile("notify lost");
-        char *json, *ans = NULL, *list = NULL;
+        char *list = NULL;
 
         (void) state;
         assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
@@ -309,10 +309,7 @@ static void test_acknowledged_write_not_applied(void **state) {
         assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
         assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
         inject(&E, "profile", "ignore-write", 1);
-        json = recjson_value_print(&v);
-        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
-        free(json);
-        free(ans);
+        assert_int_equal(set_profile(&v, NULL), 0);
         assert_true(e2e_wait(&E, cond_buds_hold, &v, E2E_DEADLINE_USEC));
         assert_true(e2e_wait(&E, cond_on_server, &v, E2E_DEADLINE_USEC));
         assert_int_equal(e2e_call(&E, "ListConflicts", &list, NULL, NULL), 0);
@@ -322,10 +319,7 @@ static void test_acknowledged_write_not_applied(void **state) {
          * applied, and the item is not left failing */
         assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
         inject(&E, "manifest", "drop-notify", 1);
-        json = recjson_value_print(&w);
-        assert_int_equal(e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json), 0);
-        free(json);
-        free(ans);
+        assert_int_equal(set_profile(&w, NULL), 0);
         assert_true(e2e_wait(&E, cond_buds_hold, &w, E2E_DEADLINE_USEC));
         assert_true(e2e_wait(&E, cond_profile_failing, NULL, E2E_DEADLINE_USEC));
         assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
