@@ -70,7 +70,6 @@ static void item_failed(struct mitem *it, int error, const char *what, const cha
                 manager_notify_properties(m);
 }
 
-
 static void item_recovered(struct mitem *it) {
         struct mbuds *b = it->owner;
 
@@ -98,7 +97,12 @@ static int on_write_unconfirmed(sd_event_source *s, uint64_t usec, void *userdat
         (void) usec;
         if (!b->ready)
                 return 0;
-        it->unapplied++;
+        /* the warning for a failure that lasts: item_failed() warns only
+         * at its start */
+        if (++it->unapplied == 3)
+                log_struct(LOG_WARNING, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
+                           "Buds %s keep acknowledging writes of %s without applying them; applying it again, "
+                           "slower each time, up to a minute apart.", b->address, key_name(it->key));
         (void) engine_buds_doubt(b->m->engine, b->address, it->key);
         (void) snprintf(what, sizeof(what), "Writing %s to", key_name(it->key));
         item_failed(it, -EIO, what, it->unapplied >= 3 ? "the Buds keep acknowledging the write without applying it"
