@@ -110,6 +110,13 @@ static void timer_stop(struct bluez_buds *b) {
 
 static void connect_start(struct bluez_buds *b);
 
+static bool chrs_none(const struct bluez_buds *b) {
+        for (int i = 0; i < BLUEZ_CHR_REQUIRED; i++)
+                if (b->chr[i].path)
+                        return false;
+        return true;
+}
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct bluez_buds *b = userdata;
         enum bluez_timer kind = b->timer_kind;
@@ -123,12 +130,19 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         if (kind == BLUEZ_TIMER_GRACE) {
                 b->missing_reported = true;
-                for (int i = 0; i < BLUEZ_CHR_REQUIRED; i++)
-                        if (!b->chr[i].path)
-                                bluez_buds_error(b, -ENOENT, "characteristic %s (%s) missing after the "
-                                                 "services were resolved; asking bluetoothd for its "
-                                                 "objects again and waiting for it",
-                                                 bluez_chr_name[i], bluez_chr_uuid[i]);
+                if (chrs_none(b))
+                        bluez_buds_error(b, -ENOENT, "connected, but the services bluetoothd resolved lack "
+                                         "the Buds Sync service (%s); its copy of their GATT database "
+                                         "may be stale: `bluetoothctl remove %s` and pairing them again "
+                                         "makes it read the database anew; waiting for it meanwhile",
+                                         BUDS_SYNC_SERVICE_UUID, b->address);
+                else
+                        for (int i = 0; i < BLUEZ_CHR_REQUIRED; i++)
+                                if (!b->chr[i].path)
+                                        bluez_buds_error(b, -ENOENT, "characteristic %s (%s) missing after "
+                                                         "the services were resolved; asking bluetoothd "
+                                                         "for its objects again and waiting for it",
+                                                         bluez_chr_name[i], bluez_chr_uuid[i]);
                 /* in case their InterfacesAdded went past us */
                 bluez_rescan(b->bluez);
         }

@@ -342,7 +342,11 @@ static bool buds_matches(struct bluez *bz, const struct bluez_buds *b) {
                 return false;
         if (bz->cfg_address)
                 return buds_address_equal(b->address, bz->cfg_address);
-        return b->paired && b->has_sync_uuid;
+        /* Paired Buds already met (in the cache, or read in this run) stay
+         * ours when bluetoothd lists their services without the Buds Sync
+         * service: its copy of their database can be stale, and that is
+         * said (the grace for missing characteristics), not a silence. */
+        return b->paired && (b->has_sync_uuid || bluez_known_get(bz, b->address));
 }
 
 /* ---- devices ---- */

@@ -289,11 +289,12 @@ GETTER(dev_get_appearance) {
 }
 
 GETTER(dev_get_uuids) {
+        const struct sim_device *d = userdata;
+
         UNUSED_GETTER_ARGS;
-        (void) userdata;
         return sd_bus_message_append_strv(reply, (char **) (const char *[]) {
                 device_uuids[0], device_uuids[1], device_uuids[2], device_uuids[3],
-                device_uuids[4], NULL });
+                sim_gatt_hidden(d, SIM_SVC_SYNC) ? NULL : device_uuids[4], NULL });
 }
 
 GETTER(dev_get_adapter) {
@@ -604,8 +605,11 @@ int sim_gatt_enumerate(struct sim_device *d, char ***strv, size_t *n) {
         if (!d->exported)
                 return 0;
         for (int s = 0; r >= 0 && s < _SIM_SVC_MAX; s++)
-                r = strv_push(strv, n, d->svc[s].path);
+                if (!sim_gatt_hidden(d, (enum sim_svc) s))
+                        r = strv_push(strv, n, d->svc[s].path);
         for (int c = 0; r >= 0 && c < _SIM_CHR_MAX; c++) {
+                if (sim_gatt_hidden(d, sim_gatt_chr_service(c)))
+                        continue;
                 r = strv_push(strv, n, d->chrc[c].path);
                 if (r >= 0 && d->chrc[c].ccc_path[0])
                         r = strv_push(strv, n, d->chrc[c].ccc_path);

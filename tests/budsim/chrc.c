@@ -756,18 +756,27 @@ static const sd_bus_vtable desc_vtable[] = {
 
 enum obj_kind { OBJ_SERVICE, OBJ_CHRC, OBJ_DESC };
 
+enum sim_svc sim_gatt_chr_service(int c) {
+        return chr_defs[c].svc;
+}
+
+bool sim_gatt_hidden(const struct sim_device *d, enum sim_svc s) {
+        return d->sim->opt.stale_cache && s == SIM_SVC_SYNC;
+}
+
 static void *lookup(struct sim *sim, const char *path, enum obj_kind kind) {
         for (struct sim_device *d = sim->devices; d; d = d->next) {
                 if (!d->exported || strncmp(path, d->path, strlen(d->path)) != 0)
                         continue;
                 for (int i = 0; kind == OBJ_SERVICE && i < _SIM_SVC_MAX; i++)
-                        if (strcmp(path, d->svc[i].path) == 0)
+                        if (strcmp(path, d->svc[i].path) == 0 && !sim_gatt_hidden(d, (enum sim_svc) i))
                                 return &d->svc[i];
                 for (int i = 0; kind == OBJ_CHRC && i < _SIM_CHR_MAX; i++)
-                        if (strcmp(path, d->chrc[i].path) == 0)
+                        if (strcmp(path, d->chrc[i].path) == 0 && !sim_gatt_hidden(d, chr_defs[i].svc))
                                 return &d->chrc[i];
                 for (int i = 0; kind == OBJ_DESC && i < _SIM_CHR_MAX; i++)
-                        if (d->chrc[i].ccc_path[0] && strcmp(path, d->chrc[i].ccc_path) == 0)
+                        if (d->chrc[i].ccc_path[0] && strcmp(path, d->chrc[i].ccc_path) == 0 &&
+                            !sim_gatt_hidden(d, chr_defs[i].svc))
                                 return &d->chrc[i];
         }
         return NULL;
@@ -807,6 +816,8 @@ int sim_gatt_register(struct sim *sim) {
 static void emit_service(struct sim_device *d, enum sim_svc s, bool added) {
         sd_bus *bus = d->sim->bus;
 
+        if (sim_gatt_hidden(d, s))
+                return;
         if (added)
                 (void) sd_bus_emit_object_added(bus, d->svc[s].path);
         for (int c = 0; c < _SIM_CHR_MAX; c++) {

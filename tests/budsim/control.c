@@ -277,6 +277,11 @@ static int set_option(struct sim *sim, const char *name, sd_bus_message *m) {
                 o->silent_connect = r >= 0 ? b : o->silent_connect;
                 return r;
         }
+        if (strcmp(name, "stale-cache") == 0) {
+                r = sd_bus_message_read(m, "v", "b", &b);
+                o->stale_cache = r >= 0 ? b : o->stale_cache;
+                return r;
+        }
         return -EINVAL;
 }
 
@@ -317,6 +322,8 @@ static int method_get_option(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return sd_bus_reply_method_return(m, "v", "b", (int) o->notify_before_reply);
         if (strcmp(name, "silent-connect") == 0)
                 return sd_bus_reply_method_return(m, "v", "b", (int) o->silent_connect);
+        if (strcmp(name, "stale-cache") == 0)
+                return sd_bus_reply_method_return(m, "v", "b", (int) o->stale_cache);
         return sd_bus_error_setf(error, CTL_ERROR ".InvalidArgs", "option %s: unknown", name);
 }
 

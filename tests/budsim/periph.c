@@ -633,7 +633,9 @@ static int register_all(struct periph *p) {
                 r = sd_bus_set_property(p->bus, "org.bluez", p->adapter_path, "org.bluez.Adapter1", "Alias",
                                         &error, "s", p->name);
         if (r < 0) {
-                fprintf(stderr, "buds-periph: cannot set up %s: %s\n", p->adapter, error.message);
+                fprintf(stderr, "buds-periph: cannot set up %s: %s%s%s\n", p->adapter,
+                        error.name ? error.name : strerror(-r), error.message && *error.message ? ": " : "",
+                        error.message && *error.message ? error.message : "");
                 sd_bus_error_free(&error);
                 return r;
         }

@@ -35,6 +35,8 @@ struct sim_options {
         uint16_t mtu;
         bool notify_before_reply;
         bool silent_connect;    /* Connected=true without PropertiesChanged (5.66's race) */
+        bool stale_cache;       /* a GATT cache without the Buds Sync service (5.66, after the
+                                 * database changed mid-discovery): neither in UUIDs nor exported */
 };
 
 enum sim_svc {
@@ -228,6 +230,9 @@ void sim_gatt_unexport(struct sim_device *d, bool emit);
 void sim_gatt_link_up(struct sim_device *d);
 void sim_gatt_link_down(struct sim_device *d);
 void sim_gatt_drop_all(struct sim_device *d);
+/* the service of characteristic c; a service the stale cache hides */
+enum sim_svc sim_gatt_chr_service(int c);
+bool sim_gatt_hidden(const struct sim_device *d, enum sim_svc s);
 void sim_gatt_item_changed(struct buds *b, const uint8_t notify[WIRE_NOTIFY_SIZE], void *userdata);
 void sim_gatt_battery_changed(struct buds *b, uint8_t level, void *userdata);
 void sim_gatt_notify(struct sim_device *d, enum sim_chr id, const uint8_t *value, size_t len);

@@ -189,6 +189,10 @@ void fix_option_u(struct fix *f, const char *name, uint32_t value) {
         fix_call(f, "SetOption", "sv", name, "u", value);
 }
 
+void fix_option_b(struct fix *f, const char *name, bool value) {
+        fix_call(f, "SetOption", "sv", name, "b", (int) value);
+}
+
 void fix_fault(struct fix *f, const char *addr, const char *target, const char *kind,
                const char *param, char type, uint64_t value) {
         if (!param)

@@ -67,6 +67,7 @@ void fix_stop(struct fix *f);
 void fix_call(struct fix *f, const char *method, const char *types, ...);
 void fix_option_s(struct fix *f, const char *name, const char *value);
 void fix_option_u(struct fix *f, const char *name, uint32_t value);
+void fix_option_b(struct fix *f, const char *name, bool value);
 void fix_fault(struct fix *f, const char *addr, const char *target, const char *kind,
                const char *param, char type, uint64_t value);
 uint64_t fix_counter(struct fix *f, const char *addr, const char *name);

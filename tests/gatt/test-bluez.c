@@ -533,6 +533,31 @@ static void test_crash(void **state) {
         assert_int_equal(F.n_done, 1);
 }
 
+/* Seen in the VM: a new bluetoothd reconnected paired Buds while their
+ * database was changing and kept a copy without the Buds Sync service. The
+ * Buds stay selected (Address= empty: they were met as Buds) and the client
+ * says what is wrong instead of dropping them in silence; when bluetoothd
+ * shows the service again they are ready on the same handle. */
+static void test_restart_stale_cache(void **state) {
+        struct bluez_buds *b = start_ready((const char *[]) { ONE_PRO, NULL }, FIX_ADDR1);
+
+        (void) state;
+        bluez_buds_ref(b);
+        fix_option_b(&F, "stale-cache", true);
+        F.n_error = 0;
+        fix_call(&F, "RestartBluez", "u", 50);
+        assert_true(FIX_WAIT(&F, F.n_gone == 1 && F.n_error >= 1));
+        assert_false(bluez_buds_detached(b));
+        assert_ptr_equal(bluez_buds_find(F.bz, FIX_ADDR1), b);
+        assert_non_null(strstr(F.error, "lack the Buds Sync service"));
+        assert_non_null(strstr(F.error, "bluetoothctl remove " FIX_ADDR1));
+        assert_int_equal(F.n_ready, 1);
+        fix_option_b(&F, "stale-cache", false);
+        fix_call(&F, "RestartBluez", "u", 50);
+        assert_ptr_equal(fix_wait_ready(&F, FIX_ADDR1, 2), b);
+        bluez_buds_unref(b);
+}
+
 static void test_two_buds(void **state) {
         struct fix *f = start((const char *[]) { ONE_PRO, ONE_STD, NULL });
         struct bluez_buds *a, *b;
@@ -659,7 +684,7 @@ int main(void) {
                 T(test_resolve_after),
                 T(test_resolve_before),
                 T(test_connect_fails_then_backoff),
-        T(test_stuck_connect_cancelled),
+                T(test_stuck_connect_cancelled),
                 T(test_connected_never_signalled),
                 T(test_connected_by_another_never_signalled),
                 T(test_setup_not_connected_on_live_link),
@@ -677,6 +702,7 @@ int main(void) {
                 T(test_cache_no),
                 T(test_restart_bluez),
                 T(test_crash),
+                T(test_restart_stale_cache),
                 T(test_two_buds),
                 T(test_buds_removed),
                 T(test_forged_signals),
