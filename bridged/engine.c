@@ -30,12 +30,16 @@ struct engine {
 
 static uint64_t now(struct engine *e) { return e->cfg.now_ms(e->cfg.userdata); }
 
-static int random_node(uint64_t *ret) {
+static int fill_random(struct engine *e, void *buf, size_t n) {
+        return e->cfg.random ? e->cfg.random(buf, n, e->cfg.userdata) : random_bytes(buf, n);
+}
+
+static int random_node(struct engine *e, uint64_t *ret) {
         uint64_t v = 0;
         int r;
 
         do {
-                r = random_bytes(&v, sizeof(v));
+                r = fill_random(e, &v, sizeof(v));
                 if (r < 0)
                         return r;
         } while (v == 0);       /* 0 is the factory origin */
@@ -104,7 +108,7 @@ int engine_new(struct store *s, const struct engine_config *cfg, struct engine *
         e->cfg = *cfg;
         r = store_node_get(s, &node, &last, &issued);
         if (r == -ENOENT) {
-                r = random_node(&node);
+                r = random_node(e, &node);
                 if (r == 0)
                         r = store_node_put(s, node, 0, 0);
         }
@@ -143,7 +147,7 @@ static enum hlc_verdict receive(struct engine *e, struct stamp s, struct engine_
         enum hlc_verdict v = hlc_receive(&e->clock, s, now(e));
         uint64_t node;
 
-        if (v == HLC_CLONED && random_node(&node) == 0) {
+        if (v == HLC_CLONED && random_node(e, &node) == 0) {
                 o->node_renewed = true;
                 o->old_node = e->clock.node;
                 hlc_renew_node(&e->clock, node);
@@ -252,12 +256,21 @@ static int convert_into(struct round *rd, enum family to) {
         return engine_copy_from_record(&dst, &rd->items[to].cache);
 }
 
+static bool same_value(const struct store_copy *a, const struct store_copy *b) {
+        return a->present && b->present && a->len == b->len && memcmp(a->value, b->value, a->len) == 0;
+}
+
 static int log_conflict(struct engine *e, struct round *rd, enum family lost_f, const struct store_copy *lost,
                         const char *lost_source, const char *kept_source, struct engine_outcome *o) {
         enum family kf = rd->d.intent_family;
         struct store_conflict c = { .key = rd->key, .kept_family = kf, .lost_family = lost_f,
                                     .kept = rd->items[kf].cache, .lost = *lost, .at_ms = now(e) };
         int r;
+
+        /* the same value under another stamp (one change stamped twice: a
+         * Buds copy stamped again after a clock step): nothing is lost */
+        if (kf == lost_f && same_value(&c.kept, lost))
+                return 0;
 
         (void) snprintf(c.kept_source, sizeof(c.kept_source), "%s", kept_source);
         (void) snprintf(c.lost_source, sizeof(c.lost_source), "%s", lost_source);
@@ -610,7 +623,12 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
         if (r < 0)
                 return r;
         r = begin_relaxed(e);
-        if (r == 0)
+        /* a write sent before the clock was found ahead and restarted lands
+         * with a stamp now suspect: not a snapshot to trust; the next check
+         * reads it, and the read stamps it anew */
+        if (r == 0 && hlc_is_suspect(&e->clock, rec->stamp, now(e)))
+                r = store_buds_item_forget(e->store, address, rec->value.key);
+        else if (r == 0)
                 r = store_buds_item_put(e->store, address, rec->value.key, &snap);
         if (r < 0)
                 return fail(e, r);
@@ -645,34 +663,115 @@ static int log_suspect_conflict(struct engine *e, enum key key, enum family f, c
  * converted from it is dropped (the conversion is made again from the
  * re-stamped intent); a newer copy from elsewhere on the server that the
  * re-stamp now beats goes to the conflict log. */
-static int restamp_copy(struct engine *e, enum key key, enum family f, struct engine_outcome *o) {
-        struct store_item it;
-        struct store_copy c;
-        int r = store_item_get(e->store, key, f, &it);
+static bool restamp_wanted(struct engine *e, const struct store_item *it) {
+        return it->cache.present && !stamp_is_factory(it->cache.stamp) &&
+               hlc_is_suspect(&e->clock, it->cache.stamp, now(e));
+}
 
-        if (r < 0 || !it.cache.present || stamp_is_factory(it.cache.stamp) ||
-            !hlc_is_suspect(&e->clock, it.cache.stamp, now(e)))
-                return r;
-        if (it.cache.derived) {
-                it.cache = (struct store_copy) { 0 };
-                it.pending = false;
-                return store_item_put(e->store, key, f, &it);
-        }
-        c = it.cache;
-        r = fresh_stamp(e, &c.stamp);
+/* One copy stamped anew. last: the newest of the key's copies stamped ahead,
+ * so the intent: it is offered (pending) whatever it was; an older one stays
+ * as pending as it was (an edit of ours it superseded is not revived). */
+static int restamp_copy(struct engine *e, enum key key, enum family f, struct store_item *it, bool last,
+                        struct engine_outcome *o) {
+        struct store_copy c = it->cache;
+        int r = fresh_stamp(e, &c.stamp);
+
         if (r < 0)
                 return r;
-        if (it.server.present && !it.server.derived && !stamp_is_factory(it.server.stamp) &&
-            !hlc_is_suspect(&e->clock, it.server.stamp, now(e)) && it.server.stamp.origin != o->old_node) {
-                r = log_conflict_of(e, key, f, &it.server, "server", &c, "bridge", o);
+        if (last && it->server.present && !it->server.derived && !stamp_is_factory(it->server.stamp) &&
+            !hlc_is_suspect(&e->clock, it->server.stamp, now(e)) && it->server.stamp.origin != o->old_node) {
+                r = log_conflict_of(e, key, f, &it->server, "server", &c, "bridge", o);
                 if (r < 0)
                         return r;
         }
-        it.cache = c;
-        it.pending = true;
-        it.adopted = false;
+        it->cache = c;
+        it->pending = it->pending || last;
+        it->adopted = false;
         o->restamped_ahead++;
-        return store_item_put(e->store, key, f, &it);
+        return store_item_put(e->store, key, f, it);
+}
+
+static void absorb(struct engine *e, struct stamp st) {
+        if (!stamp_is_factory(st) && !hlc_is_suspect(&e->clock, st, now(e)))
+                (void) hlc_receive(&e->clock, st, now(e));
+}
+
+/* A restarted clock starts from the wall clock, which may be behind stamps
+ * the cache rightly holds (a host or the server within MaxClockSkewSec
+ * ahead): it takes them in first, so that what is stamped from now on (the
+ * copies stamped anew, a person's next edit) is newer than all of them. */
+static int absorb_held_stamps(struct engine *e) {
+        struct store_buds *all = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
+                enum family fams[2];
+                unsigned nf = arb_families((enum key) k, fams);
+
+                for (unsigned i = 0; r == 0 && i < nf; i++) {
+                        struct store_item it;
+
+                        r = store_item_get(e->store, (enum key) k, fams[i], &it);
+                        if (r < 0)
+                                break;
+                        if (it.cache.present)
+                                absorb(e, it.cache.stamp);
+                        if (it.server.present)
+                                absorb(e, it.server.stamp);
+                }
+        }
+        if (r == 0)
+                r = store_buds_list(e->store, &all, &n);
+        for (size_t i = 0; r == 0 && i < n; i++)
+                for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
+                        struct store_buds_item snap;
+
+                        r = store_buds_item_get(e->store, all[i].address, (enum key) k, &snap);
+                        if (r == -ENOENT) {
+                                r = 0;
+                                continue;
+                        }
+                        if (r == 0) {
+                                absorb(e, snap.copy.stamp);
+                                absorb(e, snap.assigned);
+                        }
+                }
+        free(all);
+        return r;
+}
+
+/* The key's copies stamped ahead, stamped anew oldest first, so that their
+ * order (which edit came last) survives; copies converted from them are
+ * dropped, to be converted again from the intent. */
+static int restamp_key(struct engine *e, enum key key, struct engine_outcome *o) {
+        struct store_item items[FAMILY_COUNT];
+        enum family fams[2], order[2];
+        unsigned n = arb_families(key, fams), m = 0;
+        int r = 0;
+
+        for (unsigned i = 0; r == 0 && i < n; i++) {
+                struct store_item *it = &items[fams[i]];
+
+                r = store_item_get(e->store, key, fams[i], it);
+                if (r < 0 || !restamp_wanted(e, it))
+                        continue;
+                if (it->cache.derived) {
+                        it->cache = (struct store_copy) { 0 };
+                        it->pending = false;
+                        r = store_item_put(e->store, key, fams[i], it);
+                } else
+                        order[m++] = fams[i];
+        }
+        if (m == 2 && stamp_cmp(items[order[0]].cache.stamp, items[order[1]].cache.stamp) > 0) {
+                enum family t = order[0];
+
+                order[0] = order[1];
+                order[1] = t;
+        }
+        for (unsigned j = 0; r == 0 && j < m; j++)
+                r = restamp_copy(e, key, order[j], &items[order[j]], j == m - 1, o);
+        return r;
 }
 
 /* Buds snapshots stamped ahead are read again (and, still ahead, stamped
@@ -706,7 +805,7 @@ int engine_check_clock(struct engine *e, struct engine_outcome *o) {
 
         if (!hlc_is_ahead(&e->clock, now(e)))
                 return 0;
-        r = random_node(&node);
+        r = random_node(e, &node);
         if (r == 0)
                 r = begin(e);
         if (r < 0)
@@ -714,13 +813,9 @@ int engine_check_clock(struct engine *e, struct engine_outcome *o) {
         o->clock_restarted = true;
         o->old_node = e->clock.node;
         hlc_restart(&e->clock, node);
-        for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
-                enum family fams[2];
-                unsigned nf = arb_families((enum key) k, fams);
-
-                for (unsigned i = 0; r == 0 && i < nf; i++)
-                        r = restamp_copy(e, (enum key) k, fams[i], o);
-        }
+        r = absorb_held_stamps(e);
+        for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++)
+                r = restamp_key(e, (enum key) k, o);
         if (r == 0)
                 r = forget_buds_ahead(e);
         if (r == 0)
@@ -815,9 +910,9 @@ int engine_server_records(struct engine *e, const struct record *recs, size_t n,
         return commit(e);
 }
 
-static int uuid4(char buf[static 37]) {
+static int uuid4(struct engine *e, char buf[static 37]) {
         uint8_t u[16];
-        int r = random_bytes(u, sizeof(u));
+        int r = fill_random(e, u, sizeof(u));
 
         if (r < 0)
                 return r;
@@ -897,7 +992,7 @@ static int push_create(struct engine *e) {
                 return r;
         r = push_body(e, &body);
         if (r == 0)
-                r = uuid4(key);
+                r = uuid4(e, key);
         if (r == 0)
                 r = store_push_put(e->store, key, body);
         free(body);
@@ -961,6 +1056,7 @@ static int take_result(struct engine *e, const struct record *sent, const struct
 int engine_push_done(struct engine *e, const struct engine_push_result *res, size_t n, struct engine_outcome *o) {
         struct record *sent = NULL;
         size_t n_sent = 0;
+        bool future = false;
         bool touched[KEY_MAX + 1] = { false };
         struct before b[KEY_MAX + 1];
         int r = begin(e);
@@ -982,10 +1078,22 @@ int engine_push_done(struct engine *e, const struct engine_push_result *res, siz
                         r = reconcile_since(e, (enum key) k, &b[k], o);
         if (r == 0)
                 r = store_last_sync_put(e->store, now(e));
+        for (size_t i = 0; r == 0 && i < n; i++)
+                future = future || res[i].status == ENGINE_PUSH_REJECTED_FUTURE;
         free(sent);
         if (r < 0)
                 return fail(e, r);
-        return commit(e);
+        r = commit(e);
+        /* The server finds our stamps in its future. When our own clock is
+         * back (a step forward, stamped with, then corrected) and no edit
+         * has stamped since, nothing else would notice: the copies would
+         * wait, refused, until the future came. Check the clock now. */
+        if (r == 0 && future) {
+                int c = engine_check_clock(e, o);
+
+                r = c < 0 ? c : 0;
+        }
+        return r;
 }
 
 int engine_push_forget(struct engine *e) {

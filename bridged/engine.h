@@ -26,6 +26,9 @@ struct engine_config {
         uint32_t conflict_log_limit;
         /* wall clock in ms since the epoch; tests pass their own */
         uint64_t (*now_ms)(void *userdata);
+        /* node ids and Idempotency-Keys: NULL for the kernel's (random_bytes);
+         * a simulation passes its seeded generator, to replay a run exactly */
+        int (*random)(void *buf, size_t n, void *userdata);
         void *userdata;
 };
 

@@ -213,9 +213,10 @@ static void take_push_reply(struct manager *m, const struct uplink_push_reply *p
                 return;
         }
         m->push_unusable = 0;
-        for (size_t i = 0; i < p->n; i++)
+        for (size_t i = 0; i < p->n && !o.clock_restarted; i++)
                 if (res[i].status == ENGINE_PUSH_REJECTED_FUTURE) {
-                        /* offered again later, not at once */
+                        /* offered again later, not at once (unless the engine found our
+                         * clock back from a step ahead and stamped them anew) */
                         cool_down(m, -ERANGE, "the server finds a stamp of this host in the future: this host's "
                                               "clock is ahead of the server's; the edit is offered again later");
                         break;

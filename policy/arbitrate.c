@@ -157,8 +157,12 @@ void arbitrate(const struct arb_input *in, struct arb_decision *ret) {
                 enum family bf = arb_buds_item_family(in->key, in->buds_family);
                 struct arb_copy target = result_of(in, &d, bf, d.family[bf].adopt);
 
+                /* also when the Buds hold a conversion and the intent in their
+                 * own family came since under the same stamp (converted from
+                 * the other family before its original arrived) */
                 d.write_buds = target.present &&
-                               (in->buds_dirty || !stamp_eq(target.stamp, in->buds.stamp));
+                               (in->buds_dirty || !stamp_eq(target.stamp, in->buds.stamp) ||
+                                (in->buds.derived && !target.derived));
         }
         *ret = d;
 }

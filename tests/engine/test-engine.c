@@ -629,6 +629,163 @@ static void test_clock_stepped_forward_then_back(void **state) {
         assert_true(stamp_ms(got.stamp) == T0 + 30000);
 }
 
+/* ---- found by the simulation (tests/sim; seeds in docs/simulation.md) ---- */
+
+/* Two edits here in the two families while the clock was a day ahead, the
+ * later in pro; the clock is set back. The restamp went family by family
+ * and revived the superseded standard edit as pending: a false conflict, and
+ * with the families the other way round the older edit would have won. */
+static void test_sim_restamp_keeps_order(void **state) {
+        struct fx *f = *state;
+        struct value first = std_eq(KEY_EQ_CUSTOM, 4), last = pro_eq(30, 500);
+        struct record got;
+        struct store_conflict *c = NULL;
+        size_t n = 0;
+
+        f->wall = T0 + 86400000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &first, NULL, &f->o), 0);
+        f->wall += 1000;
+        assert_int_equal(engine_set(f->e, &last, NULL, &f->o), 0);
+        f->wall = T0 + 10000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        assert_true(value_equal(&got.value, &last));
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(store_conflict_list(f->store, &c, &n), 0);
+        assert_int_equal(n, 0);
+        free(c);
+        /* what goes to the server is the last edit, not the first */
+        char *key = NULL;
+        struct record *recs = NULL;
+        assert_int_equal(engine_push_next(f->e, &key, &recs, &n), 0);
+        assert_int_equal(n, 1);
+        assert_true(value_equal(&recs[0].value, &last));
+        free(key);
+        free(recs);
+}
+
+/* The server already holds a copy stamped 2 min ahead (a host within
+ * MaxClockSkewSec); this host's clock was a day ahead and is restarted. A
+ * change on the Buds after that must still be the newest: the restarted
+ * clock began at the wall clock, behind the copy it held, and the change
+ * lost to an older edit without a trace. */
+static void test_sim_restarted_clock_not_behind_held_stamps(void **state) {
+        struct fx *f = *state;
+        struct record skewed = rec(pro_eq(10, 300), T0 + 120000, PHONE, 0, 0), got;
+        struct value ahead = profile("a day ahead");
+
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &skewed, 1, "c1", &f->o), 0);
+        f->wall = T0 + 86400000;
+        assert_int_equal(engine_set(f->e, &ahead, NULL, &f->o), 0);
+        f->wall = T0 + 5000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        /* Buds that never met the server's copy, changed by the person now */
+        f->wall += 1000;
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(pro_eq(-50, 2000), 0, 0, RECORD_DIRTY, 2));
+        struct value changed = pro_eq(-50, 2000);
+
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        assert_true(value_equal(&got.value, &changed));
+        assert_true(stamp_cmp(got.stamp, skewed.stamp) > 0);
+}
+
+/* The Buds took a conversion of the other family's edit; the original in
+ * their own family arrives later under the same stamp (the phone pushed
+ * both). Equal stamps: the Buds were never given the original. */
+static void test_sim_buds_get_original_over_conversion(void **state) {
+        struct fx *f = *state;
+        struct record std = rec(std_eq(KEY_EQ_CUSTOM, 6), T0 + 500, PHONE, 0, 0), got;
+        struct record pro = rec(pro_eq(25, 700), T0 + 500, PHONE, 0, 0);
+        struct record conv;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(pro_eq(0, 1000), 0, 0, 0, 1));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &std, 1, "c1", &f->o), 0);
+        assert_int_equal(f->o.n_writes, 1);
+        assert_true(f->o.writes[0].rec.flags & RECORD_DERIVED);
+        conv = buds_accept(f, 0);
+        f->wall += 100;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &pro, 1, "c2", &f->o), 0);
+        assert_int_equal(f->o.n_writes, 1);
+        assert_true(value_equal(&f->o.writes[0].rec.value, &pro.value));
+        assert_int_equal(f->o.writes[0].rec.flags, 0);
+        assert_int_equal(f->o.writes[0].rec.revision, conv.revision);
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        assert_true(stamp_eq(got.stamp, pro.stamp));
+}
+
+/* The push carried a stamp a day ahead; the clock was set back before the
+ * answer came, and no edit was made since. The server refused it as
+ * future_stamp, and nothing else would ever stamp it anew: the edit waited,
+ * refused, for a day. Now the refusal makes the engine check the clock. */
+static void test_sim_future_refusal_checks_clock(void **state) {
+        struct fx *f = *state;
+        struct value ahead = profile("a day ahead");
+        struct engine_push_result res;
+        struct record *recs = NULL;
+        char *key = NULL;
+        size_t n = 0;
+
+        f->wall = T0 + 86400000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &ahead, NULL, &f->o), 0);
+        assert_int_equal(engine_push_next(f->e, &key, &recs, &n), 0);
+        free(key);
+        f->wall = T0 + 5000;
+        res = (struct engine_push_result) { .key = KEY_PROFILE, .family = FAMILY_ANY,
+                                            .status = ENGINE_PUSH_REJECTED_FUTURE };
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_push_done(f->e, &res, 1, &f->o), 0);
+        assert_true(f->o.clock_restarted);
+        free(recs);
+        assert_int_equal(engine_push_next(f->e, &key, &recs, &n), 0);
+        assert_int_equal(n, 1);
+        assert_true(stamp_ms(recs[0].stamp) == T0 + 5000);
+        assert_true(value_equal(&recs[0].value, &ahead));
+        free(key);
+        free(recs);
+}
+
+/* A write sent while the clock was a day ahead lands after the clock was
+ * restarted: its stamp must not come back as a trusted snapshot of the Buds
+ * (the cache took the Buds' copy again, stamped a day ahead, and offered it
+ * to the server for ever); and one change stamped twice is no conflict. */
+static void test_sim_write_landing_after_restart(void **state) {
+        struct fx *f = *state;
+        struct record w, got;
+        struct store_conflict *c = NULL;
+        size_t n = 0;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(pro_eq(0, 1000), 0, 0, 0, 1));
+        f->wall = T0 + 86400000;
+        buds_read_v(f, L_ADDR, rec(pro_eq(-20, 900), 0, 0, RECORD_DIRTY, 2));
+        assert_int_equal(f->o.n_writes, 1);
+        w = f->o.writes[0].rec;                 /* stamped a day ahead, in flight */
+        f->wall = T0 + 5000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        assert_int_equal(engine_buds_written(f->e, L_ADDR, &w, 3), 0);
+        /* the Buds announce revision 3: the engine must read it */
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_buds_record(f->e, L_ADDR, KEY_EQ_CUSTOM, NULL, 3, &f->o), -ESTALE);
+        w.revision = 3;
+        buds_read(f, L_ADDR, &w);
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        assert_true(value_equal(&got.value, &w.value));
+        assert_true(stamp_ms(got.stamp) < T0 + 600000);
+        assert_int_equal(store_conflict_list(f->store, &c, &n), 0);
+        assert_int_equal(n, 0);
+        free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_clock_stepped_forward_then_back, setup, teardown),
@@ -648,6 +805,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_review_buds_copy_is_not_ours, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_review_lost_buds_logged_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_review_two_buds_dirty, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_restamp_keeps_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_restarted_clock_not_behind_held_stamps, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_buds_get_original_over_conversion, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_future_refusal_checks_clock, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_write_landing_after_restart, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
