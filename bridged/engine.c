@@ -615,6 +615,20 @@ int engine_buds_doubt(struct engine *e, const char *address, enum key key) {
         return commit(e);
 }
 
+int engine_buds_announced(struct engine *e, const char *address, enum key key, uint32_t revision, uint8_t flags) {
+        struct store_buds_item snap;
+        int r;
+
+        if (!(flags & RECORD_DIRTY))
+                return 0;
+        r = store_buds_item_get(e->store, address, key, &snap);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0 || snap.revision != revision || (snap.flags & RECORD_DIRTY))
+                return r;
+        return engine_buds_doubt(e, address, key);
+}
+
 int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision) {
         /* what we wrote came from our cache: its fate is the cache copy's */
         struct store_buds_item snap = { .revision = new_revision, .flags = rec->flags & RECORD_DERIVED, .known = true };
@@ -671,6 +685,9 @@ static bool restamp_wanted(struct engine *e, const struct store_item *it) {
 /* One copy stamped anew. last: the newest of the key's copies stamped ahead,
  * so the intent: it is offered (pending) whatever it was; an older one stays
  * as pending as it was (an edit of ours it superseded is not revived). */
+/* A server copy our restamped one beats goes to the conflict log, unless
+ * it is our own: stamped by this node before the restart, or by a node
+ * this host gave up at an earlier one. */
 static int restamp_copy(struct engine *e, enum key key, enum family f, struct store_item *it, bool last,
                         struct engine_outcome *o) {
         struct store_copy c = it->cache;
@@ -680,7 +697,9 @@ static int restamp_copy(struct engine *e, enum key key, enum family f, struct st
                 return r;
         if (last && it->server.present && !it->server.derived && !stamp_is_factory(it->server.stamp) &&
             !hlc_is_suspect(&e->clock, it->server.stamp, now(e)) && it->server.stamp.origin != o->old_node) {
-                r = log_conflict_of(e, key, f, &it->server, "server", &c, "bridge", o);
+                r = store_past_node_has(e->store, it->server.stamp.origin);
+                if (r == 0)
+                        r = log_conflict_of(e, key, f, &it->server, "server", &c, "bridge", o);
                 if (r < 0)
                         return r;
         }
@@ -774,6 +793,27 @@ static int restamp_key(struct engine *e, enum key key, struct engine_outcome *o)
         return r;
 }
 
+/* A DIRTY change we stamped ahead and have just stamped anew in the cache:
+ * the snapshot takes the new stamp, so that the same change read again
+ * keeps it and a change made on top of it has it as its base (a person
+ * pressing twice is no conflict). 1 when so, 0 when the snapshot is to be
+ * forgotten (read again). */
+static int restamp_snapshot(struct engine *e, const struct store_buds *b, enum key key, struct store_buds_item *snap) {
+        struct store_item it;
+        int r;
+
+        if (stamp_is_factory(snap->assigned) || hlc_is_suspect(&e->clock, snap->copy.stamp, now(e)))
+                return 0;
+        r = store_item_get(e->store, key, arb_buds_item_family(key, b->family), &it);
+        if (r < 0)
+                return r;
+        if (!it.cache.present || it.cache.derived || !same_value(&it.cache, &snap->copy) ||
+            hlc_is_suspect(&e->clock, it.cache.stamp, now(e)))
+                return 0;
+        snap->assigned = it.cache.stamp;
+        return 1;
+}
+
 /* Buds snapshots stamped ahead are read again (and, still ahead, stamped
  * again as suspect there). */
 static int forget_buds_ahead(struct engine *e) {
@@ -790,9 +830,14 @@ static int forget_buds_ahead(struct engine *e) {
                                 r = 0;
                                 continue;
                         }
-                        if (r == 0 && (hlc_is_suspect(&e->clock, snap.copy.stamp, now(e)) ||
+                        if (r < 0 || !(hlc_is_suspect(&e->clock, snap.copy.stamp, now(e)) ||
                                        hlc_is_suspect(&e->clock, snap.assigned, now(e))))
+                                continue;
+                        r = restamp_snapshot(e, &all[i], (enum key) k, &snap);
+                        if (r == 0)
                                 r = store_buds_item_forget(e->store, all[i].address, (enum key) k);
+                        else if (r > 0)
+                                r = store_buds_item_put(e->store, all[i].address, (enum key) k, &snap);
                 }
         free(all);
         return r;
@@ -813,7 +858,9 @@ int engine_check_clock(struct engine *e, struct engine_outcome *o) {
         o->clock_restarted = true;
         o->old_node = e->clock.node;
         hlc_restart(&e->clock, node);
-        r = absorb_held_stamps(e);
+        r = store_past_node_add(e->store, o->old_node);
+        if (r == 0)
+                r = absorb_held_stamps(e);
         for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++)
                 r = restamp_key(e, (enum key) k, o);
         if (r == 0)
@@ -840,6 +887,30 @@ int engine_check_clock(struct engine *e, struct engine_outcome *o) {
 /* One record from the server into the item's server copy. A suspect future
  * stamp is not followed: the value is taken as the newest intent and stamped
  * here (once: a value we already hold restamped is left alone). */
+/* One stamp on two values: only a copy of this state directory, both
+ * halves stamping under the same node id at the same instant, makes that.
+ * The server's came first and stays; ours goes to the conflict log (if it
+ * was an edit still to send) and we take a node id of our own. */
+static int take_twin(struct engine *e, enum key key, enum family f, struct store_item *it, const struct store_copy *c,
+                     struct engine_outcome *o) {
+        uint64_t node;
+        int r = 0;
+
+        if (it->pending && !it->adopted)
+                r = log_conflict_of(e, key, f, &it->cache, "bridge", c, "server", o);
+        if (r < 0)
+                return r;
+        it->cache = *c;
+        it->pending = false;
+        it->adopted = false;
+        if (c->stamp.origin == e->clock.node && random_node(e, &node) == 0) {
+                o->node_renewed = true;
+                o->old_node = e->clock.node;
+                hlc_renew_node(&e->clock, node);
+        }
+        return 0;
+}
+
 static int take_server_record(struct engine *e, const struct record *rec, struct engine_outcome *o) {
         enum key key = rec->value.key;
         enum family f = rec->value.family;
@@ -876,6 +947,12 @@ static int take_server_record(struct engine *e, const struct record *rec, struct
                 it.adopted = false;
                 it.pending = true;
                 return store_item_put(e->store, key, f, &it);
+        }
+        if (it.cache.present && !it.cache.derived && !c.derived && stamp_eq(it.cache.stamp, c.stamp) &&
+            !same_value(&it.cache, &c)) {
+                r = take_twin(e, key, f, &it, &c, o);
+                if (r < 0)
+                        return r;
         }
         if (!it.server.present || stamp_cmp(c.stamp, it.server.stamp) > 0)
                 it.server = c;

@@ -94,6 +94,12 @@ int engine_buds_record(struct engine *e, const char *address, enum key key, cons
 /* What the Buds hold of key is in doubt (a write they acknowledged and never
  * announced): the snapshot is forgotten, so the next check reads it. */
 int engine_buds_doubt(struct engine *e, const char *address, enum key key);
+/* The Buds announce (Manifest, notification) the item at revision with
+ * flags. DIRTY is a change made on the Buds: a snapshot at that revision
+ * that is not one (our write acknowledged, then dropped, and the person's
+ * change took the revision our write would have) is forgotten, so the next
+ * check reads it. */
+int engine_buds_announced(struct engine *e, const char *address, enum key key, uint32_t revision, uint8_t flags);
 /* A write the engine asked for succeeded: the Buds now hold rec at new_revision. */
 int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision);
 

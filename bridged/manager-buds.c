@@ -441,6 +441,7 @@ static void on_buds_ready(struct bluez_buds *bb, const struct buds_info *info, c
         for (unsigned i = 0; i < mf->count; i++) {
                 struct mitem *it = &b->item[mf->entry[i].key];
                 it->notified = mf->entry[i].revision;
+                (void) engine_buds_announced(m->engine, b->address, it->key, mf->entry[i].revision, mf->entry[i].flags);
                 manager_item_check(it, mf->entry[i].revision);
         }
         manager_registry_touch(m);
@@ -474,6 +475,9 @@ static void on_manifest_changed(struct bluez_buds *bb, const struct manifest_not
                 return;
         it = &b->item[n->key];
         it->notified = n->revision;
+        /* a change made on the Buds may take the revision a dropped write of
+         * ours would have had: not that write's confirmation */
+        (void) engine_buds_announced(m->engine, b->address, it->key, n->revision, n->flags);
         if (event_source_is_armed(it->confirm))
                 write_confirmed(it);    /* ours, or a newer change: either way the Buds speak again */
         if (n->revision != it->written) {

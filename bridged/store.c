@@ -18,7 +18,7 @@
 #include "store.h"
 
 enum stmt {
-        ST_NODE_GET, ST_NODE_PUT,
+        ST_NODE_GET, ST_NODE_PUT, ST_PAST_NODE_ADD, ST_PAST_NODE_HAS,
         ST_ITEM_GET, ST_ITEM_PUT, ST_PENDING_COUNT,
         ST_CURSOR_GET, ST_CURSOR_PUT, ST_LAST_SYNC_PUT,
         ST_PUSH_GET, ST_PUSH_PUT, ST_PUSH_CLEAR,
@@ -36,6 +36,8 @@ enum stmt {
 static const char *const stmt_sql[_ST_MAX] = {
         [ST_NODE_GET] = "SELECT node_id, clock_last, clock_issued FROM node",
         [ST_NODE_PUT] = "INSERT OR REPLACE INTO node (one, node_id, clock_last, clock_issued) VALUES (1, ?, ?, ?)",
+        [ST_PAST_NODE_ADD] = "INSERT OR IGNORE INTO past_nodes (node_id) VALUES (?)",
+        [ST_PAST_NODE_HAS] = "SELECT 1 FROM past_nodes WHERE node_id = ?",
         [ST_ITEM_GET] = "SELECT cache_hlc, cache_origin, cache_derived, cache_value, pending, "
                         "server_hlc, server_origin, server_derived, server_value, adopted, refused_hlc, refused_origin "
                         "FROM items WHERE key = ? AND family = ?",
@@ -108,6 +110,9 @@ static const char *const migrations[] = {
          * own; a restored conflict is marked, not removed */
         "ALTER TABLE buds_items ADD COLUMN known INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE conflicts ADD COLUMN restored_ms INTEGER NOT NULL DEFAULT 0;",
+        /* 2 -> 3: the node ids this host gave up when its clock was found
+         * ahead: copies stamped under them are its own */
+        "CREATE TABLE past_nodes (node_id INTEGER PRIMARY KEY);",
 };
 
 struct store {
@@ -339,7 +344,7 @@ static int open_db(struct store *s, char **ret_error) {
  * what is wrong, rather than found out by every Get and Set later. */
 int store_check(struct store *s, char **ret_error) {
         static const char *const tables[] = { "schema", "node", "items", "sync", "push", "conflicts", "buds",
-                                               "buds_items" };
+                                               "buds_items", "past_nodes" };
         sqlite3_stmt *st = NULL;
         int rc, r = 0;
 
@@ -508,6 +513,28 @@ int store_node_put(struct store *s, uint64_t node, uint64_t last, uint64_t issue
         bind_u64(st, 2, last);
         bind_u64(st, 3, issued);
         return finish(st);
+}
+
+int store_past_node_add(struct store *s, uint64_t node) {
+        sqlite3_stmt *st = prepare(s, ST_PAST_NODE_ADD);
+
+        if (!st)
+                return -EIO;
+        bind_u64(st, 1, node);
+        return finish(st);
+}
+
+int store_past_node_has(struct store *s, uint64_t node) {
+        sqlite3_stmt *st = prepare(s, ST_PAST_NODE_HAS);
+        int r;
+
+        if (!st)
+                return -EIO;
+        bind_u64(st, 1, node);
+        r = one_row(st);
+        if (r == 0)
+                (void) sqlite3_reset(st);
+        return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 
 int store_item_get(struct store *s, enum key key, enum family family, struct store_item *ret) {

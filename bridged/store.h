@@ -18,7 +18,7 @@
 #include "policy/stamp.h"
 #include "policy/value.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_VALUE_MAX 128
 #define STORE_FILE "bridged.db"
 
@@ -104,6 +104,10 @@ void store_rollback(struct store *s);
 /* Node id and clock. -ENOENT on a fresh store. */
 int store_node_get(struct store *s, uint64_t *ret_node, uint64_t *ret_last, uint64_t *ret_issued);
 int store_node_put(struct store *s, uint64_t node, uint64_t last, uint64_t issued);
+/* Node ids this host gave up when it restarted its clock (not a clone's:
+ * that id is the other copy's now). has: 1 if node is one, 0 if not. */
+int store_past_node_add(struct store *s, uint64_t node);
+int store_past_node_has(struct store *s, uint64_t node);
 
 /* An item in one family: absent parts come back with present = false. */
 int store_item_get(struct store *s, enum key key, enum family family, struct store_item *ret);

@@ -325,9 +325,51 @@ static void test_acknowledged_write_not_applied(void **state) {
         assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
 }
 
+static uint64_t sim_counter(struct e2e *e, const char *name) {
+        sd_bus_message *reply = NULL;
+        const char *n;
+        uint64_t v, found = 0;
+
+        if (e2e_sim(e, "GetCounters", &reply, "s", A) < 0)
+                return 0;
+        if (sd_bus_message_enter_container(reply, 'a', "{st}") > 0)
+                while (sd_bus_message_read(reply, "{st}", &n, &v) > 0)
+                        if (strcmp(n, name) == 0)
+                                found = v;
+        sd_bus_message_unref(reply);
+        return found;
+}
+
+static bool cond_write_ignored(struct e2e *e, void *userdata) {
+        (void) userdata;
+        return sim_counter(e, "write-ignored") >= 1;
+}
+
+/* Found by the soak (tests/e2e/soak.c): Buds acknowledge a write and drop
+ * it; the person then changes the item on the Buds, which takes the
+ * revision the write would have had. The notification (DIRTY, that
+ * revision) passed for the write's confirmation: the change was never read
+ * while the Buds stayed connected. */
+static void test_change_at_dropped_write_revision(void **state) {
+        struct value v = profile("written, dropped"), t = profile("pressed on the Buds");
+
+        (void) state;
+        assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
+        assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
+        inject(&E, "profile", "ignore-write", 1);
+        assert_int_equal(set_profile(&v, NULL), 0);
+        assert_true(e2e_wait(&E, cond_write_ignored, NULL, E2E_DEADLINE_USEC));
+        assert_int_equal(e2e_sim_touch(&E, A, &t), 0);
+        assert_true(e2e_wait(&E, cond_on_server, &t, E2E_DEADLINE_USEC));
+        assert_true(e2e_wait(&E, cond_buds_hold, &t, E2E_DEADLINE_USEC));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_acknowledged_write_not_applied, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_change_at_dropped_write_revision, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_damaged_cache_is_an_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_ends_on_future_stamp, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),

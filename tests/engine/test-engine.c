@@ -786,6 +786,145 @@ static void test_sim_write_landing_after_restart(void **state) {
         free(c);
 }
 
+/* Two clock steps, a restart of the clock after each: the copy made a day
+ * ahead is stamped anew and beats the server's copy, which goes to the
+ * conflict log only when it is not ours. Our own edit from before the first
+ * step (stamped under a node id given up since) was logged as lost. */
+static void test_sim_restamp_logs_only_others(void **state) {
+        struct fx *f = *state;
+        struct value mine_before = profile("mine, before the steps"), x = profile("first step"),
+                     ahead = profile("second step");
+        struct record phone;
+        struct store_conflict *c = NULL;
+        size_t n = 0;
+
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine_before, NULL, &f->o), 0);
+        assert_int_equal(push_all_applied(f), 1);
+        f->wall = T0 + 1000 + 86400000;
+        assert_int_equal(engine_set(f->e, &x, NULL, &f->o), 0);
+        f->wall = T0 + 3000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        f->wall = T0 + 5000 + 86400000;
+        assert_int_equal(engine_set(f->e, &ahead, NULL, &f->o), 0);
+        f->wall = T0 + 8000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(store_conflict_list(f->store, &c, &n), 0);
+        assert_int_equal(n, 0);
+        free(c);
+
+        /* a phone's edit from elsewhere, beaten the same way, is logged */
+        f->wall = T0 + 10000 + 86400000;
+        assert_int_equal(engine_set(f->e, &ahead, NULL, &f->o), 0);
+        phone = rec(profile("phone, during the step"), T0 + 12000, PHONE, 0, 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &phone, 1, "c2", &f->o), 0);
+        f->wall = T0 + 14000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        assert_int_equal(f->o.conflicts_logged, 1);
+}
+
+/* A change on the Buds read while the clock was a day ahead, then the
+ * clock restarted, then a second change on top of the first (not written
+ * back): pressing twice is no conflict. The restart forgot the Buds'
+ * snapshot, and with it that the second change was made on the first. */
+static void test_sim_second_buds_change_after_restart(void **state) {
+        struct fx *f = *state;
+        struct store_conflict *c = NULL;
+        size_t n = 0;
+        struct record got;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(pro_eq(0, 1000), 0, 0, 0, 1));
+        f->wall = T0 + 86400000;
+        buds_read_v(f, L_ADDR, rec(pro_eq(-20, 900), 0, 0, RECORD_DIRTY, 2));
+        f->wall = T0 + 5000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        f->wall += 500;
+        buds_read_v(f, L_ADDR, rec(pro_eq(-40, 800), 0, 0, RECORD_DIRTY, 3));
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(store_conflict_list(f->store, &c, &n), 0);
+        assert_int_equal(n, 0);
+        free(c);
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        struct value second = pro_eq(-40, 800);
+        assert_true(value_equal(&got.value, &second));
+}
+
+/* Found by the soak: a write acknowledged and dropped by the Buds, then a
+ * change made on them took the revision the write would have had. The
+ * announcement (DIRTY, that revision) passed for the write's confirmation
+ * and the change was never read while the Buds stayed connected. */
+static void test_soak_dirty_at_written_revision(void **state) {
+        struct fx *f = *state;
+        struct value v = pro_eq(30, 500);
+        struct record w;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(pro_eq(0, 1000), 0, 0, 0, 4));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &v, NULL, &f->o), 0);
+        assert_int_equal(f->o.n_writes, 1);
+        w = buds_accept(f, 0);          /* the engine believes revision 5 is ours */
+        /* the Buds dropped it; the person's change is revision 5, DIRTY */
+        assert_int_equal(engine_buds_announced(f->e, L_ADDR, KEY_EQ_CUSTOM, w.revision, RECORD_DIRTY), 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_buds_record(f->e, L_ADDR, KEY_EQ_CUSTOM, NULL, w.revision, &f->o), -ESTALE);
+}
+
+/* ... and a clean announcement of our own write keeps the snapshot: one
+ * Manifest read on a reconnect, no item read. */
+static void test_soak_clean_announcement_trusted(void **state) {
+        struct fx *f = *state;
+        struct value v = pro_eq(30, 500);
+        struct record w;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(pro_eq(0, 1000), 0, 0, 0, 4));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &v, NULL, &f->o), 0);
+        w = buds_accept(f, 0);
+        assert_int_equal(engine_buds_announced(f->e, L_ADDR, KEY_EQ_CUSTOM, w.revision, 0), 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_buds_record(f->e, L_ADDR, KEY_EQ_CUSTOM, NULL, w.revision, &f->o), 0);
+}
+
+/* Found by exploring (a copied state directory): the copy and the original
+ * made an edit at the same instant under the same node id, so one stamp
+ * carried two values. The server took one and answered the other "stale"
+ * with a current copy of the very same stamp: the loser was dropped
+ * without a trace. Now it goes to the conflict log, and the host takes a
+ * node id of its own. */
+static void test_sim_one_stamp_two_values(void **state) {
+        struct fx *f = *state;
+        struct value mine = profile("made on this copy"), twin = profile("made on the other copy");
+        struct engine_push_result res;
+        struct record stored, got, *recs = NULL;
+        char *key = NULL;
+        size_t n = 0;
+        uint64_t node = engine_node_id(f->e);
+
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, &stored, &f->o), 0);
+        assert_int_equal(engine_push_next(f->e, &key, &recs, &n), 0);
+        res = (struct engine_push_result) { .key = KEY_PROFILE, .family = FAMILY_ANY, .status = ENGINE_PUSH_STALE,
+                                            .current = { .value = twin, .stamp = stored.stamp } };
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_push_done(f->e, &res, 1, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 1);
+        assert_true(f->o.node_renewed && engine_node_id(f->e) != node);
+        assert_int_equal(engine_intent(f->e, KEY_PROFILE, &got), 0);
+        assert_true(value_equal(&got.value, &twin));
+        assert_int_equal(store_pending_count(f->store), 0);
+        free(key);
+        free(recs);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_clock_stepped_forward_then_back, setup, teardown),
@@ -810,6 +949,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sim_buds_get_original_over_conversion, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_future_refusal_checks_clock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_write_landing_after_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_restamp_logs_only_others, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_second_buds_change_after_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_soak_dirty_at_written_revision, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_soak_clean_announcement_trusted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_values, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
