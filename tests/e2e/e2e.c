@@ -94,7 +94,7 @@ static int connect_bus(struct e2e *e) {
         return r < 0 ? r : 0;
 }
 
-int e2e_start(struct e2e *e, bool no_bridged) {
+static int start(struct e2e *e, const struct e2e *owner, bool no_bridged) {
         char budsim[160];
         int r;
 
@@ -116,15 +116,28 @@ int e2e_start(struct e2e *e, bool no_bridged) {
         r = testbus_spawn(e->tb, (char *[]) { budsim, NULL }, "budsim: ready", 10 * 1000000, &e->budsim);
         if (r < 0)
                 return r;
-        r = harness_dir(&e->server);
-        if (r == 0)
-                r = harness_start(&e->server, true, NULL);
-        if (r < 0)
-                return r;
+        if (owner) {
+                e->server = owner->server;
+                e->server_shared = true;
+        } else {
+                r = harness_dir(&e->server);
+                if (r == 0)
+                        r = harness_start(&e->server, true, NULL);
+                if (r < 0)
+                        return r;
+        }
         r = notify_socket(e);
         if (r < 0 || no_bridged)
                 return r;
         return e2e_bridged_start(e, true);
+}
+
+int e2e_start(struct e2e *e, bool no_bridged) {
+        return start(e, NULL, no_bridged);
+}
+
+int e2e_start_host(struct e2e *e, const struct e2e *owner, bool no_bridged) {
+        return start(e, owner, no_bridged);
 }
 
 static void remove_tree(const char *dir) {
@@ -141,9 +154,11 @@ void e2e_stop(struct e2e *e) {
         if (e->budsim > 0)
                 (void) testbus_kill(e->budsim);
         e->budsim = 0;
-        if (e->server.pid > 0)
-                (void) harness_stop(&e->server);
-        harness_cleanup(&e->server);
+        if (!e->server_shared) {
+                if (e->server.pid > 0)
+                        (void) harness_stop(&e->server);
+                harness_cleanup(&e->server);
+        }
         e->bus = sd_bus_flush_close_unref(e->bus);
         e->tb = testbus_stop(e->tb);
         if (e->notify_fd >= 0)
@@ -373,6 +388,28 @@ int e2e_sim_record(struct e2e *e, const char *address, enum key key, struct reco
                 r = wire_record_decode(p, n, ret, NULL);
         sd_bus_message_unref(reply);
         return r < 0 ? r : 0;
+}
+
+int e2e_sim_set_record(struct e2e *e, const char *address, const struct record *rec) {
+        uint8_t buf[WIRE_RECORD_MAX];
+        sd_bus_message *m = NULL;
+        int n = wire_record_encode(rec, buf, sizeof(buf)), r;
+
+        if (n < 0)
+                return n;
+        r = sd_bus_message_new_method_call(e->bus, &m, SIM_NAME, SIM_PATH, SIM_IFACE, "SetRecord");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "sy", address, (uint8_t) rec->value.key);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', buf, (size_t) n);
+        if (r >= 0)
+                r = sd_bus_call(e->bus, m, 10 * 1000000, NULL, NULL);
+        sd_bus_message_unref(m);
+        return r < 0 ? r : 0;
+}
+
+const char *e2e_bus_address(const struct e2e *e) {
+        return testbus_address(e->tb);
 }
 
 int e2e_server_record(struct e2e *e, enum key key, enum family family, struct record *ret) {

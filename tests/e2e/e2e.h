@@ -30,11 +30,15 @@ struct e2e {
         int notify_fd;
         unsigned push_debounce_ms;
         bool long_poll;
+        bool server_shared;             /* another e2e's syncd: not ours to stop */
         uint64_t ready_usec;            /* start to READY=1 of the last start */
 };
 
 /* Bus, budsim, syncd (and bridged unless no_bridged). */
 int e2e_start(struct e2e *e, bool no_bridged);
+/* Another host on the same server: its own bus, budsim, state and bridged,
+ * syncing with owner's syncd (which owner starts and stops). */
+int e2e_start_host(struct e2e *e, const struct e2e *owner, bool no_bridged);
 void e2e_stop(struct e2e *e);
 
 /* bridged with the configuration in e (rewritten each start): spawned, then
@@ -57,6 +61,11 @@ int e2e_sim(struct e2e *e, const char *member, sd_bus_message **ret_reply, const
 int e2e_sim_add_buds(struct e2e *e, const char *address, const char *name, enum family f, uint64_t id);
 int e2e_sim_touch(struct e2e *e, const char *address, const struct value *v);
 int e2e_sim_record(struct e2e *e, const char *address, enum key key, struct record *ret);
+/* The record replaces the item as is (revision, flags, stamp): Buds moved
+ * to this budsim with their state. */
+int e2e_sim_set_record(struct e2e *e, const char *address, const struct record *rec);
+/* The private bus (for a bridgectl run with DBUS_SYSTEM_BUS_ADDRESS). */
+const char *e2e_bus_address(const struct e2e *e);
 
 /* The server's copy of (key, family), as a phone pulling from the start sees it. -ENOENT if none. */
 int e2e_server_record(struct e2e *e, enum key key, enum family family, struct record *ret);
