@@ -363,6 +363,18 @@ static int queue_write(struct round *rd, struct engine_outcome *o) {
         return 0;
 }
 
+/* Arbitration compares stamps only. One stamp on two values (a copied
+ * state directory's halves stamping at one instant, take_twin) leaves Buds
+ * holding the loser under the winner's stamp: written too. */
+static bool buds_twin(const struct round *rd) {
+        enum family bf = arb_buds_item_family(rd->key, rd->buds->family);
+        const struct store_copy *target = &rd->items[bf].cache;
+        struct store_copy buds = buds_copy(rd);
+
+        return !rd->in.buds_dirty && target->present && !target->derived && !buds.derived &&
+               stamp_eq(target->stamp, buds.stamp) && !same_value(target, &buds);
+}
+
 static int reconcile_with(struct engine *e, enum key key, const struct store_buds *buds, struct engine_outcome *o) {
         struct round rd = { .key = key, .buds = buds };
         enum family fams[2];
@@ -378,7 +390,7 @@ static int reconcile_with(struct engine *e, enum key key, const struct store_bud
         for (unsigned i = 0; r == 0 && i < n; i++)
                 if (fams[i] != rd.d.intent_family)
                         r = apply_family(e, &rd, fams[i], o);
-        if (r == 0 && rd.d.write_buds && rd.have_buds)
+        if (r == 0 && rd.have_buds && (rd.d.write_buds || buds_twin(&rd)))
                 r = queue_write(&rd, o);
         return r;
 }
@@ -684,10 +696,10 @@ static bool restamp_wanted(struct engine *e, const struct store_item *it) {
 
 /* One copy stamped anew. last: the newest of the key's copies stamped ahead,
  * so the intent: it is offered (pending) whatever it was; an older one stays
- * as pending as it was (an edit of ours it superseded is not revived). */
-/* A server copy our restamped one beats goes to the conflict log, unless
- * it is our own: stamped by this node before the restart, or by a node
- * this host gave up at an earlier one. */
+ * as pending as it was (an edit of ours it superseded is not revived). A
+ * server copy the intent now beats goes to the conflict log, unless it is
+ * our own: stamped by this node before the restart, or by a node this host
+ * gave up at an earlier one. */
 static int restamp_copy(struct engine *e, enum key key, enum family f, struct store_item *it, bool last,
                         struct engine_outcome *o) {
         struct store_copy c = it->cache;
@@ -884,9 +896,6 @@ int engine_check_clock(struct engine *e, struct engine_outcome *o) {
         return 1;
 }
 
-/* One record from the server into the item's server copy. A suspect future
- * stamp is not followed: the value is taken as the newest intent and stamped
- * here (once: a value we already hold restamped is left alone). */
 /* One stamp on two values: only a copy of this state directory, both
  * halves stamping under the same node id at the same instant, makes that.
  * The server's came first and stays; ours goes to the conflict log (if it
@@ -911,6 +920,9 @@ static int take_twin(struct engine *e, enum key key, enum family f, struct store
         return 0;
 }
 
+/* One record from the server into the item's server copy. A suspect future
+ * stamp is not followed: the value is taken as the newest intent and stamped
+ * here (once: a value we already hold restamped is left alone). */
 static int take_server_record(struct engine *e, const struct record *rec, struct engine_outcome *o) {
         enum key key = rec->value.key;
         enum family f = rec->value.family;

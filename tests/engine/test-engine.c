@@ -909,14 +909,21 @@ static void test_sim_one_stamp_two_values(void **state) {
         size_t n = 0;
         uint64_t node = engine_node_id(f->e);
 
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
         engine_outcome_reset(&f->o);
         assert_int_equal(engine_set(f->e, &mine, &stored, &f->o), 0);
+        assert_int_equal(f->o.n_writes, 1);
+        (void) buds_accept(f, 0);       /* the Buds hold ours, under the stamp of both */
         assert_int_equal(engine_push_next(f->e, &key, &recs, &n), 0);
         res = (struct engine_push_result) { .key = KEY_PROFILE, .family = FAMILY_ANY, .status = ENGINE_PUSH_STALE,
                                             .current = { .value = twin, .stamp = stored.stamp } };
         engine_outcome_reset(&f->o);
         assert_int_equal(engine_push_done(f->e, &res, 1, &f->o), 0);
         assert_int_equal(f->o.conflicts_logged, 1);
+        /* arbitration compares stamps only: the Buds are written all the same */
+        assert_int_equal(f->o.n_writes, 1);
+        assert_true(value_equal(&f->o.writes[0].rec.value, &twin));
         assert_true(f->o.node_renewed && engine_node_id(f->e) != node);
         assert_int_equal(engine_intent(f->e, KEY_PROFILE, &got), 0);
         assert_true(value_equal(&got.value, &twin));
