@@ -205,17 +205,19 @@ static void host_set(int h, bool via_bridgectl) {
                                 getenv("BRIDGED_BUILD") ? getenv("BRIDGED_BUILD") : "build");
                 /* bridgectl reaches the host's private bus through the
                  * environment; its answer is the stored record */
-                (void) snprintf(cmd, sizeof(cmd), "DBUS_SYSTEM_BUS_ADDRESS='%s' %s set %s%s%s '%s' 2>&1",
+                (void) snprintf(cmd, sizeof(cmd), "DBUS_SYSTEM_BUS_ADDRESS='%s' %s --json set %s%s%s '%s' 2>&1",
                                 e2e_bus_address(e), bin, key_name(key), key == KEY_PROFILE ? "" : " --family ",
                                 key == KEY_PROFILE ? "" : family_name(ed->v.family), json);
                 p = popen(cmd, "r");
                 if (p) {
-                        char out[512];
+                        char out[2048];
                         size_t n = fread(out, 1, sizeof(out) - 1, p);
                         int st = pclose(p);
 
                         out[n] = '\0';
                         if (st == 0) {
+                                ed->stamped = recjson_record_parse(out, n, &r, NULL) == 0;
+                                ed->stamp = r.stamp;
                                 S.n_edits++;
                                 S.counts[A_BRIDGECTL]++;
                                 note("host %d: bridgectl set %s %s", h, key_name(key), json);
