@@ -17,7 +17,6 @@
 #include "common/random.h"
 #include "policy/arbitrate.h"
 #include "policy/eqconv.h"
-#include "uplink/uplink-json.h"
 
 struct engine {
         struct store *store;
@@ -1014,8 +1013,8 @@ static int uuid4(struct engine *e, char buf[static 37]) {
 }
 
 /* {"schema": 1, "records": [every pending copy]}, written by the one writer
- * of push bodies (uplink/uplink-json.c), so the stored push is byte for byte
- * what the uplink would send. */
+ * of push bodies (codec's recjson_push_body_print, which the HTTPS client
+ * uses too), so the stored push is byte for byte what the uplink sends. */
 static int push_body(struct engine *e, char **ret) {
         struct record recs[(KEY_MAX - KEY_MIN + 1) * FAMILY_COUNT];
         size_t n = 0;
@@ -1036,7 +1035,7 @@ static int push_body(struct engine *e, char **ret) {
                 }
         if (r == 0 && n == 0)
                 r = -ENOENT;
-        if (r == 0 && !(*ret = uplink_json_push_body(1, recs, n)))
+        if (r == 0 && !(*ret = recjson_push_body_print(1, recs, n)))
                 r = -ENOMEM;
         return r;
 }

@@ -664,6 +664,22 @@ int recjson_record_parse(const char *text, size_t len, struct record *ret, struc
         return recjson_record_from(j, ret, e);
 }
 
+char *recjson_push_body_print(unsigned schema, const struct record *records, size_t n) {
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        cJSON *list;
+
+        if (!o || !cJSON_AddNumberToObject(o, "schema", schema) || !(list = cJSON_AddArrayToObject(o, "records")))
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                cJSON *rec = recjson_record_to(&records[i]);
+
+                if (!rec)
+                        return NULL;
+                cJSON_AddItemToArray(list, rec);
+        }
+        return cJSON_PrintUnformatted(o);
+}
+
 char *recjson_record_print(const struct record *r) {
         _cleanup_(cJSON_Deletep) cJSON *j = recjson_record_to(r);
 

@@ -36,3 +36,9 @@ char *recjson_record_print(const struct record *r);
 int recjson_value_parse(const char *text, size_t len, enum key key, enum family family,
                         struct value *ret, struct value_err *e);
 char *recjson_value_print(const struct value *v);
+
+/* A push request's body, {"schema": schema, "records": [...]}, printed
+ * compactly: the one writer, so that the body the bridge stores for a retry
+ * and the body its HTTPS client sends are byte for byte the same. NULL on
+ * OOM or an invalid record. */
+char *recjson_push_body_print(unsigned schema, const struct record *records, size_t n);

@@ -116,19 +116,7 @@ char *uplink_json_pull_body(const char *cursor, unsigned limit) {
 }
 
 char *uplink_json_push_body(unsigned schema, const struct record *records, size_t n) {
-        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
-        cJSON *list;
-
-        if (!o || !cJSON_AddNumberToObject(o, "schema", schema) || !(list = cJSON_AddArrayToObject(o, "records")))
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                cJSON *rec = recjson_record_to(&records[i]);
-
-                if (!rec)
-                        return NULL;
-                cJSON_AddItemToArray(list, rec);
-        }
-        return print_and_free(TAKE_PTR(o));
+        return recjson_push_body_print(schema, records, n);
 }
 
 static const char *device_kind_name(enum uplink_device_kind k) {

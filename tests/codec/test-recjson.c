@@ -672,6 +672,35 @@ static void test_api(void **state) {
         }
 }
 
+/* The one writer of push bodies: {"schema", "records"} compactly, each
+ * record as recjson_record_print writes it, in order. */
+static void test_push_body(void **state) {
+        struct record r[2] = { { .stamp = { stamp_pack(1700000000000, 3), 0x0123456789abcdefULL } },
+                               { .stamp = { stamp_pack(1700000000001, 0), 0xfeULL }, .flags = RECORD_DERIVED } };
+        char *body, *a, *b, want[2048];
+
+        (void) state;
+        value_init(&r[0].value, KEY_PROFILE, FAMILY_ANY);
+        r[0].value.profile.name_len = 2;
+        memcpy(r[0].value.profile.name, "Jo", 2);
+        value_init(&r[1].value, KEY_EQ_CUSTOM, FAMILY_STANDARD);
+        r[1].value.custom.std.gain[2] = -6;
+        a = recjson_record_print(&r[0]);
+        b = recjson_record_print(&r[1]);
+        assert_non_null(a);
+        assert_non_null(b);
+        (void) snprintf(want, sizeof(want), "{\"schema\":1,\"records\":[%s,%s]}", a, b);
+        body = recjson_push_body_print(1, r, 2);
+        assert_non_null(body);
+        assert_string_equal(body, want);
+        free(body);
+        body = recjson_push_body_print(1, r, 0);
+        assert_string_equal(body, "{\"schema\":1,\"records\":[]}");
+        free(body);
+        free(a);
+        free(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_profile),
@@ -683,6 +712,7 @@ int main(void) {
                 cmocka_unit_test(test_bad),
                 cmocka_unit_test(test_raw_text),
                 cmocka_unit_test(test_api),
+                cmocka_unit_test(test_push_body),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
