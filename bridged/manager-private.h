@@ -81,7 +81,7 @@ struct manager {
         struct mbuds *buds;
 
         /* the sync loop */
-        int64_t pull_id, push_id, wait_id;
+        uint64_t pull_id, push_id, wait_id;    /* 0: none in flight */
         bool pull_wanted, push_wanted, pulled_since_online, online;
         sd_event_source *debounce, *interval, *registry, *cooldown;
         uint64_t cooldown_usec;         /* after a final error: wait before trying again */

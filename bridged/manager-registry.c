@@ -25,10 +25,10 @@ static void on_registry_done(struct uplink *u, int r, const char *error, void *u
 }
 
 static int put_device(struct manager *m, const struct uplink_device *d) {
-        int64_t id = uplink_put_device(m->uplink, d, 0, on_registry_done, m);
+        int r = uplink_put_device(m->uplink, d, 0, on_registry_done, m, NULL);
 
-        if (id < 0)
-                return (int) id;
+        if (r < 0)
+                return r;
         m->registry_busy++;
         return 0;
 }

@@ -86,7 +86,7 @@ struct uplink_devices_reply {
 struct uplink_call {
         struct uplink *uplink;
         struct uplink_call *prev, *next;
-        int64_t id;
+        uint64_t id;
         enum uplink_op op;
         unsigned flags;
         bool finished;
@@ -128,7 +128,7 @@ struct uplink {
         void *userdata;
         struct uplink_call *calls;      /* pending */
         struct uplink_call *finished;   /* ended while busy; freed when it is not */
-        int64_t next_id;
+        uint64_t next_id;               /* only grows: an id is never handed out twice */
         uint64_t rng;
         struct uplink_stats stats;
         bool reported, online;
@@ -756,7 +756,7 @@ static int call_new(struct uplink *u, enum uplink_op op, unsigned flags, const c
 }
 
 /* Starts the first attempt and files the call, or frees it. */
-static int64_t call_submit(struct uplink_call *c) {
+static int call_submit(struct uplink_call *c, uint64_t *ret_id) {
         struct uplink *u = c->uplink;
         int r;
 
@@ -770,7 +770,9 @@ static int64_t call_submit(struct uplink_call *c) {
         if (u->calls)
                 u->calls->prev = c;
         u->calls = c;
-        return c->id;
+        if (ret_id)
+                *ret_id = c->id;
+        return 0;
 }
 
 static int uplink_check_usable(const struct uplink *u, const void *cb) {
@@ -779,7 +781,7 @@ static int uplink_check_usable(const struct uplink *u, const void *cb) {
         return u->dead ? -ESHUTDOWN : 0;
 }
 
-int64_t uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, void *userdata) {
+int uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, void *userdata, uint64_t *ret_id) {
         struct uplink_call *c;
         int r;
 
@@ -789,11 +791,11 @@ int64_t uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, voi
         if (r < 0)
                 return r;
         c->cb.status = cb;
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int64_t uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsigned flags, uplink_pull_fn cb,
-                    void *userdata) {
+int uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsigned flags, uplink_pull_fn cb,
+                void *userdata, uint64_t *ret_id) {
         struct uplink_call *c;
         int r;
 
@@ -811,7 +813,7 @@ int64_t uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsign
                 call_free(c);
                 return -ENOMEM;
         }
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
 static int push_job_new(const char *key, uint64_t device_id, const struct record *records, size_t n,
@@ -836,8 +838,8 @@ static int push_job_new(const char *key, uint64_t device_id, const struct record
         return 0;
 }
 
-int64_t uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, const struct record *records,
-                    size_t n, unsigned flags, uplink_push_fn cb, void *userdata) {
+int uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, const struct record *records,
+                size_t n, unsigned flags, uplink_push_fn cb, void *userdata, uint64_t *ret_id) {
         struct uplink_call *c;
         int r;
 
@@ -857,11 +859,11 @@ int64_t uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, 
                 call_free(c);
                 return r;
         }
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int64_t uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, unsigned flags, uplink_wait_fn cb,
-                    void *userdata) {
+int uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, unsigned flags, uplink_wait_fn cb,
+                void *userdata, uint64_t *ret_id) {
         _cleanup_(freep) char *path = NULL;
         struct uplink_call *c;
         char *escaped;
@@ -889,11 +891,11 @@ int64_t uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, 
                 call_free(c);
                 return -ENOMEM;
         }
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int64_t uplink_put_device(struct uplink *u, const struct uplink_device *d, unsigned flags, uplink_done_fn cb,
-                          void *userdata) {
+int uplink_put_device(struct uplink *u, const struct uplink_device *d, unsigned flags, uplink_done_fn cb,
+                      void *userdata, uint64_t *ret_id) {
         char path[64], hex[17];
         struct uplink_call *c;
         int r;
@@ -913,10 +915,10 @@ int64_t uplink_put_device(struct uplink *u, const struct uplink_device *d, unsig
                 call_free(c);
                 return -ENOMEM;
         }
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int64_t uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn cb, void *userdata) {
+int uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn cb, void *userdata, uint64_t *ret_id) {
         struct uplink_call *c;
         int r;
 
@@ -926,10 +928,10 @@ int64_t uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn 
         if (r < 0)
                 return r;
         c->cb.devices = cb;
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int uplink_cancel(struct uplink *u, int64_t id) {
+int uplink_cancel(struct uplink *u, uint64_t id) {
         struct uplink_call *c;
 
         if (!u)

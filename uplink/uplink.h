@@ -6,7 +6,7 @@
  * reports online/offline through ops->state. It never blocks, never logs,
  * never turns TLS verification off and never puts the token in a message.
  *
- * Every call that returns an id (> 0) ends in exactly one call of its
+ * Every call that returns 0 and an id ends in exactly one call of its
  * callback: with r >= 0 and the result, with a negative errno and a message
  * naming the endpoint and what was wrong, or with -ECANCELED (uplink_cancel
  * and uplink_free call it synchronously, before they return). A call that
@@ -158,22 +158,23 @@ int uplink_set_token(struct uplink *u, const char *token);
 bool uplink_is_online(const struct uplink *u);
 void uplink_get_stats(const struct uplink *u, struct uplink_stats *ret);
 
-/* Each returns the call's id (> 0) or a negative errno. */
-int64_t uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, void *userdata);
+/* Each returns 0 and the call's id (> 0, never reused) in *ret_id (which may
+ * be NULL), or a negative errno. */
+int uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, void *userdata, uint64_t *ret_id);
 /* cursor NULL: from the start. limit 1..UPLINK_PULL_LIMIT_MAX. */
-int64_t uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsigned flags, uplink_pull_fn cb,
-                    void *userdata);
+int uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsigned flags, uplink_pull_fn cb,
+                void *userdata, uint64_t *ret_id);
 /* idem_key: a UUID, the same for every repetition of this batch; device_id:
  * the bridge's origin. The records are copied. */
-int64_t uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, const struct record *records,
-                    size_t n, unsigned flags, uplink_push_fn cb, void *userdata);
+int uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, const struct record *records,
+                size_t n, unsigned flags, uplink_push_fn cb, void *userdata, uint64_t *ret_id);
 /* timeout_sec 1..UPLINK_WAIT_MAX_SEC. */
-int64_t uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, unsigned flags, uplink_wait_fn cb,
-                    void *userdata);
-int64_t uplink_put_device(struct uplink *u, const struct uplink_device *d, unsigned flags, uplink_done_fn cb,
-                          void *userdata);
-int64_t uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn cb, void *userdata);
+int uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, unsigned flags, uplink_wait_fn cb,
+                void *userdata, uint64_t *ret_id);
+int uplink_put_device(struct uplink *u, const struct uplink_device *d, unsigned flags, uplink_done_fn cb,
+                      void *userdata, uint64_t *ret_id);
+int uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn cb, void *userdata, uint64_t *ret_id);
 
 /* Ends a call: its callback runs now with -ECANCELED. 0, or -ENOENT when
  * no such call is pending. */
-int uplink_cancel(struct uplink *u, int64_t id);
+int uplink_cancel(struct uplink *u, uint64_t id);

@@ -39,7 +39,6 @@ struct result {
         bool changed;
         struct uplink_device devices[8];
         char texts[8][4][80];
-        int64_t id;
         bool free_uplink;               /* free the uplink from inside the callback */
         struct fix *fix;
 };
@@ -281,19 +280,19 @@ static void five_items(struct record out[static 5], uint64_t ms) {
 static void push_sync(struct fix *f, const char *key, const struct record *recs, size_t n, unsigned flags,
                       struct result *res) {
         result_clear(res);
-        assert_true(uplink_push(f->u, key, ORIGIN, recs, n, flags, on_push, res) > 0);
+        assert_int_equal(uplink_push(f->u, key, ORIGIN, recs, n, flags, on_push, res, NULL), 0);
         run_until(f, &res->done, DEADLINE_MS);
 }
 
 static void pull_sync(struct fix *f, const char *cursor, unsigned limit, unsigned flags, struct result *res) {
         result_clear(res);
-        assert_true(uplink_pull(f->u, cursor, limit, flags, on_pull, res) > 0);
+        assert_int_equal(uplink_pull(f->u, cursor, limit, flags, on_pull, res, NULL), 0);
         run_until(f, &res->done, DEADLINE_MS);
 }
 
 static void status_sync(struct fix *f, unsigned flags, struct result *res) {
         result_clear(res);
-        assert_true(uplink_status(f->u, flags, on_status, res) > 0);
+        assert_int_equal(uplink_status(f->u, flags, on_status, res, NULL), 0);
         run_until(f, &res->done, DEADLINE_MS);
 }
 
@@ -474,7 +473,7 @@ static void test_wait(void **state) {
         assert_ok(&st);
         /* nothing changes: 204 after the timeout, same cursor */
         t0 = now_usec();
-        assert_true(uplink_wait(f->u, st.cursor, 1, 0, on_wait, &w) > 0);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 1, 0, on_wait, &w, NULL), 0);
         run_until(f, &w.done, DEADLINE_MS);
         assert_ok(&w);
         assert_false(w.changed);
@@ -482,15 +481,16 @@ static void test_wait(void **state) {
         assert_true(w.done_usec - t0 >= 900000);
         /* a push while waiting wakes it with a new cursor */
         result_clear(&w);
-        assert_true(uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w) > 0);
-        assert_true(uplink_push(f->u, "0b5e1c3a-4444-4a4a-8b8b-000000000001", ORIGIN, &r, 1, 0, on_push, &push) > 0);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w, NULL), 0);
+        assert_int_equal(uplink_push(f->u, "0b5e1c3a-4444-4a4a-8b8b-000000000001", ORIGIN, &r, 1, 0, on_push, &push,
+                                     NULL), 0);
         run_until(f, &w.done, DEADLINE_MS);
         run_until(f, &push.done, DEADLINE_MS);
         assert_ok(&w);
         assert_true(w.changed);
         assert_string_not_equal(w.cursor, st.cursor);
         assert_true(w.done_usec - t0 < 10 * 1000000ull);
-        assert_int_equal(uplink_wait(f->u, st.cursor, 61, 0, on_wait, &w), -EINVAL);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 61, 0, on_wait, &w, NULL), -EINVAL);
         result_clear(&st);
         result_clear(&w);
         result_clear(&push);
@@ -509,13 +509,13 @@ static void test_devices(void **state) {
         struct result a = {}, b = {}, list = {};
         const struct uplink_device *got_buds = NULL, *got_host = NULL;
 
-        assert_true(uplink_put_device(f->u, &buds, 0, on_done, &a) > 0);
-        assert_true(uplink_put_device(f->u, &host, 0, on_done, &b) > 0);
+        assert_int_equal(uplink_put_device(f->u, &buds, 0, on_done, &a, NULL), 0);
+        assert_int_equal(uplink_put_device(f->u, &host, 0, on_done, &b, NULL), 0);
         run_until(f, &a.done, DEADLINE_MS);
         run_until(f, &b.done, DEADLINE_MS);
         assert_ok(&a);
         assert_ok(&b);
-        assert_true(uplink_list_devices(f->u, 0, on_devices, &list) > 0);
+        assert_int_equal(uplink_list_devices(f->u, 0, on_devices, &list, NULL), 0);
         run_until(f, &list.done, DEADLINE_MS);
         assert_ok(&list);
         assert_int_equal(list.n, 2);
@@ -539,7 +539,7 @@ static void test_devices(void **state) {
         /* refused before sending */
         struct uplink_device bad = host;
         bad.battery = 101;
-        assert_int_equal(uplink_put_device(f->u, &bad, 0, on_done, &a), -EINVAL);
+        assert_int_equal(uplink_put_device(f->u, &bad, 0, on_done, &a, NULL), -EINVAL);
 }
 
 /* ---- Lost answers, faults, retries ---- */
@@ -773,14 +773,14 @@ static void test_split_over_server_limit(void **state) {
 /* With retries it keeps failing (and says why); without, it fails once. */
 static void tls_fails(struct fix *f, const char *why) {
         struct result res = {}, keep = {};
-        int64_t id;
+        uint64_t id = 0;
 
         fix_uplink(f);
         status_sync(f, UPLINK_NO_RETRY, &res);
         assert_int_equal(res.r, -EKEYREJECTED);
         assert_contains(res.error, "GET /v1/sync/status: TLS verification failed");
         assert_contains(res.error, why);
-        id = uplink_status(f->u, 0, on_status, &keep);
+        assert_int_equal(uplink_status(f->u, 0, on_status, &keep, &id), 0);
         assert_true(id > 0);
         while (stats(f).requests < 5) {
                 assert_true(sd_event_run(f->event, 2000000) >= 0);
@@ -880,7 +880,7 @@ static void test_server_gone_then_back(void **state) {
         assert_contains(f->last_error, "GET /v1/sync/status");
         /* a retrying call rides out the outage when the server comes back */
         result_clear(&res);
-        assert_true(uplink_status(f->u, 0, on_status, &res) > 0);
+        assert_int_equal(uplink_status(f->u, 0, on_status, &res, NULL), 0);
         while (stats(f).requests < 5)
                 assert_true(sd_event_run(f->event, 2000000) >= 0);
         assert_false(res.done);
@@ -901,10 +901,10 @@ static void test_server_gone_then_back(void **state) {
 static void test_cancel(void **state) {
         struct fix *f = *state;
         struct result st = {}, w = {};
-        int64_t id;
+        uint64_t id = 0;
 
         status_sync(f, 0, &st);
-        id = uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w, &id), 0);
         assert_true(id > 0);
         assert_int_equal(uplink_cancel(f->u, id), 0);
         assert_true(w.done);                    /* synchronously */
@@ -921,8 +921,8 @@ static void test_free_cancels_pending(void **state) {
         struct fix *f = *state;
         struct result a = {}, b = {};
 
-        assert_true(uplink_status(f->u, 0, on_status, &a) > 0);
-        assert_true(uplink_list_devices(f->u, 0, on_devices, &b) > 0);
+        assert_int_equal(uplink_status(f->u, 0, on_status, &a, NULL), 0);
+        assert_int_equal(uplink_list_devices(f->u, 0, on_devices, &b, NULL), 0);
         f->u = uplink_free(f->u);
         assert_true(a.done && b.done);
         assert_int_equal(a.r, -ECANCELED);
@@ -934,8 +934,8 @@ static void test_free_from_callback(void **state) {
         struct fix *f = *state;
         struct result a = { .free_uplink = true, .fix = f }, b = {};
 
-        assert_true(uplink_status(f->u, 0, on_status, &a) > 0);
-        assert_true(uplink_pull(f->u, NULL, 10, 0, on_pull, &b) > 0);
+        assert_int_equal(uplink_status(f->u, 0, on_status, &a, NULL), 0);
+        assert_int_equal(uplink_pull(f->u, NULL, 10, 0, on_pull, &b, NULL), 0);
         run_until(f, &a.done, DEADLINE_MS);
         assert_null(f->u);
         assert_true(b.done);            /* answered first, or cancelled by the free in a's callback */
@@ -948,14 +948,14 @@ static void test_arguments(void **state) {
         struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, wall_ms(), 0);
         struct result res = {};
 
-        assert_int_equal(uplink_push(f->u, "not-a-uuid", ORIGIN, &r, 1, 0, on_push, &res), -EINVAL);
-        assert_int_equal(uplink_push(f->u, "0b5e1c3a-bbbb-4a4a-8b8b-000000000001", ORIGIN, &r, 0, 0, on_push, &res),
-                         -EINVAL);
+        assert_int_equal(uplink_push(f->u, "not-a-uuid", ORIGIN, &r, 1, 0, on_push, &res, NULL), -EINVAL);
+        assert_int_equal(uplink_push(f->u, "0b5e1c3a-bbbb-4a4a-8b8b-000000000001", ORIGIN, &r, 0, 0, on_push, &res,
+                                     NULL), -EINVAL);
         r.value.profile.ambient_level = 11;
-        assert_int_equal(uplink_push(f->u, "0b5e1c3a-bbbb-4a4a-8b8b-000000000001", ORIGIN, &r, 1, 0, on_push, &res),
-                         -EINVAL);
-        assert_int_equal(uplink_pull(f->u, NULL, 0, 0, on_pull, &res), -EINVAL);
-        assert_int_equal(uplink_pull(f->u, NULL, 1001, 0, on_pull, &res), -EINVAL);
+        assert_int_equal(uplink_push(f->u, "0b5e1c3a-bbbb-4a4a-8b8b-000000000001", ORIGIN, &r, 1, 0, on_push, &res,
+                                     NULL), -EINVAL);
+        assert_int_equal(uplink_pull(f->u, NULL, 0, 0, on_pull, &res, NULL), -EINVAL);
+        assert_int_equal(uplink_pull(f->u, NULL, 1001, 0, on_pull, &res, NULL), -EINVAL);
         assert_false(res.done);
         assert_int_equal(stats(f).requests, 0);
 }
