@@ -57,8 +57,6 @@ static void cool_down(struct manager *m, int r, const char *message) {
 
 /* A final error of a server call (the uplink retried what can be retried). */
 static void server_error(struct manager *m, int r, const char *what, const char *message) {
-        if (r == -ECANCELED)
-                return;
         if (!m->sync)
                 cool_down(m, r, message);
         m->c.syncs_failed++;
@@ -244,7 +242,7 @@ static void on_pushed(struct uplink *u, int r, const char *error, const struct u
                 halt(m, "the server refused a push as malformed (400); this is a bug, see the log");
         } else if (r < 0) {
                 server_error(m, r, "Pushing to the server", error);
-                m->push_wanted = !m->halted && r != -ECANCELED;
+                m->push_wanted = !m->halted;
         } else {
                 take_push_reply(m, p);
         }

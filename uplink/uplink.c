@@ -280,6 +280,19 @@ static void call_finish(struct uplink_call *c, int r, const char *msg, const voi
         uplink_release(u);
 }
 
+/* The end of a call without its callback (uplink_cancel, uplink_free): the
+ * caller that ends a call already knows, and a callback from inside its own
+ * cancel would be a reentrancy every caller has to guard against. */
+static void call_drop(struct uplink_call *c) {
+        struct uplink *u = c->uplink;
+
+        c->finished = true;
+        uplink_hold(u);
+        call_stop(c);
+        call_unlink(c);
+        uplink_release(u);
+}
+
 static __attribute__((format(printf, 3, 4))) void call_fail(struct uplink_call *c, int r, const char *fmt, ...) {
         char msg[UPLINK_MESSAGE_MAX];
         va_list ap;
@@ -755,7 +768,10 @@ static int call_new(struct uplink *u, enum uplink_op op, unsigned flags, const c
         return 0;
 }
 
-/* Starts the first attempt and files the call, or frees it. */
+/* Starts the first attempt and files the call, or frees it. Starting only
+ * hands the transfer to curl (which arms a timer): a callback runs only from
+ * curl's sources and the retry timer, so never before the caller has its id,
+ * and there is nothing to defer. */
 static int call_submit(struct uplink_call *c, uint64_t *ret_id) {
         struct uplink *u = c->uplink;
         int r;
@@ -940,9 +956,7 @@ int uplink_cancel(struct uplink *u, uint64_t id) {
                 ;
         if (!c)
                 return -ENOENT;
-        uplink_hold(u);
-        call_finish(c, -ECANCELED, "cancelled", NULL);
-        uplink_release(u);
+        call_drop(c);
         return 0;
 }
 
@@ -1087,7 +1101,7 @@ struct uplink *uplink_free(struct uplink *u) {
         u->dead = true;
         uplink_hold(u);
         while (u->calls)
-                call_finish(u->calls, -ECANCELED, "cancelled: the uplink is going away", NULL);
+                call_drop(u->calls);
         uplink_release(u);
         return NULL;
 }
