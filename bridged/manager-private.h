@@ -81,7 +81,7 @@ struct manager {
         struct mbuds *buds;
 
         /* the sync loop */
-        int64_t pull_id, push_id, wait_id;
+        uint64_t pull_id, push_id, wait_id;    /* 0: none in flight; whoever cancels clears it */
         bool pull_wanted, push_wanted, pulled_since_online, online;
         sd_event_source *debounce, *interval, *registry, *cooldown;
         uint64_t cooldown_usec;         /* after a final error: wait before trying again */
@@ -93,7 +93,7 @@ struct manager {
         struct sync_call *sync;
         unsigned push_unusable;         /* answers to the push in flight that could not be taken */
         unsigned registry_busy;         /* device registry requests in flight */
-        bool stopping;                  /* manager_free runs: cancelled calls start nothing new */
+        bool stopping;                  /* manager_free runs: the sync loop starts nothing new */
 
         uint64_t started_usec;
         uint64_t rng;                   /* jitter of the Buds items' retries */

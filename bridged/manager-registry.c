@@ -18,17 +18,19 @@ static void on_registry_done(struct uplink *u, int r, const char *error, void *u
         (void) u;
         if (m->registry_busy > 0)
                 m->registry_busy--;
-        if (r < 0 && r != -ECANCELED)
+        if (r < 0)
                 log_debug("Updating the device registry failed: %s", error);
-        if (m->registry_busy == 0 && m->registry_dirty && !m->stopping)
+        if (m->registry_busy == 0 && m->registry_dirty)
                 manager_registry_touch(m);
 }
 
+/* The calls' ids are not kept: none is cancelled alone, and freeing the
+ * uplink (reload, stop) drops them all. */
 static int put_device(struct manager *m, const struct uplink_device *d) {
-        int64_t id = uplink_put_device(m->uplink, d, 0, on_registry_done, m);
+        int r = uplink_put_device(m->uplink, d, 0, on_registry_done, m, NULL);
 
-        if (id < 0)
-                return (int) id;
+        if (r < 0)
+                return r;
         m->registry_busy++;
         return 0;
 }

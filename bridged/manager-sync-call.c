@@ -59,6 +59,23 @@ static void on_sync_done_map(int r, const char *json, const char *error, void *u
         free(outer);
 }
 
+/* The background calls may be retrying for minutes: a one-shot replaces
+ * them. Cancelling runs no callback, so this clears what theirs did. The
+ * pull goes again (pull_wanted stays set); the push does not: its -ECANCELED
+ * callback cleared push_wanted, and that is kept as it was, so its records
+ * wait for the next edit (or a reload) rather than go in this Sync(). */
+static void sync_replace_background(struct manager *m) {
+        if (m->pull_id) {
+                (void) uplink_cancel(m->uplink, m->pull_id);
+                m->pull_id = 0;
+        }
+        if (m->push_id) {
+                (void) uplink_cancel(m->uplink, m->push_id);
+                m->push_id = 0;
+                m->push_wanted = false;
+        }
+}
+
 int manager_sync(struct manager *m, manager_sync_fn done, void *userdata) {
         struct sync_call *s, *outer;
 
@@ -77,9 +94,6 @@ int manager_sync(struct manager *m, manager_sync_fn done, void *userdata) {
         outer->userdata = userdata;
         s->done = on_sync_done_map;
         s->userdata = outer;
-        /* the background calls may be retrying for minutes: a one-shot replaces
-         * them. m->sync is set first, so the cancelled callbacks' manager_kick() starts
-         * one-shot calls, not retrying ones. */
         m->sync = s;
         m->pull_wanted = true;
         m->push_wanted = true;
@@ -87,11 +101,7 @@ int manager_sync(struct manager *m, manager_sync_fn done, void *userdata) {
                 (void) sd_event_source_set_enabled(m->debounce, SD_EVENT_OFF);
         if (m->cooldown)
                 (void) sd_event_source_set_enabled(m->cooldown, SD_EVENT_OFF);
-        if (m->pull_id)
-                (void) uplink_cancel(m->uplink, m->pull_id);
-        if (m->push_id)
-                (void) uplink_cancel(m->uplink, m->push_id);
-        if (m->sync == s)
-                manager_kick(m);
+        sync_replace_background(m);
+        manager_kick(m);                        /* with m->sync set: one-shot calls */
         return 0;
 }

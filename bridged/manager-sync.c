@@ -57,8 +57,6 @@ static void cool_down(struct manager *m, int r, const char *message) {
 
 /* A final error of a server call (the uplink retried what can be retried). */
 static void server_error(struct manager *m, int r, const char *what, const char *message) {
-        if (r == -ECANCELED)
-                return;
         if (!m->sync)
                 cool_down(m, r, message);
         m->c.syncs_failed++;
@@ -136,17 +134,17 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
 
 static void start_pull(struct manager *m) {
         char *cursor = NULL;
-        int64_t id;
+        int r;
 
         m->pull_wanted = false;
         (void) store_cursor_get(m->store, &cursor);
-        id = uplink_pull(m->uplink, cursor, UPLINK_PULL_LIMIT_MAX, m->sync ? UPLINK_NO_RETRY : 0, on_pulled, m);
+        r = uplink_pull(m->uplink, cursor, UPLINK_PULL_LIMIT_MAX, m->sync ? UPLINK_NO_RETRY : 0, on_pulled, m,
+                        &m->pull_id);
         free(cursor);
-        if (id < 0) {
-                log_error_errno((int) id, "Cannot start a pull: %m");
+        if (r < 0) {
+                log_error_errno(r, "Cannot start a pull: %m");
                 return;
         }
-        m->pull_id = id;
         manager_notify_properties(m);
 }
 
@@ -244,7 +242,7 @@ static void on_pushed(struct uplink *u, int r, const char *error, const struct u
                 halt(m, "the server refused a push as malformed (400); this is a bug, see the log");
         } else if (r < 0) {
                 server_error(m, r, "Pushing to the server", error);
-                m->push_wanted = !m->halted && r != -ECANCELED;
+                m->push_wanted = !m->halted;
         } else {
                 take_push_reply(m, p);
         }
@@ -255,7 +253,6 @@ static void start_push(struct manager *m) {
         struct record *recs = NULL;
         char *key = NULL;
         size_t n;
-        int64_t id;
         int r;
 
         m->push_wanted = false;
@@ -266,15 +263,14 @@ static void start_push(struct manager *m) {
                 manager_cache_failed(m, r, "preparing a push");
                 return;
         }
-        id = uplink_push(m->uplink, key, engine_node_id(m->engine), recs, n, m->sync ? UPLINK_NO_RETRY : 0,
-                         on_pushed, m);
+        r = uplink_push(m->uplink, key, engine_node_id(m->engine), recs, n, m->sync ? UPLINK_NO_RETRY : 0,
+                        on_pushed, m, &m->push_id);
         free(recs);
         free(key);
-        if (id < 0) {
-                log_error_errno((int) id, "Cannot start a push: %m");
+        if (r < 0) {
+                log_error_errno(r, "Cannot start a push: %m");
                 return;
         }
-        m->push_id = id;
         manager_notify_properties(m);
 }
 
@@ -292,19 +288,18 @@ static void on_waited(struct uplink *u, int r, const char *error, const struct u
 
 static void start_wait(struct manager *m) {
         char *cursor = NULL;
-        int64_t id;
+        int r;
 
         if (store_cursor_get(m->store, &cursor) < 0 || !cursor) {
                 free(cursor);
                 m->pull_wanted = true;
                 return;
         }
-        id = uplink_wait(m->uplink, cursor, m->opts.wait_timeout_sec ?: WAIT_TIMEOUT_SEC, 0, on_waited, m);
+        r = uplink_wait(m->uplink, cursor, m->opts.wait_timeout_sec ?: WAIT_TIMEOUT_SEC, 0, on_waited, m,
+                        &m->wait_id);
         free(cursor);
-        if (id < 0)
-                log_error_errno((int) id, "Cannot start the long poll: %m");
-        else
-                m->wait_id = id;
+        if (r < 0)
+                log_error_errno(r, "Cannot start the long poll: %m");
 }
 
 static bool debouncing(struct manager *m) {

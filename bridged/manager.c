@@ -224,8 +224,9 @@ struct manager *manager_free(struct manager *m) {
         while (m->buds)
                 manager_buds_detach(m, m->buds);
         m->bluez = bluez_free(m->bluez);
+        m->uplink = uplink_free(m->uplink);     /* runs no callback: the ids are cleared here */
         m->pull_id = m->push_id = m->wait_id = 0;
-        m->uplink = uplink_free(m->uplink);
+        m->registry_busy = 0;
         sd_event_source_disable_unref(m->debounce);
         sd_event_source_disable_unref(m->interval);
         sd_event_source_disable_unref(m->registry);
@@ -272,10 +273,9 @@ int manager_reload(struct manager *m, const struct conf *conf, const char *token
                 return r;
         }
         if (server) {
-                /* its callbacks end with -ECANCELED: they must not start calls on it */
-                m->stopping = true;
+                /* drops every call without its callback: the ids and the
+                 * registry round are reset here, the wishes below */
                 uplink_free(m->uplink);
-                m->stopping = false;
                 m->pull_id = m->push_id = m->wait_id = 0;
                 m->registry_busy = 0;
                 m->uplink = u;

@@ -16,13 +16,17 @@
  * take your own with bluez_buds_ref() to keep a handle past that.
  *
  * Operations. Every bluez_read_*()/bluez_write_*() either fails at once (a
- * negative errno, no callback) or returns 0 and an id; then its callback
- * runs exactly once, later, from the event loop, unless bluez_cancel(id) or
- * bluez_free() runs first, in which case it never runs. Operations on one
- * characteristic run one at a time, in the order they were issued (BlueZ
- * answers InProgress to a second write in flight). Pointers given to a
- * callback are valid only during the callback. Do not call bluez_free()
- * from inside a callback.
+ * negative errno, no callback) or returns 0 and an id (> 0, never reused;
+ * ret_id may be NULL); then its callback runs exactly once, later, from the
+ * event loop, unless bluez_cancel(id) or bluez_free() runs first, in which
+ * case it never runs. Pointers given to a callback are valid only during the
+ * callback. Do not call bluez_free() from inside a callback. There is no
+ * destroy callback for userdata (BlueZ's src/shared has one): every userdata
+ * is an object that outlives its operations and cancels them, or frees the
+ * client, before it goes, so nothing is left to release. uplink/uplink.h
+ * keeps the same contract. Operations on one characteristic run one at a
+ * time, in the order they were issued (BlueZ answers InProgress to a second
+ * write in flight).
  *
  * Errors of operations:
  *   -ESTALE     the record's revision is not the Buds' current one (ATT 0x80):

@@ -86,7 +86,7 @@ struct uplink_devices_reply {
 struct uplink_call {
         struct uplink *uplink;
         struct uplink_call *prev, *next;
-        int64_t id;
+        uint64_t id;
         enum uplink_op op;
         unsigned flags;
         bool finished;
@@ -128,7 +128,7 @@ struct uplink {
         void *userdata;
         struct uplink_call *calls;      /* pending */
         struct uplink_call *finished;   /* ended while busy; freed when it is not */
-        int64_t next_id;
+        uint64_t next_id;               /* only grows: an id is never handed out twice */
         uint64_t rng;
         struct uplink_stats stats;
         bool reported, online;
@@ -277,6 +277,19 @@ static void call_finish(struct uplink_call *c, int r, const char *msg, const voi
         call_unlink(c);
         uplink_hold(u);
         call_invoke(c, r, msg, result);
+        uplink_release(u);
+}
+
+/* The end of a call without its callback (uplink_cancel, uplink_free): the
+ * caller that ends a call already knows, and a callback from inside its own
+ * cancel would be a reentrancy every caller has to guard against. */
+static void call_drop(struct uplink_call *c) {
+        struct uplink *u = c->uplink;
+
+        c->finished = true;
+        uplink_hold(u);
+        call_stop(c);
+        call_unlink(c);
         uplink_release(u);
 }
 
@@ -755,8 +768,11 @@ static int call_new(struct uplink *u, enum uplink_op op, unsigned flags, const c
         return 0;
 }
 
-/* Starts the first attempt and files the call, or frees it. */
-static int64_t call_submit(struct uplink_call *c) {
+/* Starts the first attempt and files the call, or frees it. Starting only
+ * hands the transfer to curl (which arms a timer): a callback runs only from
+ * curl's sources and the retry timer, so never before the caller has its id,
+ * and there is nothing to defer. */
+static int call_submit(struct uplink_call *c, uint64_t *ret_id) {
         struct uplink *u = c->uplink;
         int r;
 
@@ -770,7 +786,9 @@ static int64_t call_submit(struct uplink_call *c) {
         if (u->calls)
                 u->calls->prev = c;
         u->calls = c;
-        return c->id;
+        if (ret_id)
+                *ret_id = c->id;
+        return 0;
 }
 
 static int uplink_check_usable(const struct uplink *u, const void *cb) {
@@ -779,7 +797,7 @@ static int uplink_check_usable(const struct uplink *u, const void *cb) {
         return u->dead ? -ESHUTDOWN : 0;
 }
 
-int64_t uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, void *userdata) {
+int uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, void *userdata, uint64_t *ret_id) {
         struct uplink_call *c;
         int r;
 
@@ -789,11 +807,11 @@ int64_t uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, voi
         if (r < 0)
                 return r;
         c->cb.status = cb;
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int64_t uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsigned flags, uplink_pull_fn cb,
-                    void *userdata) {
+int uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsigned flags, uplink_pull_fn cb,
+                void *userdata, uint64_t *ret_id) {
         struct uplink_call *c;
         int r;
 
@@ -811,7 +829,7 @@ int64_t uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsign
                 call_free(c);
                 return -ENOMEM;
         }
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
 static int push_job_new(const char *key, uint64_t device_id, const struct record *records, size_t n,
@@ -836,8 +854,8 @@ static int push_job_new(const char *key, uint64_t device_id, const struct record
         return 0;
 }
 
-int64_t uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, const struct record *records,
-                    size_t n, unsigned flags, uplink_push_fn cb, void *userdata) {
+int uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, const struct record *records,
+                size_t n, unsigned flags, uplink_push_fn cb, void *userdata, uint64_t *ret_id) {
         struct uplink_call *c;
         int r;
 
@@ -857,11 +875,11 @@ int64_t uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, 
                 call_free(c);
                 return r;
         }
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int64_t uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, unsigned flags, uplink_wait_fn cb,
-                    void *userdata) {
+int uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, unsigned flags, uplink_wait_fn cb,
+                void *userdata, uint64_t *ret_id) {
         _cleanup_(freep) char *path = NULL;
         struct uplink_call *c;
         char *escaped;
@@ -889,11 +907,11 @@ int64_t uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, 
                 call_free(c);
                 return -ENOMEM;
         }
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int64_t uplink_put_device(struct uplink *u, const struct uplink_device *d, unsigned flags, uplink_done_fn cb,
-                          void *userdata) {
+int uplink_put_device(struct uplink *u, const struct uplink_device *d, unsigned flags, uplink_done_fn cb,
+                      void *userdata, uint64_t *ret_id) {
         char path[64], hex[17];
         struct uplink_call *c;
         int r;
@@ -913,10 +931,10 @@ int64_t uplink_put_device(struct uplink *u, const struct uplink_device *d, unsig
                 call_free(c);
                 return -ENOMEM;
         }
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int64_t uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn cb, void *userdata) {
+int uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn cb, void *userdata, uint64_t *ret_id) {
         struct uplink_call *c;
         int r;
 
@@ -926,10 +944,10 @@ int64_t uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn 
         if (r < 0)
                 return r;
         c->cb.devices = cb;
-        return call_submit(c);
+        return call_submit(c, ret_id);
 }
 
-int uplink_cancel(struct uplink *u, int64_t id) {
+int uplink_cancel(struct uplink *u, uint64_t id) {
         struct uplink_call *c;
 
         if (!u)
@@ -938,9 +956,7 @@ int uplink_cancel(struct uplink *u, int64_t id) {
                 ;
         if (!c)
                 return -ENOENT;
-        uplink_hold(u);
-        call_finish(c, -ECANCELED, "cancelled", NULL);
-        uplink_release(u);
+        call_drop(c);
         return 0;
 }
 
@@ -1085,7 +1101,7 @@ struct uplink *uplink_free(struct uplink *u) {
         u->dead = true;
         uplink_hold(u);
         while (u->calls)
-                call_finish(u->calls, -ECANCELED, "cancelled: the uplink is going away", NULL);
+                call_drop(u->calls);
         uplink_release(u);
         return NULL;
 }

@@ -6,13 +6,18 @@
  * reports online/offline through ops->state. It never blocks, never logs,
  * never turns TLS verification off and never puts the token in a message.
  *
- * Every call that returns an id (> 0) ends in exactly one call of its
- * callback: with r >= 0 and the result, with a negative errno and a message
- * naming the endpoint and what was wrong, or with -ECANCELED (uplink_cancel
- * and uplink_free call it synchronously, before they return). A call that
- * returns a negative errno never calls its callback. Results, messages and
- * every pointer inside them belong to the uplink and live until the callback
- * returns. Callbacks may start, cancel and free. */
+ * Calls. Every uplink_status()/_pull()/_push()/_wait()/_put_device()/
+ * _list_devices() either fails at once (a negative errno, no callback) or
+ * returns 0 and an id (> 0, never reused; ret_id may be NULL); then its
+ * callback runs exactly once, later, from the event loop, unless
+ * uplink_cancel(id) or uplink_free() runs first, in which case it never runs.
+ * It runs with r >= 0 and the result, or with a negative errno and a message
+ * naming the endpoint and what was wrong. Results, messages and every pointer
+ * inside them belong to the uplink and live until the callback returns.
+ * Callbacks may start, cancel and free. There is no destroy callback for
+ * userdata (BlueZ's src/shared has one): every userdata is an object that
+ * outlives its calls and cancels them, or frees the uplink, before it goes,
+ * so nothing is left to release. gatt/bluez.h keeps the same contract. */
 #pragma once
 
 #include <stdbool.h>
@@ -28,7 +33,7 @@
 #define UPLINK_WAIT_MAX_SEC 60
 #define UPLINK_PUSH_MAX 65536           /* records in one uplink_push (the server takes 1000 a request) */
 
-/* Errors a caller tells apart (besides -ECANCELED and -EINVAL on arguments):
+/* Errors a caller tells apart (besides -EINVAL on arguments):
  *   -EACCES           401: the token was refused; never retried
  *   -EPROTONOSUPPORT  400 schema_mismatch: this bridge is too old; never retried
  *   -EBADMSG          400 bad_request: the server refused the request; never retried
@@ -150,7 +155,7 @@ typedef void (*uplink_done_fn)(struct uplink *u, int r, const char *error, void 
  * cannot be read, ...). *ret_error is malloc'd, the caller frees it. */
 int uplink_new(sd_event *event, const struct uplink_config *cfg, const struct uplink_ops *ops, void *userdata,
                struct uplink **ret, char **ret_error);
-/* Cancels every call (each callback gets -ECANCELED), then frees. */
+/* Drops every call (no callback runs), then frees; safe from a callback. */
 struct uplink *uplink_free(struct uplink *u);
 
 /* Replaces the token for every later attempt, retries included. */
@@ -158,22 +163,21 @@ int uplink_set_token(struct uplink *u, const char *token);
 bool uplink_is_online(const struct uplink *u);
 void uplink_get_stats(const struct uplink *u, struct uplink_stats *ret);
 
-/* Each returns the call's id (> 0) or a negative errno. */
-int64_t uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, void *userdata);
+int uplink_status(struct uplink *u, unsigned flags, uplink_status_fn cb, void *userdata, uint64_t *ret_id);
 /* cursor NULL: from the start. limit 1..UPLINK_PULL_LIMIT_MAX. */
-int64_t uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsigned flags, uplink_pull_fn cb,
-                    void *userdata);
+int uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsigned flags, uplink_pull_fn cb,
+                void *userdata, uint64_t *ret_id);
 /* idem_key: a UUID, the same for every repetition of this batch; device_id:
  * the bridge's origin. The records are copied. */
-int64_t uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, const struct record *records,
-                    size_t n, unsigned flags, uplink_push_fn cb, void *userdata);
+int uplink_push(struct uplink *u, const char *idem_key, uint64_t device_id, const struct record *records,
+                size_t n, unsigned flags, uplink_push_fn cb, void *userdata, uint64_t *ret_id);
 /* timeout_sec 1..UPLINK_WAIT_MAX_SEC. */
-int64_t uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, unsigned flags, uplink_wait_fn cb,
-                    void *userdata);
-int64_t uplink_put_device(struct uplink *u, const struct uplink_device *d, unsigned flags, uplink_done_fn cb,
-                          void *userdata);
-int64_t uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn cb, void *userdata);
+int uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, unsigned flags, uplink_wait_fn cb,
+                void *userdata, uint64_t *ret_id);
+int uplink_put_device(struct uplink *u, const struct uplink_device *d, unsigned flags, uplink_done_fn cb,
+                      void *userdata, uint64_t *ret_id);
+int uplink_list_devices(struct uplink *u, unsigned flags, uplink_devices_fn cb, void *userdata, uint64_t *ret_id);
 
-/* Ends a call: its callback runs now with -ECANCELED. 0, or -ENOENT when
- * no such call is pending. */
-int uplink_cancel(struct uplink *u, int64_t id);
+/* Ends a call; its callback never runs. 0, or -ENOENT when id is not
+ * pending (already completed or cancelled). */
+int uplink_cancel(struct uplink *u, uint64_t id);

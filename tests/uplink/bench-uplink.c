@@ -95,7 +95,7 @@ static int bench_push(struct bench *b, uint64_t *lat) {
                 uint64_t t0 = now_usec();
 
                 (void) snprintf(key, sizeof(key), "5e5e5e5e-0000-4000-8000-%012u", i);
-                if (uplink_push(b->u, key, ORIGIN, &rec, 1, 0, on_push, b) < 0 || (r = wait_done(b)) < 0)
+                if (uplink_push(b->u, key, ORIGIN, &rec, 1, 0, on_push, b, NULL) < 0 || (r = wait_done(b)) < 0)
                         return -EIO;
                 lat[i] = now_usec() - t0;
         }
@@ -106,7 +106,7 @@ static int bench_pull(struct bench *b, uint64_t *lat) {
         for (unsigned i = 0; i < ROUNDS; i++) {
                 uint64_t t0 = now_usec();
 
-                if (uplink_pull(b->u, NULL, 10, 0, on_pull, b) < 0 || wait_done(b) < 0)
+                if (uplink_pull(b->u, NULL, 10, 0, on_pull, b, NULL) < 0 || wait_done(b) < 0)
                         return -EIO;
                 lat[i] = now_usec() - t0;
         }

@@ -39,7 +39,8 @@ struct result {
         bool changed;
         struct uplink_device devices[8];
         char texts[8][4][80];
-        int64_t id;
+        uint64_t cancel_id;             /* cancel this call from inside the callback */
+        int cancel_r;                   /* ... and what uplink_cancel said */
         bool free_uplink;               /* free the uplink from inside the callback */
         struct fix *fix;
 };
@@ -91,6 +92,18 @@ static void run_until(struct fix *f, const bool *flag, unsigned ms) {
         uint64_t deadline = now_usec() + ms * 1000ull;
 
         while (!*flag) {
+                uint64_t now = now_usec();
+
+                if (now >= deadline)
+                        fail_msg("no event within %u ms", ms);
+                assert_true(sd_event_run(f->event, deadline - now) >= 0);
+        }
+}
+
+static void run_until_either(struct fix *f, const bool *a, const bool *b, unsigned ms) {
+        uint64_t deadline = now_usec() + ms * 1000ull;
+
+        while (!*a && !*b) {
                 uint64_t now = now_usec();
 
                 if (now >= deadline)
@@ -180,6 +193,8 @@ static void on_status(struct uplink *u, int r, const char *error, const struct u
                 res->schema = s->schema;
                 res->server_time_ms = s->server_time_ms;
         }
+        if (res->cancel_id)
+                res->cancel_r = uplink_cancel(u, res->cancel_id);
         if (res->free_uplink)
                 res->fix->u = uplink_free(u);
 }
@@ -281,19 +296,19 @@ static void five_items(struct record out[static 5], uint64_t ms) {
 static void push_sync(struct fix *f, const char *key, const struct record *recs, size_t n, unsigned flags,
                       struct result *res) {
         result_clear(res);
-        assert_true(uplink_push(f->u, key, ORIGIN, recs, n, flags, on_push, res) > 0);
+        assert_int_equal(uplink_push(f->u, key, ORIGIN, recs, n, flags, on_push, res, NULL), 0);
         run_until(f, &res->done, DEADLINE_MS);
 }
 
 static void pull_sync(struct fix *f, const char *cursor, unsigned limit, unsigned flags, struct result *res) {
         result_clear(res);
-        assert_true(uplink_pull(f->u, cursor, limit, flags, on_pull, res) > 0);
+        assert_int_equal(uplink_pull(f->u, cursor, limit, flags, on_pull, res, NULL), 0);
         run_until(f, &res->done, DEADLINE_MS);
 }
 
 static void status_sync(struct fix *f, unsigned flags, struct result *res) {
         result_clear(res);
-        assert_true(uplink_status(f->u, flags, on_status, res) > 0);
+        assert_int_equal(uplink_status(f->u, flags, on_status, res, NULL), 0);
         run_until(f, &res->done, DEADLINE_MS);
 }
 
@@ -474,7 +489,7 @@ static void test_wait(void **state) {
         assert_ok(&st);
         /* nothing changes: 204 after the timeout, same cursor */
         t0 = now_usec();
-        assert_true(uplink_wait(f->u, st.cursor, 1, 0, on_wait, &w) > 0);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 1, 0, on_wait, &w, NULL), 0);
         run_until(f, &w.done, DEADLINE_MS);
         assert_ok(&w);
         assert_false(w.changed);
@@ -482,15 +497,16 @@ static void test_wait(void **state) {
         assert_true(w.done_usec - t0 >= 900000);
         /* a push while waiting wakes it with a new cursor */
         result_clear(&w);
-        assert_true(uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w) > 0);
-        assert_true(uplink_push(f->u, "0b5e1c3a-4444-4a4a-8b8b-000000000001", ORIGIN, &r, 1, 0, on_push, &push) > 0);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w, NULL), 0);
+        assert_int_equal(uplink_push(f->u, "0b5e1c3a-4444-4a4a-8b8b-000000000001", ORIGIN, &r, 1, 0, on_push, &push,
+                                     NULL), 0);
         run_until(f, &w.done, DEADLINE_MS);
         run_until(f, &push.done, DEADLINE_MS);
         assert_ok(&w);
         assert_true(w.changed);
         assert_string_not_equal(w.cursor, st.cursor);
         assert_true(w.done_usec - t0 < 10 * 1000000ull);
-        assert_int_equal(uplink_wait(f->u, st.cursor, 61, 0, on_wait, &w), -EINVAL);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 61, 0, on_wait, &w, NULL), -EINVAL);
         result_clear(&st);
         result_clear(&w);
         result_clear(&push);
@@ -509,13 +525,13 @@ static void test_devices(void **state) {
         struct result a = {}, b = {}, list = {};
         const struct uplink_device *got_buds = NULL, *got_host = NULL;
 
-        assert_true(uplink_put_device(f->u, &buds, 0, on_done, &a) > 0);
-        assert_true(uplink_put_device(f->u, &host, 0, on_done, &b) > 0);
+        assert_int_equal(uplink_put_device(f->u, &buds, 0, on_done, &a, NULL), 0);
+        assert_int_equal(uplink_put_device(f->u, &host, 0, on_done, &b, NULL), 0);
         run_until(f, &a.done, DEADLINE_MS);
         run_until(f, &b.done, DEADLINE_MS);
         assert_ok(&a);
         assert_ok(&b);
-        assert_true(uplink_list_devices(f->u, 0, on_devices, &list) > 0);
+        assert_int_equal(uplink_list_devices(f->u, 0, on_devices, &list, NULL), 0);
         run_until(f, &list.done, DEADLINE_MS);
         assert_ok(&list);
         assert_int_equal(list.n, 2);
@@ -539,7 +555,7 @@ static void test_devices(void **state) {
         /* refused before sending */
         struct uplink_device bad = host;
         bad.battery = 101;
-        assert_int_equal(uplink_put_device(f->u, &bad, 0, on_done, &a), -EINVAL);
+        assert_int_equal(uplink_put_device(f->u, &bad, 0, on_done, &a, NULL), -EINVAL);
 }
 
 /* ---- Lost answers, faults, retries ---- */
@@ -773,14 +789,14 @@ static void test_split_over_server_limit(void **state) {
 /* With retries it keeps failing (and says why); without, it fails once. */
 static void tls_fails(struct fix *f, const char *why) {
         struct result res = {}, keep = {};
-        int64_t id;
+        uint64_t id = 0;
 
         fix_uplink(f);
         status_sync(f, UPLINK_NO_RETRY, &res);
         assert_int_equal(res.r, -EKEYREJECTED);
         assert_contains(res.error, "GET /v1/sync/status: TLS verification failed");
         assert_contains(res.error, why);
-        id = uplink_status(f->u, 0, on_status, &keep);
+        assert_int_equal(uplink_status(f->u, 0, on_status, &keep, &id), 0);
         assert_true(id > 0);
         while (stats(f).requests < 5) {
                 assert_true(sd_event_run(f->event, 2000000) >= 0);
@@ -790,8 +806,9 @@ static void tls_fails(struct fix *f, const char *why) {
         assert_false(f->online);
         assert_contains(f->last_error, "TLS verification failed");
         assert_int_equal(uplink_cancel(f->u, id), 0);
-        assert_true(keep.done);
-        assert_int_equal(keep.r, -ECANCELED);
+        /* a later call's end: a callback of the cancelled one would have run by then */
+        status_sync(f, UPLINK_NO_RETRY, &res);
+        assert_false(keep.done);
         result_clear(&res);
 }
 
@@ -869,7 +886,7 @@ static void test_keep_alive(void **state) {
 
 static void test_server_gone_then_back(void **state) {
         struct fix *f = *state;
-        struct result res = {};
+        struct result res = {}, gone = {};
 
         status_sync(f, 0, &res);
         assert_true(f->online);
@@ -878,21 +895,19 @@ static void test_server_gone_then_back(void **state) {
         assert_true(res.r == -ECONNREFUSED || res.r == -ECONNRESET);
         assert_false(f->online);
         assert_contains(f->last_error, "GET /v1/sync/status");
-        /* a retrying call rides out the outage when the server comes back */
-        result_clear(&res);
-        assert_true(uplink_status(f->u, 0, on_status, &res) > 0);
+        /* a retrying call goes on through the outage; freed, it never calls back */
+        assert_int_equal(uplink_status(f->u, 0, on_status, &gone, NULL), 0);
         while (stats(f).requests < 5)
                 assert_true(sd_event_run(f->event, 2000000) >= 0);
-        assert_false(res.done);
+        assert_false(gone.done);
         f->u = uplink_free(f->u);
-        assert_true(res.done);
-        assert_int_equal(res.r, -ECANCELED);
         assert_int_equal(syncd_start(&f->server, "server"), 0);
         test_config(f);
         fix_uplink(f);
         status_sync(f, 0, &res);
         assert_ok(&res);
         assert_true(f->online);
+        assert_false(gone.done);
         result_clear(&res);
 }
 
@@ -901,46 +916,102 @@ static void test_server_gone_then_back(void **state) {
 static void test_cancel(void **state) {
         struct fix *f = *state;
         struct result st = {}, w = {};
-        int64_t id;
+        uint64_t id = 0, id2 = 0;
 
         status_sync(f, 0, &st);
-        id = uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w, &id), 0);
         assert_true(id > 0);
+        assert_false(w.done);                   /* never from inside the starting call */
         assert_int_equal(uplink_cancel(f->u, id), 0);
-        assert_true(w.done);                    /* synchronously */
-        assert_int_equal(w.r, -ECANCELED);
+        assert_false(w.done);
         assert_int_equal(uplink_cancel(f->u, id), -ENOENT);
-        /* the link still works */
-        status_sync(f, 0, &st);
+        assert_int_equal(uplink_cancel(f->u, 0), -ENOENT);
+        /* the link still works, the next id is new, and by the end of a later
+         * call a callback of the cancelled one would have run */
+        result_clear(&st);
+        assert_int_equal(uplink_status(f->u, 0, on_status, &st, &id2), 0);
+        assert_true(id2 > id);
+        run_until(f, &st.done, DEADLINE_MS);
         assert_ok(&st);
+        assert_false(w.done);
         result_clear(&st);
         result_clear(&w);
 }
 
-static void test_free_cancels_pending(void **state) {
+/* A callback cancels another call: that one never calls back, also when both
+ * answers were read in the same turn of the loop. */
+static void test_cancel_from_callback(void **state) {
         struct fix *f = *state;
-        struct result a = {}, b = {};
+        struct result st = {}, w = {}, a = {}, b = {}, later = {};
+        uint64_t wid = 0, aid = 0, bid = 0;
 
-        assert_true(uplink_status(f->u, 0, on_status, &a) > 0);
-        assert_true(uplink_list_devices(f->u, 0, on_devices, &b) > 0);
-        f->u = uplink_free(f->u);
-        assert_true(a.done && b.done);
-        assert_int_equal(a.r, -ECANCELED);
-        assert_int_equal(b.r, -ECANCELED);
-        result_clear(&a);
-}
-
-static void test_free_from_callback(void **state) {
-        struct fix *f = *state;
-        struct result a = { .free_uplink = true, .fix = f }, b = {};
-
-        assert_true(uplink_status(f->u, 0, on_status, &a) > 0);
-        assert_true(uplink_pull(f->u, NULL, 10, 0, on_pull, &b) > 0);
+        status_sync(f, 0, &st);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w, &wid), 0);
+        a.cancel_id = wid;
+        assert_int_equal(uplink_status(f->u, 0, on_status, &a, NULL), 0);
         run_until(f, &a.done, DEADLINE_MS);
-        assert_null(f->u);
-        assert_true(b.done);            /* answered first, or cancelled by the free in a's callback */
+        assert_ok(&a);
+        assert_int_equal(a.cancel_r, 0);
+        assert_false(w.done);
+        /* two calls, each cancelling the other: exactly one callback runs */
+        result_clear(&a);
+        assert_int_equal(uplink_status(f->u, 0, on_status, &a, &aid), 0);
+        assert_int_equal(uplink_status(f->u, 0, on_status, &b, &bid), 0);
+        a.cancel_id = bid;
+        b.cancel_id = aid;
+        run_until_either(f, &a.done, &b.done, DEADLINE_MS);
+        assert_int_equal(a.done ? a.cancel_r : b.cancel_r, 0);
+        status_sync(f, 0, &later);
+        assert_ok(&later);
+        assert_true(a.done != b.done);
+        assert_false(w.done);
+        result_clear(&st);
         result_clear(&a);
         result_clear(&b);
+        result_clear(&later);
+}
+
+static void test_free_cancels_pending(void **state) {
+        struct fix *f = *state;
+        struct result a = {}, b = {}, later = {};
+
+        assert_int_equal(uplink_status(f->u, 0, on_status, &a, NULL), 0);
+        assert_int_equal(uplink_list_devices(f->u, 0, on_devices, &b, NULL), 0);
+        f->u = uplink_free(f->u);
+        assert_false(a.done);
+        assert_false(b.done);
+        /* a call on a new uplink ends after theirs would have */
+        fix_uplink(f);
+        status_sync(f, 0, &later);
+        assert_ok(&later);
+        assert_false(a.done);
+        assert_false(b.done);
+        result_clear(&later);
+}
+
+/* Freeing from inside a callback drops the calls still pending, with no
+ * callback: a long poll surely, a pull unless it was answered first. */
+static void test_free_from_callback(void **state) {
+        struct fix *f = *state;
+        struct result st = {}, a = { .free_uplink = true, .fix = f }, b = {}, w = {}, later = {};
+
+        status_sync(f, 0, &st);
+        assert_int_equal(uplink_wait(f->u, st.cursor, 30, 0, on_wait, &w, NULL), 0);
+        assert_int_equal(uplink_status(f->u, 0, on_status, &a, NULL), 0);
+        assert_int_equal(uplink_pull(f->u, NULL, 10, 0, on_pull, &b, NULL), 0);
+        run_until(f, &a.done, DEADLINE_MS);
+        assert_null(f->u);
+        assert_false(w.done);
+        if (b.done)
+                assert_ok(&b);                  /* answered before the free, never cancelled */
+        fix_uplink(f);
+        status_sync(f, 0, &later);
+        assert_ok(&later);
+        assert_false(w.done);
+        result_clear(&st);
+        result_clear(&a);
+        result_clear(&b);
+        result_clear(&later);
 }
 
 static void test_arguments(void **state) {
@@ -948,15 +1019,18 @@ static void test_arguments(void **state) {
         struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, wall_ms(), 0);
         struct result res = {};
 
-        assert_int_equal(uplink_push(f->u, "not-a-uuid", ORIGIN, &r, 1, 0, on_push, &res), -EINVAL);
-        assert_int_equal(uplink_push(f->u, "0b5e1c3a-bbbb-4a4a-8b8b-000000000001", ORIGIN, &r, 0, 0, on_push, &res),
-                         -EINVAL);
+        uint64_t id = 7;
+
+        assert_int_equal(uplink_push(f->u, "not-a-uuid", ORIGIN, &r, 1, 0, on_push, &res, &id), -EINVAL);
+        assert_int_equal(uplink_push(f->u, "0b5e1c3a-bbbb-4a4a-8b8b-000000000001", ORIGIN, &r, 0, 0, on_push, &res,
+                                     &id), -EINVAL);
         r.value.profile.ambient_level = 11;
-        assert_int_equal(uplink_push(f->u, "0b5e1c3a-bbbb-4a4a-8b8b-000000000001", ORIGIN, &r, 1, 0, on_push, &res),
-                         -EINVAL);
-        assert_int_equal(uplink_pull(f->u, NULL, 0, 0, on_pull, &res), -EINVAL);
-        assert_int_equal(uplink_pull(f->u, NULL, 1001, 0, on_pull, &res), -EINVAL);
+        assert_int_equal(uplink_push(f->u, "0b5e1c3a-bbbb-4a4a-8b8b-000000000001", ORIGIN, &r, 1, 0, on_push, &res,
+                                     &id), -EINVAL);
+        assert_int_equal(uplink_pull(f->u, NULL, 0, 0, on_pull, &res, &id), -EINVAL);
+        assert_int_equal(uplink_pull(f->u, NULL, 1001, 0, on_pull, &res, &id), -EINVAL);
         assert_false(res.done);
+        assert_int_equal(id, 7);                /* written only on success */
         assert_int_equal(stats(f).requests, 0);
 }
 
@@ -990,6 +1064,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_gone_then_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cancel_from_callback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_cancels_pending, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_from_callback, setup, teardown),
         };
