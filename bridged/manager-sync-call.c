@@ -60,10 +60,11 @@ static void on_sync_done_map(int r, const char *json, const char *error, void *u
 }
 
 /* The background calls may be retrying for minutes: a one-shot replaces
- * them. Cancelling runs no callback, so this clears what theirs did. The
- * pull goes again (pull_wanted stays set); the push does not: its -ECANCELED
- * callback cleared push_wanted, and that is kept as it was, so its records
- * wait for the next edit (or a reload) rather than go in this Sync(). */
+ * them. Cancelling runs no callback, so this clears their ids; the pull and
+ * the push both go again in this Sync() (pull_wanted and push_wanted are
+ * set), the push under the same Idempotency-Key and body (the engine keeps
+ * the push in flight), so a push the server had already applied is only
+ * answered again. */
 static void sync_replace_background(struct manager *m) {
         if (m->pull_id) {
                 (void) uplink_cancel(m->uplink, m->pull_id);
@@ -72,7 +73,6 @@ static void sync_replace_background(struct manager *m) {
         if (m->push_id) {
                 (void) uplink_cancel(m->uplink, m->push_id);
                 m->push_id = 0;
-                m->push_wanted = false;
         }
 }
 

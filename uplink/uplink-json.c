@@ -115,10 +115,6 @@ char *uplink_json_pull_body(const char *cursor, unsigned limit) {
         return print_and_free(TAKE_PTR(o));
 }
 
-char *uplink_json_push_body(unsigned schema, const struct record *records, size_t n) {
-        return recjson_push_body_print(schema, records, n);
-}
-
 static const char *device_kind_name(enum uplink_device_kind k) {
         switch (k) {
         case UPLINK_DEVICE_BUDS:

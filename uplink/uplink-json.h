@@ -1,6 +1,8 @@
 /* The JSON bodies of the sync API as the bridge writes and reads them: the
- * request bodies, and strict readers for every answer. Records go through
- * recjson (unknown members invalid, every range checked). The envelopes
+ * request bodies (a push body is codec's recjson_push_body_print, the one
+ * writer, whose bytes the engine stores for retries), and strict readers
+ * for every answer. Records go through recjson (unknown members invalid,
+ * every range checked). The envelopes
  * around them ({"records", "cursor", "more"}, a push result, an error, ...)
  * ignore members they do not know, so a server may add members within
  * schema 1; every member they do know must be there with its exact type.
@@ -21,8 +23,6 @@ struct uplink_json_error {
 };
 
 char *uplink_json_pull_body(const char *cursor, unsigned limit);
-/* NULL on OOM or when a record cannot be written (check them first). */
-char *uplink_json_push_body(unsigned schema, const struct record *records, size_t n);
 char *uplink_json_device_body(const struct uplink_device *d);
 
 /* Whether a record or a device may be sent; -EINVAL naming what is wrong. */

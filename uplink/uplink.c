@@ -537,7 +537,7 @@ static int push_segment_start(struct uplink_call *c) {
         const struct uplink_segment *s = &job->seg[job->n_seg - 1];
 
         free(c->body);
-        c->body = uplink_json_push_body(c->uplink->schema, job->records + s->lo, s->hi - s->lo);
+        c->body = recjson_push_body_print(c->uplink->schema, job->records + s->lo, s->hi - s->lo);
         if (!c->body)
                 return -ENOMEM;
         c->failures = 0;

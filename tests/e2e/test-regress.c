@@ -366,10 +366,58 @@ static void test_change_at_dropped_write_revision(void **state) {
         assert_true(e2e_wait(&E, cond_buds_hold, &t, E2E_DEADLINE_USEC));
 }
 
+/* The push met the 429 and waits for its retry: the link is down (a 429
+ * says the server is there but will not take it now). */
+static bool cond_push_retrying(struct e2e *e, void *userdata) {
+        char *status = NULL;
+        bool r;
+
+        (void) userdata;
+        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
+                return false;
+        r = strstr(status, "\"online\":false") && strstr(status, "\"pending\":1");
+        free(status);
+        return r;
+}
+
+static bool cond_profile_on_server(struct e2e *e, void *userdata) {
+        const struct value *v = userdata;
+        struct record server;
+
+        return e2e_server_record(e, KEY_PROFILE, FAMILY_ANY, &server) == 0 && value_equal(&server.value, v);
+}
+
+/* Found when the HTTPS client took the BlueZ client's async contract: a
+ * Sync() replaces the background calls, and when it cancelled a push that
+ * was waiting to retry (here: 429, Retry-After 30 s) it also dropped the
+ * wish to push, so that Sync pushed nothing and the edit waited for the
+ * next one. Sync pushes once, as the contract says. */
+static void test_sync_pushes_what_a_retry_held(void **state) {
+        static const char *const rule =
+                "[{\"path\":\"/v1/sync/push\",\"count\":1,\"action\":\"status\",\"status\":429,\"retry_after\":30}]";
+        struct value v = profile("held by a retry");
+        struct harness_resp resp = { 0 };
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        char *ans = NULL;
+
+        (void) state;
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        assert_int_equal(harness_request(&E.server, "POST", "/test/faults", NULL, rule, NULL, &resp), 0);
+        assert_int_equal(resp.status, 200);
+        harness_resp_clear(&resp);
+        assert_int_equal(set_profile(&v, NULL), 0);
+        assert_true(e2e_wait(&E, cond_push_retrying, NULL, E2E_DEADLINE_USEC));
+        assert_int_equal(e2e_call(&E, "Sync", &ans, &err, NULL), 0);
+        assert_non_null(strstr(ans, "\"pushed\":1"));
+        free(ans);
+        assert_true(cond_profile_on_server(&E, &v));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_acknowledged_write_not_applied, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_change_at_dropped_write_revision, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sync_pushes_what_a_retry_held, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_damaged_cache_is_an_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_ends_on_future_stamp, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),

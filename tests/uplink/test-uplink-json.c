@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "codec/recjson.h"
 #include "uplink/uplink-json.h"
 #include "uplink/uplink-key.h"
 
@@ -79,7 +80,7 @@ static void test_bodies(void **state) {
         s = uplink_json_pull_body("abc\"d", 5);
         assert_string_equal(s, "{\"cursor\":\"abc\\\"d\",\"limit\":5}");
         free(s);
-        s = uplink_json_push_body(1, &r, 1);
+        s = recjson_push_body_print(1, &r, 1);
         assert_string_equal(s, "{\"schema\":1,\"records\":[" ACTIVE_FLAT "]}");
         free(s);
         s = uplink_json_device_body(&d);
