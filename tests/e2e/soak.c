@@ -42,6 +42,7 @@
 #include "e2e.h"
 #include "codec/recjson.h"
 #include "policy/eqconv.h"
+#include "tests/lib/values.h"
 
 #define HOSTS 3
 #define BUDS 3
@@ -126,32 +127,6 @@ static void failf(const char *fmt, ...) {
         va_end(ap);
 }
 
-static struct value unique_value(enum key key, enum family family, unsigned n) {
-        struct value v;
-
-        value_init(&v, key, key == KEY_PROFILE ? FAMILY_ANY : family);
-        if (key == KEY_PROFILE) {
-                v.profile.name_len = (uint8_t) snprintf(v.profile.name, sizeof(v.profile.name), "soak %u", n);
-                v.profile.touch_left = TOUCH_PLAY_PAUSE;
-                return v;
-        }
-        union eq_params *p = key == KEY_EQ_CUSTOM ? &v.custom : &v.active.eq;
-
-        if (key == KEY_EQ_ACTIVE)
-                v.active.preset = PRESET_CUSTOM;
-        if (family == FAMILY_STANDARD) {
-                unsigned x = n;
-
-                for (int i = 0; i < STD_BANDS; i++, x /= 49)
-                        p->std.gain[i] = (int8_t) ((int) (x % 49) - 24);
-        } else {
-                p->pro.preamp = -10;
-                p->pro.count = 1;
-                p->pro.band[0] = (struct eq_band) { BAND_PEAK, (uint16_t) (20 + n % 19981),
-                                                    (int16_t) ((int) ((n / 19981) % 241) - 120), 71 };
-        }
-        return v;
-}
 
 static struct edit *edit_by_value(const struct value *v) {
         for (size_t i = 0; i < S.n_edits; i++)
@@ -193,7 +168,7 @@ static void host_set(int h, bool via_bridgectl) {
         if (e->bridged <= 0 || S.n_edits == EDITS_MAX)
                 return;
         *ed = (struct edit) { .kind = O_HOST, .who = h,
-                              .v = unique_value(key, family_for(h, key), (unsigned) S.n_edits) };
+                              .v = test_unique_value(key, family_for(h, key), "soak", (unsigned) S.n_edits) };
         json = recjson_value_print(&ed->v);
         if (!json)
                 return;
@@ -249,7 +224,7 @@ static void buds_touch(int b) {
         if (S.n_edits == EDITS_MAX)
                 return;
         *ed = (struct edit) { .kind = O_BUDS, .who = b,
-                              .v = unique_value(key, buds_def[b].family, (unsigned) S.n_edits) };
+                              .v = test_unique_value(key, buds_def[b].family, "soak", (unsigned) S.n_edits) };
         if (e2e_sim_touch(&S.host[S.where[b]], buds_def[b].address, &ed->v) == 0) {
                 S.n_edits++;
                 S.counts[A_TOUCH]++;
@@ -272,7 +247,8 @@ static void phone_push(void) {
         ms = (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
         /* the phone's own hybrid clock: never behind what it issued */
         S.phone_hlc = stamp_pack(ms, 0) > S.phone_hlc ? stamp_pack(ms, 0) : S.phone_hlc + 1;
-        *ed = (struct edit) { .kind = O_PHONE, .v = unique_value(key, f, (unsigned) S.n_edits), .stamped = true,
+        *ed = (struct edit) { .kind = O_PHONE, .v = test_unique_value(key, f, "soak", (unsigned) S.n_edits),
+                              .stamped = true,
                               .stamp = { S.phone_hlc, E2E_PHONE } };
         r.value = ed->v;
         r.stamp = ed->stamp;

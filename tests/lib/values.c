@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,4 +38,31 @@ uint64_t test_wall_ms(void) {
 
         clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+struct value test_unique_value(enum key key, enum family family, const char *prefix, unsigned n) {
+        struct value v;
+
+        value_init(&v, key, key == KEY_PROFILE ? FAMILY_ANY : family);
+        if (key == KEY_PROFILE) {
+                v.profile.name_len = (uint8_t) snprintf(v.profile.name, sizeof(v.profile.name), "%s %u", prefix, n);
+                v.profile.touch_left = TOUCH_PLAY_PAUSE;
+                return v;
+        }
+        union eq_params *p = key == KEY_EQ_CUSTOM ? &v.custom : &v.active.eq;
+
+        if (key == KEY_EQ_ACTIVE)
+                v.active.preset = PRESET_CUSTOM;
+        if (family == FAMILY_STANDARD) {
+                unsigned x = n;
+
+                for (int i = 0; i < STD_BANDS; i++, x /= 49)
+                        p->std.gain[i] = (int8_t) ((int) (x % 49) - 24);
+        } else {
+                p->pro.preamp = -10;
+                p->pro.count = 1;
+                p->pro.band[0] = (struct eq_band) { BAND_PEAK, (uint16_t) (20 + n % 19981),
+                                                    (int16_t) ((int) ((n / 19981) % 241) - 120), 71 };
+        }
+        return v;
 }

@@ -13,3 +13,7 @@ struct value test_profile(const char *name);
 /* KEY_EQ_CUSTOM, or KEY_EQ_ACTIVE with the custom preset */
 struct value test_pro_eq(enum key key, int16_t gain);
 uint64_t test_wall_ms(void);
+/* A value no other n gives (for n below 49^5 in standard, 19981 * 241 in
+ * pro): n spread over its fields; a profile is named "PREFIX n". The
+ * simulation and the soak trace every copy back to the edit that made it. */
+struct value test_unique_value(enum key key, enum family family, const char *prefix, unsigned n);

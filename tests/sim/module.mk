@@ -6,7 +6,7 @@
 SIM := $(B)/tests/sim/sim
 TESTS += $(SIM)
 
-$(SIM): $(B)/tests/sim/sim.o $(B)/bridged/engine.o $(B)/bridged/store.o $(B)/tests/budsim/buds.o \
+$(SIM): $(B)/tests/sim/sim.o $(B)/bridged/engine.o $(B)/bridged/store.o $(B)/tests/budsim/buds.o $(B)/tests/lib/values.o \
 		$(B)/libcodec.a $(B)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,sqlite3) $(CODEC_LIBS)
 

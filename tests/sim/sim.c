@@ -39,6 +39,7 @@
 #include "policy/eqconv.h"
 #include "policy/hlc.h"
 #include "tests/budsim/buds.h"
+#include "tests/lib/values.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SIM_DEFAULT_SEEDS 120           /* the sanitizers' pass of make check: slower */
@@ -265,34 +266,6 @@ static void describe(const struct value *v, char *buf, size_t size) {
         }
 }
 
-/* A value no other edit of the run has: n spread over its fields. */
-static struct value unique_value(enum key key, enum family family, unsigned n) {
-        struct value v;
-
-        value_init(&v, key, key == KEY_PROFILE ? FAMILY_ANY : family);
-        if (key == KEY_PROFILE) {
-                v.profile.name_len = (uint8_t) snprintf(v.profile.name, sizeof(v.profile.name), "edit %u", n);
-                v.profile.touch_left = TOUCH_PLAY_PAUSE;
-                v.profile.left[0] = (int8_t) (n % 49) - 24;
-                return v;
-        }
-        union eq_params *p = key == KEY_EQ_CUSTOM ? &v.custom : &v.active.eq;
-
-        if (key == KEY_EQ_ACTIVE)
-                v.active.preset = PRESET_CUSTOM;
-        if (family == FAMILY_STANDARD) {
-                unsigned x = n;
-
-                for (int i = 0; i < STD_BANDS; i++, x /= 49)
-                        p->std.gain[i] = (int8_t) ((int) (x % 49) - 24);
-        } else {
-                p->pro.preamp = -10;
-                p->pro.count = 1;
-                p->pro.band[0] = (struct eq_band) { BAND_PEAK, (uint16_t) (20 + n % 19981),
-                                                    (int16_t) ((int) ((n / 19981) % 241) - 120), 71 };
-        }
-        return v;
-}
 
 static struct edit *edit_by_value(const struct value *v);
 
@@ -403,7 +376,8 @@ static void phone_edit(void) {
 
         if (S.n_edits == EDITS_MAX)
                 return;
-        *ed = (struct edit) { .kind = O_PHONE, .v = unique_value(key, fam, (unsigned) S.n_edits), .at = S.now };
+        *ed = (struct edit) { .kind = O_PHONE, .v = test_unique_value(key, fam, "edit", (unsigned) S.n_edits),
+                              .at = S.now };
         r.value = ed->v;
         if (hlc_now(&S.phone, S.now, &r.stamp) < 0)
                 return;
@@ -734,7 +708,7 @@ static void host_edit(struct host *h) {
                         fam = S.buds[b].family;
                         break;
                 }
-        *ed = (struct edit) { .kind = O_HOST, .who = hi, .v = unique_value(key, fam, (unsigned) S.n_edits),
+        *ed = (struct edit) { .kind = O_HOST, .who = hi, .v = test_unique_value(key, fam, "edit", (unsigned) S.n_edits),
                               .at = S.now };
         if (engine_intent(h->e, key, &stored) == 0)
                 replace_shown(&stored.value);
@@ -791,8 +765,8 @@ static void buds_edit(int b) {
 
         if (S.n_edits == EDITS_MAX)
                 return;
-        *ed = (struct edit) { .kind = O_BUDS, .who = b, .v = unique_value(key, sb->family, (unsigned) S.n_edits),
-                              .at = S.now, .where = sb->host };
+        *ed = (struct edit) { .kind = O_BUDS, .who = b, .at = S.now, .where = sb->host,
+                              .v = test_unique_value(key, sb->family, "edit", (unsigned) S.n_edits) };
         {
                 struct record shown;
 
