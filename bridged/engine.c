@@ -721,6 +721,28 @@ static int restamp_copy(struct engine *e, enum key key, enum family f, struct st
         return store_item_put(e->store, key, f, it);
 }
 
+/* fn on the snapshot of every item of every Buds the store knows (items
+ * never read are skipped); stops at the first error. */
+static int each_buds_snapshot(struct engine *e, int (*fn)(struct engine *e, const struct store_buds *b, enum key key,
+                                                           struct store_buds_item *snap)) {
+        struct store_buds *all = NULL;
+        size_t n = 0;
+        int r = store_buds_list(e->store, &all, &n);
+
+        for (size_t i = 0; r == 0 && i < n; i++)
+                for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
+                        struct store_buds_item snap;
+
+                        r = store_buds_item_get(e->store, all[i].address, (enum key) k, &snap);
+                        if (r == 0)
+                                r = fn(e, &all[i], (enum key) k, &snap);
+                        else if (r == -ENOENT)
+                                r = 0;
+                }
+        free(all);
+        return r;
+}
+
 static void absorb(struct engine *e, struct stamp st) {
         if (!stamp_is_factory(st) && !hlc_is_suspect(&e->clock, st, now(e)))
                 (void) hlc_receive(&e->clock, st, now(e));
@@ -730,9 +752,14 @@ static void absorb(struct engine *e, struct stamp st) {
  * the cache rightly holds (a host or the server within MaxClockSkewSec
  * ahead): it takes them in first, so that what is stamped from now on (the
  * copies stamped anew, a person's next edit) is newer than all of them. */
+static int absorb_snapshot(struct engine *e, const struct store_buds *b, enum key key, struct store_buds_item *snap) {
+        (void) b, (void) key;
+        absorb(e, snap->copy.stamp);
+        absorb(e, snap->assigned);
+        return 0;
+}
+
 static int absorb_held_stamps(struct engine *e) {
-        struct store_buds *all = NULL;
-        size_t n = 0;
         int r = 0;
 
         for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
@@ -751,24 +778,7 @@ static int absorb_held_stamps(struct engine *e) {
                                 absorb(e, it.server.stamp);
                 }
         }
-        if (r == 0)
-                r = store_buds_list(e->store, &all, &n);
-        for (size_t i = 0; r == 0 && i < n; i++)
-                for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
-                        struct store_buds_item snap;
-
-                        r = store_buds_item_get(e->store, all[i].address, (enum key) k, &snap);
-                        if (r == -ENOENT) {
-                                r = 0;
-                                continue;
-                        }
-                        if (r == 0) {
-                                absorb(e, snap.copy.stamp);
-                                absorb(e, snap.assigned);
-                        }
-                }
-        free(all);
-        return r;
+        return r < 0 ? r : each_buds_snapshot(e, absorb_snapshot);
 }
 
 /* The key's copies stamped ahead, stamped anew oldest first, so that their
@@ -827,31 +837,22 @@ static int restamp_snapshot(struct engine *e, const struct store_buds *b, enum k
 
 /* Buds snapshots stamped ahead are read again (and, still ahead, stamped
  * again as suspect there). */
-static int forget_buds_ahead(struct engine *e) {
-        struct store_buds *all = NULL;
-        size_t n = 0;
-        int r = store_buds_list(e->store, &all, &n);
+static int forget_snapshot_ahead(struct engine *e, const struct store_buds *b, enum key key,
+                                 struct store_buds_item *snap) {
+        int r;
 
-        for (size_t i = 0; r == 0 && i < n; i++)
-                for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
-                        struct store_buds_item snap;
-
-                        r = store_buds_item_get(e->store, all[i].address, (enum key) k, &snap);
-                        if (r == -ENOENT) {
-                                r = 0;
-                                continue;
-                        }
-                        if (r < 0 || !(hlc_is_suspect(&e->clock, snap.copy.stamp, now(e)) ||
-                                       hlc_is_suspect(&e->clock, snap.assigned, now(e))))
-                                continue;
-                        r = restamp_snapshot(e, &all[i], (enum key) k, &snap);
-                        if (r == 0)
-                                r = store_buds_item_forget(e->store, all[i].address, (enum key) k);
-                        else if (r > 0)
-                                r = store_buds_item_put(e->store, all[i].address, (enum key) k, &snap);
-                }
-        free(all);
+        if (!hlc_is_suspect(&e->clock, snap->copy.stamp, now(e)) && !hlc_is_suspect(&e->clock, snap->assigned, now(e)))
+                return 0;
+        r = restamp_snapshot(e, b, key, snap);
+        if (r == 0)
+                return store_buds_item_forget(e->store, b->address, key);
+        if (r > 0)
+                return store_buds_item_put(e->store, b->address, key, snap);
         return r;
+}
+
+static int forget_buds_ahead(struct engine *e) {
+        return each_buds_snapshot(e, forget_snapshot_ahead);
 }
 
 int engine_check_clock(struct engine *e, struct engine_outcome *o) {
