@@ -29,7 +29,7 @@ $(B)/tests/e2e/test-regress: $(B)/tests/e2e/test-regress.o $(E2E_REGRESS_OBJS) $
 SOAK := $(B)/tests/e2e/soak
 TESTS += $(SOAK)
 
-$(SOAK): $(B)/tests/e2e/soak.o $(E2E_REGRESS_OBJS) $(B)/tests/lib/values.o $(B)/libcodec.a \
+$(SOAK): $(B)/tests/e2e/soak.o $(E2E_REGRESS_OBJS) $(B)/tests/lib/values.o $(B)/libcodec.a $(B)/libcommon.a \
 		| $(B)/bridged/bridged $(B)/bridged/bridgectl $(B)/tests/budsim/budsim $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd libcurl) $(CODEC_LIBS)
 

@@ -41,6 +41,7 @@
 
 #include "e2e.h"
 #include "codec/recjson.h"
+#include "common/random.h"
 #include "policy/eqconv.h"
 #include "tests/lib/values.h"
 
@@ -94,17 +95,7 @@ static const char *const action_names[] = {
         "bridged killed -9", "syncd killed -9", "server faults", "GATT faults", "pauses",
 };
 
-static uint64_t rnd(void) {
-        uint64_t x = S.rng;
-
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        S.rng = x;
-        return x * UINT64_C(0x2545f4914f6cdd1d);
-}
-
-static unsigned pick(unsigned n) { return (unsigned) (rnd() % n); }
+static unsigned pick(unsigned n) { return (unsigned) (random_jitter(&S.rng) % n); }
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...) {

@@ -144,6 +144,14 @@ static bool cond_profile_recovered(struct e2e *e, void *userdata) {
         return !item_failing(e, "profile") && cond_on_server(e, userdata);
 }
 
+/* Pro Buds at A, a fresh bridged, the Buds ready and their profile synced. */
+static void start_with_buds_synced(void) {
+        assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
+        assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
+}
+
 static void inject(struct e2e *e, const char *key, const char *kind, uint32_t count) {
         sd_bus_message *m = NULL;
 
@@ -164,12 +172,9 @@ static void test_failed_read_is_retried(void **state) {
         struct value v = profile("first read broken");
 
         (void) state;
-        assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
-        assert_int_equal(e2e_bridged_start(&E, true), 0);
-        assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
-        /* the reads at connect are over (one in flight would take the
-         * change with it, unbroken) */
-        assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
+        /* synced: the reads at connect are over (one in flight would take
+         * the change with it, unbroken) */
+        start_with_buds_synced();
         inject(&E, "profile", "malformed", 2);
         assert_int_equal(e2e_sim_touch(&E, A, &v), 0);
         assert_true(e2e_wait(&E, cond_profile_failing, NULL, E2E_DEADLINE_USEC));
@@ -304,10 +309,7 @@ static void test_acknowledged_write_not_applied(void **state) {
         char *list = NULL;
 
         (void) state;
-        assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
-        assert_int_equal(e2e_bridged_start(&E, true), 0);
-        assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
-        assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
+        start_with_buds_synced();
         inject(&E, "profile", "ignore-write", 1);
         assert_int_equal(set_profile(&v, NULL), 0);
         assert_true(e2e_wait(&E, cond_buds_hold, &v, E2E_DEADLINE_USEC));
@@ -354,10 +356,7 @@ static void test_change_at_dropped_write_revision(void **state) {
         struct value v = profile("written, dropped"), t = profile("pressed on the Buds");
 
         (void) state;
-        assert_int_equal(e2e_sim_add_buds(&E, A, "Buds", FAMILY_PRO, 0x0101), 0);
-        assert_int_equal(e2e_bridged_start(&E, true), 0);
-        assert_true(e2e_wait_buds_ready(&E, A, E2E_DEADLINE_USEC));
-        assert_true(e2e_wait(&E, cond_profile_synced, NULL, E2E_DEADLINE_USEC));
+        start_with_buds_synced();
         inject(&E, "profile", "ignore-write", 1);
         assert_int_equal(set_profile(&v, NULL), 0);
         assert_true(e2e_wait(&E, cond_write_ignored, NULL, E2E_DEADLINE_USEC));

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "bridged/engine.h"
+#include "common/random.h"
 #include "codec/wire.h"
 #include "policy/eqconv.h"
 #include "policy/hlc.h"
@@ -192,17 +193,7 @@ struct sim {
 
 static struct sim S;
 
-static uint64_t rnd(uint64_t *state) {
-        uint64_t x = *state;
-
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *state = x;
-        return x * UINT64_C(0x2545f4914f6cdd1d);
-}
-
-static unsigned pick(unsigned n) { return n ? (unsigned) (rnd(&S.rng) % n) : 0; }
+static unsigned pick(unsigned n) { return n ? (unsigned) (random_jitter(&S.rng) % n) : 0; }
 static bool chance(unsigned percent) { return pick(100) < percent; }
 static bool fault(unsigned f) { return (S.faults & f) != 0; }
 
@@ -400,7 +391,7 @@ static int host_random(void *buf, size_t n, void *userdata) {
         uint8_t *p = buf;
 
         for (size_t i = 0; i < n; i++)
-                p[i] = (uint8_t) rnd(&h->rng);
+                p[i] = (uint8_t) random_jitter(&h->rng);
         return 0;
 }
 
