@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bridged: top-level build. Each directory adds its own rules in module.mk;
 # this file holds what they share. Plain GNU make, pkg-config for every library.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bridgectl: the command line for a running bridged, over its D-Bus control
  * API (org.bridged.Manager1 on the system bus; DBUS_SYSTEM_BUS_ADDRESS is
  * honoured). Human-readable output by default, the API's JSON with --json.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bridged: main. Reads the command line and the configuration (a bad one
  * ends it at once with exit 78 and one line naming file, line and what),
  * opens the cache, owns org.bridged on the system bus, tells systemd it is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reads the configuration file (conf.h has the rules) into a fresh struct
  * conf, and the bearer token. inih does the INI syntax; this file cleans each
  * line before inih sees it, and checks every key against a table of parsers.

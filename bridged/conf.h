@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's configuration file (bridged.conf(5)): an INI file
  * read with inih into a fresh struct conf, checked completely before anyone
  * sees it, so a reload (SIGHUP) can load the new file and keep the old struct

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The control API's answers as the API's JSON (see manager.h): status,
  * stats, get, set, conflicts, restore. Next to control.c, which turns them
  * into D-Bus replies; errors are a negative errno with a message a person

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* org.bridged.Manager1 (see control.h). Arguments are checked here for form
  * (the manager checks content); answers are the API's JSON strings. Sync()
  * answers asynchronously, when the manager is done. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The D-Bus control API org.bridged.Manager1 at /org/bridged (bridged(8)):
  * methods, the Changed signal and the properties, over the manager. The
  * one place that turns errno into D-Bus error names. */

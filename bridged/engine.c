@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sync engine's core (see engine.h): every step reads the copies from the
  * store, asks policy/ what to do, and writes the result back in the same
  * transaction, clock included. Never does I/O beyond the store, never blocks

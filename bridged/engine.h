@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sync engine's core: what happens to the cache when a copy arrives from
  * the Buds or the server, when a person edits here, when a push completes.
  * Drives the clock and arbitration (policy/) over the store, one transaction

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Latency window: the newest LATENCY_WINDOW samples, quantiles by sorting a
  * copy (cheap at this size, and only when Stats() is called). */
 #include <stdlib.h>

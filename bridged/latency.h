@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small window of latency samples (ms) with its median and 99th
  * percentile, for Stats(). Pure, fixed size, no allocation. */
 #pragma once

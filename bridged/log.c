@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's log (see log.h): formats one message, then hands it to the
  * journal or writes one line on stderr. It keeps errno as it found it; the
  * stderr path never allocates and the journal path falls back to it, so

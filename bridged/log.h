@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's log, after systemd's log.h: one call per event at a syslog
  * level, dropped above the maximum level (--log-level). Where it goes is
  * decided once, from stderr: the journal's native protocol when stderr is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The manager's Buds: one handler per Buds that reads what changed and
  * writes what the engine decides, one GATT operation at a time per item, and
  * carries out the engine's outcomes. Never talks to the server. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the files of the manager share: the manager, its Buds handlers and
  * the Sync() call in flight, and the functions one part calls in another.
  * Never included outside bridged/manager*.c and bridged/control-json.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The device registry (Server Data): this host and every Buds it knows, put
  * to the server a moment after anything about them changed, one round at a
  * time. Best effort: a failure is logged at debug level and retried by the

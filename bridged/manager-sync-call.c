@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one-shot Sync(): push and pull now without retrying, and answer once
  * the server part is done and the Buds writes it caused have landed. It
  * borrows the sync loop (manager-sync.c) and hands it back. */

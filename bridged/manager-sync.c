@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The manager's sync loop against the server: pull (all pages), then push
  * what the engine queued, then wait on the long poll (or the pull interval);
  * debounce before a push and cool down after an error the uplink does not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge at work (see manager.h): its life (new, reload, free) and the
  * state a person sees. The parts live beside it, sharing manager-private.h:
  * the Buds (manager-buds.c), the sync loop (manager-sync.c), the device

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge at work: the sync engine driven by the Buds (gatt/bluez), the
  * server (uplink) and timers on one sd-event loop. Owns the store, the
  * engine, the BlueZ client and the HTTPS client; reports to the control API

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bridged/: the daemon. libbridged-base.a holds what every part of it uses and
 # that needs nothing of the rest: the configuration file and token (conf), the
 # command line (options), the log (log). The daemon's own objects (store,

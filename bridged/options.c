@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bridged's command line with getopt_long (options.h). It only parses: it
  * opens nothing, and the one decision it makes is where the state lives, in
  * bridged(8)'s order: $STATE_DIRECTORY (systemd's StateDirectory=) wins over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bridged's command line (bridged(8)):
  *   bridged [--config FILE] [--state-dir DIR] [--log-level err|warning|info|debug] [--version] [--help]
  * Parsing only: what to do with the result is main's. Prints --help, --version

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SQLite store of the bridge (see store.h). Owns the database handle and its
  * prepared statements; knows the schema and its migrations. Never interprets
  * a value, never decides anything: the sync engine does. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge's cache: one SQLite file in the state directory (WAL,
  * synchronous=FULL), holding per item and family the cache's copy, whether it
  * is pending (the outbox) and the server's last known copy; the push in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sync loop's decision (see sync-loop.h). Pull before push: a push waits
  * for the first complete pull after the server came back (or for a Sync()
  * call, which pulls first itself), so that only what still wins is offered. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the sync loop does next, given its state: the decision of the
  * manager's sync loop (manager-sync.c) as a pure function, so it can be
  * tested with the states written out. No I/O, no clock, no manager. */

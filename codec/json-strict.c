@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The strict JSON reader under every JSON input from outside (HTTP bodies,
  * D-Bus arguments, the command line). cJSON on its own accepts more than JSON
  * (leading zeros, control characters, a BOM, "\u0000" that silently cuts a

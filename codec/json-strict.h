@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The strict JSON reader: what every JSON input from outside goes through
  * before anything else looks at it. RFC 8259 and nothing more, on cJSON. */
 #pragma once

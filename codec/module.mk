@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # codec/: the record codecs, pure (no sd-bus, no libcurl): the GATT bytes
 # (wire), the sync API's JSON form (recjson) and the strict JSON reader under
 # it (json-strict). libcodec.a carries policy's objects too, so that syncd,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The JSON form of records and values (the sync API's): a reader on top of
  * the strict JSON reader (json-strict.c) and a printer whose numbers read back
  * to the same value. Ranges

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The JSON form of records and values (the sync API's), with cJSON, both ways,
  * as strict as the binary codecs: unknown members, missing members, wrong
  * types, numbers that are not an exact multiple of their unit, and values out

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Binary codecs of the Buds GATT profile (docs/protocol.md): Buds Info, the
  * Manifest and its notification, records and their payloads, and the UUIDs
  * of the characteristics that carry them. Pure: no I/O, no allocation, no

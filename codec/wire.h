@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Binary codecs for every value of the Buds GATT profile (docs/protocol.md):
  * Buds Info, the Manifest (read and notify forms), records and their payloads.
  * Pure: no I/O, no allocation; links alone (syncd and fuzzers use it without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Jittered exponential backoff (see backoff.h). Pure arithmetic: no clock, no
  * random source of its own, so it is tested with the numbers written out. */
 #include "backoff.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Jittered exponential backoff, the one rule both clients (BlueZ and HTTPS)
  * retry by: the minimum doubling per failure up to the maximum, then "equal
  * jitter" (half of it fixed, half random) so that the doubling still shows

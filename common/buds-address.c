@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Buds address helper (see buds-address.h). Pure: no I/O, no logging. */
 #include <errno.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A Buds' Bluetooth address, one representation for the whole house: upper
  * case "AA:BB:CC:DD:EE:FF", as BlueZ gives it. An address is normalised where
  * it enters (BlueZ, the configuration file) and compared byte for byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scope-bound cleanup, systemd's idiom: a variable marked _cleanup_(f) is
  * handed to f when it goes out of scope, and TAKE_PTR() moves ownership out
  * of it. Header only, libc only: every library of the house may use it, and it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The error-message helper (see errmsg.h). Never logs: the caller decides
  * whether and how the message is shown. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The error message that goes with a negative errno: a function that fails
  * returns r and, through char **ret_error, a sentence a person can act on.
  * One helper instead of a vasprintf() dance in every module. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The re-armed one-shot timer (see event-timer.h). Knows sd-event and nothing
  * else; it never frees a source the caller holds. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A one-shot timer on sd-event that is armed again rather than made anew,
  * after systemd's event_reset_time(): the first call adds the source, later
  * calls move its time and enable it once more. The source stays the caller's

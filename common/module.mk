@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # common/: the helpers every library of the house may use and that use none of
 # them: cleanup macros (header only), jittered backoff, the Buds address,
 # the random sources, the error-message helper, the re-armed sd-event timer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The random sources (see random.h). The jitter generator keeps its state in
  * the caller's object, so two clients never share a sequence. */
 #include <errno.h>

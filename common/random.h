@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Random numbers, two kinds and never mixed up: random_bytes() for what must
  * be unpredictable (node ids, Idempotency-Keys), from the kernel; and a
  * xorshift64* generator for jitter, which is cheap and never used for

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bash completion for bridgectl(1): commands, options, keys, families, preset
 # values for eq.active, and conflict ids asked of the running bridged
 # (`bridgectl --json conflicts`, at most 2 s; nothing when it does not run).

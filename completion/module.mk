@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # completion/: bash completion for bridgectl, installed where bash-completion
 # loads it on demand (DATADIR/bash-completion/completions, the directory
 # bash-completion's pkg-config file names for PREFIX=/usr).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # make deb: the Debian packages, built by dpkg-buildpackage from a copy of the
 # source tree in $(B)/deb/src (dh_clean walks and prunes the whole tree it
 # runs in, which must not be a working tree with build/ in it). The .deb,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One Buds as the client keeps them: the link (Connect with a timeout,
  * reconnect with backoff), the setup that makes them ready (Manifest
  * notifications armed before the Manifest is read, Buds Info read unless

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GATT method calls on BlueZ's characteristics, one at a time per
  * characteristic (BlueZ answers InProgress to a second write in flight), and
  * BlueZ's errors turned into errnos. A cancelled call stays at the head of

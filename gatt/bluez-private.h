@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the files of the BlueZ client share: the client, the Buds, their
  * characteristics and the queued GATT operations. Never included outside
  * gatt/bluez*.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The operations the sync engine asks for: read or write one record, read the
  * Manifest, read Device Information and battery. Each is a request with an
  * id; its callback runs exactly once unless cancelled. This file decodes what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The BlueZ client's view of org.bluez: who owns the name, and which
  * adapters, devices and characteristics exist, learnt from GetManagedObjects,
  * InterfacesAdded/Removed and PropertiesChanged (never by polling). It picks

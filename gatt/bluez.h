@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Buds side of the bridge: a GATT client of bluetoothd (org.bluez) over
  * sd-bus, driven by one sd-event loop. It follows BlueZ's objects through the
  * ObjectManager and PropertiesChanged (never polls), picks the Buds, keeps

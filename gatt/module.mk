@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # gatt/: the BlueZ client (sd-bus) and nothing else: libgatt.a, linked with
 # libcommon.a, libcodec.a and libsystemd.
 GATT_SRCS := gatt/bluez.c gatt/bluez-buds.c gatt/bluez-op.c gatt/bluez-request.c

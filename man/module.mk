@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # man/: the manual pages, man(7) source kept as written (no generation step).
 # tests/man/check-man.sh lints each and holds it against the program's --help.
 MAN_PAGES := man/bridgectl.1 man/bridged.conf.5 man/bridged.8 man/syncd.8

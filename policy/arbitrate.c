@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Arbitration of one item: the intent is the newest stamp over every copy of
  * both families; each family's cache copy becomes the copy carrying the intent
  * (or the intent converted, for the connected Buds' family), and changes a

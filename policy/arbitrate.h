@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Timestamp arbitration of one item (docs/protocol.md): given the copies the
  * Buds, the server and the cache hold, per family, which copy is the item's
  * intent and what each party must do. A pure function of its input, so every

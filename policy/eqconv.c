@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* EQ family conversion, exactly as docs/protocol.md's arbitration rules say; it must
  * never depend on anything but its inputs (every bridge and the phone app
  * compute the same result from the same value), and never converts a profile.

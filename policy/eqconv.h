@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Conversion of EQ parameters between the two Buds families (docs/protocol.md,
  * "Families" and "Conversion"): the magnitude response of a pro curve, pro to
  * standard by sampling it at the five standard centres, standard to pro by five

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hybrid logical clock: local events and receives per Kulkarni et al., with
  * the bridge's rules for suspect future stamps and cloned node ids. Never
  * reads a clock itself and never goes backwards, even when the counter runs

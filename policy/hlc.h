@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge's hybrid logical clock (docs/protocol.md; Kulkarni et al. 2014),
  * packed as the GATT profile's hlc: (unix_ms << 16) | counter.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stamps: the (hlc, origin) pair that orders every copy of Shared Data.
  * Pure value type; never does I/O. */
 #pragma once

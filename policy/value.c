@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Names, initialisation, equality and range checks of Shared Data values.
  * Pure: never does I/O, never clamps (an out-of-range value is an error). */
 #include <errno.h>

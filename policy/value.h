@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The three items of Shared Data as typed values, in the exact integer units of
  * the wire (docs/protocol.md), with the range rules that every boundary applies.
  * Pure: no I/O, no allocation, no globals. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syncd's _cleanup_ helpers: those of every library (common/cleanup.h) and
  * the one for cJSON trees, which syncd frees everywhere. Only inline
  * definitions; no state. */

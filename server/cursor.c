@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cursor text: "%016x" of the sequence number, then the first 8 bytes of
  * SHA-256(secret || account || NUL || seq big-endian) in hex. The secret is
  * made once per database (store.c), so cursors survive restarts. */

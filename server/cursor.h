@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pull cursors: an account's sequence number, opaque to the client, bound to
  * the account and to this database by a MAC, so a cursor of another account
  * or another server is refused instead of silently meaning something else.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Device bodies: {"kind": "buds|host", "family"?: "standard|pro", "model"?,
  * "firmware"?, "serial"?, "name"? (strings of at most DEVICES_TEXT_MAX bytes),
  * "battery"?: 0..100, "last_seen_ms": integer >= 0}. Stored as the object

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The account's device registry (Server Data of the sync API): PUT
  * /v1/devices/{id} stores one device, GET /v1/devices lists them. Every
  * member is checked; a device is stored whole or not at all, in the group

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fault rules: {"path", "method"?, "count"? (default 1), "action", "status"?,
  * "retry_after"?}, checked in order; each match uses up one count. Matching
  * happens when a request's headers arrive, before routing and before the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test-only fault injection for the client's tests: rules set through
  * POST /test/faults make the next matching requests fail in chosen ways.
  * Exists only when SYNCD_TEST_FAULTS=1 was set at start; a server without it

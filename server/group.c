@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A FIFO of suspended writes, and when to commit it. Must never resume a
  * member before the transaction that holds its write has ended, and never
  * leave one suspended once group_commit returns: libmicrohttpd cannot stop

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Group commit: the writes (pushes, device PUTs) that arrive together, from
  * any number of connections, applied in arrival order inside one BEGIN
  * IMMEDIATE ... COMMIT, so that one fdatasync covers them all. A request's

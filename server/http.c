@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libmicrohttpd glue. A request is taken in three steps: its headers (fault
  * rule, route, bearer token, body size, the endpoint's begin hook), its body
  * (kept up to HTTP_BODY_MAX, or discarded once an answer is already decided),

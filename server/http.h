@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syncd's HTTPS front: libmicrohttpd with TLS driven by the caller's event
  * loop (epoll, external), routing, bearer tokens, request bodies with their
  * size limit, replies and errors, parked (suspended) requests and the test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Keys in progress are a short list: one entry per push being received or
  * processed right now, so a linear search is the honest structure. An entry
  * must never outlive its request: http.c's completion hook releases it however

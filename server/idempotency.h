@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Idempotency-Key rules of push that live in memory: the key's form (a
  * UUID), the digest a body is compared by (SHA-256, GnuTLS), and the keys in
  * progress: claimed from the moment a push's headers arrive until its response

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syncd's log: one line on stderr per event, "syncd: ...". The layer that
  * decides what to do logs, once. Never given a bearer token or a whole record. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One list of waiters; a push wakes every waiter of its account in one pass,
  * resuming each connection (libmicrohttpd then calls the request's handler
  * again, which reads the state). A waiter is resumed at most once: the state

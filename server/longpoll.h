@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parked connections: requests that wait for a change of their account (a
  * long poll) or for a deadline (a stalled test fault), suspended in
  * libmicrohttpd and resumed all at once when the account changes, when their

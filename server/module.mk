@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # server/: syncd, the reference sync server (docs/protocol.md): libmicrohttpd with
 # GnuTLS, SQLite, cJSON and libcodec, nothing else (no sd-bus). Its tests and
 # benchmark live in tests/server/ and start the built binary.

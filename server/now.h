@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The two clocks syncd reads: the wall clock for server_time_ms and the
  * future_stamp rule, the monotonic clock for every deadline and duration.
  * Never used to order stamps: that is policy/stamp.h's job alone. */

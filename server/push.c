@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* POST /v1/sync/push. The boundary between a bad request and a bad record:
  * a body that is not JSON, not an object of exactly "schema" and "records",
  * an empty records array, or an element that is not an object with string

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The replies of syncd and the sync API's error table: every error is
  * {"error": {"code", "message"}}, schema_mismatch adds "required_schema".
  * Must never put a token or a record into a message. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What syncd answers to one request before it becomes HTTP: a status, a JSON
  * body and the few headers the API defines. Every error body of the sync API is
  * built here, so the error codes live in one place. Knows nothing of

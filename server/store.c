@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SQLite side of syncd. Statements are prepared once and reused (a push
  * is a handful of them); hlc and origin are stored as the bit patterns of
  * signed 64-bit integers and compared in C with stamp_cmp, never in SQL. Must

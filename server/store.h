@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syncd's SQLite store: per account, the newest record of every (key,
  * family), the account's change sequence, the stored first responses of
  * idempotent pushes, and the device registry. WAL, synchronous=FULL: a commit

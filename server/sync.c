@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* status, pull and the long poll. A cursor names a point in the account's
  * sequence; pull returns the records whose current copy was applied after it,
  * oldest first; the long poll parks until the account's sequence passes it. A

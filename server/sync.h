@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The /v1/sync endpoints: status, pull, push and the long poll. Turns
  * requests into store operations under the arbitration order of
  * policy/stamp.h, and wakes the account's long polls after a push applied

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* syncd, the reference sync server of the sync API (docs/protocol.md): the command line, the
  * pieces put together, and the one event loop (libmicrohttpd's epoll fd, a
  * signalfd, the long polls' deadlines; after each libmicrohttpd run, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loading and looking up bearer tokens. A token and an account are runs of
  * printable ASCII without '#'; one pair per line. The table lives as long as
  * the server; lookups never log. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bearer tokens of syncd: a file of lines "TOKEN ACCOUNT", '#' starting a
  * comment, read once at start. Maps a token to the account it names; never
  * prints a token. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # systemd/: the unit, the D-Bus policy, the system user, the configuration
 # directory and the default configuration, and where `make install` puts them.
 # With PREFIX=/usr the unit, sysusers.d and tmpfiles.d directories are the ones

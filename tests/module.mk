@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/: what is not one module's: fuzzers and benchmarks of the pure
 # modules. Each module's tests live in tests/MODULE/ with their own module.mk
 # (tests/policy, tests/codec, tests/common, tests/gatt, tests/uplink, ...);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sd-event side of libcurl's multi interface (the pattern of systemd's
  * src/import/curl-util.c): CURLMOPT_SOCKETFUNCTION adds, changes and drops
  * one I/O source per socket, CURLMOPT_TIMERFUNCTION arms one time source, and

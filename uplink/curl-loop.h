@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libcurl's multi interface driven by one sd-event loop: every socket curl
  * wants watched becomes an sd-event I/O source, curl's single timer one time
  * source, and each finished transfer is handed to the owner's done callback.

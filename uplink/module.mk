@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # uplink/: the HTTPS client of the sync API, beside gatt/: libcurl's multi
 # interface on sd-event (curl-loop), the calls and their retries (uplink), the
 # bodies and answers (uplink-json), Idempotency-Keys (uplink-key) and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What a failed attempt means (the sync API's error table, docs/protocol.md). A TLS verification
  * failure is a failure like any other transport error: it is reported as one
  * and retried under the same verification; nothing here can loosen it. A

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sync API's error table as the bridge applies it: what one finished
  * attempt (a curl failure, or an HTTP status with its error body) means for
  * the call (the errno it ends with, whether it is retried or split) and for

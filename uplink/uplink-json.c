@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request bodies and strict answer readers of the sync API. Every reader
  * names the member that is wrong ("results[2].current.value.q: ..."), so the
  * uplink's message says what the server got wrong. Must never accept a record

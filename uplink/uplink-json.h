@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The JSON bodies of the sync API as the bridge writes and reads them: the
  * request bodies (a push body is codec's recjson_push_body_print, the one
  * writer, whose bytes the engine stores for retries), and strict readers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Idempotency keys: the UUID text check and the version 5 UUIDs of split
  * halves (RFC 9562 section 5.5). SHA-1 is here only because a v5 UUID is
  * defined with it; it protects nothing and must not be used for anything

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Idempotency keys of the sync API: UUIDs in their 36-character text form.
  * When a push is split (413), each half needs a key of its own that is the
  * same every time the same push is split, so a repeated split replays instead

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sync server's URL, checked once for everyone (see uplink-url.h). Must
  * never accept a URL that would send the token anywhere but over TLS to the
  * host written in it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one check of the sync server's URL, for the uplink (before it connects)
  * and for the configuration file (before the daemon starts): an https URL
  * libcurl reads as we mean it, https://host[:port][/prefix], nothing else.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The HTTPS client of the sync API. A call is one API operation across its
  * attempts: each attempt is one curl easy handle on the shared multi handle
  * (so connections are kept alive and reused), its answer is classified by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge's HTTPS client for the sync API (docs/protocol.md): status, pull,
  * push, the long poll and the device registry, on libcurl's multi interface
  * driven by the caller's sd-event loop. It retries what the API says to

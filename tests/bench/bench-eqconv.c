@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Benchmark of policy/eqconv.c: conversions per second both ways. With
  * --exhaustive it is also the proof behind standard → pro: every one of the
  * 49^5 standard inputs converts to pro parameters that pass value_check, whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* make bench: arbitration decisions and clock stamps per second on one core.
  * Figures are printed, never asserted. */
 #include <stdint.h>

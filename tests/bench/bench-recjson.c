@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Throughput of the JSON record form (codec/recjson.c): parses and prints per
  * second of the largest record (eq.active, pro, custom, 10 bands) and of a
  * profile record. Figures only; nothing is asserted. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Throughput of the record codec (codec/wire.c): decodes and encodes per
  * second for a few representative records, each timed with CLOCK_MONOTONIC
  * for at least half a second. Prints figures; never asserts on them (a loaded

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/bridged/: the daemon's base pieces (libbridged-base.a): configuration,
 # token and command line (test-conf), and the log (test-log).
 BRIDGED_TEST_NAMES := test-conf test-log

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests of bridged's configuration file and token (conf.c) and command line
  * (options.c): every key, each kind of bad value, the exact "FILE:LINE: what"
  * messages, and the token's sources. Each test works in its own temporary

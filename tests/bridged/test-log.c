@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests of bridged's log (log.c) on stderr: levels, the negative errno it
  * returns, "%m", the "<N>" and "name: " forms, how it picks its target from
  * $JOURNAL_STREAM, and that structured fields stay out of stderr lines. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of bridged/sync-loop.c: what the sync loop does next, for the
  * states that matter, written out. */
 #include <setjmp.h>

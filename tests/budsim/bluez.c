@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* budsim's org.bluez connection: the object manager, Adapter1 and Device1
  * objects, and the link of each device (Connect, Disconnect, link loss,
  * service resolution) with bluetoothd 5.66's ordering of signals and its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The simulated Buds: items, compare-and-set, changes on the Buds, Manifest
  * and the SIG services, exactly as the GATT profile says. Pure: no I/O, no
  * D-Bus, no clock; the only way out is the change callbacks. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Buds of the GATT profile as a pure state machine: the three items with
  * revision, flags and stamp, compare-and-set writes, changes made on the Buds,
  * factory reset, the Manifest, Buds Info, Device Information and battery.

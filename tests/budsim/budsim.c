@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* budsim: simulated Buds behind a fake bluetoothd 5.66, for the bridge's
  * tests and demo (README.md). This file is main: options, the event loop,
  * the two bus names and the "budsim: ready" line. It must never be linked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* budsim's GATT objects as bluetoothd 5.66 exports a remote device's
  * database: GattService1, GattCharacteristic1 and GattDescriptor1 at
  * handle-numbered paths, ReadValue/WriteValue/StartNotify/StopNotify with

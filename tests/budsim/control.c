@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* budsim's control interface for tests and the demo:
  * org.bridged.test.Budsim1 at /org/bridged/test on its own bus connection
  * (README.md documents every method). It drives the Buds (changes on the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/budsim/: the Buds simulator (a fake bluetoothd 5.66 owning org.bluez,
 # with a test control interface) and its tests. tests/lib/testbus.c is the
 # private dbus-daemon helper that D-Bus tests share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* buds-periph: the Buds model of buds.c served as a real GATT peripheral
  * through bluetoothd (GattManager1.RegisterApplication and
  * LEAdvertisingManager1.RegisterAdvertisement on one adapter), for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* budsim's shared state: the fake bluetoothd (adapters, devices, their GATT
  * objects and in-flight operations), its options, faults and counters. Only
  * budsim's own files include it; the Buds model (buds.h) never does. */

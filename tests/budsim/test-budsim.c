@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests of budsim: (a) the pure Buds model (buds.c) with the bytes written
  * out: compare-and-set, stale, ranges, DIRTY/DERIVED, revisions, Manifest,
  * notifies, factory reset, families; (b) the budsim program on a private

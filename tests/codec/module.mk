@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/codec/: one cmocka test per codec of codec/ (wire, recjson) and the
 # shared codec vectors of docs/vectors (test-vectors-codec), linking
 # libcodec.a alone.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of codec/recjson.c: the strict JSON reader, every value form and
  * family both ways, exact number round trips, and every rejection with the
  * member path it names. JSON in the tables is written with ' for " and turned

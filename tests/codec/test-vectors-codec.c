@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared codec vectors (docs/vectors/codec.json, also handed to the phone
  * app team) against both codecs: each valid record's bytes (codec/wire.c) and
  * JSON form (codec/recjson.c) decode to the same record and encode back to the

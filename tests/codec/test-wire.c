@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of codec/wire.c, with the bytes written out: every valid form of
  * each value and family, round trips both ways, and every rejection with its
  * error class (-EMSGSIZE for lengths, -EINVAL for the rest) and its message. */

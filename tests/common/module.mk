@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/common/: the helpers of common/ (backoff, Buds address, random, error messages),
 # linking libcommon.a alone.
 TESTS += $(B)/tests/common/test-common

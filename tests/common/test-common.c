@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of common/: the backoff rule with the numbers written out, the
  * jitter generator, the error-message helper. */
 #include <errno.h>

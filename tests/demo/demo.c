@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* make demo: the four scenarios end to end, narrated, on the same real
  * parts as the tests (a private D-Bus, the Buds simulator, the reference
  * server over TLS with a CA made just now, and bridged). Exit 0 when every

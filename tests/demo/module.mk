@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # make demo: the four scenarios, narrated (tests/demo/demo.c on the e2e harness).
 DEMO := $(B)/tests/demo/demo
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* make bench: bridged's own figures on the real parts (PushDebounceMs=0):
  * a change on the Buds to its copy on the server, a change on the server to
  * its copy on the Buds (median, 99th percentile), that latency divided by

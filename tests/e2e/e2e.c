@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end harness (see e2e.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end harness: everything real on one machine. A private dbus-daemon,
  * budsim owning org.bluez on it, syncd over TLS with a CA made at test time,
  * and bridged itself, started with NOTIFY_SOCKET pointing at the harness so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/e2e/: the scenarios end to end on real parts — a private
 # dbus-daemon, budsim, syncd over TLS and bridged itself (test-scenarios),
 # and the regression tests of bugs found on the real stack (tests/hil) on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* soak: the simulation's invariants on real processes, under chaos.
  *
  * Three hosts, each a bridged on its own private bus with its own budsim,

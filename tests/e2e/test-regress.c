@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end regressions of bugs the real stack showed (tests/hil): each
  * test names the bug it keeps fixed. Same harness as test-scenarios.c. */
 #include <errno.h>

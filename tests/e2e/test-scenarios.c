@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The four scenarios end to end — bridged, budsim, syncd and a "phone"
  * pushing to the server — plus the conflict log, kill -9 at random points,
  * a failing server, malformed values, and bad D-Bus and command-line input. */

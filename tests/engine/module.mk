@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Scenario tests of the sync engine's core on real SQLite files: the engine,
 # the store and the pure libraries, nothing of the clients.
 ENGINE_TEST := $(B)/tests/engine/test-engine

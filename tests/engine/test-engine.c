@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scenario tests of bridged/engine.c on a real SQLite store, with the Buds
  * and the server played by the test: online, offline, phone switch, Buds
  * switch, the conflict log and restore, the push in flight, DIRTY stamping,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer harness of the Manifest (read and notify forms) and Buds Info
  * decoders (codec/wire.c): every input is either rejected with -EMSGSIZE or
  * -EINVAL and a message, or accepted and encoded back to the very same bytes;

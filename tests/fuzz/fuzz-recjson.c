@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for codec/recjson.c: any input either is rejected with a
  * message or is a record whose printed form parses back to the same record
  * and prints to the same text. Built with ASan and UBSan, so an over-read of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer harness of the record codec (codec/wire.c): whatever the bytes,
  * wire_record_decode either rejects them with -EMSGSIZE or -EINVAL and a
  * message, or accepts a valid value that encodes back to the very same bytes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Benchmark of the BlueZ client against budsim on a private bus: the GATT
  * operations and wall time of a "nothing changed" reconnect (the engine
  * knows the Buds: exactly one Manifest read is the target), and the round

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The BlueZ client's test bench (fixture.h). Test-only. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The BlueZ client's test bench: a private dbus-daemon, budsim owning
  * org.bluez on it, the client on its own sd-event loop, a control connection
  * for Budsim1, and a record of every callback. Waits run the loop until a

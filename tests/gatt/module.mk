@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/gatt/: the BlueZ client against budsim on a private dbus-daemon
 # (tests/lib/testbus), and its benchmark.
 GATT_FIXTURE_OBJS := $(B)/tests/gatt/fixture.o $(B)/tests/lib/testbus.o

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The BlueZ client (gatt/bluez*.c) against budsim, a fake bluetoothd 5.66,
  * on a private dbus-daemon: discovery, connect and resolve, reads, writes and
  * notifications, every error class, link loss mid-operation, bluetoothd

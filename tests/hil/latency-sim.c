@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hil-latency-sim: the Buds-change-to-server latency of hil-scenarios'
  * "latency" scenario, measured the same way on the simulator: budsim on a
  * private bus, syncd over TLS and bridged (tests/e2e's harness), ten

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/hil/: hardware-in-loop groundwork. A QEMU VM (tests/hil/vm/) runs the
 # real bluetoothd 5.66 with two virtual LE controllers; buds-periph serves the
 # Buds model (tests/budsim/buds.c) as a real GATT peripheral on one of them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hil-scenarios: the end-to-end scenarios of tests/e2e/test-scenarios.c on a
  * real Bluetooth stack. bridged runs against the real bluetoothd on the
  * system bus; the Buds are either buds-periph peripherals this program

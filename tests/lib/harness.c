@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared test harness of tests/server (see harness.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the syncd suites and the benchmark share: a temporary directory with
  * certificates (tests/lib/mkcerts.sh) and a tokens file, syncd started on
  * 127.0.0.1 port 0 with its listening line read through a pipe under a

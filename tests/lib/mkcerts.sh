@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # mkcerts.sh DIR: makes throw-away TLS material for tests (EC P-256, valid
 # 30 days) in DIR, which is created if missing. Prints nothing; exit 0 or
 # non-zero with openssl's message. Files (each .pem has its .key):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sync server as a phone sees it, for the end-to-end suites (tests/e2e,
  * tests/demo, tests/hil): the record a pull holds for a key and family, and
  * one record pushed as the phone (Device-Id 00000000000000fe). Works on a

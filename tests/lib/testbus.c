@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A private dbus-daemon for tests and the programs run against it
  * (testbus.h). Fork/exec, pipes and deadlines only; it must never sleep a
  * fixed time or leave a daemon or a directory behind. */

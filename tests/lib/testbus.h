@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A private dbus-daemon for tests: started on a unix socket in a fresh
  * temporary directory with a policy that allows everything, and programs
  * spawned against it (as their system and session bus) that tell when they

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The values the end-to-end scenarios make (tests/e2e, tests/hil): a
  * profile named NAME and a three-band pro EQ whose low shelf has GAIN, so
  * that two calls with other arguments give different values, and the wall

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Checks the manual pages in man/:
 # - each renders with `MANWIDTH=80 man --warnings -l` without a word on
 #   stderr (groff's warnings, man-db's preprocessor complaints);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/man/: the manual pages (check-man.sh): man --warnings lint of each,
 # and each program's --help held against its page. It runs the built programs.
 TESTS += tests/man/check-man.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Checks completion/bridgectl.bash: in bash, with bash-completion loaded when
 # it is installed and without it, each command line below completes to the
 # words given. Conflict ids come from a stand-in bridgectl that answers

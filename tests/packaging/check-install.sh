@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Holds `make install` against the Debian packaging without building a
 # package: installs into a scratch root with the variables debian/rules uses
 # (`debian/rules print-install-vars`), then checks, as dh_install and

@@ -1,7 +1,10 @@
+# SPDX-License-Identifier: MIT
 # tests/packaging/: what make install and the Debian packaging deliver, checked
 # without building a package. check-install.sh: every file make install
 # installs (with debian/rules' variables) is in exactly one package's
 # debian/*.install. check-completion.sh: the bash completion of bridgectl.
-TESTS += tests/packaging/check-install.sh tests/packaging/check-completion.sh
+# check-licence.sh: LICENSE, debian/copyright and an SPDX line in every file.
+TESTS += tests/packaging/check-install.sh tests/packaging/check-completion.sh \
+	tests/packaging/check-licence.sh
 
 tests/packaging/check-completion.sh: $(B)/bridged/bridgectl

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/policy/: one cmocka test per module of policy/ (value, hlc, arbitrate,
 # eqconv), bytes and numbers written out, against the shared vectors where
 # docs/vectors has them. Linked with libcodec.a, which carries policy's objects.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of policy/arbitrate.c: the shared vectors (docs/vectors/
  * arbitration.json), then properties over many random inputs: newer never
  * loses to older, every push carries the intent, nothing a person made is

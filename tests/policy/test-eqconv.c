@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of policy/eqconv.c: single-band responses against values worked
  * out by hand from the RBJ cookbook (direct complex evaluation of H(e^jw)),
  * rounding and clamping, the standard → pro → standard round trip on a large

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of policy/hlc.c: local events, receives, skew, clones, overflow,
  * persistence. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of policy/value.c: names, ranges, UTF-8, equality. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Benchmark of syncd: single-record pushes per second from one client over
  * one keep-alive TLS connection; the same from N clients at once (N
  * keep-alive TLS connections driven by one curl multi handle, each sending

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests of syncd over HTTPS: every endpoint and error of the sync API, the
  * arbitration order, idempotency (replay, 409 while the first body is still
  * uploading, 422), account isolation, long polls (100 woken by one push, 204

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/sim/: the deterministic multi-host simulation (docs/simulation.md):
 # the engine over real SQLite files, policy/, the codecs and budsim's Buds
 # model, driven by one seed. make check runs a bounded set of seeds;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sim: a deterministic multi-host simulation of the whole sync system.
  *
  * Drives the real code: bridged's engine over real SQLite store files (on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The store's tests on real SQLite files. (The store's object joins the
 # daemon's library in bridged/module.mk; until then it is built here.)
 STORE_TEST := $(B)/tests/store/test-store

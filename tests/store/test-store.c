@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests of bridged/store.c on real SQLite files: creation and migration,
  * refusals with clear messages, one daemon per directory, every table's
  * round trip, the bounded conflict log, and transactions. */

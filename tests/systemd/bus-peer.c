@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A stand-in for bridged on a private system bus, for check-units.sh's
  * policy checks: asks for org.bridged and answers every method call on
  * /org/bridged with the string "ok", so whatever a caller gets back other

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Checks what systemd/ installs, without installing it:
 # - bridged.service: systemd-analyze verify is silent, and the exposure level
 #   of systemd-analyze security is at most 1.5 (ExecStart= points at a stub,

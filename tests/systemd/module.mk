@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/systemd/: checks of what systemd/ installs (check-units.sh): the unit
 # (systemd-analyze verify and security), the D-Bus policy on a private
 # dbus-daemon, sysusers.d and tmpfiles.d in a scratch root. bus-peer stands in

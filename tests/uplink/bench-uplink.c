@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request latency of the uplink on loopback over one kept-alive TLS
  * connection to the real syncd: pull (10 records) and push (1 record, a new
  * key each time), from the call to its callback, through the sd-event loop.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/uplink/: the HTTPS client of the sync API (uplink/*.c),
 # its tests and its benchmark.
 

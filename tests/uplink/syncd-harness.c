@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Starting and stopping syncd for the uplink tests, and its fault hooks, on
  * tests/lib/harness.c. Blocking is fine here: the uplink under test runs
  * on its own loop only while none of these run. */

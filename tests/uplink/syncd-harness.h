@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The uplink tests' handle on the reference server, over tests/server's
  * harness: certificates made once per process by tests/lib/mkcerts.sh in a
  * temporary directory, syncd started on 127.0.0.1 port 0 with a chosen

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sync API's error table as the uplink applies it: each status and
  * transport failure to its errno, retry/split/done, link state and message. */
 #include <errno.h>

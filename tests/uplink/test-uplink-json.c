@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The uplink's request bodies and answer readers with the bytes written out:
  * what the bridge sends, and every way an answer can be wrong (garbage,
  * truncated, wrong types, a result count or item that does not match the

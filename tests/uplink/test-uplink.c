@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The uplink against the real syncd over TLS: every endpoint, paging, push
  * outcomes, replay after a lost answer, TLS failures that stay failures,
  * every fault the server can inject, the error table's stop cases, 413

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hil-probe: the first hardware-in-loop check, run inside the HIL VM on one
  * adapter (hci0) against buds-periph on the other (hci1), through the real
  * bluetoothd 5.66: discover the Buds, connect, read, write good and bad
