@@ -34,11 +34,14 @@ struct daemon {
 /* Configuration and token, or exit 78 with the reason. */
 static int load(const struct options *o, struct conf **ret_conf, char **ret_token) {
         struct conf *conf = NULL;
-        char *error = NULL, *token = NULL;
+        char *error = NULL, *token = NULL, *warning = NULL;
         int r = conf_load(o->config_path, &conf, &error);
 
         if (r == 0)
-                r = conf_load_token(conf, &token, &error);
+                r = conf_load_token(conf, &token, &error, &warning);
+        if (warning)
+                log_warning("%s", warning);
+        free(warning);
         if (r < 0) {
                 log_error("%s", error ? error : strerror(-r));
                 free(error);

@@ -15,11 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/x509.h>
 #include <ini.h>
 
 #include "common/buds-address.h"
 #include "common/cleanup.h"
 #include "conf.h"
+#include "policy/value.h"
 #include "uplink/uplink-url.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -138,6 +140,25 @@ static int conf_fail_at(struct conf_parser *p, int r, unsigned line, const char 
 
 /* ---- values ---- */
 
+/* Reads at most max bytes (and one more, to see that there is more). */
+static ssize_t conf_read_all(int fd, char *buf, size_t max) {
+        size_t done = 0;
+
+        while (done <= max) {
+                ssize_t n = read(fd, buf + done, max + 1 - done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        return (ssize_t) done;
+}
+
+
 static int conf_set_string(struct conf_parser *p, const char *value, void *field) {
         char **s = field, *copy = NULL;
 
@@ -185,14 +206,68 @@ static int conf_parse_path(struct conf_parser *p, const struct conf_key *k, cons
         return conf_set_string(p, value, field);
 }
 
-/* A missing CA file would only show at the first connection, as a TLS error. */
+/* The certificates of a PEM file, counted by GnuTLS as libcurl will read
+ * them. 0 and the count, or a negative errno and what is wrong. */
+#define CONF_CA_FILE_MAX (16u * 1024 * 1024)
+
+static int conf_ca_count(const char *path, unsigned *ret_n, const char **ret_what) {
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        _cleanup_free_ char *buf = NULL;
+        gnutls_x509_crt_t *crts = NULL;
+        gnutls_datum_t data;
+        unsigned n = 0;
+        struct stat st;
+        ssize_t len;
+        int r;
+
+        *ret_what = NULL;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return *ret_what = "it is a directory, not a PEM file of certificates", -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return *ret_what = "it is not a regular file", -EINVAL;
+        if (st.st_size > CONF_CA_FILE_MAX)
+                return *ret_what = "it is larger than 16 MiB", -EFBIG;
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        len = conf_read_all(fd, buf, (size_t) st.st_size);
+        if (len < 0)
+                return (int) len;
+        if ((size_t) len > (size_t) st.st_size)
+                return *ret_what = "it grew while being read", -EAGAIN;
+        data = (gnutls_datum_t) { .data = (unsigned char *) buf, .size = (unsigned) len };
+        r = gnutls_x509_crt_list_import2(&crts, &n, &data, GNUTLS_X509_FMT_PEM, 0);
+        for (unsigned i = 0; r >= 0 && i < n; i++)
+                gnutls_x509_crt_deinit(crts[i]);
+        gnutls_free(crts);
+        if (r == GNUTLS_E_MEMORY_ERROR)
+                return -ENOMEM;
+        if (r < 0 || n == 0)
+                return *ret_what = "it holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\"), or one that "
+                                   "cannot be parsed", -EINVAL;
+        *ret_n = n;
+        return 0;
+}
+
+/* The file is loaded here, not at the first connection: a CA file that is
+ * wrong in any way would otherwise show only as TLS errors, and bridged would
+ * stay offline with a good configuration in appearance. */
 static int conf_parse_ca_file(struct conf_parser *p, const struct conf_key *k, const char *value, void *field) {
+        const char *what = NULL;
+        unsigned n = 0;
         int r = conf_parse_path(p, k, value, field);
 
         if (r < 0 || !*value)
                 return r;
-        if (access(value, R_OK) < 0)
-                return conf_fail_at(p, -EINVAL, p->line, "%s=%s: cannot read it: %s", k->name, value, strerror(errno));
+        r = conf_ca_count(value, &n, &what);
+        if (r == -ENOMEM)
+                return conf_fail_at(p, -ENOMEM, 0, "out of memory");
+        if (r < 0 && what)
+                return conf_fail(p, "%s=%s: %s", k->name, value, what);
+        if (r < 0)
+                return conf_fail(p, "%s=%s: cannot read it: %s", k->name, value, strerror(-r));
         return 0;
 }
 
@@ -416,6 +491,9 @@ static int conf_check_bytes(struct conf_parser *p, const char *line, size_t n) {
                 if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
                         return conf_fail(p, "contains a control character");
         }
+        /* D-Bus carries the settings as strings, which must be UTF-8. */
+        if (!utf8_is_valid(line, n))
+                return conf_fail(p, "is not valid UTF-8");
         return 0;
 }
 
@@ -521,24 +599,6 @@ static void conf_token_buf_freep(char **buf) {
         }
 }
 
-/* Reads at most max bytes (and one more, to see that there is more). */
-static ssize_t conf_read_all(int fd, char *buf, size_t max) {
-        size_t done = 0;
-
-        while (done <= max) {
-                ssize_t n = read(fd, buf + done, max + 1 - done);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                done += (size_t) n;
-        }
-        return (ssize_t) done;
-}
-
 static int conf_token_check(struct conf_parser *p, char *buf, size_t n) {
         if (n > 0 && buf[n - 1] == '\n')
                 buf[--n] = '\0';
@@ -551,9 +611,35 @@ static int conf_token_check(struct conf_parser *p, char *buf, size_t n) {
         return 0;
 }
 
-static int conf_token_read(struct conf_parser *p, char **ret_token) {
+/* The token names the account: whoever reads it may read and change the
+ * person's data on the server, whoever may replace it may point the bridge at
+ * another account. A file anyone may write is refused; one anyone may read,
+ * or the group may write, is taken with a warning (as OpenSSH says of keys),
+ * since refusing it would stop a bridge that worked before. Group read is
+ * how the daemon's group reads it (/etc/bridged is root:bridged). */
+static int conf_token_mode(struct conf_parser *p, const struct stat *st, char **ret_warning) {
+        const char *what;
+
+        if (st->st_mode & S_IWOTH)
+                return conf_fail_at(p, -EPERM, 0, "the token file may be written by anyone (mode %04o): "
+                                    "refused; chmod o-w it and check that the token is still yours",
+                                    (unsigned) (st->st_mode & 07777));
+        if (st->st_mode & S_IROTH)
+                what = "may be read by anyone";
+        else if (st->st_mode & S_IWGRP)
+                what = "may be written by its group";
+        else
+                return 0;
+        if (asprintf(ret_warning, "%s: the token file %s (mode %04o); chmod 0640 it (or 0600)",
+                     p->path, what, (unsigned) (st->st_mode & 07777)) < 0)
+                *ret_warning = NULL;
+        return 0;
+}
+
+static int conf_token_read(struct conf_parser *p, char **ret_token, char **ret_warning) {
         _cleanup_(closep) int fd = -1;
         _cleanup_(conf_token_buf_freep) char *buf = NULL;
+        _cleanup_free_ char *warning = NULL;
         struct stat st;
         ssize_t n;
         int r;
@@ -565,6 +651,9 @@ static int conf_token_read(struct conf_parser *p, char **ret_token) {
                 return conf_fail_at(p, -errno, 0, "cannot read the token file: %s", strerror(errno));
         if (!S_ISREG(st.st_mode))
                 return conf_fail_at(p, -EINVAL, 0, "the token file is not a regular file");
+        r = conf_token_mode(p, &st, &warning);
+        if (r < 0)
+                return r;
         buf = calloc(1, CONF_TOKEN_BUF_SIZE);
         if (!buf)
                 return conf_fail_at(p, -ENOMEM, 0, "out of memory");
@@ -577,10 +666,12 @@ static int conf_token_read(struct conf_parser *p, char **ret_token) {
         if (r < 0)
                 return r;
         *ret_token = TAKE_PTR(buf);
+        if (ret_warning && warning)
+                *ret_warning = TAKE_PTR(warning);
         return 0;
 }
 
-int conf_load_token(const struct conf *c, char **ret_token, char **ret_error) {
+int conf_load_token(const struct conf *c, char **ret_token, char **ret_error, char **ret_warning) {
         _cleanup_free_ char *path = NULL;
         _cleanup_(conf_parser_done) struct conf_parser p = {};
         const char *dir = getenv("CREDENTIALS_DIRECTORY");
@@ -599,7 +690,7 @@ int conf_load_token(const struct conf *c, char **ret_token, char **ret_error) {
         }
         if (path) {
                 p.path = path;
-                r = conf_token_read(&p, ret_token);
+                r = conf_token_read(&p, ret_token, ret_warning);
         }
         if (r < 0 && ret_error)
                 *ret_error = TAKE_PTR(p.error);

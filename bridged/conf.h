@@ -79,8 +79,11 @@ int conf_load(const char *path, struct conf **ret_conf, char **ret_error);
 /* The bearer token: from c->token_file, else $CREDENTIALS_DIRECTORY/token.
  * One trailing newline is dropped; what remains must be 1..CONF_TOKEN_MAX
  * bytes of printable ASCII without spaces. Errors as conf_load(), naming the
- * file, never its content. Release the token with conf_token_free(). */
-int conf_load_token(const struct conf *c, char **ret_token, char **ret_error);
+ * file, never its content. Release the token with conf_token_free(). A file
+ * anyone may write is refused (-EPERM); one anyone may read, or its group may
+ * write, is taken, and ret_warning (when not NULL) gets one line saying so;
+ * else it is left alone. */
+int conf_load_token(const struct conf *c, char **ret_token, char **ret_error, char **ret_warning);
 
 /* Overwrites the token, then frees it. Returns NULL. */
 char *conf_token_free(char *token);

@@ -7,8 +7,10 @@
 BRIDGED_BASE_SRCS := bridged/conf.c bridged/options.c bridged/log.c
 BRIDGED_BASE_OBJS := $(BRIDGED_BASE_SRCS:%.c=$(B)/%.o)
 # conf: inih, libcommon.a (the Buds address) and libuplink.a's uplink-url.o
-# (Url= is checked as the uplink will, with libcurl's parser); log: sd-journal.
-BRIDGED_BASE_LIBS = $(call pkglibs,inih libcurl libsystemd)
+# (Url= is checked as the uplink will, with libcurl's parser), libcodec.a's
+# policy objects (UTF-8), GnuTLS (CAFile= is loaded to count its
+# certificates); log: sd-journal.
+BRIDGED_BASE_LIBS = $(call pkglibs,inih libcurl libsystemd gnutls)
 
 $(B)/libbridged-base.a: $(BRIDGED_BASE_OBJS) ; $(AR_RULE)
 

@@ -4,8 +4,9 @@
 BRIDGED_TEST_NAMES := test-conf test-log
 TESTS += $(BRIDGED_TEST_NAMES:%=$(B)/tests/bridged/%)
 
-$(B)/tests/bridged/test-%: $(B)/tests/bridged/test-%.o $(B)/libbridged-base.a $(B)/libuplink.a $(B)/libcommon.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(BRIDGED_BASE_LIBS)
+$(B)/tests/bridged/test-%: $(B)/tests/bridged/test-%.o $(B)/libbridged-base.a $(B)/libuplink.a $(B)/libcodec.a \
+		$(B)/libcommon.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(BRIDGED_BASE_LIBS) $(CODEC_LIBS)
 
 # test-sync-loop: the sync loop's decision (bridged/sync-loop.c), pure.
 TESTS += $(B)/tests/bridged/test-sync-loop

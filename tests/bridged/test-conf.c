@@ -25,6 +25,20 @@
 #define PIN_A "sha256//YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRMwE="
 #define PIN_B "sha256//sRHdihwgkaib1P1gxX8HFszlD+7/gTfNvuAybgLPNis="
 
+/* A self-signed certificate (EC P-256), only ever parsed. */
+#define TEST_CA_PEM \
+        "-----BEGIN CERTIFICATE-----\n" \
+        "MIIBlTCCATugAwIBAgIUTC6/N+ux976HuDZKUiNDB9KvMjMwCgYIKoZIzj0EAwIw\n" \
+        "HzEdMBsGA1UEAwwUYnJpZGdlZCB0ZXN0LWNvbmYgQ0EwIBcNMjYxMjAyMTAzMjI3\n" \
+        "WhgPMjEyNjExMDgxMDMyMjdaMB8xHTAbBgNVBAMMFGJyaWRnZWQgdGVzdC1jb25m\n" \
+        "IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAELPqcU+0kRI+eZ0jfqNyKD7Bq\n" \
+        "+WND1re5pkxyNvRS8DCqR7Er6L8Cm3eMqWsztadCGkEFDZjyenNtOInmP47FPqNT\n" \
+        "MFEwHQYDVR0OBBYEFOhVL868WcXy7F6780364NRCmB0kMB8GA1UdIwQYMBaAFOhV\n" \
+        "L868WcXy7F6780364NRCmB0kMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID\n" \
+        "SAAwRQIhAOr1jsn/h0Gf4DzyShnkxzcoZpBTiFMLr7MO3N6NEUEfAiA4McmC69Sh\n" \
+        "9IrJ4sGVTVAihhc6qpug0OHNno0lBHJx2A==\n" \
+        "-----END CERTIFICATE-----\n"
+
 struct fixture {
         char dir[200];
         char conf_path[256];
@@ -198,7 +212,7 @@ static void test_every_key(void **state) {
         struct conf *c;
 
         (void) state;
-        write_file(in_dir("ca.pem"), "x", 1);
+        write_file(in_dir("ca.pem"), TEST_CA_PEM, strlen(TEST_CA_PEM));
         snprintf(text, sizeof(text),
                  "[Server]\n"
                  "Url = https://sync.example.com:8443/bridge\n"
@@ -393,6 +407,72 @@ static void test_paths(void **state) {
         value_fails("Server", "CAFile", in_dir("none.pem"), what);
         c = value_ok("Server", "TokenFile", "");
         assert_null(c->token_file);
+        conf_free(c);
+}
+
+/* A CA file is loaded with the configuration: one that libcurl could not
+ * use stops the start (or the reload) instead of keeping bridged offline. */
+static void test_ca_file_loaded(void **state) {
+        static const char two[] = TEST_CA_PEM "# a comment between\n" TEST_CA_PEM;
+        char what[1024];
+        struct conf *c;
+
+        (void) state;
+        write_file(in_dir("two.pem"), two, strlen(two));
+        c = value_ok("Server", "CAFile", in_dir("two.pem"));
+        assert_string_equal(c->ca_file, in_dir("two.pem"));
+        conf_free(c);
+
+        write_file(in_dir("text.pem"), "not a certificate\n", 18);
+        snprintf(what, sizeof(what), "CAFile=%s: it holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\"), "
+                 "or one that cannot be parsed", in_dir("text.pem"));
+        value_fails("Server", "CAFile", in_dir("text.pem"), what);
+
+        /* The armour is right, the content is not. */
+        write_file(in_dir("bad.pem"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 58);
+        snprintf(what, sizeof(what), "CAFile=%s: it holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\"), "
+                 "or one that cannot be parsed", in_dir("bad.pem"));
+        value_fails("Server", "CAFile", in_dir("bad.pem"), what);
+
+        write_file(in_dir("empty.pem"), "", 0);
+        snprintf(what, sizeof(what), "CAFile=%s: it holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\"), "
+                 "or one that cannot be parsed", in_dir("empty.pem"));
+        value_fails("Server", "CAFile", in_dir("empty.pem"), what);
+
+        snprintf(what, sizeof(what), "CAFile=%s: it is a directory, not a PEM file of certificates", fx->dir);
+        value_fails("Server", "CAFile", fx->dir, what);
+
+        snprintf(what, sizeof(what), "CAFile=/dev/null: it is not a regular file");
+        value_fails("Server", "CAFile", "/dev/null", what);
+
+        if (geteuid() != 0) {           /* root reads it anyway */
+                assert_int_equal(chmod(in_dir("two.pem"), 0), 0);
+                snprintf(what, sizeof(what), "CAFile=%s: cannot read it: Permission denied", in_dir("two.pem"));
+                value_fails("Server", "CAFile", in_dir("two.pem"), what);
+        }
+}
+
+/* Settings cross D-Bus as strings, which must be UTF-8: a value that is not
+ * would make Status() fail for good, hiding what is wrong. */
+static void test_not_utf8(void **state) {
+        static const char *const bad[] = {
+                "\xff", "\xc3", "\xc3\x28", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf",
+        };
+        char text[256], expected[512], *error = NULL;
+        struct conf *c = NULL;
+
+        (void) state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(text, sizeof(text), URL_LINE "Url=https://sync.example.com/%s\n", bad[i]);
+                write_file(fx->conf_path, text, strlen(text));
+                assert_int_equal(conf_load(fx->conf_path, &c, &error), -EINVAL);
+                snprintf(expected, sizeof(expected), "%s:3: is not valid UTF-8", fx->conf_path);
+                assert_string_equal(error, expected);
+                error = (free(error), NULL);
+        }
+        /* In a comment too: the file is one text. */
+        load_fails(URL_LINE "# caf\xe9\n", 3, "is not valid UTF-8");
+        c = load_ok(URL_LINE "# café, 音\n[Buds]\nAdapter=\n");
         conf_free(c);
 }
 
@@ -726,7 +806,7 @@ static void token_ok(const char *content, size_t n, const char *expected) {
         char *token = NULL, *error = NULL;
 
         write_file(in_dir("token"), content, n);
-        assert_int_equal(conf_load_token(c, &token, &error), 0);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), 0);
         assert_null(error);
         assert_string_equal(token, expected);
         assert_null(conf_token_free(token));
@@ -738,7 +818,7 @@ static void token_fails(const char *content, size_t n, int r, const char *what) 
         char *token = NULL, *error = NULL, expected[1024];
 
         write_file(in_dir("token"), content, n);
-        assert_int_equal(conf_load_token(c, &token, &error), r);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), r);
         assert_null(token);
         snprintf(expected, sizeof(expected), "%s: %s", in_dir("token"), what);
         assert_string_equal(error, expected);
@@ -785,19 +865,78 @@ static void test_token_bad(void **state) {
         token_fails(big, CONF_TOKEN_MAX + 2, -EINVAL, "the token is longer than 4096 bytes");
 }
 
+/* Others may not write the token; reading it, or the group writing it, is
+ * taken with a warning. Group read is how the daemon's group reads it. */
+static void test_token_mode(void **state) {
+        static const struct {
+                mode_t mode;
+                int r;
+                const char *what;       /* the error or the warning */
+        } cases[] = {
+                { 0600, 0, NULL },
+                { 0640, 0, NULL },
+                { 0400, 0, NULL },
+                { 0644, 0, "the token file may be read by anyone (mode 0644); chmod 0640 it (or 0600)" },
+                { 0660, 0, "the token file may be written by its group (mode 0660); chmod 0640 it (or 0600)" },
+                { 0602, -EPERM, "the token file may be written by anyone (mode 0602): refused; chmod o-w it and "
+                                "check that the token is still yours" },
+                { 0666, -EPERM, "the token file may be written by anyone (mode 0666): refused; chmod o-w it and "
+                                "check that the token is still yours" },
+        };
+        struct conf *c = conf_with_token_file(in_dir("token"));
+        char expected[1024];
+
+        (void) state;
+        write_file(in_dir("token"), "s3cret\n", 7);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *token = NULL, *error = NULL, *warning = NULL;
+
+                assert_int_equal(chmod(in_dir("token"), cases[i].mode), 0);
+                assert_int_equal(conf_load_token(c, &token, &error, &warning), cases[i].r);
+                if (cases[i].what)
+                        snprintf(expected, sizeof(expected), "%s: %s", in_dir("token"), cases[i].what);
+                if (cases[i].r < 0) {
+                        assert_null(token);
+                        assert_null(warning);
+                        assert_string_equal(error, expected);
+                } else {
+                        assert_string_equal(token, "s3cret");
+                        assert_null(error);
+                        if (cases[i].what)
+                                assert_string_equal(warning, expected);
+                        else
+                                assert_null(warning);
+                }
+                free(error);
+                free(warning);
+                conf_token_free(token);
+        }
+        /* A bad token after a warning: the error only. */
+        {
+                char *token = NULL, *error = NULL, *warning = NULL;
+
+                write_file(in_dir("token"), "", 0);
+                assert_int_equal(chmod(in_dir("token"), 0644), 0);
+                assert_int_equal(conf_load_token(c, &token, &error, &warning), -EINVAL);
+                assert_null(warning);
+                free(error);
+        }
+        conf_free(c);
+}
+
 static void test_token_missing_or_unreadable(void **state) {
         struct conf *c = conf_with_token_file(in_dir("none"));
         char *token = NULL, *error = NULL, expected[1024];
 
         (void) state;
-        assert_int_equal(conf_load_token(c, &token, &error), -ENOENT);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), -ENOENT);
         snprintf(expected, sizeof(expected), "%s: cannot open the token file: No such file or directory", in_dir("none"));
         assert_string_equal(error, expected);
         free(error);
         conf_free(c);
 
         c = conf_with_token_file(fx->dir);
-        assert_int_equal(conf_load_token(c, &token, &error), -EINVAL);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), -EINVAL);
         snprintf(expected, sizeof(expected), "%s: the token file is not a regular file", fx->dir);
         assert_string_equal(error, expected);
         free(error);
@@ -813,14 +952,14 @@ static void test_token_credential(void **state) {
         assert_int_equal(mkdir(in_dir("creds"), 0700), 0);
         write_file(in_dir("creds/token"), "from-credential\n", 16);
         assert_int_equal(setenv("CREDENTIALS_DIRECTORY", in_dir("creds"), 1), 0);
-        assert_int_equal(conf_load_token(c, &token, &error), 0);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), 0);
         assert_string_equal(token, "from-credential");
         token = conf_token_free(token);
 
         /* TokenFile= wins over the credential. */
         write_file(in_dir("token"), "from-file", 9);
         c->token_file = strdup(in_dir("token"));
-        assert_int_equal(conf_load_token(c, &token, &error), 0);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), 0);
         assert_string_equal(token, "from-file");
         token = conf_token_free(token);
         free(c->token_file);
@@ -828,13 +967,13 @@ static void test_token_credential(void **state) {
 
         /* The unit's placeholder (SetCredential=token:\n) when /etc/bridged/token is missing. */
         write_file(in_dir("creds/token"), "\n", 1);
-        assert_int_equal(conf_load_token(c, &token, &error), -EINVAL);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), -EINVAL);
         snprintf(expected, sizeof(expected), "%s/token: the token file is empty", in_dir("creds"));
         assert_string_equal(error, expected);
         free(error);
 
         assert_int_equal(unlink(in_dir("creds/token")), 0);
-        assert_int_equal(conf_load_token(c, &token, &error), -ENOENT);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), -ENOENT);
         snprintf(expected, sizeof(expected), "%s/token: cannot open the token file: No such file or directory",
                  in_dir("creds"));
         assert_string_equal(error, expected);
@@ -847,12 +986,12 @@ static void test_token_no_source(void **state) {
         char *token = NULL, *error = NULL;
 
         (void) state;
-        assert_int_equal(conf_load_token(c, &token, &error), -ENOKEY);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), -ENOKEY);
         assert_string_equal(error, "no token: TokenFile= is not set in [Server] and there is no systemd "
                                    "credential \"token\" ($CREDENTIALS_DIRECTORY is not set)");
         free(error);
         assert_int_equal(setenv("CREDENTIALS_DIRECTORY", "", 1), 0);
-        assert_int_equal(conf_load_token(c, &token, NULL), -ENOKEY);
+        assert_int_equal(conf_load_token(c, &token, NULL, NULL), -ENOKEY);
         assert_null(token);
         conf_free(c);
 }
@@ -1052,6 +1191,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_url_bad, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_url_credentials_hidden, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ca_file_loaded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_not_utf8, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_buds_address, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_adapter, setup, teardown),
@@ -1070,6 +1211,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_shipped_conf, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_bad, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_token_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_missing_or_unreadable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_credential, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_no_source, setup, teardown),

@@ -284,6 +284,8 @@ static int config_write(const struct buds *b, bool server_reachable) {
         (void) snprintf(token, sizeof(token), "%s/token", H.dir);
         (void) snprintf(text, sizeof(text), "%s\n", H.token);
         r = write_file(token, text);
+        if (r == 0 && chmod(token, 0600) < 0)  /* as an admin would: no warning */
+                r = -errno;
         if (r < 0)
                 return r;
         (void) snprintf(text, sizeof(text),
