@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "codec/json-strict.h"
 #include "codec/recjson.h"
 #include "common/errmsg.h"
 #include "log.h"
@@ -149,12 +150,14 @@ int manager_stats_json(struct manager *m, char **ret) {
 }
 
 int manager_get_json(struct manager *m, const char *key, char **ret, char **ret_error) {
+        char quoted[JSON_STRICT_QUOTE_MAX + 4];
         struct record intent;
         enum key k;
         int r;
 
         if (key_from_name(key, &k) < 0)
-                return errmsg_setf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active", key);
+                return errmsg_setf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active",
+                                   json_strict_quote(key, quoted));
         r = engine_intent(m->engine, k, &intent);
         if (r == -ENOENT)
                 return errmsg_setf(ret_error, r, "%s has no value yet: no Buds, server or edit has given one", key);
@@ -166,19 +169,20 @@ int manager_get_json(struct manager *m, const char *key, char **ret, char **ret_
 
 /* The family a Set means: "" is the connected Buds' family for EQ items. */
 static int resolve_family(struct manager *m, enum key k, const char *family, enum family *ret, char **ret_error) {
+        char quoted[JSON_STRICT_QUOTE_MAX + 4];
         enum family f;
 
         if (k == KEY_PROFILE) {
                 if (family[0] && strcmp(family, "any") != 0)
                         return errmsg_setf(ret_error, -EINVAL, "profile has no family; give \"\" or \"any\", not \"%s\"",
-                                      family);
+                                      json_strict_quote(family, quoted));
                 *ret = FAMILY_ANY;
                 return 0;
         }
         if (family[0]) {
                 if (family_from_name(family, &f) < 0 || f == FAMILY_ANY)
                         return errmsg_setf(ret_error, -EINVAL, "unknown family \"%s\" for %s: use standard or pro",
-                                      family, key_name(k));
+                                      json_strict_quote(family, quoted), key_name(k));
                 *ret = f;
                 return 0;
         }
@@ -225,6 +229,7 @@ static int set_value(struct manager *m, const struct value *v, char **ret, char 
 
 int manager_set_json(struct manager *m, const char *key, const char *family, const char *value, char **ret,
                      char **ret_error) {
+        char quoted[JSON_STRICT_QUOTE_MAX + 4];
         struct value_err e = { { 0 } };
         enum family f = FAMILY_ANY;
         struct value v;
@@ -232,7 +237,8 @@ int manager_set_json(struct manager *m, const char *key, const char *family, con
         int r;
 
         if (key_from_name(key, &k) < 0)
-                return errmsg_setf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active", key);
+                return errmsg_setf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active",
+                                   json_strict_quote(key, quoted));
         r = resolve_family(m, k, family, &f, ret_error);
         if (r < 0)
                 return r;

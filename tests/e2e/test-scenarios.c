@@ -446,6 +446,39 @@ static void test_bad_input(void **state) {
         expect_error("org.bridged.Error.NotFound", "Restore", "t", (uint64_t) 4242);
         expect_error("org.freedesktop.DBus.Error.InvalidArgs", "Set", "s", "profile");
 
+        /* A huge argument is not echoed back: the message quotes a short
+         * excerpt of it, whatever the argument. */
+        {
+                size_t big_len = 1024 * 1024;
+                char *big = malloc(big_len + 1);
+                static const char *const forms[][3] = {
+                        { NULL, "", "{}" }, { "profile", NULL, "{}" }, { "eq.custom", NULL, "{}" },
+                        { "profile", "", NULL }, { "eq.custom", "pro", NULL },
+                };
+
+                assert_non_null(big);
+                memset(big, 'k', big_len);
+                big[big_len] = '\0';
+                for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+                        sd_bus_error err = SD_BUS_ERROR_NULL;
+
+                        assert_true(e2e_call(&E, "Set", NULL, &err, "sss", forms[i][0] ?: big, forms[i][1] ?: big,
+                                             forms[i][2] ?: big) < 0);
+                        assert_true(sd_bus_error_has_name(&err, "org.bridged.Error.InvalidArgument"));
+                        if (strlen(err.message) > 300)
+                                fail_msg("form %zu: a %zu-byte error message", i, strlen(err.message));
+                        sd_bus_error_free(&err);
+                }
+                {
+                        sd_bus_error err = SD_BUS_ERROR_NULL;
+
+                        assert_true(e2e_call(&E, "Get", NULL, &err, "s", big) < 0);
+                        assert_true(strlen(err.message) <= 300);
+                        sd_bus_error_free(&err);
+                }
+                free(big);
+        }
+
         assert_int_equal(run_ctl((const char *[]) { "frobnicate", NULL }, out, sizeof(out)), 2);
         assert_non_null(strstr(out, "unknown command"));
         assert_int_equal(run_ctl((const char *[]) { "get", "volume", NULL }, out, sizeof(out)), 2);
