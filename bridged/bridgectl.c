@@ -64,9 +64,13 @@ static int fail_bus(const char *what, const sd_bus_error *error, int r) {
                     strcmp(name, "org.freedesktop.DBus.Error.NameHasNoOwner") == 0)
                         fprintf(stderr, "bridgectl: %s: bridged is not running (no owner of %s on the system bus)\n",
                                 what, SERVICE);
-                else if (strcmp(name, "org.freedesktop.DBus.Error.AccessDenied") == 0)
-                        fprintf(stderr, "bridgectl: %s: permission denied (only root and group bridged may "
-                                        "change the bridge)\n", what);
+                else if (strcmp(name, "org.freedesktop.DBus.Error.AccessDenied") == 0 &&
+                         (!error->message || strncmp(error->message, "Rejected", 8) == 0))
+                        /* the bus's policy said no, in its own words: ours */
+                        fprintf(stderr, "bridgectl: %s: permission denied (%s)\n", what,
+                                strcmp(what, "Get") == 0 || strcmp(what, "ListConflicts") == 0 ?
+                                "only root, group bridged and the user at the active seat may read the "
+                                "Shared Data" : "only root and group bridged may change the bridge");
                 else
                         fprintf(stderr, "bridgectl: %s: %s\n", what, error->message ? error->message : name);
         } else {

@@ -3,9 +3,15 @@
  * (the manager checks content); answers are the API's JSON strings. Sync()
  * answers asynchronously, when the manager is done. */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <systemd/sd-login.h>
+
+#include "access.h"
 #include "control.h"
 #include "codec/recjson.h"
 #include "common/cleanup.h"
@@ -15,6 +21,7 @@ struct control {
         sd_bus *bus;
         sd_bus_slot *slot;
         struct manager *manager;
+        struct access_rules rules;
         /* the properties as last announced */
         const char *state;
         int online;
@@ -52,6 +59,87 @@ static int reply(sd_bus_message *m, sd_bus_error *ret_error, int r, char *json, 
         return k;
 }
 
+#define CONTROL_GIDS_MAX 256
+
+/* The caller's user and groups as the bus daemon saw them when it connected
+ * (GetConnectionCredentials; /proc is out of reach under ProtectProc=). A bus
+ * that does not say the groups: the user's groups from the user database,
+ * which is also what the bus's own policy goes by. */
+static int control_caller(struct control *c, sd_bus_message *m, struct access_caller *ret, gid_t *gids) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *sender = sd_bus_message_get_sender(m), *field;
+        bool have_uid = false, have_gids = false;
+        int r;
+
+        if (!sender)
+                return -EPERM;
+        r = sd_bus_call_method(c->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "GetConnectionCredentials", NULL, &reply, "s", sender);
+        if (r < 0)
+                return r;
+        *ret = (struct access_caller) { .gids = gids };
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(reply, "s", &field);
+                if (r >= 0 && strcmp(field, "UnixUserID") == 0) {
+                        uint32_t uid;
+
+                        r = sd_bus_message_read(reply, "v", "u", &uid);
+                        ret->uid = (uid_t) uid;
+                        have_uid = r >= 0;
+                } else if (r >= 0 && strcmp(field, "UnixGroupIDs") == 0) {
+                        const uint32_t *ids;
+                        size_t size;
+
+                        r = sd_bus_message_enter_container(reply, 'v', "au");
+                        if (r >= 0)
+                                r = sd_bus_message_read_array(reply, 'u', (const void **) &ids, &size);
+                        for (size_t i = 0; r >= 0 && i < size / sizeof(uint32_t) && i < CONTROL_GIDS_MAX; i++)
+                                gids[ret->n_gids++] = (gid_t) ids[i];
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                        have_gids = r >= 0;
+                } else if (r >= 0) {
+                        r = sd_bus_message_skip(reply, "v");
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        if (r < 0)
+                return r;
+        if (!have_uid)
+                return -ENODATA;
+        if (!have_gids) {
+                struct passwd pw, *found = NULL;
+                char buf[4096];
+                int n = CONTROL_GIDS_MAX;
+
+                if (getpwuid_r(ret->uid, &pw, buf, sizeof(buf), &found) == 0 && found &&
+                    getgrouplist(pw.pw_name, pw.pw_gid, gids, &n) >= 0)
+                        ret->n_gids = (size_t) n;
+        }
+        return 0;
+}
+
+/* 1 when the caller may, else a D-Bus error (AccessDenied, as the bus's
+ * own policy answers) and a negative errno. */
+static int control_check(struct control *c, sd_bus_message *m, enum access_need need, sd_bus_error *ret_error) {
+        gid_t gids[CONTROL_GIDS_MAX];
+        struct access_caller caller;
+        int r = control_caller(c, m, &caller, gids);
+
+        if (r < 0)
+                return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "cannot tell who is calling (%s), so no access", strerror(-r));
+        if (access_allowed(&c->rules, &caller, need))
+                return 1;
+        /* The seat is asked only when it decides: it reads logind's state. */
+        caller.on_active_seat = need == ACCESS_READ_SHARED && sd_uid_get_seats(caller.uid, 1, NULL) > 0;
+        if (access_allowed(&c->rules, &caller, need))
+                return 1;
+        return sd_bus_error_set(ret_error, SD_BUS_ERROR_ACCESS_DENIED, access_refusal(need));
+}
+
 static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         struct control *c = userdata;
         char *json = NULL;
@@ -73,9 +161,11 @@ static int method_stats(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
 static int method_list_conflicts(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         struct control *c = userdata;
         char *json = NULL;
+        int r = control_check(c, m, ACCESS_READ_SHARED, ret_error);
 
-        int r = manager_conflicts_json(c->manager, &json);
-
+        if (r <= 0)
+                return r;
+        r = manager_conflicts_json(c->manager, &json);
         return reply(m, ret_error, r, json, NULL);
 }
 
@@ -83,8 +173,11 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
         struct control *c = userdata;
         char *json = NULL, *error = NULL;
         const char *key;
-        int r = sd_bus_message_read(m, "s", &key);
+        int r = control_check(c, m, ACCESS_READ_SHARED, ret_error);
 
+        if (r <= 0)
+                return r;
+        r = sd_bus_message_read(m, "s", &key);
         if (r < 0)
                 return r;
         r = manager_get_json(c->manager, key, &json, &error);
@@ -95,8 +188,11 @@ static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
         struct control *c = userdata;
         char *json = NULL, *error = NULL;
         const char *key, *family, *value;
-        int r = sd_bus_message_read(m, "sss", &key, &family, &value);
+        int r = control_check(c, m, ACCESS_CHANGE, ret_error);
 
+        if (r <= 0)
+                return r;
+        r = sd_bus_message_read(m, "sss", &key, &family, &value);
         if (r < 0)
                 return r;
         r = manager_set_json(c->manager, key, family, value, &json, &error);
@@ -107,8 +203,11 @@ static int method_restore(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         struct control *c = userdata;
         char *json = NULL, *error = NULL;
         uint64_t id;
-        int r = sd_bus_message_read(m, "t", &id);
+        int r = control_check(c, m, ACCESS_CHANGE, ret_error);
 
+        if (r <= 0)
+                return r;
+        r = sd_bus_message_read(m, "t", &id);
         if (r < 0)
                 return r;
         r = manager_restore_json(c->manager, id, &json, &error);
@@ -121,8 +220,11 @@ static int method_dismiss(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         const void *ids;
         size_t size;
         unsigned removed = 0;
-        int r = sd_bus_message_read_array(m, 't', &ids, &size);
+        int r = control_check(c, m, ACCESS_CHANGE, ret_error);
 
+        if (r <= 0)
+                return r;
+        r = sd_bus_message_read_array(m, 't', &ids, &size);
         if (r < 0)
                 return r;
         r = manager_dismiss_conflicts(c->manager, ids, size / sizeof(uint64_t), &removed, &error);
@@ -152,8 +254,11 @@ static void on_sync_done(int r, const char *json, const char *error, void *userd
 
 static int method_sync(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         struct control *c = userdata;
-        int r = manager_sync(c->manager, on_sync_done, sd_bus_message_ref(m));
+        int r = control_check(c, m, ACCESS_CHANGE, ret_error);
 
+        if (r <= 0)
+                return r;
+        r = manager_sync(c->manager, on_sync_done, sd_bus_message_ref(m));
         if (r < 0) {
                 sd_bus_message_unref(m);
                 if (r == -EBUSY)
@@ -210,6 +315,17 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* Looked up once: a group made later counts from the next start. */
+static void control_rules_init(struct access_rules *rules) {
+        struct group gr, *found = NULL;
+        char buf[4096];
+
+        rules->self = geteuid();
+        rules->has_group = getgrnam_r(ACCESS_GROUP, &gr, buf, sizeof(buf), &found) == 0 && found;
+        if (rules->has_group)
+                rules->group = gr.gr_gid;
+}
+
 int control_new(sd_bus *bus, struct control **ret) {
         struct control *c = calloc(1, sizeof(*c));
         int r;
@@ -218,6 +334,7 @@ int control_new(sd_bus *bus, struct control **ret) {
                 return -ENOMEM;
         c->bus = sd_bus_ref(bus);
         c->online = -1;
+        control_rules_init(&c->rules);
         r = sd_bus_add_object_vtable(bus, &c->slot, CONTROL_PATH, CONTROL_INTERFACE, manager_vtable, c);
         if (r < 0) {
                 control_free(c);

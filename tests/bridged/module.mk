@@ -13,3 +13,9 @@ TESTS += $(B)/tests/bridged/test-sync-loop
 
 $(B)/tests/bridged/test-sync-loop: $(B)/tests/bridged/test-sync-loop.o $(B)/bridged/sync-loop.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka)
+
+# test-access: who may call what on the control API (bridged/access.c), pure.
+TESTS += $(B)/tests/bridged/test-access
+
+$(B)/tests/bridged/test-access: $(B)/tests/bridged/test-access.o $(B)/bridged/access.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -497,6 +498,64 @@ static void test_bad_input(void **state) {
         free(after);
 }
 
+/* ---- who may: the daemon's own check, with a bus whose policy allows all ---- */
+
+/* Runs bridgectl ARGS as user nobody (no groups) against the test bus; its
+ * stderr in err, its exit status returned. */
+static int run_ctl_as_nobody(const char *dir, const char *args, char *err, size_t size) {
+        char cmd[1024];
+        FILE *f;
+        int status;
+
+        (void) snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups "
+                        "env DBUS_SYSTEM_BUS_ADDRESS='%s' %s/bridgectl %s 2>&1 >/dev/null",
+                        testbus_address(E.tb), dir, args);
+        f = popen(cmd, "re");
+        assert_non_null(f);
+        size_t got = fread(err, 1, size - 1, f);
+        err[got] = '\0';
+        status = pclose(f);
+        return WEXITSTATUS(status);
+}
+
+/* Another local user may see the state, never the Shared Data (health data
+ * among it) and never change anything, even when the bus lets the call
+ * through: the daemon checks the caller's credentials itself. */
+static void test_access_others(void **state) {
+        char dir[] = "/tmp/e2e-access-XXXXXX", cmd[512], out[2048];
+        struct value v = test_profile("mine");
+
+        (void) state;
+        if (geteuid() != 0 || system("command -v setpriv >/dev/null 2>&1") != 0)
+                skip();
+        (void) set(&v);
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0755), 0);
+        (void) snprintf(cmd, sizeof(cmd), "install -m 0755 '%s/bridged/bridgectl' '%s/'",
+                        getenv("BRIDGED_BUILD") ?: "build", dir);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(testbus_open_to_others(E.tb), 0);
+
+        assert_int_equal(run_ctl_as_nobody(dir, "--json status", out, sizeof(out)), 0);
+        assert_int_equal(run_ctl_as_nobody(dir, "get profile", out, sizeof(out)), 1);
+        if (!strstr(out, "reading the Shared Data"))
+                fail_msg("get profile as nobody: %s", out);
+        assert_null(strstr(out, "mine"));
+        assert_int_equal(run_ctl_as_nobody(dir, "conflicts", out, sizeof(out)), 1);
+        assert_non_null(strstr(out, "reading the Shared Data"));
+        assert_int_equal(run_ctl_as_nobody(dir, "set eq.active --family pro '{\"preset\": \"voice\"}'", out,
+                                           sizeof(out)), 1);
+        assert_non_null(strstr(out, "is for root and members of group bridged"));
+        assert_int_equal(run_ctl_as_nobody(dir, "sync", out, sizeof(out)), 1);
+        assert_non_null(strstr(out, "is for root and members of group bridged"));
+        assert_int_equal(run_ctl_as_nobody(dir, "restore 1", out, sizeof(out)), 1);
+        assert_int_equal(run_ctl_as_nobody(dir, "conflicts dismiss --all", out, sizeof(out)), 1);
+        assert_non_null(strstr(out, "is for root and members of group bridged"));
+
+        (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 /* ---- SIGHUP: a bad configuration keeps the old one, a good one takes effect ---- */
 
 static void test_reload(void **state) {
@@ -532,6 +591,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_server_failures, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_buds_value, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_access_others, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
         };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -158,6 +159,15 @@ fail:
 
 const char *testbus_address(const struct testbus *tb) {
         return tb->address;
+}
+
+int testbus_open_to_others(struct testbus *tb) {
+        char path[128];
+
+        snprintf(path, sizeof(path), "%s/bus", tb->dir);
+        if (chmod(tb->dir, 0711) < 0 || chmod(path, 0666) < 0)
+                return -errno;
+        return 0;
 }
 
 struct testbus *testbus_stop(struct testbus *tb) {

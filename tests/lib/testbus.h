@@ -25,6 +25,9 @@ struct testbus;
 int testbus_start(struct testbus **ret);
 /* "unix:path=/tmp/testbus-XXXXXX/bus,guid=..." */
 const char *testbus_address(const struct testbus *tb);
+/* Lets every user of the machine connect (the directory and the socket open
+ * to others), for tests that call as another user. */
+int testbus_open_to_others(struct testbus *tb);
 /* Kills the daemon (SIGTERM, then waits), removes the directory. NULL-safe. */
 struct testbus *testbus_stop(struct testbus *tb);
 

@@ -4,8 +4,16 @@
  * /org/bridged with the string "ok", so whatever a caller gets back other
  * than that is the bus's policy speaking. Prints "ready" once it owns the
  * name; exits 1 with one line when the bus refuses it the name, and by itself
- * after 60 s so that a failed check script never leaves it behind. */
+ * after 60 s so that a failed check script never leaves it behind. A call of
+ * Emit first sends the signal Changed (a record, as bridged does) and then
+ * org.bridged.Test1.Ping, which anyone may receive.
+ *
+ * bus-peer --listen: a client instead; subscribes to every signal from
+ * org.bridged, prints "listening", then one line per signal (its member)
+ * until Ping, and exits 0. A signal from one sender keeps its order, so a
+ * Changed the bus lets through is printed before the Ping. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +27,13 @@ static int bus_peer_reply(sd_bus_message *m, void *userdata, sd_bus_error *error
         (void) error;
         if (!sd_bus_message_is_method_call(m, NULL, NULL))
                 return 0;
+        if (sd_bus_message_is_method_call(m, NULL, "Emit")) {
+                sd_bus *bus = sd_bus_message_get_bus(m);
+
+                (void) sd_bus_emit_signal(bus, "/org/bridged", "org.bridged.Manager1", "Changed", "ss", "profile",
+                                          "{\"key\": \"profile\"}");
+                (void) sd_bus_emit_signal(bus, "/org/bridged", "org.bridged.Test1", "Ping", "");
+        }
         return sd_bus_reply_method_return(m, "s", "ok");
 }
 
@@ -49,10 +64,49 @@ static int bus_peer_serve(sd_bus *bus) {
         }
 }
 
-int main(void) {
+static int bus_peer_on_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        bool *done = userdata;
+
+        (void) error;
+        printf("%s\n", sd_bus_message_get_member(m));
+        (void) fflush(stdout);
+        if (strcmp(sd_bus_message_get_member(m), "Ping") == 0)
+                *done = true;
+        return 0;
+}
+
+static int bus_peer_listen(void) {
+        unsigned long long deadline = bus_peer_now_usec() + BUS_PEER_LIFETIME_USEC;
+        sd_bus *bus = NULL;
+        bool done = false;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_match_signal(bus, NULL, "org.bridged", NULL, NULL, NULL, bus_peer_on_signal, &done);
+        if (r < 0) {
+                fprintf(stderr, "bus-peer: cannot listen: %s\n", strerror(-r));
+                return 2;
+        }
+        printf("listening\n");
+        (void) fflush(stdout);
+        while (!done && bus_peer_now_usec() < deadline) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        break;
+                if (r == 0)
+                        (void) sd_bus_wait(bus, deadline - bus_peer_now_usec());
+        }
+        sd_bus_flush_close_unref(bus);
+        return done ? 0 : 2;
+}
+
+int main(int argc, char *argv[]) {
         sd_bus *bus = NULL;
         int r;
 
+        if (argc > 1 && strcmp(argv[1], "--listen") == 0)
+                return bus_peer_listen();
         r = sd_bus_open_system(&bus);
         if (r >= 0)
                 r = sd_bus_add_object(bus, NULL, "/org/bridged", bus_peer_reply, NULL);

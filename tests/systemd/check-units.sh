@@ -6,8 +6,11 @@
 #   or at the built daemon when there is one);
 # - org.bridged.conf: a private dbus-daemon starts with it included; then, as
 #   root, with user and group "bridged" played by "daemon": only that user may
-#   own org.bridged, anyone may read, and only root and the group may call
-#   Set, Sync, Restore and DismissConflicts (bus-peer answers in bridged's place);
+#   own org.bridged, anyone may see the state, only root and the group may
+#   read the Shared Data (Get, ListConflicts, the Changed signal) and call
+#   Set, Sync, Restore and DismissConflicts (bus-peer answers in bridged's
+#   place); the active seat's user (at_console) needs a logind session and
+#   is left to bridged's own check, tested in the e2e suite;
 # - bridged.sysusers and bridged.tmpfiles: applied to a scratch root.
 # Prints one line per check and closes with "ok: N passed, N failed, N skipped".
 # Exit 77 (skip) without systemd-analyze.
@@ -232,9 +235,9 @@ expect() { # $1 allowed|denied, $2 who (nobody, member, root), then the call
 M=org.bridged.Manager1
 P=org.freedesktop.DBus.Properties
 expect allowed nobody $M Status
-expect allowed nobody $M Get s profile
+expect denied nobody $M Get s profile
 expect allowed nobody $M Stats
-expect allowed nobody $M ListConflicts
+expect denied nobody $M ListConflicts
 expect allowed nobody $P GetAll s $M
 expect allowed nobody $P Get ss $M State
 expect allowed nobody org.freedesktop.DBus.Introspectable Introspect
@@ -243,12 +246,38 @@ expect denied nobody $M Sync
 expect denied nobody $M Restore t 1
 expect denied nobody $M DismissConflicts at 0
 expect denied nobody $P Set ssv $M State s idle
+expect allowed member $M Get s profile
+expect allowed member $M ListConflicts
 expect allowed member $M Set sss active_eq "" '{}'
 expect allowed member $M Sync
 expect allowed member $M Restore t 1
 expect allowed member $M DismissConflicts at 0
 expect allowed root $M Set sss active_eq "" '{}'
 expect allowed root $M Sync
+
+# The Changed signal carries a record: the group gets it, nobody does. Both
+# listen; root makes bus-peer send Changed, then Ping (open to all). Signals
+# of one sender keep their order, so a Changed let through would come first.
+$as_nobody "$peer" --listen >"$tmp/listen-nobody" 2>&1 &
+pids="$pids $!"
+$as_member "$peer" --listen >"$tmp/listen-member" 2>&1 &
+pids="$pids $!"
+if wait_for "$tmp/listen-nobody" '^listening' && wait_for "$tmp/listen-member" '^listening' &&
+   busctl --timeout=5 call org.bridged /org/bridged $M Emit >/dev/null 2>&1 &&
+   wait_for "$tmp/listen-nobody" '^Ping' && wait_for "$tmp/listen-member" '^Ping'; then
+        if grep -q '^Changed' "$tmp/listen-member"; then
+                pass "group bridged receives Changed"
+        else
+                fail "group bridged does not receive Changed"
+        fi
+        if grep -q '^Changed' "$tmp/listen-nobody"; then
+                fail "another user receives Changed (a record of the Shared Data)"
+        else
+                pass "another user does not receive Changed"
+        fi
+else
+        fail "the Changed signal check did not run: $(cat "$tmp/listen-nobody" "$tmp/listen-member" | head -n 2)"
+fi
 
 echo "ok: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
