@@ -146,6 +146,21 @@ static int own_name(struct daemon *d) {
         return 0;
 }
 
+/* --check-config: what a start would say of the configuration and the token,
+ * and nothing else (no bus, no state). The unit's ExecReload= runs it first,
+ * so that systemctl reload fails visibly on a file SIGHUP would refuse. */
+static int check_config(const struct options *o) {
+        struct conf *conf = NULL;
+        char *token = NULL;
+
+        if (load(o, &conf, &token) < 0)
+                return EX_CONFIG;
+        printf("%s: good\n", o->config_path);
+        conf_free(conf);
+        conf_token_free(token);
+        return EXIT_SUCCESS;
+}
+
 static struct daemon *daemon_done(struct daemon *d) {
         d->manager = manager_free(d->manager);
         d->control = control_free(d->control);
@@ -210,7 +225,10 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         log_set_max_level(d.opts.log_level);
-        r = run(&d);
+        if (d.opts.check_config)
+                r = check_config(&d.opts);
+        else
+                r = run(&d);
         daemon_done(&d);
         return r;
 }

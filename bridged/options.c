@@ -19,10 +19,12 @@ enum {
         OPTIONS_ARG_LOG_LEVEL,
         OPTIONS_ARG_VERSION,
         OPTIONS_ARG_HELP,
+        OPTIONS_ARG_CHECK_CONFIG,
 };
 
 static void options_help(void) {
         printf("Usage: bridged [--config FILE] [--state-dir DIR] [--log-level err|warning|info|debug] [--version] [--help]\n"
+               "       bridged --check-config [--config FILE]\n"
                "\n"
                "Keeps BLE earbuds (through BlueZ) and their account's sync server in agreement.\n"
                "\n"
@@ -30,6 +32,8 @@ static void options_help(void) {
                "  --state-dir DIR    state directory when $STATE_DIRECTORY is not set\n"
                "                     (default: %s; under systemd, StateDirectory= wins)\n"
                "  --log-level LEVEL  err, warning, info or debug (default: info)\n"
+               "  --check-config     check the configuration and the token as a start does,\n"
+               "                     then exit: 0 when good, 78 with the same message when not\n"
                "  --version          show the version and exit\n"
                "  --help             show this help and exit\n"
                "\n"
@@ -86,6 +90,7 @@ int options_parse(int argc, char *argv[], struct options *ret) {
                 { "log-level", required_argument, NULL, OPTIONS_ARG_LOG_LEVEL },
                 { "version", no_argument, NULL, OPTIONS_ARG_VERSION },
                 { "help", no_argument, NULL, OPTIONS_ARG_HELP },
+                { "check-config", no_argument, NULL, OPTIONS_ARG_CHECK_CONFIG },
                 {}
         };
         struct options o = { .config_path = CONF_DEFAULT_PATH, .log_level = LOG_INFO };
@@ -119,6 +124,9 @@ int options_parse(int argc, char *argv[], struct options *ret) {
                 case OPTIONS_ARG_HELP:
                         options_help();
                         return options_exit(ret, 0);
+                case OPTIONS_ARG_CHECK_CONFIG:
+                        o.check_config = true;
+                        break;
                 case ':':
                         return options_usage_error(ret, "option '%s' needs an argument", argv[optind - 1]);
                 default:

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* bridged's command line (bridged(8)):
  *   bridged [--config FILE] [--state-dir DIR] [--log-level err|warning|info|debug] [--version] [--help]
+ *   bridged --check-config [--config FILE]
  * Parsing only: what to do with the result is main's. Prints --help, --version
  * and usage errors itself, so main only has to leave with the status given. */
 #pragma once
+
+#include <stdbool.h>
 
 #include "conf.h"
 
@@ -19,6 +22,7 @@ struct options {
         char *state_dir;                /* the first path of $STATE_DIRECTORY, else --state-dir,
                                          * else OPTIONS_STATE_DIR_DEFAULT; owned */
         int log_level;                  /* LOG_ERR, LOG_WARNING, LOG_INFO (default), LOG_DEBUG */
+        bool check_config;              /* --check-config: load, say, exit */
         int exit_status;                /* when options_parse() returned > 0 */
 };
 

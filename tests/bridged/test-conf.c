@@ -1085,6 +1085,13 @@ static void test_options_each(void **state) {
         assert_int_equal(run.r, 0);
         assert_string_equal(run.o.config_path, "/a.conf");
         assert_string_equal(run.o.state_dir, "rel/dir");
+        assert_false(run.o.check_config);
+        options_done(&run.o);
+
+        RUN(&run, "--check-config", "--config", "/b.conf");
+        assert_int_equal(run.r, 0);
+        assert_true(run.o.check_config);
+        assert_string_equal(run.o.config_path, "/b.conf");
         options_done(&run.o);
 
         for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {

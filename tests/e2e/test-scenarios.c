@@ -556,6 +556,67 @@ static void test_access_others(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* ---- bridged --check-config: what a start says, and nothing started ---- */
+
+/* Runs the built bridged with args; stdout and stderr together in out. */
+static int run_bridged(const char *args, char *out, size_t size) {
+        char cmd[1024];
+        FILE *f;
+        int status;
+
+        (void) snprintf(cmd, sizeof(cmd), "%s/bridged/bridged %s 2>&1", getenv("BRIDGED_BUILD") ?: "build", args);
+        f = popen(cmd, "re");
+        assert_non_null(f);
+        size_t got = fread(out, 1, size - 1, f);
+        out[got] = '\0';
+        status = pclose(f);
+        return WEXITSTATUS(status);
+}
+
+static void test_check_config(void **state) {
+        char dir[] = "/tmp/e2e-check-XXXXXX", path[128], token[128], args[300], out[1024], want[300];
+        FILE *f;
+
+        (void) state;
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(path, sizeof(path), "%s/bridged.conf", dir);
+        (void) snprintf(token, sizeof(token), "%s/token", dir);
+        f = fopen(token, "we");
+        assert_non_null(f);
+        fputs("s3cret\n", f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(token, 0600), 0);
+        (void) snprintf(args, sizeof(args), "--check-config --config %s", path);
+
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fprintf(f, "[Server]\nUrl=https://sync.example.com\nTokenFile=%s\n", token);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(run_bridged(args, out, sizeof(out)), 0);
+        (void) snprintf(want, sizeof(want), "%s: good\n", path);
+        assert_string_equal(out, want);
+
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fprintf(f, "[Server]\nUrl=https://sync.example.com\nPullIntervalSec=2\nTokenFile=%s\n", token);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(run_bridged(args, out, sizeof(out)), 78);
+        (void) snprintf(want, sizeof(want), "%s:3: PullIntervalSec=2 is outside 5..86400", path);
+        if (!strstr(out, want))
+                fail_msg("expected \"%s\" in: %s", want, out);
+
+        /* The token is checked as a start checks it. */
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fprintf(f, "[Server]\nUrl=https://sync.example.com\nTokenFile=%s/none\n", dir);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(run_bridged(args, out, sizeof(out)), 78);
+        assert_non_null(strstr(out, "cannot open the token file"));
+
+        (void) snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+        assert_int_equal(system(args), 0);
+}
+
 /* ---- SIGHUP: a bad configuration keeps the old one, a good one takes effect ---- */
 
 static void test_reload(void **state) {
@@ -592,6 +653,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_malformed_buds_value, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_access_others, setup, teardown),
+                cmocka_unit_test(test_check_config),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
         };
