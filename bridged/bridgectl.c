@@ -36,8 +36,13 @@ static void usage(FILE *f) {
               "  status                     the bridge's state, server and Buds\n"
               "  stats                      counters since the daemon started\n"
               "  get KEY                    the item's intent: the newest record over both families\n"
-              "  set KEY [--family F] JSON  a new edit on this host (KEY: profile, eq.custom, eq.active;\n"
-              "                             F: standard or pro, default the connected Buds' family)\n"
+              "  set KEY [--family F] JSON|-|FIELD=VALUE...\n"
+              "                             a new edit on this host (KEY: profile, eq.custom, eq.active;\n"
+              "                             F: standard or pro, default the connected Buds' family):\n"
+              "                             the whole value as JSON (or what get --json prints), - to\n"
+              "                             read it from standard input, or field edits of the current\n"
+              "                             value (dotted paths: set profile noise_control=anc\n"
+              "                             touch.left=next; set eq.active preset=voice)\n"
               "  sync [--timeout S]         push and pull now, wait up to S seconds (default 25)\n"
               "  conflicts                  the conflict log\n"
               "  conflicts dismiss ID...|--all  remove entries from the conflict log\n"
@@ -353,31 +358,165 @@ struct action {
         uint64_t id;
         uint64_t *ids;                  /* DismissConflicts; n_ids 0: all */
         size_t n_ids;
+        char *owned, *stdin_text;       /* what json may point into */
 };
+
+#define SET_STDIN_MAX (4u * 1024 * 1024)
+
+/* Standard input, whole, for `set KEY -`. */
+static char *read_stdin(void) {
+        size_t len = 0, cap = 0;
+        char *buf = NULL;
+
+        for (;;) {
+                size_t n;
+
+                if (len + 4096 + 1 > cap) {
+                        char *p;
+
+                        cap = cap ? cap * 2 : 8192;
+                        p = cap <= SET_STDIN_MAX + 8192 ? realloc(buf, cap) : NULL;
+                        if (!p) {
+                                free(buf);
+                                return NULL;
+                        }
+                        buf = p;
+                }
+                n = fread(buf + len, 1, cap - len - 1, stdin);
+                len += n;
+                if (n == 0)
+                        break;
+        }
+        if (ferror(stdin) || len > SET_STDIN_MAX) {
+                free(buf);
+                return NULL;
+        }
+        buf[len] = '\0';
+        return buf;
+}
+
+/* `set KEY VALUE`: a whole value. What `get --json` prints (a record) is
+ * taken too: its value, and its family unless --family names one. */
+static int set_whole(struct action *a, const char *key, const char *text) {
+        cJSON *j = cJSON_Parse(text), *value;
+        const char *rec_key, *rec_family;
+
+        a->json = text;
+        value = cJSON_GetObjectItemCaseSensitive(j, "value");
+        rec_key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "key"));
+        if (!cJSON_IsObject(j) || !value || !rec_key || !cJSON_GetObjectItemCaseSensitive(j, "stamp")) {
+                cJSON_Delete(j);
+                return 0;               /* a value: the daemon judges it */
+        }
+        if (strcmp(rec_key, key) != 0) {
+                cJSON_Delete(j);
+                return usage_error("set: the record given is of %s, not of the key named", rec_key);
+        }
+        rec_family = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "family"));
+        if (!*a->family && rec_family && strcmp(rec_family, "any") != 0)
+                a->family = strcmp(rec_family, "pro") == 0 ? "pro" : "standard";
+        a->owned = cJSON_PrintUnformatted(value);
+        cJSON_Delete(j);
+        if (!a->owned) {
+                fputs("bridgectl: set: out of memory\n", stderr);
+                return EXIT_FAILURE;
+        }
+        a->json = a->owned;
+        return 0;
+}
+
+/* One FIELD=VALUE into the patch: a dotted FIELD names nested members;
+ * VALUE is JSON when it reads as JSON (3, -2.5, true, null, [0,5], "x"),
+ * else the text itself, so noise_control=anc needs no quotes. */
+static int set_field(cJSON *patch, const char *arg) {
+        const char *eq = strchr(arg, '='), *p = arg;
+        cJSON *obj = patch, *value;
+
+        if (!eq || eq == arg)
+                return usage_error("set: \"%s\" is not FIELD=VALUE (or give the whole value as JSON)", arg);
+        for (;;) {
+                const char *dot = memchr(p, '.', (size_t) (eq - p));
+                size_t n = (size_t) ((dot ? dot : eq) - p);
+                char name[128];
+                cJSON *next;
+
+                if (n == 0 || n >= sizeof(name))
+                        return usage_error("set: \"%s\": a field name is empty or too long", arg);
+                memcpy(name, p, n);
+                name[n] = '\0';
+                if (!dot) {
+                        value = cJSON_Parse(eq + 1);
+                        if (!value)
+                                value = cJSON_CreateString(eq + 1);
+                        if (!value)
+                                return EXIT_FAILURE;
+                        cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
+                        cJSON_AddItemToObject(obj, name, value);
+                        return 0;
+                }
+                next = cJSON_GetObjectItemCaseSensitive(obj, name);
+                if (next && !cJSON_IsObject(next))
+                        return usage_error("set: \"%s\": the field above it was given a value already", arg);
+                if (!next && !(next = cJSON_AddObjectToObject(obj, name)))
+                        return EXIT_FAILURE;
+                obj = next;
+                p = dot + 1;
+        }
+}
+
+/* `set KEY FIELD=VALUE...`: one Patch with every edit. */
+static int set_fields(struct action *a, int n, char **args) {
+        cJSON *patch = cJSON_CreateObject();
+        int r = patch ? 0 : EXIT_FAILURE;
+
+        for (int i = 0; r == 0 && i < n; i++)
+                r = set_field(patch, args[i]);
+        if (r == 0 && !(a->owned = cJSON_PrintUnformatted(patch)))
+                r = EXIT_FAILURE;
+        cJSON_Delete(patch);
+        if (r == EXIT_FAILURE)
+                fputs("bridgectl: set: out of memory\n", stderr);
+        a->member = "Patch";
+        a->json = a->owned;
+        return r;
+}
 
 static int parse_set(int argc, char **argv, struct action *a) {
         static const struct option opts[] = { { "family", required_argument, NULL, 'f' }, {} };
+        const char *family = NULL;
         enum family f;
         int c;
 
         optind = 0;             /* glibc: 0 starts getopt afresh for this sub-command */
         opterr = 0;
-        /* permuting: the synopsis puts --family after KEY */
+        /* permuting: the synopsis puts --family after KEY; "-" is an argument */
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 if (c != 'f')
                         return usage_error("set: unknown option \"%s\"", argv[optind - 1]);
                 if (family_from_name(optarg, &f) < 0 || f == FAMILY_ANY)
                         return usage_error("unknown family \"%s\": use standard or pro", optarg);
-                a->family = optarg;
+                family = optarg;
         }
-        if (argc - optind != 2)
-                return usage_error("set: %s", "expects KEY and a JSON value");
+        if (argc - optind < 2)
+                return usage_error("set: %s", "expects KEY and a JSON value, - or FIELD=VALUE...");
         c = check_key(argv[optind]);
         if (c)
                 return c;
         *a = (struct action) { .member = "Set", .show = show_pretty, .key = argv[optind],
-                               .family = a->family ? a->family : "", .json = argv[optind + 1] };
-        return 0;
+                               .family = family ? family : "" };
+        if (argc - optind == 2 && strcmp(argv[optind + 1], "-") == 0) {
+                a->stdin_text = read_stdin();
+                if (!a->stdin_text) {
+                        fputs("bridgectl: set: cannot read the value from standard input (at most 4 MiB)\n", stderr);
+                        return EXIT_FAILURE;
+                }
+                return set_whole(a, a->key, a->stdin_text);
+        }
+        if (argc - optind == 2 && !strchr(argv[optind + 1], '='))
+                return set_whole(a, a->key, argv[optind + 1]);
+        if (argc - optind == 2 && strchr("{[\"", argv[optind + 1][0]))
+                return set_whole(a, a->key, argv[optind + 1]);
+        return set_fields(a, argc - optind - 1, argv + optind + 1);
 }
 
 static int parse_sync(int argc, char **argv, struct action *a) {
@@ -463,7 +602,7 @@ static int execute(sd_bus *bus, const struct action *a) {
                 return monitor(bus);
         if (strcmp(a->member, "DismissConflicts") == 0)
                 return dismiss(bus, a->ids, a->n_ids);
-        if (strcmp(a->member, "Set") == 0)
+        if (strcmp(a->member, "Set") == 0 || strcmp(a->member, "Patch") == 0)
                 m = method(bus, a->member, "sss", a->key, a->family, a->json);
         else if (strcmp(a->member, "Get") == 0)
                 m = method(bus, a->member, "s", a->key);
@@ -504,12 +643,15 @@ int main(int argc, char **argv) {
                 return usage_error("%s", "no command given");
 
         r = parse_command(argc - optind, argv + optind, &action);
-        if (r)
-                return r;
-        r = sd_bus_open_system(&bus);
-        if (r < 0)
-                return fail_bus("cannot connect to the system bus", NULL, r);
-        r = execute(bus, &action);
-        sd_bus_flush_close_unref(bus);
+        if (r == 0) {
+                r = sd_bus_open_system(&bus);
+                if (r < 0)
+                        r = fail_bus("cannot connect to the system bus", NULL, r);
+                else
+                        r = execute(bus, &action);
+                sd_bus_flush_close_unref(bus);
+        }
+        free(action.owned);
+        free(action.stdin_text);
         return r;
 }

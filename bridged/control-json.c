@@ -12,10 +12,15 @@
 #include <cjson/cJSON.h>
 
 #include "codec/json-strict.h"
+#include "codec/merge-patch.h"
 #include "codec/recjson.h"
+#include "common/cleanup.h"
 #include "common/errmsg.h"
 #include "log.h"
 #include "manager-private.h"
+#include "policy/eqconv.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
 static char *print_json(cJSON *j) {
         char *s = j ? cJSON_PrintUnformatted(j) : NULL;
@@ -247,6 +252,81 @@ int manager_set_json(struct manager *m, const char *key, const char *family, con
                 return errmsg_setf(ret_error, -EINVAL, "invalid %s value for the %s family: %s", key, family_name(f),
                               e.msg[0] ? e.msg : "not valid");
         return set_value(m, &v, ret, ret_error);
+}
+
+/* The base a patch applies to: the item's intent, converted to family f when
+ * it is of the other one (as a write to such Buds would convert it). NULL
+ * with 0 when the item has no value yet. */
+static int patch_base(struct manager *m, enum key k, enum family f, cJSON **ret) {
+        struct record intent;
+        struct value v;
+        int r = engine_intent(m->engine, k, &intent);
+
+        *ret = NULL;
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        v = intent.value;
+        if (k != KEY_PROFILE && v.family != f && eqconv_value(&intent.value, f, &v) < 0)
+                return -EINVAL;
+        *ret = recjson_value_to(&v);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* An Active EQ carries "eq" when and only when its preset is custom. A patch
+ * that only names another preset means that preset, so the parameters go;
+ * one that names custom without parameters means the Custom EQ's. */
+static int patch_active(struct manager *m, enum family f, const cJSON *patch, cJSON *merged) {
+        const cJSON *preset = cJSON_GetObjectItemCaseSensitive(merged, "preset");
+        bool custom = cJSON_IsString(preset) && strcmp(preset->valuestring, "custom") == 0;
+        cJSON *eq;
+        int r;
+
+        if (cJSON_GetObjectItemCaseSensitive(patch, "eq"))
+                return 0;
+        if (!custom) {
+                cJSON_DeleteItemFromObjectCaseSensitive(merged, "eq");
+                return 0;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(merged, "eq"))
+                return 0;
+        r = patch_base(m, KEY_EQ_CUSTOM, f, &eq);
+        if (r < 0 || !eq)
+                return r;
+        return cJSON_AddItemToObject(merged, "eq", eq) ? 0 : (cJSON_Delete(eq), -ENOMEM);
+}
+
+int manager_patch_json(struct manager *m, const char *key, const char *family, const char *patch, char **ret,
+                       char **ret_error) {
+        char quoted[JSON_STRICT_QUOTE_MAX + 4];
+        _cleanup_(cJSON_Deletep) cJSON *p = NULL, *merged = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct value_err e = { { 0 } };
+        enum family f = FAMILY_ANY;
+        enum key k;
+        int r;
+
+        if (key_from_name(key, &k) < 0)
+                return errmsg_setf(ret_error, -EINVAL, "unknown key \"%s\": use profile, eq.custom or eq.active",
+                                   json_strict_quote(key, quoted));
+        r = resolve_family(m, k, family, &f, ret_error);
+        if (r < 0)
+                return r;
+        r = json_strict_parse(patch, strlen(patch), &p, &e);
+        if (r < 0)
+                return errmsg_setf(ret_error, -EINVAL, "the patch is not JSON: %s", e.msg[0] ? e.msg : "not valid");
+        r = patch_base(m, k, f, &merged);
+        if (r < 0)
+                return errmsg_setf(ret_error, r == -EINVAL ? -EIO : r, "reading %s to patch it failed: %s", key,
+                                   strerror(-r));
+        merged = merge_patch_apply(TAKE_PTR(merged), p);
+        if (merged && k == KEY_EQ_ACTIVE && cJSON_IsObject(merged))
+                r = patch_active(m, f, p, merged);
+        if (!merged || r < 0 || !(text = cJSON_PrintUnformatted(merged)))
+                return errmsg_setf(ret_error, r < 0 && r != -ENOMEM ? -EIO : -ENOMEM, "patching %s failed: %s", key,
+                                   strerror(r < 0 ? -r : ENOMEM));
+        return manager_set_json(m, key, family_name(f), text, ret, ret_error);
 }
 
 static cJSON *conflict_json(const struct store_conflict *c) {

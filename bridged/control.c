@@ -199,6 +199,21 @@ static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
         return reply(m, ret_error, r, json, error);
 }
 
+static int method_patch(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        char *json = NULL, *error = NULL;
+        const char *key, *family, *patch;
+        int r = control_check(c, m, ACCESS_CHANGE, ret_error);
+
+        if (r <= 0)
+                return r;
+        r = sd_bus_message_read(m, "sss", &key, &family, &patch);
+        if (r < 0)
+                return r;
+        r = manager_patch_json(c->manager, key, family, patch, &json, &error);
+        return reply(m, ret_error, r, json, error);
+}
+
 static int method_restore(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         struct control *c = userdata;
         char *json = NULL, *error = NULL;
@@ -297,6 +312,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "s", family, "s", value), SD_BUS_RESULT("s", record),
                                 method_set, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Patch", SD_BUS_ARGS("s", key, "s", family, "s", patch),
+                                SD_BUS_RESULT("s", record), method_patch, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Sync", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", result), method_sync,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stats", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", stats), method_stats,

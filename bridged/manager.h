@@ -70,6 +70,12 @@ int manager_stats_json(struct manager *m, char **ret);
 int manager_get_json(struct manager *m, const char *key, char **ret, char **ret_error);
 int manager_set_json(struct manager *m, const char *key, const char *family, const char *value, char **ret,
                      char **ret_error);
+/* Patch: patch is a JSON Merge Patch (RFC 7396) applied to the item's intent
+ * (converted to the family when it is of the other), then taken as Set takes
+ * a value. For eq.active, a patch naming a preset other than custom drops the
+ * parameters, and custom without parameters takes the Custom EQ's. */
+int manager_patch_json(struct manager *m, const char *key, const char *family, const char *patch, char **ret,
+                       char **ret_error);
 int manager_conflicts_json(struct manager *m, char **ret);
 int manager_restore_json(struct manager *m, uint64_t id, char **ret, char **ret_error);
 /* DismissConflicts: removes ids[0..n) from the conflict log (all when n is

@@ -289,17 +289,115 @@ int e2e_server_start(struct e2e *e) {
         return e2e_server_start_with(e, NULL);
 }
 
+struct vcall_result {
+        sd_bus_message *reply;
+        bool done;
+};
+
+static int vcall_on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct vcall_result *v = userdata;
+
+        (void) ret_error;
+        v->reply = sd_bus_message_ref(m);
+        v->done = true;
+        return 0;
+}
+
+/* Waits for the bus, the notify socket or the timeout; drains the notify
+ * socket, so that bridged never blocks in sd_notify() while it serves what
+ * the test waits for. */
+static void wait_bus_or_notify(struct e2e *e, uint64_t timeout_usec) {
+        struct pollfd p[2] = { { .fd = sd_bus_get_fd(e->bus), .events = (short) sd_bus_get_events(e->bus) },
+                               { .fd = e->notify_fd, .events = POLLIN } };
+
+        (void) poll(p, e->notify_fd >= 0 ? 2 : 1, (int) (timeout_usec / 1000) + 1);
+        drain_notify(e);
+}
+
+/* sd_bus_call(), except that the notify socket is drained while waiting. */
 static int vcall(struct e2e *e, const char *dest, const char *path, const char *iface, const char *member,
                  sd_bus_message **ret_reply, sd_bus_error *err, const char *types, va_list ap) {
+        uint64_t deadline = e2e_now_usec() + 30 * 1000000ull;
+        struct vcall_result res = {};
         sd_bus_message *m = NULL;
+        sd_bus_slot *slot = NULL;
         int r = sd_bus_message_new_method_call(e->bus, &m, dest, path, iface, member);
 
         if (r >= 0 && types)
                 r = sd_bus_message_appendv(m, types, ap);
         if (r >= 0)
-                r = sd_bus_call(e->bus, m, 30 * 1000000, err, ret_reply);
+                r = sd_bus_call_async(e->bus, &slot, m, vcall_on_reply, &res, 30 * 1000000ull);
         sd_bus_message_unref(m);
-        return r;
+        while (r >= 0 && !res.done) {
+                uint64_t now = e2e_now_usec();
+
+                r = sd_bus_process(e->bus, NULL);
+                if (r != 0 || res.done)
+                        continue;
+                if (now >= deadline)
+                        r = -ETIMEDOUT;
+                else
+                        wait_bus_or_notify(e, deadline - now < 50000 ? deadline - now : 50000);
+        }
+        sd_bus_slot_unref(slot);
+        if (r >= 0 && sd_bus_message_is_method_error(res.reply, NULL)) {
+                r = -sd_bus_error_get_errno(sd_bus_message_get_error(res.reply));
+                (void) sd_bus_error_copy(err, sd_bus_message_get_error(res.reply));
+        }
+        if (r >= 0 && ret_reply)
+                *ret_reply = sd_bus_message_ref(res.reply);
+        sd_bus_message_unref(res.reply);
+        return r < 0 ? r : 0;
+}
+
+int e2e_run(struct e2e *e, const char *cmd, char *out, size_t size) {
+        uint64_t deadline = e2e_now_usec() + 60 * 1000000ull;
+        size_t len = 0;
+        int fds[2], status = 0;
+        pid_t pid;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                if (dup2(fds[1], STDOUT_FILENO) < 0)
+                        _exit(127);
+                execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+                _exit(127);
+        }
+        close(fds[1]);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = fds[0], .events = POLLIN }, { .fd = e->notify_fd, .events = POLLIN } };
+                uint64_t now = e2e_now_usec();
+                ssize_t n;
+
+                if (now >= deadline) {
+                        (void) kill(pid, SIGKILL);
+                        break;
+                }
+                (void) poll(p, e->notify_fd >= 0 ? 2 : 1, (int) ((deadline - now) / 1000) + 1);
+                drain_notify(e);
+                if (!p[0].revents)
+                        continue;
+                n = read(fds[0], out + len, size - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t) n;
+                if (len == size - 1)            /* the rest is not wanted */
+                        break;
+        }
+        out[len] = '\0';
+        close(fds[0]);                          /* a writer still at it gets EPIPE */
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 int e2e_call(struct e2e *e, const char *member, char **ret_json, sd_bus_error *err, const char *types, ...) {

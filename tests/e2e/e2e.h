@@ -57,6 +57,12 @@ int e2e_server_start_with(struct e2e *e, const char *const *extra);
 /* org.bridged.Manager1: member with arguments; the JSON answer (malloc'd)
  * or, on a D-Bus error, its name and message in err. */
 int e2e_call(struct e2e *e, const char *member, char **ret_json, sd_bus_error *err, const char *types, ...);
+/* Runs a shell command line (bridgectl, say), its standard output into out
+ * (NUL-terminated, cut to size), draining bridged's notify socket meanwhile
+ * as systemd would, so a status change bridged reports while serving the
+ * command never blocks it. Its exit status (128+N for signal N), or -errno;
+ * killed after 60 s. */
+int e2e_run(struct e2e *e, const char *cmd, char *out, size_t size);
 /* org.bridged.test.Budsim1 */
 int e2e_sim(struct e2e *e, const char *member, sd_bus_message **ret_reply, const char *types, ...);
 int e2e_sim_add_buds(struct e2e *e, const char *address, const char *name, enum family f, uint64_t id);

@@ -405,20 +405,14 @@ static void expect_error(const char *name, const char *member, const char *types
 
 static int run_ctl(const char *const *args, char *err, size_t size) {
         char bin[160], cmd[1024] = "";
-        int n = 0, status;
-        FILE *f;
+        int n = 0;
 
         (void) snprintf(bin, sizeof(bin), "%s/bridged/bridgectl", getenv("BRIDGED_BUILD") ?: "build");
         n = snprintf(cmd, sizeof(cmd), "DBUS_SYSTEM_BUS_ADDRESS='%s' %s", testbus_address(E.tb), bin);
         for (; *args; args++)
                 n += snprintf(cmd + n, sizeof(cmd) - (size_t) n, " '%s'", *args);
         n += snprintf(cmd + n, sizeof(cmd) - (size_t) n, " 2>&1 >/dev/null");
-        f = popen(cmd, "re");
-        assert_non_null(f);
-        size_t got = fread(err, 1, size - 1, f);
-        err[got] = '\0';
-        status = pclose(f);
-        return WEXITSTATUS(status);
+        return e2e_run(&E, cmd, err, size);
 }
 
 static void test_bad_input(void **state) {
@@ -498,24 +492,106 @@ static void test_bad_input(void **state) {
         free(after);
 }
 
+/* ---- partial edits: Patch, FIELD=VALUE, -, and what get --json prints ---- */
+
+static struct record get_record(const char *key) {
+        char *ans = NULL;
+        struct record r;
+
+        assert_int_equal(e2e_call(&E, "Get", &ans, NULL, "s", key), 0);
+        assert_int_equal(recjson_record_parse(ans, strlen(ans), &r, NULL), 0);
+        free(ans);
+        return r;
+}
+
+/* bridgectl ARGS with standard input from the file in; stdout in out. */
+static int run_ctl_stdin(const char *args, const char *in, char *out, size_t size) {
+        char cmd[1024];
+
+        (void) snprintf(cmd, sizeof(cmd), "DBUS_SYSTEM_BUS_ADDRESS='%s' %s/bridged/bridgectl %s <'%s' 2>&1",
+                        testbus_address(E.tb), getenv("BRIDGED_BUILD") ?: "build", args, in);
+        return e2e_run(&E, cmd, out, size);
+}
+
+static void test_partial_edits(void **state) {
+        struct value p = test_profile("partial"), c = test_pro_eq(KEY_EQ_CUSTOM, 40);
+        char out[4096], path[] = "/tmp/e2e-set-XXXXXX", *ans = NULL;
+        struct record r, before;
+        int fd;
+
+        (void) state;
+        (void) set(&p);
+        (void) set(&c);
+
+        /* field edits: the rest of the value stays */
+        assert_int_equal(run_ctl((const char *[]) { "set", "profile", "noise_control=ambient", "ambient_level=3",
+                                                    "touch.right=next", NULL }, out, sizeof(out)), 0);
+        r = get_record("profile");
+        assert_int_equal(r.value.profile.noise_control, NOISE_AMBIENT);
+        assert_int_equal(r.value.profile.ambient_level, 3);
+        assert_int_equal(r.value.profile.touch_right, TOUCH_NEXT);
+        assert_int_equal(r.value.profile.touch_left, p.profile.touch_left);
+        assert_memory_equal(r.value.profile.name, "partial", 7);
+        assert_int_equal(r.value.profile.left[2], p.profile.left[2]);
+
+        /* a bad field: refused, nothing changed */
+        before = r;
+        assert_int_equal(run_ctl((const char *[]) { "set", "profile", "noise_control=loud", NULL }, out,
+                                 sizeof(out)), 1);
+        assert_non_null(strstr(out, "noise_control"));
+        assert_int_equal(run_ctl((const char *[]) { "set", "profile", "=3", NULL }, out, sizeof(out)), 2);
+        r = get_record("profile");
+        assert_true(stamp_cmp(r.stamp, before.stamp) == 0);
+
+        /* another preset drops the parameters; custom without them takes the Custom EQ's */
+        assert_int_equal(run_ctl((const char *[]) { "set", "eq.active", "--family", "pro", "preset=voice", NULL },
+                                 out, sizeof(out)), 0);
+        r = get_record("eq.active");
+        assert_int_equal(r.value.family, FAMILY_PRO);
+        assert_int_equal(r.value.active.preset, PRESET_VOICE);
+        assert_int_equal(run_ctl((const char *[]) { "set", "eq.active", "--family", "pro", "preset=custom", NULL },
+                                 out, sizeof(out)), 0);
+        r = get_record("eq.active");
+        assert_int_equal(r.value.active.preset, PRESET_CUSTOM);
+        assert_memory_equal(&r.value.active.eq.pro, &c.custom.pro, sizeof(c.custom.pro));
+
+        /* exactly what get --json prints, from standard input, is taken back */
+        assert_int_equal(e2e_call(&E, "Get", &ans, NULL, "s", "profile"), 0);
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, ans, strlen(ans)), (ssize_t) strlen(ans));
+        (void) close(fd);
+        free(ans);
+        before = get_record("profile");
+        assert_int_equal(run_ctl_stdin("set profile -", path, out, sizeof(out)), 0);
+        r = get_record("profile");
+        assert_true(value_equal(&r.value, &before.value));
+        assert_true(stamp_cmp(r.stamp, before.stamp) > 0);      /* a new edit */
+        (void) unlink(path);
+
+        /* Patch itself: a JSON Merge Patch, null removing a member */
+        assert_int_equal(e2e_call(&E, "Patch", &ans, NULL, "sss", "eq.custom", "pro",
+                                  "{\"preamp_db\": -4.0, \"bands\": [{\"type\": \"peak\", \"freq_hz\": 1000, "
+                                  "\"gain_db\": 2.0, \"q\": 1.0}]}"), 0);
+        free(ans);
+        r = get_record("eq.custom");
+        assert_int_equal(r.value.custom.pro.preamp, -40);
+        assert_int_equal(r.value.custom.pro.count, 1);
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "", "{\"name\": null}");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "", "{not json");
+}
+
 /* ---- who may: the daemon's own check, with a bus whose policy allows all ---- */
 
 /* Runs bridgectl ARGS as user nobody (no groups) against the test bus; its
  * stderr in err, its exit status returned. */
 static int run_ctl_as_nobody(const char *dir, const char *args, char *err, size_t size) {
         char cmd[1024];
-        FILE *f;
-        int status;
 
         (void) snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups "
                         "env DBUS_SYSTEM_BUS_ADDRESS='%s' %s/bridgectl %s 2>&1 >/dev/null",
                         testbus_address(E.tb), dir, args);
-        f = popen(cmd, "re");
-        assert_non_null(f);
-        size_t got = fread(err, 1, size - 1, f);
-        err[got] = '\0';
-        status = pclose(f);
-        return WEXITSTATUS(status);
+        return e2e_run(&E, cmd, err, size);
 }
 
 /* Another local user may see the state, never the Shared Data (health data
@@ -652,6 +728,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_server_failures, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_buds_value, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_partial_edits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_access_others, setup, teardown),
                 cmocka_unit_test(test_check_config),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
