@@ -88,12 +88,21 @@ enum log_target log_get_target(void) {
         if (log_detected == LOG_TARGET_AUTO) {
                 if (log_stderr_is_journal())
                         log_detected = LOG_TARGET_JOURNAL;
-                else if (isatty(STDERR_FILENO))
-                        log_detected = LOG_TARGET_CONSOLE;
                 else
-                        log_detected = LOG_TARGET_PREFIXED;
+                        log_detected = LOG_TARGET_CONSOLE;
         }
         return log_detected;
+}
+
+/* The level word a person reads on a console or in a file. */
+static const char *log_level_word(int level) {
+        if (level <= LOG_ERR)
+                return "error";
+        if (level == LOG_WARNING)
+                return "warning";
+        if (level == LOG_NOTICE)
+                return "notice";
+        return level == LOG_INFO ? "info" : "debug";
 }
 
 /* One write(), so lines from several processes on one pipe do not interleave. */
@@ -103,7 +112,8 @@ static void log_write_stderr(enum log_target target, int level, const char *mess
         int n;
 
         if (target == LOG_TARGET_CONSOLE)
-                n = snprintf(line, sizeof(line), "%s: %s\n", program_invocation_short_name, message);
+                n = snprintf(line, sizeof(line), "%s: %s: %s\n", program_invocation_short_name,
+                             log_level_word(level), message);
         else
                 n = snprintf(line, sizeof(line), "<%d>%s\n", level, message);
         if (n < 0)
@@ -187,7 +197,7 @@ static void log_dispatch(int level, int error, const char *file, int line, const
                 return;
         /* sd_journal_sendv() counts a journal that is not there as success;
          * what lands here is no memory or a socket that refused the message. */
-        log_write_stderr(target == LOG_TARGET_CONSOLE ? target : LOG_TARGET_PREFIXED, level, message);
+        log_write_stderr(target == LOG_TARGET_PREFIXED ? target : LOG_TARGET_CONSOLE, level, message);
 }
 
 /* "%m" is strerror(abs(error)) when an error is given, else the caller's errno. */

@@ -4,8 +4,9 @@
  * decided once, from stderr: the journal's native protocol when stderr is the
  * stream systemd connected to the journal ($JOURNAL_STREAM matches its
  * dev:ino), with CODE_FILE/CODE_LINE/CODE_FUNC, ERRNO and the caller's fields;
- * plain "bridged: message" lines when stderr is a terminal; otherwise lines
- * with sd-daemon "<N>" priority prefixes, which journald and syslog read.
+ * otherwise (a terminal, a file, a pipe) lines a person reads:
+ * "bridged: warning: message". The sd-daemon "<N>message" form is there
+ * for a caller that asks for it.
  *
  * Nothing here can tell a secret from a string: callers must never pass a
  * bearer token (or any part of it), a password, or a whole record. */
@@ -17,8 +18,8 @@
 enum log_target {
         LOG_TARGET_AUTO,        /* decide from stderr, as above */
         LOG_TARGET_JOURNAL,
-        LOG_TARGET_PREFIXED,    /* "<3>message" on stderr */
-        LOG_TARGET_CONSOLE,     /* "bridged: message" on stderr */
+        LOG_TARGET_PREFIXED,    /* "<3>message" on stderr, only when asked for */
+        LOG_TARGET_CONSOLE,     /* "bridged: error: message" on stderr */
 };
 
 /* LOG_ERR..LOG_DEBUG; LOG_INFO until set. */

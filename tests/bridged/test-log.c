@@ -133,7 +133,11 @@ static void test_console(void **state) {
         log_set_target(LOG_TARGET_CONSOLE);
         begin();
         log_info("hello %s", "there");
-        assert_string_equal(end(), "test-log: hello there\n");
+        log_warning("careful");
+        log_error("broken");
+        log_debug("not shown");
+        assert_string_equal(end(), "test-log: info: hello there\ntest-log: warning: careful\n"
+                                   "test-log: error: broken\n");
 }
 
 static void test_long_message(void **state) {
@@ -151,7 +155,8 @@ static void test_long_message(void **state) {
         assert_memory_equal(out, "<6>xxx", 6);
 }
 
-/* systemd's rule: the journal only if $JOURNAL_STREAM is stderr's dev:ino. */
+/* systemd's rule: the journal only if $JOURNAL_STREAM is stderr's dev:ino;
+ * anything else (here a file) gets lines a person reads. */
 static void test_target_detection(void **state) {
         enum log_target t[4];
         struct stat st;
@@ -179,9 +184,9 @@ static void test_target_detection(void **state) {
          * there is no journal socket, as in this test's container). */
         log_info("journal only");
         out = end();
-        assert_int_equal(t[0], LOG_TARGET_PREFIXED);
-        assert_int_equal(t[1], LOG_TARGET_PREFIXED);
-        assert_int_equal(t[2], LOG_TARGET_PREFIXED);
+        assert_int_equal(t[0], LOG_TARGET_CONSOLE);
+        assert_int_equal(t[1], LOG_TARGET_CONSOLE);
+        assert_int_equal(t[2], LOG_TARGET_CONSOLE);
         assert_int_equal(t[3], LOG_TARGET_JOURNAL);
         assert_string_equal(out, "");
 }
