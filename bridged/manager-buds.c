@@ -506,10 +506,19 @@ static void on_buds_error(struct bluez_buds *bb, int error, const char *message,
         log_struct_errno(LOG_WARNING, error, LOG_FIELDS("BUDS_ADDRESS", bluez_buds_address(bb)), "%s", message);
 }
 
+/* Earbuds live in their case: one notice per absence, not a warning per try. */
+static void on_buds_unreachable(struct bluez_buds *bb, const char *message, void *userdata) {
+        (void) userdata;
+        log_struct(LOG_NOTICE, LOG_FIELDS("BUDS_ADDRESS", bluez_buds_address(bb)),
+                   "%s. In their case, switched off or out of range? Trying again in the background; "
+                   "said again only after they were connected.", message);
+}
+
 const struct bluez_ops manager_bluez_ops = {
         .buds_ready = on_buds_ready,
         .buds_gone = on_buds_gone,
         .manifest_changed = on_manifest_changed,
         .battery_changed = on_battery_changed,
         .buds_error = on_buds_error,
+        .buds_unreachable = on_buds_unreachable,
 };

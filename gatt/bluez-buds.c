@@ -237,6 +237,18 @@ static int on_connect_reply(sd_bus_message *m, void *userdata, sd_bus_error *err
         delay = backoff_next(b);
         if (timer_start(b, BLUEZ_TIMER_CONNECT, delay) < 0)
                 return 0;
+        if (b->bluez->ops.buds_unreachable) {
+                struct bluez *bz = b->bluez;
+                char msg[BLUEZ_MSG_MAX];
+
+                if (b->unreachable_told || bz->freeing || !b->selected)
+                        return 0;
+                b->unreachable_told = true;
+                (void) snprintf(msg, sizeof(msg), "Buds %s: connecting failed: %s: %s", b->address, e->name,
+                                e->message ? e->message : "");
+                bz->ops.buds_unreachable(b, msg, bz->userdata);
+                return 0;
+        }
         bluez_buds_error(b, sd_bus_error_get_errno(e) ? -sd_bus_error_get_errno(e) : -EIO,
                          "connecting failed: %s: %s; retrying in %.1f s", e->name,
                          e->message ? e->message : "", (double) delay / 1e6);

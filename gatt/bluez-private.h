@@ -120,6 +120,7 @@ struct bluez_buds {
         enum bluez_timer timer_kind;
         unsigned attempt;               /* failed attempts since the last ready */
         unsigned stuck;                 /* Connects in a row that timed out or met one in progress */
+        bool unreachable_told;          /* buds_unreachable since last connected */
         unsigned setup_attempt;         /* failed setups on this link */
         unsigned link_epoch;            /* +1 whenever the link goes down */
 

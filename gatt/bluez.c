@@ -403,6 +403,8 @@ static void dev_props_apply(struct bluez_buds *b, struct dev_props *p) {
                 b->paired = p->paired;
         if (p->connected >= 0)
                 b->connected = p->connected;
+        if (p->connected > 0)
+                b->unreachable_told = false;    /* the next streak of failures is news */
         if (p->resolved >= 0)
                 b->resolved = p->resolved;
         if (p->sync_uuid >= 0)

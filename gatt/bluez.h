@@ -99,6 +99,12 @@ struct bluez_ops {
          * a malformed notification) and what the client does about it; for
          * the daemon's log. */
         void (*buds_error)(struct bluez_buds *b, int error, const char *message, void *userdata);
+        /* Optional: Connect failed, the first time since the Buds were last
+         * connected. Earbuds in their case, switched off or out of range are
+         * the usual state, not an error: the client keeps trying with backoff,
+         * quietly, and says it again only after they were connected. Without
+         * it, each failure goes to buds_error. */
+        void (*buds_unreachable)(struct bluez_buds *b, const char *message, void *userdata);
 };
 
 typedef void (*bluez_record_func_t)(struct bluez_buds *b, int error, const struct record *rec,

@@ -69,12 +69,21 @@ static void on_error(struct bluez_buds *b, int error, const char *message, void 
                 fprintf(stderr, "buds_error: %s\n", message);
 }
 
+static void on_unreachable(struct bluez_buds *b, const char *message, void *ud) {
+        struct fix *f = ud;
+
+        (void) b;
+        f->n_unreachable++;
+        snprintf(f->unreachable, sizeof(f->unreachable), "%s", message);
+}
+
 static const struct bluez_ops fix_ops = {
         .buds_ready = on_ready,
         .buds_gone = on_gone,
         .manifest_changed = on_manifest_changed,
         .battery_changed = on_battery,
         .buds_error = on_error,
+        .buds_unreachable = on_unreachable,
 };
 
 static const char *budsim_path(void) {

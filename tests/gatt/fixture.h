@@ -27,7 +27,7 @@ struct fix {
         struct bluez *bz;
         struct bluez_config cfg;
 
-        unsigned n_ready, n_gone, n_notify, n_battery, n_error;
+        unsigned n_ready, n_gone, n_notify, n_battery, n_error, n_unreachable;
         struct bluez_buds *ready_buds;
         enum bluez_gone_reason gone_reason;
         struct buds_info info;
@@ -35,6 +35,7 @@ struct fix {
         struct manifest_notify notify;
         uint8_t battery;
         char error[512];
+        char unreachable[512];          /* the last buds_unreachable */
 
         /* the result of the last operation */
         bool done;
