@@ -3,7 +3,9 @@
  * API (org.bridged.Manager1 on the system bus; DBUS_SYSTEM_BUS_ADDRESS is
  * honoured). Human-readable output by default, the API's JSON with --json.
  * Exit status: 0 success, 1 an error (one line on stderr), 2 a usage error.
- * It never validates values itself beyond names: the daemon is the one judge. */
+ * It never validates values itself beyond names: the daemon is the one judge.
+ * The one exception is eq import, which must read an EQ file into a value
+ * first (codec/parametric.c); the daemon still judges what it is sent. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,6 +20,10 @@
 #include <cjson/cJSON.h>
 #include <systemd/sd-bus.h>
 
+#include "codec/parametric.h"
+#include "codec/recjson.h"
+#include "common/cleanup.h"
+#include "policy/eqconv.h"
 #include "policy/value.h"
 
 #define SERVICE "org.bridged"
@@ -25,6 +31,7 @@
 #define IFACE "org.bridged.Manager1"
 
 #define EXIT_USAGE 2
+#define EQ_FILE_MAX (64 * 1024)         /* an EQ file is a few hundred bytes; this is something else */
 
 static bool arg_json;
 static uint64_t arg_timeout_usec;       /* 0: sd-bus default (25 s) */
@@ -48,6 +55,10 @@ static void usage(FILE *f) {
               "  conflicts dismiss ID...|--all  remove entries from the conflict log\n"
               "  restore ID                 apply a conflict's lost value again as a new edit\n"
               "  monitor                    print every change of an item until interrupted\n"
+              "  eq import FILE             set the pro Custom EQ from an AutoEq or REW parametric EQ\n"
+              "                             file (Preamp: and Filter: lines; FILE - is standard input)\n"
+              "  eq export [FILE]           write the Custom EQ in that format (to standard output\n"
+              "                             without FILE)\n"
               "\n"
               "Options:\n"
               "  --json                     print the API's JSON instead of text\n"
@@ -359,6 +370,9 @@ struct action {
         uint64_t *ids;                  /* DismissConflicts; n_ids 0: all */
         size_t n_ids;
         char *owned, *stdin_text;       /* what json may point into */
+        enum eq_op { EQ_OP_NONE, EQ_OP_IMPORT, EQ_OP_EXPORT } eq;
+        const char *path;               /* eq import, eq export; "-" or NULL: standard input or output */
+        char *import_json;              /* eq import: the file's value, which json points to */
 };
 
 #define SET_STDIN_MAX (4u * 1024 * 1024)
@@ -556,6 +570,30 @@ static int parse_dismiss(int argc, char **argv, struct action *a) {
         return 0;
 }
 
+/* eq import FILE | eq export [FILE] */
+static int parse_eq(int argc, char **argv, struct action *a) {
+        const char *sub = argc > 1 ? argv[1] : "";
+
+        if (strcmp(sub, "import") == 0) {
+                if (argc != 3)
+                        return usage_error("%s", "eq import: expects one FILE");
+                *a = (struct action) { .member = "Set", .show = show_pretty, .key = "eq.custom", .family = "pro",
+                                       .eq = EQ_OP_IMPORT, .path = argv[2] };
+                return 0;
+        }
+        if (strcmp(sub, "export") == 0) {
+                if (argc > 3)
+                        return usage_error("%s", "eq export: expects at most one FILE");
+                if (arg_json)
+                        return usage_error("%s", "eq export writes the EQ file's text; for JSON use "
+                                           "\"bridgectl --json get eq.custom\"");
+                *a = (struct action) { .member = "Get", .key = "eq.custom", .eq = EQ_OP_EXPORT,
+                                       .path = argc == 3 ? argv[2] : NULL };
+                return 0;
+        }
+        return usage_error("%s", "eq: use \"eq import FILE\" or \"eq export [FILE]\"");
+}
+
 static int parse_command(int argc, char **argv, struct action *a) {
         static const struct { const char *cmd, *member; int (*show)(const cJSON *); } simple[] = {
                 { "status", "Status", show_status },
@@ -572,6 +610,8 @@ static int parse_command(int argc, char **argv, struct action *a) {
                 return parse_sync(argc, argv, a);
         if (strcmp(cmd, "conflicts") == 0 && argc > 1 && strcmp(argv[1], "dismiss") == 0)
                 return parse_dismiss(argc, argv, a);
+        if (strcmp(cmd, "eq") == 0)
+                return parse_eq(argc, argv, a);
         if (strcmp(cmd, "get") == 0 || strcmp(cmd, "restore") == 0) {
                 if (argc != 2)
                         return usage_error("%s: expects one argument", cmd);
@@ -595,11 +635,135 @@ static int parse_command(int argc, char **argv, struct action *a) {
         return usage_error("unknown command \"%s\"", cmd);
 }
 
+/* ---- eq import, eq export ---- */
+
+static bool is_std_stream(const char *path) {
+        return !path || strcmp(path, "-") == 0;
+}
+
+/* The whole file ("-": standard input), at most EQ_FILE_MAX bytes; name is
+ * what messages call it. */
+static int read_eq_file(const char *path, const char *name, char **ret, size_t *ret_len) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        _cleanup_free_ char *buf = malloc(EQ_FILE_MAX + 1);
+        FILE *in = stdin;
+        size_t n;
+
+        if (!buf || (!is_std_stream(path) && !(in = f = fopen(path, "re")))) {
+                fprintf(stderr, "bridgectl: %s: %s\n", name, strerror(errno));
+                return -EIO;
+        }
+        n = fread(buf, 1, EQ_FILE_MAX + 1, in);
+        if (ferror(in)) {
+                fprintf(stderr, "bridgectl: %s: %s\n", name, strerror(errno));
+                return -EIO;
+        }
+        if (n > EQ_FILE_MAX) {
+                fprintf(stderr, "bridgectl: %s: more than %d KiB, so no EQ file\n", name, EQ_FILE_MAX / 1024);
+                return -EFBIG;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_len = n;
+        return 0;
+}
+
+/* eq import: the file read into the value Set sends, before the bus is
+ * touched. What was rounded is said; a refusal names the line and nothing
+ * is sent. */
+static int prepare_import(struct action *a) {
+        const char *name = is_std_stream(a->path) ? "<stdin>" : a->path;
+        struct parametric_err e = { 0 };
+        _cleanup_free_ char *text = NULL;
+        struct parametric_notes notes;
+        struct value v;
+        size_t len = 0;
+
+        if (read_eq_file(a->path, name, &text, &len) < 0)
+                return EXIT_FAILURE;
+        value_init(&v, KEY_EQ_CUSTOM, FAMILY_PRO);
+        if (parametric_parse(text, len, &v.custom.pro, &notes, &e) < 0) {
+                if (e.line > 0)
+                        fprintf(stderr, "bridgectl: %s:%u: %s\n", name, e.line, e.msg);
+                else
+                        fprintf(stderr, "bridgectl: %s: %s\n", name, e.msg);
+                return EXIT_FAILURE;
+        }
+        for (unsigned i = 0; i < notes.n; i++)
+                fprintf(stderr, "bridgectl: %s:%u: %s\n", name, notes.note[i].line, notes.note[i].msg);
+        a->json = a->import_json = recjson_value_print(&v);
+        if (!a->json) {
+                fprintf(stderr, "bridgectl: %s: %s\n", name, strerror(ENOMEM));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+/* The Custom EQ's intent (Get's record) as pro parameters: a standard intent
+ * converted as the daemon converts it for pro Buds, which is said. */
+static int intent_as_pro(const char *json, struct eq_pro *ret) {
+        struct value_err e = { { 0 } };
+        struct record rec;
+        struct value pro;
+        int r = recjson_record_parse(json, strlen(json), &rec, &e);
+
+        if (r >= 0 && rec.value.key != KEY_EQ_CUSTOM)
+                r = value_errf(&e, -EINVAL, "a record of %s", key_name(rec.value.key));
+        if (r >= 0)
+                r = eqconv_value(&rec.value, FAMILY_PRO, &pro);
+        if (r < 0) {
+                fprintf(stderr, "bridgectl: Get: the daemon's answer is no eq.custom record: %s\n",
+                        e.msg[0] ? e.msg : strerror(-r));
+                return r;
+        }
+        if (r > 0)
+                fputs("bridgectl: the Custom EQ's intent is of the standard family: exported as converted to pro "
+                      "(five peak bands), as pro Buds get it\n", stderr);
+        *ret = pro.custom.pro;
+        return 0;
+}
+
+static int write_eq_file(const char *path, const char *text) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        FILE *out = stdout;
+
+        if (!is_std_stream(path) && !(out = f = fopen(path, "we"))) {
+                fprintf(stderr, "bridgectl: %s: %s\n", path, strerror(errno));
+                return EXIT_FAILURE;
+        }
+        if (fputs(text, out) < 0 || fflush(out) != 0 || (f && fclose(TAKE_PTR(f)) != 0)) {
+                fprintf(stderr, "bridgectl: %s: %s\n", is_std_stream(path) ? "<stdout>" : path, strerror(errno));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+static int export_eq(sd_bus *bus, const struct action *a) {
+        _cleanup_free_ char *json = NULL, *text = NULL;
+        sd_bus_message *m = method(bus, "Get", "s", "eq.custom");
+        struct eq_pro p;
+        int r;
+
+        if (!m)
+                return EXIT_FAILURE;
+        r = call_json(bus, m, &json);
+        sd_bus_message_unref(m);
+        if (r != EXIT_SUCCESS || intent_as_pro(json, &p) < 0)
+                return EXIT_FAILURE;
+        text = parametric_print(&p);
+        if (!text) {
+                fprintf(stderr, "bridgectl: eq export: %s\n", strerror(ENOMEM));
+                return EXIT_FAILURE;
+        }
+        return write_eq_file(a->path, text);
+}
+
 static int execute(sd_bus *bus, const struct action *a) {
         sd_bus_message *m;
 
         if (!a->member)
                 return monitor(bus);
+        if (a->eq == EQ_OP_EXPORT)
+                return export_eq(bus, a);
         if (strcmp(a->member, "DismissConflicts") == 0)
                 return dismiss(bus, a->ids, a->n_ids);
         if (strcmp(a->member, "Set") == 0 || strcmp(a->member, "Patch") == 0)
@@ -643,6 +807,8 @@ int main(int argc, char **argv) {
                 return usage_error("%s", "no command given");
 
         r = parse_command(argc - optind, argv + optind, &action);
+        if (r == 0 && action.eq == EQ_OP_IMPORT)
+                r = prepare_import(&action);
         if (r == 0) {
                 r = sd_bus_open_system(&bus);
                 if (r < 0)
@@ -653,5 +819,6 @@ int main(int argc, char **argv) {
         }
         free(action.owned);
         free(action.stdin_text);
+        free(action.import_json);
         return r;
 }

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # bash completion for bridgectl(1): commands, options, keys, families, preset
-# values for eq.active, and conflict ids asked of the running bridged
-# (`bridgectl --json conflicts`, at most 2 s; nothing when it does not run).
+# values for eq.active, files for eq import and export, and conflict ids
+# asked of the running bridged (`bridgectl --json conflicts`, at most 2 s;
+# nothing when it does not run).
 # Installed as bash-completion/completions/bridgectl; works without
 # bash-completion too (source it).
 
@@ -24,7 +25,7 @@ _bridgectl() {
                 cword=$COMP_CWORD
         fi
 
-        local commands="status stats get set sync conflicts restore monitor"
+        local commands="status stats get set sync conflicts restore monitor eq"
         local keys="profile eq.custom eq.active"
         local i cmd="" cmd_at=0
         for ((i = 1; i < cword; i++)); do
@@ -87,6 +88,14 @@ _bridgectl() {
                 ;;
         restore)
                 ((${#args[@]} == 0)) && COMPREPLY=($(compgen -W "$(_bridgectl_conflict_ids)" -- "$cur"))
+                ;;
+        eq)
+                if ((${#args[@]} == 0)); then
+                        COMPREPLY=($(compgen -W "import export" -- "$cur"))
+                elif ((${#args[@]} == 1)) && [[ ${args[0]} == import || ${args[0]} == export ]]; then
+                        compopt -o filenames 2>/dev/null
+                        COMPREPLY=($(compgen -f -- "$cur"))
+                fi
                 ;;
         conflicts)
                 if ((${#args[@]} == 0)); then

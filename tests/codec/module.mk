@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
-# tests/codec/: one cmocka test per codec of codec/ (wire, recjson) and the
-# shared codec vectors of docs/vectors (test-vectors-codec), linking
-# libcodec.a alone.
+# tests/codec/: one cmocka test per codec of codec/ (wire, recjson,
+# parametric) and the shared vectors of docs/vectors that concern them
+# (test-vectors-codec, test-vectors-parametric), linking libcodec.a alone.
 CODEC_TEST_SRCS := $(sort $(wildcard tests/codec/test-*.c))
 TESTS += $(CODEC_TEST_SRCS:%.c=$(B)/%)
 

@@ -1,12 +1,20 @@
 # SPDX-License-Identifier: MIT
 # tests/e2e/: the scenarios end to end on real parts — a private
 # dbus-daemon, budsim, syncd over TLS and bridged itself (test-scenarios),
-# and the regression tests of bugs found on the real stack (tests/hil) on the
-# same harness (test-regress).
+# the regression tests of bugs found on the real stack (tests/hil) on the
+# same harness (test-regress), and bridgectl's eq import and export
+# (test-eq-import).
 E2E_OBJS := $(B)/tests/e2e/e2e.o $(B)/tests/lib/harness.o $(B)/tests/lib/phone.o $(B)/tests/lib/testbus.o $(B)/tests/lib/values.o
 TESTS += $(B)/tests/e2e/test-scenarios
 
 $(B)/tests/e2e/test-scenarios: $(B)/tests/e2e/test-scenarios.o $(E2E_OBJS) $(B)/libcodec.a \
+		| $(B)/bridged/bridged $(B)/bridged/bridgectl $(B)/tests/budsim/budsim $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl) $(CODEC_LIBS)
+
+# bridgectl eq import and eq export (test-eq-import), on the same harness.
+TESTS += $(B)/tests/e2e/test-eq-import
+
+$(B)/tests/e2e/test-eq-import: $(B)/tests/e2e/test-eq-import.o $(E2E_OBJS) $(B)/libcodec.a \
 		| $(B)/bridged/bridged $(B)/bridged/bridgectl $(B)/tests/budsim/budsim $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl) $(CODEC_LIBS)
 

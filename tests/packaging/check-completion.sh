@@ -5,6 +5,7 @@
 # words given. Conflict ids come from a stand-in bridgectl that answers
 # `--json conflicts` as the daemon does; then the built bridgectl with no
 # daemon on the bus must complete to nothing, quietly.
+# File names complete in a directory holding ParametricEQ.txt and rew.txt.
 # Prints one line per case and closes with "ok: N passed, N failed".
 # Exit 77 (skip) without bash.
 set -u
@@ -26,11 +27,16 @@ cat > "$tmp/fake/bridgectl" <<'EOF'
 echo '[{"id":3,"key":"eq.active","family":"pro","kept":{"key":"eq.active","family":"pro","stamp":{"ms":1763700000000,"c":0,"origin":"00a1b2c3d4e5f607"},"derived":false,"value":{"preset":"flat"}},"lost":{"key":"eq.active","family":"pro","stamp":{"ms":1763690000000,"c":1,"origin":"1111111111111111"},"derived":false,"value":{"preset":"voice"}},"kept_from":"server","lost_from":"bridge","at_ms":1763700000500},{"id":17,"key":"profile","family":"any","kept":{},"lost":{},"kept_from":"server","lost_from":"buds","at_ms":1763700000900}]'
 EOF
 chmod 0755 "$tmp/fake/bridgectl"
+# The files eq import and eq export offer; the cases run there.
+mkdir -p "$tmp/work"
+: > "$tmp/work/ParametricEQ.txt"
+: > "$tmp/work/rew.txt"
+cd "$tmp/work" || exit 1
 
 # The cases: the line typed (a trailing '|' marks where the cursor is, so a
 # trailing blank shows), then '=>' and the completions, sorted.
 cat > "$tmp/cases" <<'EOF'
-bridgectl |=> conflicts get monitor restore set stats status sync
+bridgectl |=> conflicts eq get monitor restore set stats status sync
 bridgectl --j|=> --json
 bridgectl --json st|=> stats status
 bridgectl get |=> eq.active eq.custom profile
@@ -50,6 +56,12 @@ bridgectl conflicts |=> dismiss
 bridgectl conflicts dismiss |=> 17 3
 bridgectl conflicts dismiss --|=> --all
 bridgectl conflicts dismiss --all |=>
+bridgectl eq |=> export import
+bridgectl eq i|=> import
+bridgectl eq import |=> ParametricEQ.txt rew.txt
+bridgectl eq export P|=> ParametricEQ.txt
+bridgectl eq import rew.txt |=>
+bridgectl eq frobnicate |=>
 EOF
 
 cat > "$tmp/run.bash" <<'EOF'
