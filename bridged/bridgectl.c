@@ -24,6 +24,8 @@
 #include "codec/recjson.h"
 #include "common/cleanup.h"
 #include "policy/eqconv.h"
+#include "codec/describe.h"
+#include "codec/recjson.h"
 #include "policy/value.h"
 
 #define SERVICE "org.bridged"
@@ -36,34 +38,58 @@
 static bool arg_json;
 static uint64_t arg_timeout_usec;       /* 0: sd-bus default (25 s) */
 
+static const char usage_text[] =
+        "Usage: bridgectl [--json] [COMMAND [ARGS]]   (no command: status)\n"
+        "\n"
+        "Commands:\n"
+        "  status                     the bridge's state, server and Buds (the default)\n"
+        "  help                       show this help; COMMAND --help shows one command's\n"
+        "  stats                      counters since the daemon started\n"
+        "  get KEY                    the item's intent: the newest record over both families\n"
+        "  set KEY [--family F] JSON|-|FIELD=VALUE...\n"
+        "                             a new edit on this host (KEY: profile, eq.custom, eq.active;\n"
+        "                             F: standard or pro, default the connected Buds' family):\n"
+        "                             the whole value as JSON (or what get --json prints), - to\n"
+        "                             read it from standard input, or field edits of the current\n"
+        "                             value (dotted paths: set profile noise_control=anc\n"
+        "                             touch.left=next; set eq.active preset=voice)\n"
+        "  sync [--timeout S]         push and pull now, wait up to S seconds (default 25)\n"
+        "  conflicts                  the conflict log\n"
+        "  conflicts dismiss ID...|--all  remove entries from the conflict log\n"
+        "  restore ID                 apply a conflict's lost value again as a new edit\n"
+        "  monitor                    print every change of an item until interrupted\n"
+        "  eq import FILE             set the pro Custom EQ from an AutoEq or REW parametric EQ\n"
+        "                             file (Preamp: and Filter: lines; FILE - is standard input)\n"
+        "  eq export [FILE]           write the Custom EQ in that format (to standard output\n"
+        "                             without FILE)\n"
+        "\n"
+        "Options:\n"
+        "  -j, --json                 print the API's JSON instead of text (anywhere on the line)\n"
+        "  -h, --help                 show this help\n"
+        "  --version                  show the version\n";
+
 static void usage(FILE *f) {
-        fputs("Usage: bridgectl [--json] COMMAND [ARGS]\n"
-              "\n"
-              "Commands:\n"
-              "  status                     the bridge's state, server and Buds\n"
-              "  stats                      counters since the daemon started\n"
-              "  get KEY                    the item's intent: the newest record over both families\n"
-              "  set KEY [--family F] JSON|-|FIELD=VALUE...\n"
-              "                             a new edit on this host (KEY: profile, eq.custom, eq.active;\n"
-              "                             F: standard or pro, default the connected Buds' family):\n"
-              "                             the whole value as JSON (or what get --json prints), - to\n"
-              "                             read it from standard input, or field edits of the current\n"
-              "                             value (dotted paths: set profile noise_control=anc\n"
-              "                             touch.left=next; set eq.active preset=voice)\n"
-              "  sync [--timeout S]         push and pull now, wait up to S seconds (default 25)\n"
-              "  conflicts                  the conflict log\n"
-              "  conflicts dismiss ID...|--all  remove entries from the conflict log\n"
-              "  restore ID                 apply a conflict's lost value again as a new edit\n"
-              "  monitor                    print every change of an item until interrupted\n"
-              "  eq import FILE             set the pro Custom EQ from an AutoEq or REW parametric EQ\n"
-              "                             file (Preamp: and Filter: lines; FILE - is standard input)\n"
-              "  eq export [FILE]           write the Custom EQ in that format (to standard output\n"
-              "                             without FILE)\n"
-              "\n"
-              "Options:\n"
-              "  --json                     print the API's JSON instead of text\n"
-              "  -h, --help                 show this help\n"
-              "  --version                  show the version\n", f);
+        fputs(usage_text, f);
+}
+
+/* COMMAND --help: that command's lines of the usage text. */
+static void usage_command(const char *cmd) {
+        size_t n = strlen(cmd);
+        bool in = false;
+
+        printf("Usage: bridgectl [--json] ...\n");
+        for (const char *line = usage_text; *line; ) {
+                const char *end = strchr(line, '\n');
+                size_t len = end ? (size_t) (end - line) : strlen(line);
+
+                if (len > 2 && line[0] == ' ' && line[1] == ' ' && line[2] != ' ')
+                        in = strncmp(line + 2, cmd, n) == 0 && (line[2 + n] == ' ' || line[2 + n] == '\n');
+                else if (len == 0 || line[0] != ' ')
+                        in = false;
+                if (in)
+                        printf("%.*s\n", (int) len, line);
+                line += len + (end ? 1 : 0);
+        }
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -73,7 +99,23 @@ static int usage_error(const char *fmt, const char *arg) {
         return EXIT_USAGE;
 }
 
-static int fail_bus(const char *what, const sd_bus_error *error, int r) {
+/* What the person typed, not the D-Bus method behind it. */
+static const char *command_words(const char *member) {
+        static const char *const map[][2] = {
+                { "Status", "status" }, { "Stats", "stats" }, { "Get", "get" }, { "Set", "set" },
+                { "Patch", "set" }, { "Sync", "sync" }, { "ListConflicts", "conflicts" },
+                { "Restore", "restore" }, { "DismissConflicts", "conflicts dismiss" },
+        };
+
+        for (size_t i = 0; member && i < sizeof(map) / sizeof(map[0]); i++)
+                if (strcmp(member, map[i][0]) == 0)
+                        return map[i][1];
+        return member ? member : "?";
+}
+
+static int fail_bus(const char *member, const sd_bus_error *error, int r) {
+        const char *what = command_words(member);
+
         if (error && sd_bus_error_is_set(error)) {
                 const char *name = error->name;
                 if (strcmp(name, "org.freedesktop.DBus.Error.ServiceUnknown") == 0 ||
@@ -84,7 +126,7 @@ static int fail_bus(const char *what, const sd_bus_error *error, int r) {
                          (!error->message || strncmp(error->message, "Rejected", 8) == 0))
                         /* the bus's policy said no, in its own words: ours */
                         fprintf(stderr, "bridgectl: %s: permission denied (%s)\n", what,
-                                strcmp(what, "Get") == 0 || strcmp(what, "ListConflicts") == 0 ?
+                                strcmp(what, "get") == 0 || strcmp(what, "conflicts") == 0 ?
                                 "only root, group bridged and the user at the active seat may read the "
                                 "Shared Data" : "only root and group bridged may change the bridge");
                 else
@@ -132,61 +174,222 @@ static double num_or(const cJSON *j, const char *name, double dflt) {
         return cJSON_IsNumber(n) ? n->valuedouble : dflt;
 }
 
-static void print_time(const char *label, const cJSON *ms) {
-        char buf[64];
-        time_t t;
-        struct tm tm;
+/* "Key:" and the value, aligned as bluetoothctl info and nmcli print them;
+ * an indented key (a Buds' or a conflict's) aligns its values among its own. */
+__attribute__((format(printf, 2, 3)))
+static void field(const char *key, const char *fmt, ...) {
+        int indent = (int) strspn(key, " ");
+        va_list ap;
 
-        if (!cJSON_IsNumber(ms)) {
-                printf("%s never\n", label);
+        printf("%-*s ", 11 + indent, key);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        putchar('\n');
+}
+
+/* A time as this machine's local time; "never" without one. */
+static const char *local_time(const cJSON *ms, char buf[static 64]) {
+        struct tm tm;
+        time_t t;
+
+        if (!cJSON_IsNumber(ms) || ms->valuedouble <= 0)
+                return "never";
+        t = (time_t) (ms->valuedouble / 1000);
+        if (!localtime_r(&t, &tm) || !strftime(buf, 64, "%Y-%m-%d %H:%M:%S %Z", &tm))
+                return "?";
+        return buf;
+}
+
+/* The daemon's node id, asked once, to tell this host's edits from others'. */
+static sd_bus *arg_bus;
+
+static const char *this_node_id(void) {
+        static char node[17];
+        static bool asked;
+        sd_bus_message *reply = NULL;
+        const char *s;
+        cJSON *j;
+
+        if (asked || !arg_bus)
+                return node[0] ? node : NULL;
+        asked = true;
+        if (sd_bus_call_method(arg_bus, SERVICE, PATH, IFACE, "Status", NULL, &reply, NULL) >= 0 &&
+            sd_bus_message_read(reply, "s", &s) >= 0 && (j = cJSON_Parse(s))) {
+                (void) snprintf(node, sizeof(node), "%s", str_or(j, "node_id", ""));
+                cJSON_Delete(j);
+        }
+        sd_bus_message_unref(reply);
+        return node[0] ? node : NULL;
+}
+
+/* "this host (00a1…)" or the origin as it is. */
+static void origin_words(const char *origin, char *buf, size_t size) {
+        const char *me = this_node_id();
+
+        if (me && strcmp(me, origin) == 0)
+                (void) snprintf(buf, size, "this host (%s)", origin);
+        else if (strcmp(origin, "0000000000000000") == 0)
+                (void) snprintf(buf, size, "the factory");
+        else
+                (void) snprintf(buf, size, "host %s", origin);
+}
+
+/* One record in words: its value, when and by whom, derived or not. */
+static void print_record(const char *indent, const cJSON *j) {
+        struct record r;
+        char value[1024], when[64], by[64], label[32];
+        struct value_err e = { { 0 } };
+        const cJSON *stamp = cJSON_GetObjectItemCaseSensitive(j, "stamp");
+
+        if (recjson_record_from(j, &r, &e) < 0) {
+                char *text = cJSON_PrintUnformatted(j);
+
+                printf("%s%s\n", indent, text ? text : "?");
+                free(text);
                 return;
         }
-        t = (time_t) (ms->valuedouble / 1000);
-        if (localtime_r(&t, &tm) && strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm))
-                printf("%s %s\n", label, buf);
+        (void) value_describe(&r.value, value, sizeof(value));
+        origin_words(str_or(stamp, "origin", "?"), by, sizeof(by));
+        (void) snprintf(label, sizeof(label), "%sValue:", indent);
+        field(label, "%s", value);
+        if (r.value.key != KEY_PROFILE) {
+                (void) snprintf(label, sizeof(label), "%sFamily:", indent);
+                field(label, "%s%s", family_name(r.value.family),
+                      r.flags & RECORD_DERIVED ? " (converted from the other family's value)" : "");
+        }
+        (void) snprintf(label, sizeof(label), "%sChanged:", indent);
+        field(label, "%s by %s", stamp_is_factory(r.stamp) ? "never (factory value)" :
+              local_time(cJSON_GetObjectItemCaseSensitive(stamp, "ms"), when), by);
+}
+
+static int show_record(const cJSON *j) {
+        field("Item:", "%s", str_or(j, "key", "?"));
+        print_record("", j);
+        return EXIT_SUCCESS;
+}
+
+static const char *state_words(const char *state) {
+        if (strcmp(state, "idle") == 0)
+                return "idle: in step with the server";
+        if (strcmp(state, "syncing") == 0)
+                return "syncing";
+        if (strcmp(state, "offline") == 0)
+                return "offline: changes wait here and go when the server is back";
+        if (strcmp(state, "error") == 0)
+                return "error: syncing stopped until the cause is fixed (see Error)";
+        return state;
+}
+
+/* Why there are no Buds, and what a person does about it. */
+static void print_no_buds(const cJSON *bt) {
+        if (!bt) {
+                field("Buds:", "none seen");
+                return;
+        }
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bt, "bluetoothd")))
+                field("Buds:", "none: bluetoothd is not running (sudo systemctl start bluetooth)");
+        else if (num_or(bt, "adapters", 0) == 0)
+                field("Buds:", "none: there is no Bluetooth adapter (plug one in; rfkill list shows a blocked one)");
+        else if (num_or(bt, "powered", 0) == 0)
+                field("Buds:", "none: the Bluetooth adapter is off (bluetoothctl power on)");
+        else {
+                field("Buds:", "none: no paired device offers the Buds Sync service");
+                printf("%-11s Pair the Buds once: put them in pairing mode, then\n", "");
+                printf("%-11s   bluetoothctl scan le      (wait for the Buds' address, then Ctrl-C)\n", "");
+                printf("%-11s   bluetoothctl pair ADDRESS\n", "");
+                printf("%-11s   bluetoothctl trust ADDRESS\n", "");
+                printf("%-11s bridged finds them by itself and connects when they are out of the case.\n", "");
+        }
 }
 
 static void print_buds(const cJSON *b) {
         const cJSON *battery = cJSON_GetObjectItemCaseSensitive(b, "battery");
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(b, "items");
         const cJSON *errors = cJSON_GetObjectItemCaseSensitive(b, "errors"), *item;
+        const char *name = str_or(b, "name", "");
 
-        printf("  %s \"%s\" %s, %s", str_or(b, "address", "?"), str_or(b, "name", ""),
-               str_or(b, "family", "?"),
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "connected")) ? "connected" : "not connected");
+        printf("Buds %s%s%s%s\n", str_or(b, "address", "?"), *name ? " \"" : "", name, *name ? "\"" : "");
+        field("  Family:", "%s", str_or(b, "family", "?"));
+        field("  Connected:", "%s", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "connected")) ? "yes" : "no");
         if (cJSON_IsNumber(battery))
-                printf(", battery %d%%", battery->valueint);
-        printf(", firmware %s, id %s\n", str_or(b, "firmware", "?"), str_or(b, "buds_id", "?"));
-        cJSON_ArrayForEach(item, errors)
-                if (cJSON_IsString(item))
-                        printf("    %s: failing: %s\n", item->string, item->valuestring);
+                field("  Battery:", "%d%%", battery->valueint);
+        field("  Firmware:", "%s", str_or(b, "firmware", "?"));
+        field("  Buds id:", "%s", str_or(b, "buds_id", "?"));
+        cJSON_ArrayForEach(item, items) {
+                char label[32];
+                const char *why = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(errors, item->string));
+
+                (void) snprintf(label, sizeof(label), "  %s:", item->string);
+                field(label, "%s%s%s", cJSON_GetStringValue(item) ?: "?", why ? ": " : "", why ? why : "");
+        }
 }
 
 static int show_status(const cJSON *j) {
-        const cJSON *buds = cJSON_GetObjectItemCaseSensitive(j, "buds"), *b;
+        const cJSON *buds = cJSON_GetObjectItemCaseSensitive(j, "buds"), *bt, *b;
+        const char *error = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "last_error"));
+        char when[64];
+        double adapters;
 
-        printf("State:     %s (%s)\n", str_or(j, "state", "?"),
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "online")) ? "online" : "offline");
-        printf("Node id:   %s\n", str_or(j, "node_id", "?"));
-        printf("Server:    %s\n", str_or(j, "server", "?"));
-        printf("Pending:   %.0f\n", num_or(j, "pending", 0));
-        printf("Conflicts: %.0f\n", num_or(j, "conflicts", 0));
-        print_time("Last sync:", cJSON_GetObjectItemCaseSensitive(j, "last_sync_ms"));
-        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "last_error")))
-                printf("Error:     %s\n", str_or(j, "last_error", ""));
-        printf("Buds:%s\n", cJSON_GetArraySize(buds) ? "" : "      none seen");
+        bt = cJSON_GetObjectItemCaseSensitive(j, "bluetooth");
+        field("State:", "%s", state_words(str_or(j, "state", "?")));
+        field("Server:", "%s (%s)", str_or(j, "server", "?"),
+              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "online")) ? "reachable" : "not reachable");
+        field("Last sync:", "%s", local_time(cJSON_GetObjectItemCaseSensitive(j, "last_sync_ms"), when));
+        field("Pending:", "%.0f change(s) to push", num_or(j, "pending", 0));
+        field("Conflicts:", "%.0f%s", num_or(j, "conflicts", 0),
+              num_or(j, "conflicts", 0) > 0 ? " (bridgectl conflicts)" : "");
+        if (error)
+                field("Error:", "%s", error);
+        field("Node id:", "%s", str_or(j, "node_id", "?"));
+        field("Version:", "%s", str_or(j, "version", "?"));
+        if (bt) {
+                adapters = num_or(bt, "adapters", 0);
+                if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bt, "bluetoothd")))
+                        field("Bluetooth:", "bluetoothd is not running");
+                else
+                        field("Bluetooth:", "bluetoothd running, %.0f adapter%s (%.0f on), %.0f paired device%s",
+                              adapters, adapters == 1 ? "" : "s", num_or(bt, "powered", 0),
+                              num_or(bt, "paired", 0), num_or(bt, "paired", 0) == 1 ? "" : "s");
+        }
+        if (cJSON_GetArraySize(buds) == 0 || (bt && num_or(bt, "buds", 0) == 0 &&
+                                               !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bt, "bluetoothd"))))
+                print_no_buds(bt);
         cJSON_ArrayForEach(b, buds)
                 print_buds(b);
         return EXIT_SUCCESS;
 }
 
-static int show_pretty(const cJSON *j) {
-        char *s = cJSON_Print(j);
+/* Counters: one "name: value" line each, latencies as p50/p99 (n). */
+static int show_stats(const cJSON *j) {
+        const cJSON *item, *lat;
 
-        if (!s)
-                return EXIT_FAILURE;
-        puts(s);
-        free(s);
+        cJSON_ArrayForEach(item, j) {
+                char label[48];
+
+                if (!cJSON_IsNumber(item))
+                        continue;
+                (void) snprintf(label, sizeof(label), "%s:", item->string);
+                printf("%-18s %.0f\n", label, item->valuedouble);
+        }
+        cJSON_ArrayForEach(lat, cJSON_GetObjectItemCaseSensitive(j, "latency_ms")) {
+                char label[48];
+
+                (void) snprintf(label, sizeof(label), "%s:", lat->string);
+                printf("%-18s p50 %.1f ms, p99 %.1f ms (%.0f)\n", label, num_or(lat, "p50", 0),
+                       num_or(lat, "p99", 0), num_or(lat, "n", 0));
+        }
         return EXIT_SUCCESS;
+}
+
+static const char *source_words(const char *from) {
+        if (strcmp(from, "bridge") == 0)
+                return "this host";
+        if (strcmp(from, "buds") == 0)
+                return "the Buds";
+        if (strcmp(from, "server") == 0)
+                return "the server";
+        return from;
 }
 
 static int show_conflicts(const cJSON *j) {
@@ -197,17 +400,19 @@ static int show_conflicts(const cJSON *j) {
                 return EXIT_SUCCESS;
         }
         cJSON_ArrayForEach(c, j) {
-                char *kept = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(
-                        cJSON_GetObjectItemCaseSensitive(c, "kept"), "value"));
-                char *lost = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(
-                        cJSON_GetObjectItemCaseSensitive(c, "lost"), "value"));
-                printf("#%.0f %s (%s)\n", num_or(c, "id", 0), str_or(c, "key", "?"), str_or(c, "family", "?"));
-                print_time("  at  ", cJSON_GetObjectItemCaseSensitive(c, "at_ms"));
-                if (cJSON_GetObjectItemCaseSensitive(c, "restored_ms"))
-                        print_time("  restored", cJSON_GetObjectItemCaseSensitive(c, "restored_ms"));
-                printf("  kept %s\n  lost %s\n", kept ? kept : "?", lost ? lost : "?");
-                free(kept);
-                free(lost);
+                const cJSON *restored = cJSON_GetObjectItemCaseSensitive(c, "restored_ms");
+                char when[64];
+
+                printf("Conflict %.0f: %s (%s), %s\n", num_or(c, "id", 0), str_or(c, "key", "?"),
+                       str_or(c, "family", "?"), local_time(cJSON_GetObjectItemCaseSensitive(c, "at_ms"), when));
+                printf("  Kept, from %s:\n", source_words(str_or(c, "kept_from", "?")));
+                print_record("    ", cJSON_GetObjectItemCaseSensitive(c, "kept"));
+                printf("  Lost, from %s:\n", source_words(str_or(c, "lost_from", "?")));
+                print_record("    ", cJSON_GetObjectItemCaseSensitive(c, "lost"));
+                if (restored)
+                        printf("  Restored %s.\n", local_time(restored, when));
+                else
+                        printf("  To apply the lost value again: bridgectl restore %.0f\n", num_or(c, "id", 0));
         }
         return EXIT_SUCCESS;
 }
@@ -516,7 +721,7 @@ static int parse_set(int argc, char **argv, struct action *a) {
         c = check_key(argv[optind]);
         if (c)
                 return c;
-        *a = (struct action) { .member = "Set", .show = show_pretty, .key = argv[optind],
+        *a = (struct action) { .member = "Set", .show = show_record, .key = argv[optind],
                                .family = family ? family : "" };
         if (argc - optind == 2 && strcmp(argv[optind + 1], "-") == 0) {
                 a->stdin_text = read_stdin();
@@ -577,7 +782,7 @@ static int parse_eq(int argc, char **argv, struct action *a) {
         if (strcmp(sub, "import") == 0) {
                 if (argc != 3)
                         return usage_error("%s", "eq import: expects one FILE");
-                *a = (struct action) { .member = "Set", .show = show_pretty, .key = "eq.custom", .family = "pro",
+                *a = (struct action) { .member = "Set", .show = show_record, .key = "eq.custom", .family = "pro",
                                        .eq = EQ_OP_IMPORT, .path = argv[2] };
                 return 0;
         }
@@ -597,7 +802,7 @@ static int parse_eq(int argc, char **argv, struct action *a) {
 static int parse_command(int argc, char **argv, struct action *a) {
         static const struct { const char *cmd, *member; int (*show)(const cJSON *); } simple[] = {
                 { "status", "Status", show_status },
-                { "stats", "Stats", show_pretty },
+                { "stats", "Stats", show_stats },
                 { "conflicts", "ListConflicts", show_conflicts },
                 { "monitor", NULL, NULL },
         };
@@ -617,10 +822,10 @@ static int parse_command(int argc, char **argv, struct action *a) {
                         return usage_error("%s: expects one argument", cmd);
                 if (cmd[0] == 'g') {
                         r = check_key(argv[1]);
-                        *a = (struct action) { .member = "Get", .show = show_pretty, .key = argv[1] };
+                        *a = (struct action) { .member = "Get", .show = show_record, .key = argv[1] };
                         return r;
                 }
-                *a = (struct action) { .member = "Restore", .show = show_pretty };
+                *a = (struct action) { .member = "Restore", .show = show_record };
                 if (parse_uint(argv[1], UINT64_MAX, &a->id) < 0)
                         return usage_error("restore: \"%s\" is not a conflict id", argv[1]);
                 return 0;
@@ -786,8 +991,24 @@ int main(int argc, char **argv) {
         };
         struct action action = { 0 };
         sd_bus *bus = NULL;
-        int c, r;
+        char *status_argv[] = { (char *) "status", NULL };
+        int c, r, n = 1;
 
+        /* --json (or -j) anywhere on the line, as a person adds it at the end;
+         * after "--" everything is an argument */
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0) {
+                        while (i < argc)
+                                argv[n++] = argv[i++];
+                        break;
+                }
+                if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+                        arg_json = true;
+                else
+                        argv[n++] = argv[i];
+        }
+        argc = n;
+        argv[argc] = NULL;
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0)
                 switch (c) {
@@ -803,8 +1024,20 @@ int main(int argc, char **argv) {
                 default:
                         return usage_error("unknown option \"%s\"", argv[optind - 1]);
                 }
-        if (optind >= argc)
-                return usage_error("%s", "no command given");
+        if (optind >= argc) {
+                argc = 1;
+                argv = status_argv;
+                optind = 0;
+        }
+        if (strcmp(argv[optind], "help") == 0) {
+                usage(stdout);
+                return EXIT_SUCCESS;
+        }
+        for (int i = optind + 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        usage_command(argv[optind]);
+                        return EXIT_SUCCESS;
+                }
 
         r = parse_command(argc - optind, argv + optind, &action);
         if (r == 0 && action.eq == EQ_OP_IMPORT)
@@ -813,8 +1046,10 @@ int main(int argc, char **argv) {
                 r = sd_bus_open_system(&bus);
                 if (r < 0)
                         r = fail_bus("cannot connect to the system bus", NULL, r);
-                else
+                else {
+                        arg_bus = bus;
                         r = execute(bus, &action);
+                }
                 sd_bus_flush_close_unref(bus);
         }
         free(action.owned);

@@ -18,6 +18,7 @@
 #include "common/errmsg.h"
 #include "log.h"
 #include "manager-private.h"
+#include "options.h"
 #include "policy/eqconv.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
@@ -85,6 +86,20 @@ static cJSON *buds_json(struct manager *m) {
         return arr;
 }
 
+/* Why there may be no Buds: what bridgectl status explains to a person. */
+static cJSON *bluetooth_json(struct manager *m) {
+        struct bluez_summary sum;
+        cJSON *o = cJSON_CreateObject();
+
+        bluez_summary(m->bluez, &sum);
+        cJSON_AddBoolToObject(o, "bluetoothd", sum.running);
+        cJSON_AddNumberToObject(o, "adapters", sum.adapters);
+        cJSON_AddNumberToObject(o, "powered", sum.powered);
+        cJSON_AddNumberToObject(o, "paired", sum.paired);
+        cJSON_AddNumberToObject(o, "buds", sum.buds);
+        return o;
+}
+
 int manager_status_json(struct manager *m, char **ret) {
         cJSON *o = cJSON_CreateObject();
         uint64_t last = 0;
@@ -110,6 +125,8 @@ int manager_status_json(struct manager *m, char **ret) {
         else
                 cJSON_AddNullToObject(o, "last_error");
         cJSON_AddItemToObject(o, "buds", buds_json(m));
+        cJSON_AddStringToObject(o, "version", BRIDGED_VERSION);
+        cJSON_AddItemToObject(o, "bluetooth", bluetooth_json(m));
         *ret = print_json(o);
         return *ret ? 0 : -ENOMEM;
 }

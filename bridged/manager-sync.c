@@ -122,6 +122,7 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                         m->c.pulled += p->n;
                         m->c.syncs_ok++;
                         m->cooldown_usec = 0;
+                        manager_set_string(&m->last_error, NULL);       /* the server answers again */
                         if (m->sync)
                                 m->sync->pulled += (unsigned) p->n;
                         manager_carry_out(m, &o);
@@ -223,6 +224,7 @@ static void take_push_reply(struct manager *m, const struct uplink_push_reply *p
         m->c.pushed += applied;
         m->c.syncs_ok++;
         m->cooldown_usec = 0;
+        manager_set_string(&m->last_error, NULL);       /* the server answers again */
         if (m->sync)
                 m->sync->pushed += applied;
         manager_carry_out(m, &o);

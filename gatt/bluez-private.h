@@ -139,7 +139,8 @@ struct bluez_known {
 
 struct bluez_adapter {
         char *path;
-        char address[BUDS_ADDRESS_SIZE];
+        char address[BUDS_ADDRESS_SIZE];       /* "" once removed */
+        bool powered;
         struct bluez_adapter *next;
 };
 

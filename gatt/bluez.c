@@ -292,12 +292,41 @@ static struct bluez_adapter *adapter_find(struct bluez *bz, const char *path) {
         return NULL;
 }
 
+/* Address and Powered from an Adapter1 a{sv} (InterfacesAdded, GetManagedObjects,
+ * PropertiesChanged): -1 for what is not there. */
+static int adapter_props_read(sd_bus_message *m, const char **ret_addr, int *ret_powered) {
+        const char *name;
+        int r;
+
+        *ret_addr = NULL;
+        *ret_powered = -1;
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read_basic(m, 's', &name);
+                if (r >= 0 && strcmp(name, "Address") == 0)
+                        r = read_variant(m, 's', ret_addr);
+                else if (r >= 0 && strcmp(name, "Powered") == 0)
+                        r = read_variant_bool(m, ret_powered);
+                else if (r >= 0)
+                        r = sd_bus_message_skip(m, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 static int adapter_add(struct bluez *bz, const char *path, sd_bus_message *m) {
         struct bluez_adapter *a = adapter_find(bz, path);
         const char *addr = NULL;
-        int r;
+        int powered, r;
 
-        r = props_find(m, "Address", 's', (const void **) &addr, NULL);
+        r = adapter_props_read(m, &addr, &powered);
         if (r < 0)
                 return r;
         if (!a) {
@@ -311,7 +340,34 @@ static int adapter_add(struct bluez *bz, const char *path, sd_bus_message *m) {
         }
         if (addr && buds_address_normalise(addr, a->address) < 0)
                 snprintf(a->address, sizeof(a->address), "%s", addr);
+        if (powered >= 0)
+                a->powered = powered;
         return 0;
+}
+
+static void adapter_changed(struct bluez *bz, const char *path, sd_bus_message *m) {
+        struct bluez_adapter *a = adapter_find(bz, path);
+        const char *addr;
+        int powered;
+
+        if (a && adapter_props_read(m, &addr, &powered) >= 0 && powered >= 0)
+                a->powered = powered;
+}
+
+void bluez_summary(struct bluez *bz, struct bluez_summary *ret) {
+        *ret = (struct bluez_summary) { .running = bz->owner != NULL };
+        for (struct bluez_adapter *a = bz->adapters; a; a = a->next) {
+                if (!a->address[0])
+                        continue;       /* removed */
+                ret->adapters++;
+                ret->powered += a->powered;
+        }
+        for (struct bluez_buds *b = bz->buds; b; b = b->next) {
+                if (!b->present)
+                        continue;
+                ret->paired += b->paired;
+                ret->buds += b->selected;
+        }
 }
 
 static void adapters_free(struct bluez *bz) {
@@ -760,6 +816,8 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                 device_changed(bz, path, m);
         else if (strcmp(iface, BLUEZ_CHRC_IFACE) == 0)
                 chrc_changed(bz, path, m);
+        else if (strcmp(iface, BLUEZ_ADAPTER_IFACE) == 0)
+                adapter_changed(bz, path, m);
         return 0;
 }
 

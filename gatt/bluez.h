@@ -130,6 +130,16 @@ int bluez_remember_buds(struct bluez *bz, const char *address, const struct buds
 /* The unique name owning org.bluez, or NULL while bluetoothd is away. */
 const char *bluez_owner(struct bluez *bz);
 
+/* What a person needs to know when there are no Buds: is bluetoothd there,
+ * how many adapters (powered), paired devices, and Buds among them (devices
+ * that match the configuration and expose the Buds Sync service). */
+struct bluez_summary {
+        bool running;
+        unsigned adapters, powered;
+        unsigned paired, buds;
+};
+void bluez_summary(struct bluez *bz, struct bluez_summary *ret);
+
 /* Known Buds: those matching the configuration, also while bluetoothd is
  * away. Do not let a callback run between first and next (keep the loop
  * out of it). */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec/describe.h"
 #include "codec/recjson.h"
 #include "tests/e2e/e2e.h"
 
@@ -40,32 +41,6 @@ static void say(const char *fmt, ...) {
         fflush(stdout);
 }
 
-/* "pro: preamp -2.0 dB, low_shelf 105 Hz +6.0 dB Q0.71, ..." */
-static void describe_value(const struct value *v, char *buf, size_t size) {
-        const union eq_params *eq = v->key == KEY_EQ_ACTIVE ? &v->active.eq : &v->custom;
-        size_t n = 0;
-
-        if (v->key == KEY_PROFILE) {
-                (void) snprintf(buf, size, "\"%s\", noise control %s, ambient %u", v->profile.name,
-                                noise_control_name(v->profile.noise_control), v->profile.ambient_level);
-                return;
-        }
-        if (v->key == KEY_EQ_ACTIVE && v->active.preset != PRESET_CUSTOM) {
-                (void) snprintf(buf, size, "preset %s", preset_name(v->active.preset));
-                return;
-        }
-        if (v->family == FAMILY_STANDARD) {
-                (void) snprintf(buf, size, "standard %+.1f %+.1f %+.1f %+.1f %+.1f dB", eq->std.gain[0] / 2.0,
-                                eq->std.gain[1] / 2.0, eq->std.gain[2] / 2.0, eq->std.gain[3] / 2.0,
-                                eq->std.gain[4] / 2.0);
-                return;
-        }
-        n = (size_t) snprintf(buf, size, "pro, preamp %.1f dB", eq->pro.preamp / 10.0);
-        for (unsigned i = 0; i < eq->pro.count && n < size; i++)
-                n += (size_t) snprintf(buf + n, size - n, ", %s %u Hz %+.1f dB", band_type_name(eq->pro.band[i].type),
-                                       eq->pro.band[i].freq_hz, eq->pro.band[i].gain / 10.0);
-}
-
 static void describe_stamp(struct stamp s, char *buf, size_t size) {
         time_t t = (time_t) (stamp_ms(s) / 1000);
         struct tm tm;
@@ -78,13 +53,13 @@ static void describe_stamp(struct stamp s, char *buf, size_t size) {
 }
 
 static void show(const char *who, int r, const struct record *rec) {
-        char v[256], s[64];
+        char v[512], s[64];
 
         if (r < 0) {
                 say("      %-9s nothing", who);
                 return;
         }
-        describe_value(&rec->value, v, sizeof(v));
+        (void) value_describe(&rec->value, v, sizeof(v));
         describe_stamp(rec->stamp, s, sizeof(s));
         say("      %-9s %s%s [%s]", who, v, rec->flags & RECORD_DERIVED ? " (derived)" : "", s);
 }

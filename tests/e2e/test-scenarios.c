@@ -479,7 +479,7 @@ static void test_bad_input(void **state) {
         assert_int_equal(run_ctl((const char *[]) { "get", "volume", NULL }, out, sizeof(out)), 2);
         assert_int_equal(run_ctl((const char *[]) { "restore", "-1", NULL }, out, sizeof(out)), 2);
         assert_int_equal(run_ctl((const char *[]) { "set", "profile", "{\"name\": 1}", NULL }, out, sizeof(out)), 1);
-        assert_non_null(strstr(out, "bridgectl: Set: "));
+        assert_non_null(strstr(out, "bridgectl: set: "));
         assert_null(strchr(strchr(out, '\n') + 1, '\n'));     /* one line */
         assert_int_equal(run_ctl((const char *[]) { "--json", "get", "profile", NULL }, out, sizeof(out)), 0);
 
