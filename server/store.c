@@ -11,7 +11,11 @@
 #include <sqlite3.h>
 
 #include "cleanup.h"
+#include "common/errmsg.h"
 #include "store.h"
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 enum store_query {
         Q_BEGIN,
@@ -66,7 +70,7 @@ static const char store_schema[] =
         "CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (created_ms);"
         "CREATE TABLE IF NOT EXISTS devices (account TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,"
         " PRIMARY KEY (account, id)) WITHOUT ROWID;"
-        "PRAGMA user_version = 1;";
+        "PRAGMA user_version = " STRINGIFY(STORE_SCHEMA_VERSION) ";";
 
 struct store {
         sqlite3 *db;
@@ -107,6 +111,9 @@ static int store_errno(int rc) {
                 return -EACCES;
         case SQLITE_CONSTRAINT:
                 return -EEXIST;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EUCLEAN;        /* "Structure needs cleaning" says more than "Input/output error" */
         }
         return -EIO;
 }
@@ -160,38 +167,135 @@ static int store_make_secret(struct store *s) {
         return r;
 }
 
-static int store_setup(struct store *s) {
-        int rc, r;
+/* SQLite's own words for what failed, with the system's when a system call
+ * failed (SQLite says "unable to open database file" both for a missing
+ * directory and for one we may not write). */
+static int store_sqlite_error(struct store *s, int rc, char **ret_error) {
+        int r = store_errno(rc) ?: -EIO, sys = s->db ? sqlite3_system_errno(s->db) : 0;
+
+        switch (rc & 0xff) {
+        case SQLITE_CANTOPEN:
+        case SQLITE_IOERR:
+        case SQLITE_PERM:
+        case SQLITE_READONLY:
+        case SQLITE_FULL:
+                if (sys > 0)
+                        return errmsg_setf(ret_error, r, "%s (%s)", sqlite3_errmsg(s->db), strerror(sys));
+        }
+        return errmsg_setf(ret_error, r, "%s", s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+}
+
+/* One integer of a PRAGMA that reads. */
+static int store_pragma_int(struct store *s, const char *sql, int *ret, char **ret_error) {
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW)
+                        *ret = sqlite3_column_int(st, 0);
+        }
+        if (rc != SQLITE_ROW) {
+                int r = store_sqlite_error(s, rc, ret_error);
+
+                sqlite3_finalize(st);
+                return r;
+        }
+        sqlite3_finalize(st);
+        return 0;
+}
+
+/* A file written by a newer syncd may hold what this one would misread or
+ * silently drop: refused before anything is written to it. */
+static int store_check_version(struct store *s, int *ret_version, char **ret_error) {
+        int v = 0, r;
+
+        r = store_pragma_int(s, "PRAGMA user_version", &v, ret_error);
+        if (r < 0)
+                return r;
+        if (v > STORE_SCHEMA_VERSION)
+                return errmsg_setf(ret_error, -EPROTONOSUPPORT,
+                                   "its schema version %d is newer than this syncd's %d (a newer syncd wrote it); "
+                                   "refusing to use it, nothing was written to it", v, STORE_SCHEMA_VERSION);
+        *ret_version = v;
+        return 0;
+}
+
+/* PRAGMA quick_check's first complaint on one line ("*** in database main
+ * ***\nPage 6: ..." comes as two), or SQLite's error when the check itself
+ * fails. A damaged file would otherwise start fine and fail every request
+ * that reads the bad page, for ever. */
+static int store_quick_check(struct store *s, char **ret_error) {
+        _cleanup_(freep) char *first = NULL;
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *t = (const char *) sqlite3_column_text(st, 0);
+
+                first = strdup(t ?: "?");
+                if (!first)
+                        rc = SQLITE_NOMEM;
+        }
+        if (!first) {
+                int r = errmsg_setf(ret_error, store_errno(rc) ?: -EIO, "PRAGMA quick_check failed: %s",
+                                    sqlite3_errmsg(s->db));
+
+                sqlite3_finalize(st);
+                return r;
+        }
+        sqlite3_finalize(st);
+        if (strcmp(first, "ok") == 0)
+                return 0;
+        for (char *p = first; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                        *p = ' ';
+        return errmsg_setf(ret_error, -EUCLEAN, "PRAGMA quick_check failed: %s; restore it from a backup",
+                           first);
+}
+
+static int store_setup(struct store *s, char **ret_error) {
+        int rc, r, version;
 
         rc = sqlite3_busy_timeout(s->db, 5000);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return store_sqlite_error(s, rc, ret_error);
+        r = store_check_version(s, &version, ret_error);
+        if (r >= 0)
+                r = store_quick_check(s, ret_error);
+        if (r < 0)
+                return r;
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
                 rc = sqlite3_exec(s->db, store_schema, NULL, NULL, NULL);
         if (rc != SQLITE_OK)
-                return store_errno(rc) ?: -EIO;
+                return store_sqlite_error(s, rc, ret_error);
         r = store_load_secret(s);
         if (r == -ENOENT)
                 r = store_make_secret(s);
-        return r;
+        if (r < 0)
+                return errmsg_setf(ret_error, r, "cannot read or make the cursor secret: %s", strerror(-r));
+        return 0;
 }
 
-int store_open(const char *path, struct store **ret) {
+int store_open(const char *path, struct store **ret, char **ret_error) {
         _cleanup_(store_freep) struct store *s = calloc(1, sizeof(*s));
         int rc, r;
 
         if (!s)
-                return -ENOMEM;
+                return errmsg_setf(ret_error, -ENOMEM, "out of memory");
         rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK)
-                return store_errno(rc) ?: -EIO;
-        r = store_setup(s);
+                return store_sqlite_error(s, rc, ret_error);
+        r = store_setup(s, ret_error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < _Q_MAX; i++) {
                 rc = sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
                 if (rc != SQLITE_OK)
-                        return store_errno(rc) ?: -EIO;
+                        return store_sqlite_error(s, rc, ret_error);
         }
         *ret = TAKE_PTR(s);
         return 0;

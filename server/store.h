@@ -14,10 +14,15 @@
 #include "cursor.h"
 
 #define STORE_DIGEST_SIZE 32
+#define STORE_SCHEMA_VERSION 1          /* PRAGMA user_version; a file with a higher one is refused */
 
 struct store;
 
-int store_open(const char *path, struct store **ret);
+/* Opens or creates the database. A file of a newer schema (-EPROTONOSUPPORT),
+ * one that fails PRAGMA quick_check (-EUCLEAN), or one SQLite cannot use is
+ * refused, with SQLite's own words in *ret_error (malloc'd; see
+ * common/errmsg.h); the checks run before anything is written to the file. */
+int store_open(const char *path, struct store **ret, char **ret_error);
 struct store *store_free(struct store *s);
 
 /* The per-database secret that cursors are bound to (made on first open). */

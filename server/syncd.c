@@ -231,6 +231,7 @@ static size_t syncd_routes(struct syncd *d) {
 }
 
 static int syncd_load(struct syncd *d, const struct syncd_options *o) {
+        _cleanup_(freep) char *error = NULL;
         unsigned line = 0;
         int r;
 
@@ -246,9 +247,9 @@ static int syncd_load(struct syncd *d, const struct syncd_options *o) {
         r = syncd_read_file(o->key, &d->key);
         if (r < 0)
                 return log_msg("cannot read key %s: %s", o->key, strerror(-r)), 1;
-        r = store_open(o->db, &d->store);
+        r = store_open(o->db, &d->store, &error);
         if (r < 0)
-                return log_msg("cannot open database %s: %s", o->db, strerror(-r)), 1;
+                return log_msg("cannot use database %s: %s", o->db, error ?: strerror(-r)), 1;
         return 0;
 }
 

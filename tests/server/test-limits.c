@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of syncd's limits and start-up checks, each found by a red-team run:
+ * the database file it refuses (a newer schema, a damaged page, not a
+ * database, a missing directory) with SQLite's own words and without writing
+ * to it. Starts
+ * the built binary (BRIDGED_BUILD) on 127.0.0.1 port 0, each test on its own
+ * database. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <sqlite3.h>
+
+#include "tests/lib/harness.h"
+
+#define DEV_HDR "Device-Id: 00a1b2c3d4e5f607"
+
+static struct harness_syncd D;          /* certificates and tokens; no server of its own */
+
+/* Helpers */
+
+/* A whole file, malloc'd, and its length. */
+static char *slurp(const char *path, size_t *ret_len) {
+        FILE *f = fopen(path, "re");
+        char *buf = NULL;
+        long n;
+
+        assert_non_null(f);
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        n = ftell(f);
+        assert_true(n >= 0);
+        rewind(f);
+        buf = malloc((size_t) n + 1);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
+        fclose(f);
+        buf[n] = '\0';
+        *ret_len = (size_t) n;
+        return buf;
+}
+
+static void put_bytes(const char *path, long offset, const void *data, size_t n) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, data, n, offset), (ssize_t) n);
+        close(fd);
+}
+
+static void write_text(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+}
+
+static int count_lines(const char *text) {
+        int n = 0;
+
+        for (; *text; text++)
+                n += *text == '\n';
+        return n;
+}
+
+/* A server on the shared certificates with its own database DIR/NAME. */
+static void start_on(struct harness_syncd *s, const char *name, const char *const *extra) {
+        *s = D;
+        s->pid = -1;
+        s->pidfd = -1;
+        s->port = 0;
+        snprintf(s->db, sizeof(s->db), "%s/%s", D.dir, name);
+        assert_int_equal(harness_start(s, false, extra), 0);
+}
+
+static void stop(struct harness_syncd *s) {
+        assert_int_equal(harness_stop(s), 0);
+}
+
+/* Runs syncd on db to its end (a start it must refuse): its exit status and
+ * what it printed. */
+static int run_on(const char *db, char *out, size_t size) {
+        char cert[160], key[160], tokens[160];
+
+        snprintf(cert, sizeof(cert), "%s/server.pem", D.dir);
+        snprintf(key, sizeof(key), "%s/server.key", D.dir);
+        snprintf(tokens, sizeof(tokens), "%s/tokens", D.dir);
+        return harness_run_syncd((const char *[]) { "syncd", "--listen", "127.0.0.1:0", "--cert", cert, "--key", key,
+                                                    "--db", db, "--tokens", tokens, NULL }, out, size);
+}
+
+static void push_raw(const struct harness_syncd *s, const char *token, const char *key, const char *body,
+                     struct harness_resp *resp) {
+        char hdr[80];
+        const char *headers[] = { hdr, DEV_HDR, NULL };
+
+        snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
+        assert_int_equal(harness_request(s, "POST", "/v1/sync/push", token, body, headers, resp), 0);
+}
+
+/* A database made by syncd itself, with a record and a device in it. */
+static void make_db(const char *name, char *ret_path, size_t size) {
+        struct harness_syncd s;
+        struct harness_resp r;
+        char body[512];
+
+        start_on(&s, name, NULL);
+        snprintf(body, sizeof(body), "{\"schema\": 1, \"records\": [{\"key\": \"eq.active\", \"family\": \"pro\", "
+                 "\"stamp\": {\"ms\": 1700000000000, \"c\": 0, \"origin\": \"00a1b2c3d4e5f607\"}, "
+                 "\"derived\": false, \"value\": {\"preset\": \"voice\"}}]}");
+        push_raw(&s, HARNESS_TOKEN_A, "0f000000-0000-4000-8000-000000000001", body, &r);
+        assert_int_equal(r.status, 200);
+        harness_resp_clear(&r);
+        assert_int_equal(harness_request(&s, "PUT", "/v1/devices/00a1b2c3d4e5f607", HARNESS_TOKEN_A,
+                                         "{\"kind\": \"host\", \"last_seen_ms\": 1}", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        harness_resp_clear(&r);
+        stop(&s);
+        snprintf(ret_path, size, "%s", s.db);
+}
+
+/* Starts syncd on path, which it must refuse with exit status 1 and one line
+ * holding the path and every string of want, none of unwanted (when not
+ * NULL); the file must be as it was. */
+static void assert_refused(const char *path, const char *const *want, const char *unwanted) {
+        char out[4096];
+        size_t before_len = 0, after_len = 0;
+        char *before = access(path, F_OK) == 0 ? slurp(path, &before_len) : NULL;
+        char *after;
+        int status = run_on(path, out, sizeof(out));
+
+        if (status != 1)
+                fprintf(stderr, "exit status %d, output: %s\n", status, out);
+        assert_int_equal(status, 1);
+        assert_int_equal(count_lines(out), 1);
+        assert_non_null(strstr(out, path));
+        for (; *want; want++) {
+                if (!strstr(out, *want))
+                        fprintf(stderr, "'%s' not in: %s", *want, out);
+                assert_non_null(strstr(out, *want));
+        }
+        assert_true(!unwanted || !strstr(out, unwanted));
+        if (!before)
+                return;
+        after = slurp(path, &after_len);
+        assert_int_equal(after_len, before_len);
+        assert_memory_equal(after, before, before_len);
+        free(before);
+        free(after);
+}
+
+/* Tests */
+
+/* A file a newer syncd wrote is refused, not silently taken back to our
+ * schema (it used to be rewritten to user_version 1). */
+static void test_db_newer_schema(void **state) {
+        static const uint8_t seven[4] = { 0, 0, 0, 7 };        /* user_version, big-endian at offset 60 */
+        char path[160];
+
+        (void) state;
+        make_db("newer.db", path, sizeof(path));
+        put_bytes(path, 60, seven, sizeof(seven));
+        assert_refused(path, (const char *[]) { "schema version 7", "this syncd's 1", NULL }, NULL);
+}
+
+/* The page number of table's root in the database at path. */
+static long root_page(const char *path, const char *table, long *ret_page_size) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        long page;
+
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage, (SELECT page_size FROM pragma_page_size) "
+                                            "FROM sqlite_schema WHERE name = ?1", -1, &st, NULL), SQLITE_OK);
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        page = sqlite3_column_int64(st, 0);
+        *ret_page_size = sqlite3_column_int64(st, 1);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return page;
+}
+
+/* A damaged page of the records table: syncd used to start and answer every
+ * pull 500 "Input/output error" for ever. */
+static void test_db_damaged_page(void **state) {
+        uint8_t junk[64];
+        char path[160];
+        long page, page_size;
+
+        (void) state;
+        make_db("damaged.db", path, sizeof(path));
+        page = root_page(path, "records", &page_size);
+        assert_true(page > 1);
+        memset(junk, 0x55, sizeof(junk));      /* not a b-tree page type */
+        put_bytes(path, (page - 1) * page_size, junk, sizeof(junk));
+        assert_refused(path, (const char *[]) { "quick_check", "btreeInitPage", NULL }, NULL);
+}
+
+static void test_db_not_a_database(void **state) {
+        char path[160];
+
+        (void) state;
+        snprintf(path, sizeof(path), "%s/text.db", D.dir);
+        write_text(path, "this is a text file that someone gave as --db, long enough to hold a header\n"
+                   "of a hundred bytes, so that SQLite reads it and sees it is no database.\n");
+        assert_refused(path, (const char *[]) { "file is not a database", NULL }, "Input/output error");
+}
+
+static void test_db_missing_directory(void **state) {
+        char path[160];
+
+        (void) state;
+        snprintf(path, sizeof(path), "%s/no-such-dir/x.db", D.dir);
+        assert_refused(path, (const char *[]) { "unable to open database file", "No such file or directory", NULL },
+                       "Permission denied");
+}
+
+static int setup(void **state) {
+        (void) state;
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (harness_dir(&D) < 0) {
+                fprintf(stderr, "cannot make the test directory\n");
+                return -1;
+        }
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void) state;
+        harness_cleanup(&D);
+        curl_global_cleanup();
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_db_newer_schema),
+                cmocka_unit_test(test_db_damaged_page),
+                cmocka_unit_test(test_db_not_a_database),
+                cmocka_unit_test(test_db_missing_directory),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
