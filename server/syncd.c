@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -180,6 +181,24 @@ static int syncd_read_file(const char *path, char **ret) {
         return 0;
 }
 
+/* The tokens and the key are secrets: say so when others may read or write
+ * them, as OpenSSH does for keys. A warning, not a refusal: a key shared
+ * with a group on purpose (a certificate manager's) must not stop the
+ * server, and a refusal on upgrade would stop servers that ran fine. */
+static void syncd_check_secret_mode(const char *what, const char *path) {
+        struct stat st;
+        mode_t m;
+
+        if (stat(path, &st) < 0)
+                return;                 /* it was just read; a race is not worth a second message */
+        m = st.st_mode & 0066;
+        if (m == 0)
+                return;
+        log_msg("warning: %s %s has mode %04o: %s can %s it, and it holds secrets (chmod go-rw %s); going on",
+                what, path, (unsigned) (st.st_mode & 07777), m & 0006 ? "others" : "its group",
+                (m & 0044) && (m & 0022) ? "read and write" : m & 0044 ? "read" : "write", path);
+}
+
 struct syncd {
         struct tokens *tokens;
         struct store *store;
@@ -247,6 +266,8 @@ static int syncd_load(struct syncd *d, const struct syncd_options *o) {
         r = syncd_read_file(o->key, &d->key);
         if (r < 0)
                 return log_msg("cannot read key %s: %s", o->key, strerror(-r)), 1;
+        syncd_check_secret_mode("tokens file", o->tokens);
+        syncd_check_secret_mode("key", o->key);
         r = store_open(o->db, &d->store, &error);
         if (r < 0)
                 return log_msg("cannot use database %s: %s", o->db, error ?: strerror(-r)), 1;

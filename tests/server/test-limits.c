@@ -2,7 +2,7 @@
 /* Tests of syncd's limits and start-up checks, each found by a red-team run:
  * the database file it refuses (a newer schema, a damaged page, not a
  * database, a missing directory) with SQLite's own words and without writing
- * to it. Starts
+ * to it, and the warning about a tokens or key file others can read. Starts
  * the built binary (BRIDGED_BUILD) on 127.0.0.1 port 0, each test on its own
  * database. */
 #include <errno.h>
@@ -227,6 +227,54 @@ static void test_db_missing_directory(void **state) {
                        "Permission denied");
 }
 
+/* Starts syncd with its stderr in DIR/log and returns what it said by the
+ * time it listened and stopped. */
+static char *start_stop_log(void) {
+        struct harness_syncd s = D;
+        size_t n;
+
+        s.pid = s.pidfd = -1;
+        snprintf(s.db, sizeof(s.db), "%s/perm.db", D.dir);
+        snprintf(s.log, sizeof(s.log), "%s/perm.log", D.dir);
+        (void) unlink(s.log);
+        assert_int_equal(harness_start(&s, false, NULL), 0);
+        stop(&s);
+        return slurp(s.log, &n);
+}
+
+/* Others reading the tokens or the key is warned about, with the file and
+ * its mode; syncd still starts (see server/README.md for why not refuse). */
+static void test_secret_file_modes(void **state) {
+        char tokens[160], key[160], want[256], *log;
+
+        (void) state;
+        snprintf(tokens, sizeof(tokens), "%s/tokens", D.dir);
+        snprintf(key, sizeof(key), "%s/server.key", D.dir);
+        assert_int_equal(chmod(tokens, 0644), 0);
+        assert_int_equal(chmod(key, 0602), 0);
+        log = start_stop_log();
+        snprintf(want, sizeof(want), "%s has mode 0644", tokens);
+        if (!strstr(log, want))
+                fprintf(stderr, "'%s' not in: %s", want, log);
+        assert_non_null(strstr(log, want));
+        snprintf(want, sizeof(want), "%s has mode 0602", key);
+        assert_non_null(strstr(log, want));
+        free(log);
+
+        /* group-readable is still told; owner-only is quiet */
+        assert_int_equal(chmod(tokens, 0640), 0);
+        assert_int_equal(chmod(key, 0600), 0);
+        log = start_stop_log();
+        snprintf(want, sizeof(want), "%s has mode 0640", tokens);
+        assert_non_null(strstr(log, want));
+        assert_null(strstr(log, key));
+        free(log);
+        assert_int_equal(chmod(tokens, 0600), 0);
+        log = start_stop_log();
+        assert_null(strstr(log, "mode"));
+        free(log);
+}
+
 static int setup(void **state) {
         (void) state;
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -250,6 +298,7 @@ int main(void) {
                 cmocka_unit_test(test_db_damaged_page),
                 cmocka_unit_test(test_db_not_a_database),
                 cmocka_unit_test(test_db_missing_directory),
+                cmocka_unit_test(test_secret_file_modes),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
