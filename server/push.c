@@ -4,7 +4,10 @@
  * an empty records array, or an element that is not an object with string
  * "key" and "family" is a 400 (the results could not even name it); more than
  * 1000 records is a 413 (the client splits); anything else wrong with an
- * element is that record's "rejected"/"invalid_value". A valid push joins
+ * element is that record's "rejected"/"invalid_value", its result naming
+ * the item in our own words (or "" when it names none: never the client's
+ * strings, which would make the stored answer as large as the push). A
+ * valid push joins
  * the group commit (group.h): its records and its stored response are
  * written in the group's transaction, after the pushes that arrived before
  * it, and the answer is sent only after that transaction's COMMIT. */
@@ -182,16 +185,35 @@ static int sync_push_rejected(cJSON *res, const char *reason) {
         return 0;
 }
 
+/* The names a result carries: our own spelling of the record's item when it
+ * names one of the five, else "" for both. Never the strings as sent: a
+ * push of records with megabyte names would store an answer as large as
+ * itself, kept for a day, for every key it is sent under. */
+static void sync_push_item_names(const cJSON *j, const char **ret_key, const char **ret_family) {
+        enum key k;
+        enum family f;
+
+        if (key_from_name(cJSON_GetObjectItemCaseSensitive(j, "key")->valuestring, &k) < 0 ||
+            family_from_name(cJSON_GetObjectItemCaseSensitive(j, "family")->valuestring, &f) < 0 ||
+            !key_family_is_valid((int) k, (int) f)) {
+                *ret_key = *ret_family = "";
+                return;
+        }
+        *ret_key = key_name(k);
+        *ret_family = family_name(f);
+}
+
 static int sync_push_one(struct sync_push *p, const cJSON *j, cJSON *results) {
         cJSON *res = cJSON_CreateObject();
         struct value_err e = {};
+        const char *key, *family;
         struct record rec;
 
         if (!res)
                 return -ENOMEM;
         cJSON_AddItemToArray(results, res);
-        if (!cJSON_AddStringToObject(res, "key", cJSON_GetObjectItemCaseSensitive(j, "key")->valuestring) ||
-            !cJSON_AddStringToObject(res, "family", cJSON_GetObjectItemCaseSensitive(j, "family")->valuestring))
+        sync_push_item_names(j, &key, &family);
+        if (!cJSON_AddStringToObject(res, "key", key) || !cJSON_AddStringToObject(res, "family", family))
                 return -ENOMEM;
         if (recjson_record_from(j, &rec, &e) < 0 || value_check(&rec.value, &e) < 0)
                 return sync_push_rejected(res, "invalid_value");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of syncd's limits and start-up checks, each found by a red-team run:
- * the database file it refuses (a newer schema, a damaged page, not a
+ * what a push's stored answer may hold, the database file it refuses (a newer schema, a damaged page, not a
  * database, a missing directory) with SQLite's own words and without writing
  * to it, and the warning about a tokens or key file others can read. Starts
  * the built binary (BRIDGED_BUILD) on 127.0.0.1 port 0, each test on its own
@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 #include <sqlite3.h>
 
+#include "common/cleanup.h"
 #include "tests/lib/harness.h"
 
 #define DEV_HDR "Device-Id: 00a1b2c3d4e5f607"
@@ -109,6 +110,93 @@ static void push_raw(const struct harness_syncd *s, const char *token, const cha
         assert_int_equal(harness_request(s, "POST", "/v1/sync/push", token, body, headers, resp), 0);
 }
 
+/* A new random UUID. */
+static void new_uuid(char buf[static 37]) {
+        unsigned char b[16];
+        FILE *f = fopen("/dev/urandom", "re");
+
+        assert_non_null(f);
+        assert_int_equal(fread(b, 1, 16, f), 16);
+        fclose(f);
+        snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* {"schema": 1, "records": [...]} of n copies of one record (malloc'd). */
+static char *push_of(const char *record, int n) {
+        size_t len = strlen(record);
+        char *body = malloc(64 + (len + 2) * (size_t) n), *p = body;
+
+        assert_non_null(body);
+        p += sprintf(p, "{\"schema\": 1, \"records\": [");
+        for (int i = 0; i < n; i++)
+                p += sprintf(p, "%s%s", i ? ", " : "", record);
+        strcpy(p, "]}");
+        return body;
+}
+
+/* A record of eq.active with this stamp. */
+static char *active(uint64_t ms, unsigned c) {
+        char *r;
+
+        assert_true(asprintf(&r, "{\"key\": \"eq.active\", \"family\": \"pro\", \"stamp\": {\"ms\": %llu, "
+                             "\"c\": %u, \"origin\": \"00a1b2c3d4e5f607\"}, \"derived\": false, "
+                             "\"value\": {\"preset\": \"voice\"}}", (unsigned long long) ms, c) > 0);
+        return r;
+}
+
+/* Pushes body under a new key (returned in key when not NULL); the status. */
+static long push_new(const struct harness_syncd *s, const char *token, const char *body, char *key,
+                     struct harness_resp *resp) {
+        char k[37];
+
+        new_uuid(k);
+        if (key)
+                strcpy(key, k);
+        push_raw(s, token, k, body, resp);
+        return resp->status;
+}
+
+/* What syncd keeps of account's push answers: how many, and their bytes. */
+static long long stored_answers(const char *db_path, const char *account, long long *ret_bytes) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        long long n;
+
+        assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_busy_timeout(db, 5000), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB))), 0) "
+                                            "FROM idempotency WHERE account = ?1", -1, &st, NULL), SQLITE_OK);
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        n = sqlite3_column_int64(st, 0);
+        *ret_bytes = sqlite3_column_int64(st, 1);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+}
+
+static long long file_size(const char *path) {
+        struct stat st;
+
+        return stat(path, &st) == 0 ? (long long) st.st_size : 0;
+}
+
+/* The database and its write-ahead log. */
+static long long db_size(const char *path) {
+        char wal[200];
+
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        return file_size(path) + file_size(wal);
+}
+
+static const char *result_member(const cJSON *res, int i, const char *name) {
+        const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(res, "results"), i), name);
+
+        assert_true(cJSON_IsString(m));
+        return m->valuestring;
+}
+
 /* A database made by syncd itself, with a record and a device in it. */
 static void make_db(const char *name, char *ret_path, size_t size) {
         struct harness_syncd s;
@@ -161,6 +249,84 @@ static void assert_refused(const char *path, const char *const *want, const char
 }
 
 /* Tests */
+
+/* Records whose key or family is not one of the five items are rejected
+ * without their strings in the answer: the result names no item ("" for
+ * both), so the stored answer of a push stays small whatever it sent. */
+static void test_push_unknown_names_not_echoed(void **state) {
+        static const char *const bad[] = { "{\"key\": \"%s\", \"family\": \"any\"}",
+                                           "{\"key\": \"profile\", \"family\": \"%s\"}" };
+        _cleanup_(freep) char *name = malloc(1001), *rec = NULL, *body = NULL, *ok = active(1700000000000, 0);
+        struct harness_syncd s;
+        struct harness_resp r;
+        cJSON *res;
+
+        (void) state;
+        memset(name, 'k', 1000);
+        name[1000] = '\0';
+        start_on(&s, "names.db", NULL);
+        assert_true(asprintf(&body, "{\"schema\": 1, \"records\": [{\"key\": \"%s\", \"family\": \"any\"}, "
+                             "{\"key\": \"profile\", \"family\": \"%s\"}, "
+                             "{\"key\": \"profile\", \"family\": \"pro\"}, %s, "
+                             "{\"key\": \"eq.custom\", \"family\": \"standard\", \"value\": 1}]}",
+                             name, name, ok) > 0);
+        assert_int_equal(push_new(&s, HARNESS_TOKEN_A, body, NULL, &r), 200);
+        res = cJSON_Parse(r.body);
+        assert_non_null(res);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(res, "results")), 5);  /* one per record, in order */
+        for (int i = 0; i < 3; i++) {
+                assert_string_equal(result_member(res, i, "status"), "rejected");
+                assert_string_equal(result_member(res, i, "reason"), "invalid_value");
+                assert_string_equal(result_member(res, i, "key"), "");
+                assert_string_equal(result_member(res, i, "family"), "");
+        }
+        assert_string_equal(result_member(res, 3, "status"), "applied");
+        assert_string_equal(result_member(res, 4, "status"), "rejected");     /* a known item, a bad record */
+        assert_string_equal(result_member(res, 4, "key"), "eq.custom");
+        assert_string_equal(result_member(res, 4, "family"), "standard");
+        assert_null(strstr(r.body, "kkkk"));
+        cJSON_Delete(res);
+        harness_resp_clear(&r);
+
+        /* the largest such push answers in little: 1000 records of 1000-byte names */
+        for (int i = 0; i < 2; i++) {
+                free(rec);
+                assert_true(asprintf(&rec, bad[i], name) > 0);
+                free(body);
+                body = push_of(rec, 1000);
+                assert_int_equal(push_new(&s, HARNESS_TOKEN_A, body, NULL, &r), 200);
+                assert_true(r.len < 80 * 1000);
+                harness_resp_clear(&r);
+        }
+        stop(&s);
+}
+
+/* The red team's run: 50 pushes of 1000 records with 1000-byte unknown keys
+ * (1 MB each) grew the database by 56 MB in 0.9 s. */
+static void test_push_rejected_growth(void **state) {
+        _cleanup_(freep) char *name = malloc(1001), *rec = NULL, *body = NULL;
+        struct harness_syncd s;
+        struct harness_resp r;
+        long long before, n, bytes;
+
+        (void) state;
+        memset(name, 'k', 1000);
+        name[1000] = '\0';
+        assert_true(asprintf(&rec, "{\"key\": \"%s\", \"family\": \"any\"}", name) > 0);
+        body = push_of(rec, 1000);
+        start_on(&s, "growth.db", NULL);
+        before = db_size(s.db);
+        for (int i = 0; i < 50; i++) {
+                assert_int_equal(push_new(&s, HARNESS_TOKEN_A, body, NULL, &r), 200);
+                harness_resp_clear(&r);
+        }
+        n = stored_answers(s.db, "alice", &bytes);
+        fprintf(stderr, "50 all-rejected pushes of %zu bytes: %lld answers of %lld bytes stored, "
+                "database and WAL grew by %lld bytes\n", strlen(body), n, bytes, db_size(s.db) - before);
+        assert_int_equal(n, 50);
+        assert_true(bytes < 50 * 80 * 1000);
+        stop(&s);
+}
 
 /* A file a newer syncd wrote is refused, not silently taken back to our
  * schema (it used to be rewritten to user_version 1). */
@@ -294,6 +460,8 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_push_unknown_names_not_echoed),
+                cmocka_unit_test(test_push_rejected_growth),
                 cmocka_unit_test(test_db_newer_schema),
                 cmocka_unit_test(test_db_damaged_page),
                 cmocka_unit_test(test_db_not_a_database),
