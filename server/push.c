@@ -252,6 +252,9 @@ static int sync_push_apply(void *userdata) {
                 return -ENOMEM;
         r = store_idem_put(p->s->store, p->account, idempotency_claim_key(p->claim), p->digest, 200, body,
                            p->now_ms);
+        if (r >= 0)
+                r = store_idem_trim(p->s->store, p->account, idempotency_claim_key(p->claim),
+                                    p->s->max_replay_bytes);
         if (r >= 0 && p->now_ms - p->s->last_purge_ms >= SYNC_PURGE_EVERY_MS) {
                 r = store_idem_purge(p->s->store, p->now_ms - IDEMPOTENCY_TTL_MS);
                 p->s->last_purge_ms = p->now_ms;

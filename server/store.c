@@ -4,6 +4,7 @@
  * signed 64-bit integers and compared in C with stamp_cmp, never in SQL. Must
  * never answer from an uncommitted state: the caller commits, then replies. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -28,6 +29,8 @@ enum store_query {
         Q_RECORDS_SINCE,
         Q_IDEM_GET,
         Q_IDEM_PUT,
+        Q_IDEM_USAGE,
+        Q_IDEM_DROP_OLDEST,
         Q_IDEM_PURGE,
         Q_DEVICE_PUT,
         Q_DEVICES_LIST,
@@ -49,8 +52,14 @@ static const char *const store_sql[_Q_MAX] = {
         [Q_RECORDS_SINCE] = "SELECT seq, json FROM records WHERE account = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         [Q_IDEM_GET] = "SELECT digest, status, body FROM idempotency "
                        "WHERE account = ?1 AND key = ?2 AND created_ms >= ?3",
-        [Q_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency (account, key, digest, status, body, created_ms) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        /* not INSERT OR REPLACE: the rows it deletes would not fire the usage trigger */
+        [Q_IDEM_PUT] = "INSERT INTO idempotency (account, key, digest, status, body, created_ms) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (account, key) DO UPDATE "
+                       "SET digest = excluded.digest, status = excluded.status, body = excluded.body, "
+                       "created_ms = excluded.created_ms",
+        [Q_IDEM_USAGE] = "SELECT bytes FROM idempotency_usage WHERE account = ?1",
+        [Q_IDEM_DROP_OLDEST] = "DELETE FROM idempotency WHERE account = ?1 AND key = (SELECT key FROM idempotency "
+                               "WHERE account = ?1 AND key <> ?2 ORDER BY created_ms, key LIMIT 1)",
         [Q_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < ?1",
         [Q_DEVICE_PUT] = "INSERT INTO devices (account, id, json) VALUES (?1, ?2, ?3) "
                          "ON CONFLICT (account, id) DO UPDATE SET json = excluded.json",
@@ -70,6 +79,28 @@ static const char store_schema[] =
         "CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (created_ms);"
         "CREATE TABLE IF NOT EXISTS devices (account TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,"
         " PRIMARY KEY (account, id)) WITHOUT ROWID;"
+        /* version 2: the bytes of each account's stored answers, kept by triggers so that no statement
+         * can forget them, and an index to find an account's oldest answers */
+        "CREATE INDEX IF NOT EXISTS idempotency_by_account_age ON idempotency (account, created_ms);"
+        "CREATE TABLE IF NOT EXISTS idempotency_usage (account TEXT PRIMARY KEY, bytes INTEGER NOT NULL)"
+        " WITHOUT ROWID;"
+        "CREATE TRIGGER IF NOT EXISTS idempotency_usage_insert AFTER INSERT ON idempotency BEGIN"
+        " INSERT INTO idempotency_usage (account, bytes) VALUES (new.account, length(CAST(new.body AS BLOB)))"
+        " ON CONFLICT (account) DO UPDATE SET bytes = bytes + excluded.bytes; END;"
+        "CREATE TRIGGER IF NOT EXISTS idempotency_usage_update AFTER UPDATE OF body ON idempotency BEGIN"
+        " UPDATE idempotency_usage SET bytes = bytes - length(CAST(old.body AS BLOB))"
+        " + length(CAST(new.body AS BLOB)) WHERE account = new.account; END;"
+        "CREATE TRIGGER IF NOT EXISTS idempotency_usage_delete AFTER DELETE ON idempotency BEGIN"
+        " UPDATE idempotency_usage SET bytes = bytes - length(CAST(old.body AS BLOB))"
+        " WHERE account = old.account; END;";
+
+/* Run on a file of an older version: the counts made from what is stored
+ * (a version-1 syncd that opened a version-2 file since kept the tables but
+ * counted wrongly: its INSERT OR REPLACE fired only the insert trigger). */
+static const char store_upgrade[] =
+        "DELETE FROM idempotency_usage;"
+        "INSERT INTO idempotency_usage (account, bytes)"
+        " SELECT account, sum(length(CAST(body AS BLOB))) FROM idempotency GROUP BY account;"
         "PRAGMA user_version = " STRINGIFY(STORE_SCHEMA_VERSION) ";";
 
 struct store {
@@ -256,8 +287,27 @@ static int store_quick_check(struct store *s, char **ret_error) {
                            first);
 }
 
+/* The tables, and the upgrade from an older version, in one transaction. */
+static int store_make_schema(struct store *s, bool upgrade, char **ret_error) {
+        int rc, r;
+
+        rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(s->db, store_schema, NULL, NULL, NULL);
+        if (rc == SQLITE_OK && upgrade)
+                rc = sqlite3_exec(s->db, store_upgrade, NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                return 0;
+        r = store_sqlite_error(s, rc, ret_error);
+        if (!sqlite3_get_autocommit(s->db))
+                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
 static int store_setup(struct store *s, char **ret_error) {
-        int rc, r, version;
+        int rc, r, version = 0;
 
         rc = sqlite3_busy_timeout(s->db, 5000);
         if (rc != SQLITE_OK)
@@ -268,10 +318,11 @@ static int store_setup(struct store *s, char **ret_error) {
         if (r < 0)
                 return r;
         rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_exec(s->db, store_schema, NULL, NULL, NULL);
         if (rc != SQLITE_OK)
                 return store_sqlite_error(s, rc, ret_error);
+        r = store_make_schema(s, version < STORE_SCHEMA_VERSION, ret_error);
+        if (r < 0)
+                return r;
         r = store_load_secret(s);
         if (r == -ENOENT)
                 r = store_make_secret(s);
@@ -461,6 +512,31 @@ int store_idem_put(struct store *s, const char *account, const char *key,
         sqlite3_bind_text(st, 5, body, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, (sqlite3_int64) now_ms);
         return store_step_done(st);
+}
+
+int store_idem_trim(struct store *s, const char *account, const char *keep_key, uint64_t max_bytes) {
+        int dropped = 0, r;
+
+        for (;;) {
+                sqlite3_stmt *st = store_q(s, Q_IDEM_USAGE);
+                uint64_t bytes;
+
+                sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+                r = store_step_u64(st, &bytes);
+                if (r == -ENOENT || (r == 0 && bytes <= max_bytes))
+                        return dropped;
+                if (r < 0)
+                        return r;
+                st = store_q(s, Q_IDEM_DROP_OLDEST);
+                sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, keep_key, -1, SQLITE_STATIC);
+                r = store_step_done(st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_changes(s->db) == 0)
+                        return dropped;         /* keep_key's answer alone is over max_bytes */
+                dropped++;
+        }
 }
 
 int store_idem_purge(struct store *s, uint64_t before_ms) {

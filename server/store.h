@@ -14,7 +14,7 @@
 #include "cursor.h"
 
 #define STORE_DIGEST_SIZE 32
-#define STORE_SCHEMA_VERSION 1          /* PRAGMA user_version; a file with a higher one is refused */
+#define STORE_SCHEMA_VERSION 2          /* PRAGMA user_version; a file with a higher one is refused */
 
 struct store;
 
@@ -56,6 +56,10 @@ int store_idem_get(struct store *s, const char *account, const char *key, uint64
 int store_idem_put(struct store *s, const char *account, const char *key,
                    const uint8_t digest[static STORE_DIGEST_SIZE], unsigned status, const char *body,
                    uint64_t now_ms);
+/* Drops the account's oldest stored responses, never keep_key's, until they
+ * take at most max_bytes (keep_key's alone may take more). Returns how many
+ * went. */
+int store_idem_trim(struct store *s, const char *account, const char *keep_key, uint64_t max_bytes);
 int store_idem_purge(struct store *s, uint64_t before_ms);
 
 int store_device_put(struct store *s, const char *account, const char *id, const char *json);

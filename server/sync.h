@@ -24,6 +24,7 @@ struct sync_ctx {
         struct idempotency *idempotency;
         struct group *group;
         uint64_t max_skew_ms;
+        uint64_t max_replay_bytes;      /* per account; beyond it the oldest stored answers go */
         uint64_t last_purge_ms;
 };
 

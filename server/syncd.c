@@ -29,14 +29,18 @@
 #define SYNCD_VERSION "1"
 #define SYNCD_STOP_GRACE_MS 2000
 
+#define SYNCD_REPLAY_KIB_DEFAULT 8192u            /* 8 MiB: nine of the largest answers (850 KB) */
+#define SYNCD_REPLAY_KIB_MAX (1024u * 1024)
+
 struct syncd_options {
         const char *listen, *cert, *key, *db, *tokens;
         unsigned max_skew_sec;
+        unsigned max_replay_kib;
 };
 
 static void syncd_help(void) {
         printf("Usage: syncd --listen ADDR:PORT --cert FILE --key FILE --db FILE --tokens FILE\n"
-               "             [--max-skew-sec N]\n"
+               "             [--max-skew-sec N] [--max-replay-kib N]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -48,6 +52,8 @@ static void syncd_help(void) {
                "  --db FILE            SQLite database, created when missing\n"
                "  --tokens FILE        lines \"TOKEN ACCOUNT\"; '#' starts a comment\n"
                "  --max-skew-sec N     reject stamps more than N s ahead of this clock (default 300)\n"
+               "  --max-replay-kib N   push answers kept for replays, per account, in KiB; beyond it\n"
+               "                       the oldest go first (default 8192)\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
                "\n"
@@ -68,6 +74,19 @@ static int syncd_usage_error(const char *fmt, ...) {
         return 2;
 }
 
+/* A decimal number min..max for option name, or a usage error. */
+static int syncd_parse_uint(const char *name, const char *text, unsigned min, unsigned max, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(text, &end, 10);
+        if (errno || *end || !*text || text[0] == '-' || v < min || v > max)
+                return syncd_usage_error("--%s: '%s' is not a number %u..%u", name, text, min, max);
+        *ret = (unsigned) v;
+        return 0;
+}
+
 /* 0 to go on, or the exit status (0 after --help/--version, 2 on a usage error). */
 static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, bool *ret_exit) {
         static const struct option opts[] = {
@@ -77,17 +96,17 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 { "db", required_argument, NULL, 'd' },
                 { "tokens", required_argument, NULL, 't' },
                 { "max-skew-sec", required_argument, NULL, 's' },
+                { "max-replay-kib", required_argument, NULL, 'R' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
-        char *end;
-        unsigned long v;
-        int c;
+        int c, r = 0;
 
         *ret_exit = false;
+        o->max_replay_kib = SYNCD_REPLAY_KIB_DEFAULT;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
+        while (r == 0 && (c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
                 switch (c) {
                 case 'l': o->listen = optarg; break;
                 case 'c': o->cert = optarg; break;
@@ -95,11 +114,10 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case 'd': o->db = optarg; break;
                 case 't': o->tokens = optarg; break;
                 case 's':
-                        errno = 0;
-                        v = strtoul(optarg, &end, 10);
-                        if (errno || *end || !*optarg || optarg[0] == '-' || v > 86400)
-                                return syncd_usage_error("--max-skew-sec: '%s' is not a number 0..86400", optarg);
-                        o->max_skew_sec = (unsigned) v;
+                        r = syncd_parse_uint("max-skew-sec", optarg, 0, 86400, &o->max_skew_sec);
+                        break;
+                case 'R':
+                        r = syncd_parse_uint("max-replay-kib", optarg, 1, SYNCD_REPLAY_KIB_MAX, &o->max_replay_kib);
                         break;
                 case 'h':
                         syncd_help();
@@ -114,6 +132,8 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 default:
                         return syncd_usage_error("unknown option '%s'", argv[optind - 1]);
                 }
+        if (r != 0)
+                return r;
         if (optind < argc)
                 return syncd_usage_error("unexpected argument '%s'", argv[optind]);
         if (!o->listen || !o->cert || !o->key || !o->db || !o->tokens)
@@ -289,7 +309,14 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
                 return log_msg("out of memory"), 1;
         if (d->faults)
                 log_msg("test fault hooks enabled (SYNCD_TEST_FAULTS=1): never use this in production");
-        d->sync = (struct sync_ctx) { d->store, d->longpoll, d->idempotency, d->group, o->max_skew_sec * 1000ull, 0 };
+        d->sync = (struct sync_ctx) {
+                .store = d->store,
+                .longpoll = d->longpoll,
+                .idempotency = d->idempotency,
+                .group = d->group,
+                .max_skew_ms = o->max_skew_sec * 1000ull,
+                .max_replay_bytes = o->max_replay_kib * 1024ull,
+        };
         d->devices = (struct devices_ctx) { d->store, d->group };
         d->http_cfg.cert_pem = d->cert;
         d->http_cfg.key_pem = d->key;

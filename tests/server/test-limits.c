@@ -328,6 +328,111 @@ static void test_push_rejected_growth(void **state) {
         stop(&s);
 }
 
+/* The stored answers of an account are capped: beyond --max-replay-kib the
+ * oldest go first, so the newest keys still replay; a key whose answer went
+ * is processed again (its records are now stale, nothing acknowledged is
+ * lost); another account's answers stay; an answer larger than the cap by
+ * itself is still kept. */
+static void test_replay_cap(void **state) {
+        _cleanup_(freep) char *filler = push_of("{\"key\": \"volume\", \"family\": \"any\"}", 20);
+        _cleanup_(freep) char *big = push_of("{\"key\": \"volume\", \"family\": \"any\"}", 1000);
+        _cleanup_(freep) char *rec = active(1700000000000, 7), *first = NULL, *newest_body = NULL;
+        char k0[37], kb[37], kn[37], hdr[16];
+        struct harness_syncd s;
+        struct harness_resp r;
+        long long n, bytes;
+        cJSON *res;
+
+        (void) state;
+        first = push_of(rec, 1);
+        start_on(&s, "cap.db", (const char *[]) { "--max-replay-kib", "16", NULL });
+        assert_int_equal(push_new(&s, HARNESS_TOKEN_A, first, k0, &r), 200);
+        harness_resp_clear(&r);
+        assert_int_equal(push_new(&s, HARNESS_TOKEN_B, first, kb, &r), 200);
+        harness_resp_clear(&r);
+        for (int i = 0; i < 40; i++) {
+                assert_int_equal(push_new(&s, HARNESS_TOKEN_A, filler, kn, &r), 200);
+                free(newest_body);
+                newest_body = strdup(r.body);
+                harness_resp_clear(&r);
+        }
+        n = stored_answers(s.db, "alice", &bytes);
+        fprintf(stderr, "41 pushes under a 16 KiB cap: %lld answers of %lld bytes kept\n", n, bytes);
+        assert_true(bytes <= 16 * 1024);
+        assert_true(n > 1 && n < 41);
+
+        /* the newest replays exactly */
+        push_raw(&s, HARNESS_TOKEN_A, kn, filler, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(harness_header(&r, "Idempotent-Replay", hdr, sizeof(hdr)));
+        assert_string_equal(r.body, newest_body);
+        harness_resp_clear(&r);
+
+        /* the oldest is processed again: the record it applied is there, so now stale */
+        push_raw(&s, HARNESS_TOKEN_A, k0, first, &r);
+        assert_int_equal(r.status, 200);
+        assert_null(harness_header(&r, "Idempotent-Replay", hdr, sizeof(hdr)));
+        res = cJSON_Parse(r.body);
+        assert_string_equal(result_member(res, 0, "status"), "stale");
+        assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(
+                cJSON_GetObjectItem(res, "results"), 0), "current"), "stamp"), "c")->valueint, 7);
+        cJSON_Delete(res);
+        harness_resp_clear(&r);
+
+        /* bob's answer did not pay for alice's */
+        push_raw(&s, HARNESS_TOKEN_B, kb, first, &r);
+        assert_non_null(harness_header(&r, "Idempotent-Replay", hdr, sizeof(hdr)));
+        harness_resp_clear(&r);
+
+        /* one answer over the cap by itself: kept, alone */
+        assert_int_equal(push_new(&s, HARNESS_TOKEN_A, big, kn, &r), 200);
+        assert_true(r.len > 16 * 1024);
+        harness_resp_clear(&r);
+        push_raw(&s, HARNESS_TOKEN_A, kn, big, &r);
+        assert_non_null(harness_header(&r, "Idempotent-Replay", hdr, sizeof(hdr)));
+        harness_resp_clear(&r);
+        assert_int_equal(stored_answers(s.db, "alice", &bytes), 1);
+        stop(&s);
+}
+
+/* One statement's integer on the database at path (read-only). */
+static long long db_int(const char *path, const char *sql) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        long long v;
+
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
+}
+
+/* A version-1 file (before the answers were counted) is upgraded: the
+ * count is made from what is stored. */
+static void test_upgrade_from_version_1(void **state) {
+        struct harness_syncd s;
+        sqlite3 *db = NULL;
+        char path[160];
+
+        (void) state;
+        make_db("v1.db", path, sizeof(path));
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DROP TRIGGER idempotency_usage_insert; DROP TRIGGER idempotency_usage_update;"
+                                      "DROP TRIGGER idempotency_usage_delete; DROP TABLE idempotency_usage;"
+                                      "DROP INDEX idempotency_by_account_age; PRAGMA user_version = 1;",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        start_on(&s, "v1.db", NULL);
+        stop(&s);
+        assert_int_equal(db_int(path, "PRAGMA user_version"), 2);
+        assert_true(db_int(path, "SELECT bytes FROM idempotency_usage WHERE account = 'alice'") > 0);
+        assert_int_equal(db_int(path, "SELECT bytes FROM idempotency_usage WHERE account = 'alice'"),
+                         db_int(path, "SELECT sum(length(CAST(body AS BLOB))) FROM idempotency"));
+}
+
 /* A file a newer syncd wrote is refused, not silently taken back to our
  * schema (it used to be rewritten to user_version 1). */
 static void test_db_newer_schema(void **state) {
@@ -337,7 +442,7 @@ static void test_db_newer_schema(void **state) {
         (void) state;
         make_db("newer.db", path, sizeof(path));
         put_bytes(path, 60, seven, sizeof(seven));
-        assert_refused(path, (const char *[]) { "schema version 7", "this syncd's 1", NULL }, NULL);
+        assert_refused(path, (const char *[]) { "schema version 7", "this syncd's 2", NULL }, NULL);
 }
 
 /* The page number of table's root in the database at path. */
@@ -462,6 +567,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_push_unknown_names_not_echoed),
                 cmocka_unit_test(test_push_rejected_growth),
+                cmocka_unit_test(test_replay_cap),
+                cmocka_unit_test(test_upgrade_from_version_1),
                 cmocka_unit_test(test_db_newer_schema),
                 cmocka_unit_test(test_db_damaged_page),
                 cmocka_unit_test(test_db_not_a_database),
