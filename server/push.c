@@ -18,6 +18,7 @@
 #include "codec/recjson.h"
 #include "cleanup.h"
 #include "now.h"
+#include "ratelimit.h"
 #include "sync.h"
 
 #define SYNC_PUSH_MAX 1000
@@ -39,6 +40,21 @@ struct sync_push {
         int result;                     /* the group's outcome */
         bool joined;
 };
+
+/* After the 400s and the 409, which cost nothing: only a push that would be
+ * processed is counted. Its body is then read and dropped (http.c). */
+static int sync_push_rate(struct sync_ctx *s, const char *account, struct reply *ret) {
+        unsigned wait;
+        int r;
+
+        r = ratelimit_take(s->pushes, account, now_ms(CLOCK_MONOTONIC), &wait);
+        if (r != -EAGAIN)
+                return r;
+        r = reply_error(ret, 429, "rate_limited", "more pushes than this server takes from one account "
+                        "(%u a minute); retry in %u s", s->max_pushes_per_minute, wait);
+        ret->retry_after = wait;
+        return r;
+}
 
 int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret) {
         struct sync_ctx *s = userdata;
@@ -66,7 +82,7 @@ int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret)
                                                      "a request with this Idempotency-Key is still being processed");
         }
         req->data = p;
-        return 0;
+        return sync_push_rate(s, req->account, ret);
 }
 
 void sync_push_done(void *userdata, struct http_request *req) {

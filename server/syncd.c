@@ -24,6 +24,7 @@
 #include "http.h"
 #include "log.h"
 #include "now.h"
+#include "ratelimit.h"
 #include "sync.h"
 
 #define SYNCD_VERSION "1"
@@ -31,16 +32,19 @@
 
 #define SYNCD_REPLAY_KIB_DEFAULT 8192u            /* 8 MiB: nine of the largest answers (850 KB) */
 #define SYNCD_REPLAY_KIB_MAX (1024u * 1024)
+#define SYNCD_PUSHES_PER_MINUTE_DEFAULT 120u    /* a bridge pushes a handful a minute */
+#define SYNCD_PUSHES_PER_MINUTE_MAX 60000u
 
 struct syncd_options {
         const char *listen, *cert, *key, *db, *tokens;
         unsigned max_skew_sec;
         unsigned max_replay_kib;
+        unsigned max_pushes_per_minute;
 };
 
 static void syncd_help(void) {
         printf("Usage: syncd --listen ADDR:PORT --cert FILE --key FILE --db FILE --tokens FILE\n"
-               "             [--max-skew-sec N] [--max-replay-kib N]\n"
+               "             [--max-skew-sec N] [--max-replay-kib N] [--max-pushes-per-minute N]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -54,6 +58,9 @@ static void syncd_help(void) {
                "  --max-skew-sec N     reject stamps more than N s ahead of this clock (default 300)\n"
                "  --max-replay-kib N   push answers kept for replays, per account, in KiB; beyond it\n"
                "                       the oldest go first (default 8192)\n"
+               "  --max-pushes-per-minute N\n"
+               "                       pushes an account may make: N at once, then one every 60/N s;\n"
+               "                       beyond it 429 with Retry-After (default 120; 0: no limit)\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
                "\n"
@@ -97,6 +104,7 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 { "tokens", required_argument, NULL, 't' },
                 { "max-skew-sec", required_argument, NULL, 's' },
                 { "max-replay-kib", required_argument, NULL, 'R' },
+                { "max-pushes-per-minute", required_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -105,6 +113,7 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
 
         *ret_exit = false;
         o->max_replay_kib = SYNCD_REPLAY_KIB_DEFAULT;
+        o->max_pushes_per_minute = SYNCD_PUSHES_PER_MINUTE_DEFAULT;
         opterr = 0;
         while (r == 0 && (c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
                 switch (c) {
@@ -118,6 +127,10 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                         break;
                 case 'R':
                         r = syncd_parse_uint("max-replay-kib", optarg, 1, SYNCD_REPLAY_KIB_MAX, &o->max_replay_kib);
+                        break;
+                case 'P':
+                        r = syncd_parse_uint("max-pushes-per-minute", optarg, 0, SYNCD_PUSHES_PER_MINUTE_MAX,
+                                             &o->max_pushes_per_minute);
                         break;
                 case 'h':
                         syncd_help();
@@ -226,6 +239,7 @@ struct syncd {
         struct longpoll *longpoll;
         struct faults *faults;
         struct group *group;
+        struct ratelimit *pushes;
         struct sync_ctx sync;
         struct devices_ctx devices;
         struct http *http;
@@ -237,6 +251,7 @@ struct syncd {
 static void syncd_free(struct syncd *d) {
         d->http = http_free(d->http);
         d->group = group_free(d->group);
+        d->pushes = ratelimit_free(d->pushes);
         d->longpoll = longpoll_free(d->longpoll);
         d->faults = faults_free(d->faults);
         d->idempotency = idempotency_free(d->idempotency);
@@ -304,7 +319,7 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         if (r != 0)
                 return r;
         if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&d->longpoll) < 0 ||
-            group_new(d->store, &d->group) < 0 ||
+            group_new(d->store, &d->group) < 0 || ratelimit_new(o->max_pushes_per_minute, &d->pushes) < 0 ||
             (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0))
                 return log_msg("out of memory"), 1;
         if (d->faults)
@@ -316,6 +331,8 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
                 .group = d->group,
                 .max_skew_ms = o->max_skew_sec * 1000ull,
                 .max_replay_bytes = o->max_replay_kib * 1024ull,
+                .pushes = d->pushes,
+                .max_pushes_per_minute = o->max_pushes_per_minute,
         };
         d->devices = (struct devices_ctx) { d->store, d->group };
         d->http_cfg.cert_pem = d->cert;

@@ -433,6 +433,87 @@ static void test_upgrade_from_version_1(void **state) {
                          db_int(path, "SELECT sum(length(CAST(body AS BLOB))) FROM idempotency"));
 }
 
+/* Pushes of one small record by token until the first 429 (at most max);
+ * how many were answered 200 before it, and the 429 in *ret. */
+static int push_until_limited(const struct harness_syncd *s, const char *token, int max, struct harness_resp *ret) {
+        _cleanup_(freep) char *rec = active(1700000000000, 1), *body = push_of(rec, 1);
+        int ok = 0;
+
+        for (int i = 0; i < max; i++) {
+                if (push_new(s, token, body, NULL, ret) != 200)
+                        return ok;
+                harness_resp_clear(ret);
+                ok++;
+        }
+        return ok;
+}
+
+static int retry_after(const struct harness_resp *r) {
+        char buf[16];
+
+        assert_non_null(harness_header(r, "Retry-After", buf, sizeof(buf)));
+        return atoi(buf);
+}
+
+static void assert_rate_limited(const struct harness_resp *r) {
+        cJSON *j = cJSON_Parse(r->body);
+
+        assert_int_equal(r->status, 429);
+        assert_non_null(j);
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code")->valuestring, "rate_limited");
+        cJSON_Delete(j);
+}
+
+/* Pushes per account are limited: a burst of N, then one every 60/N s; the
+ * 429 says when to come back, the push refused was not processed (the same
+ * key then applies), and another account is not held back. By default the
+ * burst is 120: a bridge pushes a handful a minute. */
+static void test_push_rate_limit(void **state) {
+        _cleanup_(freep) char *rec = active(1700000000001, 0), *body = push_of(rec, 1);
+        struct harness_syncd s;
+        struct harness_resp r;
+        uint64_t t0;
+        char key[37];
+        int ok, wait;
+        cJSON *j;
+
+        (void) state;
+        start_on(&s, "rate.db", (const char *[]) { "--max-pushes-per-minute", "60", NULL });
+        t0 = harness_now_ms();
+        ok = push_until_limited(&s, HARNESS_TOKEN_A, 200, &r);
+        /* 60 at once, and one more for each second the loop took */
+        fprintf(stderr, "--max-pushes-per-minute 60: %d pushes in %llu ms before the first 429\n", ok,
+                (unsigned long long) (harness_now_ms() - t0));
+        assert_true(ok >= 60 && (uint64_t) ok <= 60 + (harness_now_ms() - t0) / 1000 + 1);
+        assert_rate_limited(&r);
+        wait = retry_after(&r);
+        assert_int_equal(wait, 1);
+        harness_resp_clear(&r);
+
+        assert_int_equal(push_new(&s, HARNESS_TOKEN_B, body, NULL, &r), 200);   /* bob has his own bucket */
+        harness_resp_clear(&r);
+        assert_int_equal(push_new(&s, HARNESS_TOKEN_A, body, key, &r), 429);
+        wait = retry_after(&r);
+        harness_resp_clear(&r);
+        sleep((unsigned) wait);         /* what the server asked for: then it must take the push */
+        push_raw(&s, HARNESS_TOKEN_A, key, body, &r);
+        assert_int_equal(r.status, 200);
+        j = cJSON_Parse(r.body);
+        assert_string_equal(result_member(j, 0, "status"), "applied");     /* not processed the first time */
+        cJSON_Delete(j);
+        harness_resp_clear(&r);
+        stop(&s);
+
+        start_on(&s, "rate-default.db", NULL);
+        t0 = harness_now_ms();
+        ok = push_until_limited(&s, HARNESS_TOKEN_A, 400, &r);
+        assert_true(ok >= 120 && (uint64_t) ok <= 120 + 2 * (harness_now_ms() - t0) / 1000 + 1);
+        assert_rate_limited(&r);
+        assert_true(retry_after(&r) >= 1);
+        harness_resp_clear(&r);
+        stop(&s);
+}
+
 /* A file a newer syncd wrote is refused, not silently taken back to our
  * schema (it used to be rewritten to user_version 1). */
 static void test_db_newer_schema(void **state) {
@@ -569,6 +650,7 @@ int main(void) {
                 cmocka_unit_test(test_push_rejected_growth),
                 cmocka_unit_test(test_replay_cap),
                 cmocka_unit_test(test_upgrade_from_version_1),
+                cmocka_unit_test(test_push_rate_limit),
                 cmocka_unit_test(test_db_newer_schema),
                 cmocka_unit_test(test_db_damaged_page),
                 cmocka_unit_test(test_db_not_a_database),
