@@ -33,6 +33,7 @@ enum store_query {
         Q_IDEM_DROP_OLDEST,
         Q_IDEM_PURGE,
         Q_DEVICE_PUT,
+        Q_DEVICES_TRIM,
         Q_DEVICES_LIST,
         _Q_MAX,
 };
@@ -63,7 +64,11 @@ static const char *const store_sql[_Q_MAX] = {
         [Q_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < ?1",
         [Q_DEVICE_PUT] = "INSERT INTO devices (account, id, json) VALUES (?1, ?2, ?3) "
                          "ON CONFLICT (account, id) DO UPDATE SET json = excluded.json",
-        [Q_DEVICES_LIST] = "SELECT json FROM devices WHERE account = ?1 ORDER BY id",
+        /* a last-seen cache: the ones seen longest ago go, never ?2 (just written) */
+        [Q_DEVICES_TRIM] = "DELETE FROM devices WHERE account = ?1 AND id IN (SELECT id FROM devices "
+                           "WHERE account = ?1 AND id <> ?2 ORDER BY json_extract(json, '$.last_seen_ms') DESC, "
+                           "id DESC LIMIT -1 OFFSET ?3)",
+        [Q_DEVICES_LIST] = "SELECT id, json FROM devices WHERE account = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
 };
 
 static const char store_schema[] =
@@ -555,13 +560,28 @@ int store_device_put(struct store *s, const char *account, const char *id, const
         return store_step_done(st);
 }
 
-int store_devices_list(struct store *s, const char *account, store_text_fn fn, void *userdata) {
+int store_devices_trim(struct store *s, const char *account, const char *keep_id, unsigned max) {
+        sqlite3_stmt *st = store_q(s, Q_DEVICES_TRIM);
+        int r;
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, keep_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, max > 0 ? max - 1 : 0);
+        r = store_step_done(st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int store_devices_list(struct store *s, const char *account, const char *after, unsigned limit,
+                       store_device_fn fn, void *userdata) {
         sqlite3_stmt *st = store_q(s, Q_DEVICES_LIST);
         int rc, r = 0;
 
         sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, after ?: "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, limit);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                r = fn((const char *) sqlite3_column_text(st, 0), userdata);
+                r = fn((const char *) sqlite3_column_text(st, 0), (const char *) sqlite3_column_text(st, 1),
+                       userdata);
                 if (r < 0)
                         break;
         }

@@ -63,5 +63,11 @@ int store_idem_trim(struct store *s, const char *account, const char *keep_key, 
 int store_idem_purge(struct store *s, uint64_t before_ms);
 
 int store_device_put(struct store *s, const char *account, const char *id, const char *json);
-typedef int (*store_text_fn)(const char *json, void *userdata);
-int store_devices_list(struct store *s, const char *account, store_text_fn fn, void *userdata);
+/* Drops the account's devices with the oldest "last_seen_ms" (then the
+ * lowest id), never keep_id, until at most max remain. Returns how many went. */
+int store_devices_trim(struct store *s, const char *account, const char *keep_id, unsigned max);
+/* Calls fn for the account's devices with an id above after (NULL or "":
+ * from the first), in id order, at most limit of them. */
+typedef int (*store_device_fn)(const char *id, const char *json, void *userdata);
+int store_devices_list(struct store *s, const char *account, const char *after, unsigned limit,
+                       store_device_fn fn, void *userdata);

@@ -34,17 +34,20 @@
 #define SYNCD_REPLAY_KIB_MAX (1024u * 1024)
 #define SYNCD_PUSHES_PER_MINUTE_DEFAULT 120u    /* a bridge pushes a handful a minute */
 #define SYNCD_PUSHES_PER_MINUTE_MAX 60000u
+#define SYNCD_DEVICES_DEFAULT 64u               /* a household has a handful */
 
 struct syncd_options {
         const char *listen, *cert, *key, *db, *tokens;
         unsigned max_skew_sec;
         unsigned max_replay_kib;
         unsigned max_pushes_per_minute;
+        unsigned max_devices;
 };
 
 static void syncd_help(void) {
         printf("Usage: syncd --listen ADDR:PORT --cert FILE --key FILE --db FILE --tokens FILE\n"
                "             [--max-skew-sec N] [--max-replay-kib N] [--max-pushes-per-minute N]\n"
+               "             [--max-devices N]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -61,6 +64,8 @@ static void syncd_help(void) {
                "  --max-pushes-per-minute N\n"
                "                       pushes an account may make: N at once, then one every 60/N s;\n"
                "                       beyond it 429 with Retry-After (default 120; 0: no limit)\n"
+               "  --max-devices N      devices an account keeps (1..1000); a new one beyond it\n"
+               "                       replaces the one seen longest ago (default 64)\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
                "\n"
@@ -105,6 +110,7 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 { "max-skew-sec", required_argument, NULL, 's' },
                 { "max-replay-kib", required_argument, NULL, 'R' },
                 { "max-pushes-per-minute", required_argument, NULL, 'P' },
+                { "max-devices", required_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -114,6 +120,7 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
         *ret_exit = false;
         o->max_replay_kib = SYNCD_REPLAY_KIB_DEFAULT;
         o->max_pushes_per_minute = SYNCD_PUSHES_PER_MINUTE_DEFAULT;
+        o->max_devices = SYNCD_DEVICES_DEFAULT;
         opterr = 0;
         while (r == 0 && (c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
                 switch (c) {
@@ -131,6 +138,9 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case 'P':
                         r = syncd_parse_uint("max-pushes-per-minute", optarg, 0, SYNCD_PUSHES_PER_MINUTE_MAX,
                                              &o->max_pushes_per_minute);
+                        break;
+                case 'D':
+                        r = syncd_parse_uint("max-devices", optarg, 1, DEVICES_PAGE_MAX, &o->max_devices);
                         break;
                 case 'h':
                         syncd_help();
@@ -334,7 +344,7 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
                 .pushes = d->pushes,
                 .max_pushes_per_minute = o->max_pushes_per_minute,
         };
-        d->devices = (struct devices_ctx) { d->store, d->group };
+        d->devices = (struct devices_ctx) { d->store, d->group, o->max_devices };
         d->http_cfg.cert_pem = d->cert;
         d->http_cfg.key_pem = d->key;
         d->http_cfg.routes = d->routes;

@@ -478,6 +478,15 @@ static void test_push_rate_limit(void **state) {
         cJSON *j;
 
         (void) state;
+        start_on(&s, "rate-default.db", NULL);
+        t0 = harness_now_ms();
+        ok = push_until_limited(&s, HARNESS_TOKEN_A, 400, &r);
+        assert_true(ok >= 120 && (uint64_t) ok <= 120 + 2 * (harness_now_ms() - t0) / 1000 + 1);
+        assert_rate_limited(&r);
+        assert_true(retry_after(&r) >= 1);
+        harness_resp_clear(&r);
+        stop(&s);
+
         start_on(&s, "rate.db", (const char *[]) { "--max-pushes-per-minute", "60", NULL });
         t0 = harness_now_ms();
         ok = push_until_limited(&s, HARNESS_TOKEN_A, 200, &r);
@@ -504,13 +513,130 @@ static void test_push_rate_limit(void **state) {
         harness_resp_clear(&r);
         stop(&s);
 
-        start_on(&s, "rate-default.db", NULL);
-        t0 = harness_now_ms();
-        ok = push_until_limited(&s, HARNESS_TOKEN_A, 400, &r);
-        assert_true(ok >= 120 && (uint64_t) ok <= 120 + 2 * (harness_now_ms() - t0) / 1000 + 1);
-        assert_rate_limited(&r);
-        assert_true(retry_after(&r) >= 1);
+}
+
+static void put_device(const struct harness_syncd *s, const char *token, unsigned id, uint64_t last_seen_ms) {
+        struct harness_resp r;
+        char path[64], body[128];
+
+        snprintf(path, sizeof(path), "/v1/devices/%016x", id);
+        snprintf(body, sizeof(body), "{\"kind\": \"host\", \"name\": \"host %u\", \"last_seen_ms\": %llu}", id,
+                 (unsigned long long) last_seen_ms);
+        assert_int_equal(harness_request(s, "PUT", path, token, body, NULL, &r), 0);
+        if (r.status != 200)
+                fprintf(stderr, "PUT %s: %ld %s\n", path, r.status, r.body ?: "");
+        assert_int_equal(r.status, 200);
         harness_resp_clear(&r);
+}
+
+/* GET path: the ids listed, as one string "1,2,3" (each id's last digits,
+ * in hex), and the answer's "next" ("" when absent). */
+static void list_devices(const struct harness_syncd *s, const char *token, const char *path, char *ids, size_t size,
+                         char *next, size_t next_size) {
+        struct harness_resp r;
+        const cJSON *d, *n;
+        cJSON *j;
+
+        assert_int_equal(harness_request(s, "GET", path, token, NULL, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        j = cJSON_Parse(r.body);
+        assert_non_null(j);
+        ids[0] = '\0';
+        cJSON_ArrayForEach(d, cJSON_GetObjectItem(j, "devices")) {
+                const char *id = cJSON_GetObjectItem(d, "id")->valuestring;
+
+                while (*id == '0' && id[1])
+                        id++;
+                snprintf(ids + strlen(ids), size - strlen(ids), "%s%s", ids[0] ? "," : "", id);
+        }
+        n = cJSON_GetObjectItem(j, "next");
+        snprintf(next, next_size, "%s", cJSON_IsString(n) ? n->valuestring : "");
+        cJSON_Delete(j);
+        harness_resp_clear(&r);
+}
+
+static void assert_devices(const struct harness_syncd *s, const char *token, const char *want) {
+        char ids[1024], next[32];
+
+        list_devices(s, token, "/v1/devices", ids, sizeof(ids), next, sizeof(next));
+        if (strcmp(ids, want) != 0)
+                fprintf(stderr, "devices %s, want %s\n", ids, want);
+        assert_string_equal(ids, want);
+        assert_string_equal(next, "");
+}
+
+/* An account keeps at most --max-devices: a new device beyond it replaces
+ * the one seen longest ago (never itself, however old its last_seen_ms);
+ * replacing a known device drops none; other accounts are apart. */
+static void test_devices_limit(void **state) {
+        struct harness_syncd s;
+        char want[1024] = "";
+
+        (void) state;
+        /* by default 64: the red team registered 200,000 */
+        start_on(&s, "devices-default.db", NULL);
+        for (unsigned i = 1; i <= 70; i++)
+                put_device(&s, HARNESS_TOKEN_A, i, 1000 + i);
+        for (unsigned i = 7; i <= 70; i++)
+                snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%x", i > 7 ? "," : "", i);
+        assert_devices(&s, HARNESS_TOKEN_A, want);
+        stop(&s);
+
+        start_on(&s, "devices.db", (const char *[]) { "--max-devices", "4", NULL });
+        for (unsigned i = 1; i <= 6; i++)
+                put_device(&s, HARNESS_TOKEN_A, i, 1000 + i);
+        assert_devices(&s, HARNESS_TOKEN_A, "3,4,5,6");
+        put_device(&s, HARNESS_TOKEN_A, 7, 1);                 /* the oldest of all, but the newest written */
+        assert_devices(&s, HARNESS_TOKEN_A, "4,5,6,7");
+        put_device(&s, HARNESS_TOKEN_A, 4, 2000);
+        assert_devices(&s, HARNESS_TOKEN_A, "4,5,6,7");
+        put_device(&s, HARNESS_TOKEN_B, 1, 1);
+        assert_devices(&s, HARNESS_TOKEN_B, "1");
+        assert_devices(&s, HARNESS_TOKEN_A, "4,5,6,7");
+        put_device(&s, HARNESS_TOKEN_A, 8, 1500);              /* 7 (last seen at 1) makes room */
+        assert_devices(&s, HARNESS_TOKEN_A, "4,5,6,8");
+        stop(&s);
+}
+
+/* GET /v1/devices?limit=N&after=ID pages in id order; "next" is there only
+ * when there are more, and is the after of the next page. Without a query
+ * the first page is the largest (1000), the whole registry within the cap:
+ * a client that reads only "devices" sees every device, as before. */
+static void test_devices_paging(void **state) {
+        static const char *const bad[] = { "?limit=0", "?limit=1001", "?limit=x", "?limit=", "?after=XYZ",
+                                           "?after=00000000000000AA", "?limit=2&foo=1", "?limit=2&limit=3", NULL };
+        struct harness_syncd s;
+        struct harness_resp r;
+        char ids[256], next[32], path[96];
+
+        (void) state;
+        start_on(&s, "paging.db", NULL);
+        for (unsigned i = 1; i <= 5; i++)
+                put_device(&s, HARNESS_TOKEN_A, 0xa0 + i, 1000 + i);
+        list_devices(&s, HARNESS_TOKEN_A, "/v1/devices?limit=2", ids, sizeof(ids), next, sizeof(next));
+        assert_string_equal(ids, "a1,a2");
+        assert_string_equal(next, "00000000000000a2");
+        snprintf(path, sizeof(path), "/v1/devices?after=%s&limit=2", next);
+        list_devices(&s, HARNESS_TOKEN_A, path, ids, sizeof(ids), next, sizeof(next));
+        assert_string_equal(ids, "a3,a4");
+        snprintf(path, sizeof(path), "/v1/devices?limit=2&after=%s", next);
+        list_devices(&s, HARNESS_TOKEN_A, path, ids, sizeof(ids), next, sizeof(next));
+        assert_string_equal(ids, "a5");
+        assert_string_equal(next, "");
+        list_devices(&s, HARNESS_TOKEN_A, "/v1/devices?limit=5", ids, sizeof(ids), next, sizeof(next));
+        assert_string_equal(ids, "a1,a2,a3,a4,a5");
+        assert_string_equal(next, "");                          /* exactly a page: no next */
+        list_devices(&s, HARNESS_TOKEN_A, "/v1/devices?after=00000000000000a5", ids, sizeof(ids), next, sizeof(next));
+        assert_string_equal(ids, "");
+        assert_devices(&s, HARNESS_TOKEN_A, "a1,a2,a3,a4,a5");
+        for (const char *const *b = bad; *b; b++) {
+                snprintf(path, sizeof(path), "/v1/devices%s", *b);
+                assert_int_equal(harness_request(&s, "GET", path, HARNESS_TOKEN_A, NULL, NULL, &r), 0);
+                if (r.status != 400)
+                        fprintf(stderr, "GET %s: %ld\n", path, r.status);
+                assert_int_equal(r.status, 400);
+                harness_resp_clear(&r);
+        }
         stop(&s);
 }
 
@@ -651,6 +777,8 @@ int main(void) {
                 cmocka_unit_test(test_replay_cap),
                 cmocka_unit_test(test_upgrade_from_version_1),
                 cmocka_unit_test(test_push_rate_limit),
+                cmocka_unit_test(test_devices_limit),
+                cmocka_unit_test(test_devices_paging),
                 cmocka_unit_test(test_db_newer_schema),
                 cmocka_unit_test(test_db_damaged_page),
                 cmocka_unit_test(test_db_not_a_database),
