@@ -7,10 +7,10 @@
  * element is that record's "rejected"/"invalid_value", its result naming
  * the item in our own words (or "" when it names none: never the client's
  * strings, which would make the stored answer as large as the push). A
- * valid push joins
- * the group commit (group.h): its records and its stored response are
- * written in the group's transaction, after the pushes that arrived before
- * it, and the answer is sent only after that transaction's COMMIT. */
+ * valid push joins the group commit (group.h): its records and its stored
+ * response are written in the group's transaction, after the pushes that
+ * arrived before it, and the answer is sent only after that transaction's
+ * COMMIT. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -30,7 +30,7 @@
 #define SYNCD_VERSION "1"
 #define SYNCD_STOP_GRACE_MS 2000
 
-#define SYNCD_REPLAY_KIB_DEFAULT 8192u            /* 8 MiB: nine of the largest answers (850 KB) */
+#define SYNCD_REPLAY_KIB_DEFAULT 8192u          /* 8 MiB: nine of the largest answers (850 KB) */
 #define SYNCD_REPLAY_KIB_MAX (1024u * 1024)
 #define SYNCD_PUSHES_PER_MINUTE_DEFAULT 120u    /* a bridge pushes a handful a minute */
 #define SYNCD_PUSHES_PER_MINUTE_MAX 60000u

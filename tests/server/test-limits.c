@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of syncd's limits and start-up checks, each found by a red-team run:
- * what a push's stored answer may hold, the database file it refuses (a newer schema, a damaged page, not a
- * database, a missing directory) with SQLite's own words and without writing
- * to it, and the warning about a tokens or key file others can read. Starts
- * the built binary (BRIDGED_BUILD) on 127.0.0.1 port 0, each test on its own
- * database. */
+ * what a rejected record's result may repeat, the cap on stored push answers,
+ * the push rate limit, the device cap and paging, the database files it
+ * refuses (a newer schema, a damaged page, not a database, a missing
+ * directory) with SQLite's own words and without writing to them, and the
+ * warning about a tokens or key file others can read. Starts the built
+ * binary (BRIDGED_BUILD) on 127.0.0.1 port 0, each test on its own database. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
