@@ -2,10 +2,13 @@
 /* Device bodies: {"kind": "buds|host", "family"?: "standard|pro", "model"?,
  * "firmware"?, "serial"?, "name"? (strings of at most DEVICES_TEXT_MAX bytes),
  * "battery"?: 0..100, "last_seen_ms": integer >= 0}. Stored as the object
- * with its "id" first, members in that order. Never stores what it did not
- * check, and never answers a PUT before its group has committed. */
+ * with its "id" first, members in that order; an account keeps at most its
+ * limit of them (the ones seen longest ago make room), and a list is paged.
+ * Never stores what it did not check, never answers a PUT before its group
+ * has committed, and never builds an answer larger than one page. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +94,7 @@ static cJSON *devices_normalize(const char *id, const cJSON *d) {
 /* One PUT waiting for its group: the checked, normalized device. */
 struct devices_put {
         struct store *store;
+        unsigned max;
         const char *account;
         const char *id;
         char *json;
@@ -99,8 +103,12 @@ struct devices_put {
 
 static int devices_put_apply(void *userdata) {
         struct devices_put *p = userdata;
+        int r;
 
-        return store_device_put(p->store, p->account, p->id, p->json);
+        r = store_device_put(p->store, p->account, p->id, p->json);
+        if (r >= 0)
+                r = store_devices_trim(p->store, p->account, p->id, p->max);
+        return r < 0 ? r : 0;
 }
 
 static void devices_put_committed(void *userdata, int result) {
@@ -128,7 +136,7 @@ static int devices_put_join(struct devices_ctx *d, struct http_request *req, cha
                 free(json);
                 return -ENOMEM;
         }
-        *p = (struct devices_put) { d->store, req->account, req->path_arg, json, 0 };
+        *p = (struct devices_put) { d->store, d->max, req->account, req->path_arg, json, 0 };
         r = group_join(d->group, req->connection, &(struct group_write) { devices_put_apply,
                                                                           devices_put_committed, p });
         if (r < 0) {
@@ -176,25 +184,90 @@ void devices_put_done(void *userdata, struct http_request *req) {
         req->data = NULL;
 }
 
-static int devices_list_add(const char *json, void *userdata) {
-        cJSON *d = cJSON_Parse(json);   /* our own text */
+/* The query of a list: limit (1..DEVICES_PAGE_MAX) and after (an id), both
+ * optional; anything else is an error. */
+struct devices_list_args {
+        const char *limit;
+        const char *after;
+        bool unknown;
+};
 
+static enum MHD_Result devices_list_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct devices_list_args *a = cls;
+
+        (void) kind;
+        if (strcmp(key, "limit") == 0 && !a->limit)
+                a->limit = value ?: "";
+        else if (strcmp(key, "after") == 0 && !a->after)
+                a->after = value ?: "";
+        else
+                a->unknown = true;
+        return MHD_YES;
+}
+
+static int devices_list_limit(const char *text, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        if (!text) {
+                *ret = DEVICES_PAGE_MAX;
+                return 0;
+        }
+        if (text[0] < '0' || text[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(text, &end, 10);
+        if (errno || *end || v < 1 || v > DEVICES_PAGE_MAX)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* One page: up to limit devices; one more row only says there are more. */
+struct devices_page {
+        cJSON *list;
+        unsigned limit, n;
+        char last[17];
+        bool more;
+};
+
+static int devices_page_add(const char *id, const char *json, void *userdata) {
+        struct devices_page *p = userdata;
+        cJSON *d;
+
+        if (p->n == p->limit) {
+                p->more = true;
+                return 0;
+        }
+        d = cJSON_Parse(json);          /* our own text */
         if (!d)
                 return -EIO;
-        cJSON_AddItemToArray(userdata, d);
+        cJSON_AddItemToArray(p->list, d);
+        snprintf(p->last, sizeof(p->last), "%s", id);
+        p->n++;
         return 0;
 }
 
 int devices_handle_list(void *userdata, struct http_request *req, struct reply *ret) {
         _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
         struct devices_ctx *d = userdata;
-        cJSON *list = cJSON_AddArrayToObject(root, "devices");
+        struct devices_list_args a = {};
+        struct devices_page page = { .list = cJSON_AddArrayToObject(root, "devices") };
+        uint64_t after;
         int r;
 
-        if (!list)
+        if (!page.list)
                 return -ENOMEM;
-        r = store_devices_list(d->store, req->account, devices_list_add, list);
+        (void) MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, devices_list_arg, &a);
+        if (a.unknown || devices_list_limit(a.limit, &page.limit) < 0)
+                return reply_error(ret, 400, "bad_request", "the query may be limit=1..%d and after=ID",
+                                   DEVICES_PAGE_MAX);
+        if (a.after && recjson_origin_parse(a.after, &after) < 0)
+                return reply_error(ret, 400, "bad_request", "after: must be a device id (16 lower-case hex digits)");
+        r = store_devices_list(d->store, req->account, a.after, page.limit + 1, devices_page_add, &page);
         if (r < 0)
                 return r;
+        if (page.more && !cJSON_AddStringToObject(root, "next", page.last))
+                return -ENOMEM;
         return reply_json(ret, 200, TAKE_PTR(root));
 }

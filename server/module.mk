@@ -9,16 +9,20 @@ SYNCD_TEST_LIBS = $(call pkglibs,libcurl)
 
 PROGRAMS += $(B)/server/syncd
 
-$(B)/server/syncd: $(SYNCD_OBJS) $(B)/libcodec.a
+$(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/libcodec.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_LIBS)
 
 # The suites drive the binary over HTTPS with libcurl (certificates from
 # tests/lib/mkcerts.sh); the binary is an order-only prerequisite.
-TESTS += $(B)/tests/server/test-syncd
+TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits
 BENCHES += $(B)/tests/server/bench-syncd
 
 $(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson) $(SYNCD_TEST_LIBS)
+
+# The limits and start-up checks; reads and damages database files with sqlite3.
+$(B)/tests/server/test-limits: $(B)/tests/server/test-limits.o $(B)/tests/lib/harness.o | $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson sqlite3) $(SYNCD_TEST_LIBS)
 
 $(B)/tests/server/bench-syncd: $(B)/tests/server/bench-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_TEST_LIBS)

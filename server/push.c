@@ -4,10 +4,13 @@
  * an empty records array, or an element that is not an object with string
  * "key" and "family" is a 400 (the results could not even name it); more than
  * 1000 records is a 413 (the client splits); anything else wrong with an
- * element is that record's "rejected"/"invalid_value". A valid push joins
- * the group commit (group.h): its records and its stored response are
- * written in the group's transaction, after the pushes that arrived before
- * it, and the answer is sent only after that transaction's COMMIT. */
+ * element is that record's "rejected"/"invalid_value", its result naming
+ * the item in our own words (or "" when it names none: never the client's
+ * strings, which would make the stored answer as large as the push). A
+ * valid push joins the group commit (group.h): its records and its stored
+ * response are written in the group's transaction, after the pushes that
+ * arrived before it, and the answer is sent only after that transaction's
+ * COMMIT. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 #include "codec/recjson.h"
 #include "cleanup.h"
 #include "now.h"
+#include "ratelimit.h"
 #include "sync.h"
 
 #define SYNC_PUSH_MAX 1000
@@ -36,6 +40,21 @@ struct sync_push {
         int result;                     /* the group's outcome */
         bool joined;
 };
+
+/* After the 400s and the 409, which cost nothing: only a push that would be
+ * processed is counted. Its body is then read and dropped (http.c). */
+static int sync_push_rate(struct sync_ctx *s, const char *account, struct reply *ret) {
+        unsigned wait;
+        int r;
+
+        r = ratelimit_take(s->pushes, account, now_ms(CLOCK_MONOTONIC), &wait);
+        if (r != -EAGAIN)
+                return r;
+        r = reply_error(ret, 429, "rate_limited", "more pushes than this server takes from one account "
+                        "(%u a minute); retry in %u s", s->max_pushes_per_minute, wait);
+        ret->retry_after = wait;
+        return r;
+}
 
 int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret) {
         struct sync_ctx *s = userdata;
@@ -63,7 +82,7 @@ int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret)
                                                      "a request with this Idempotency-Key is still being processed");
         }
         req->data = p;
-        return 0;
+        return sync_push_rate(s, req->account, ret);
 }
 
 void sync_push_done(void *userdata, struct http_request *req) {
@@ -182,16 +201,35 @@ static int sync_push_rejected(cJSON *res, const char *reason) {
         return 0;
 }
 
+/* The names a result carries: our own spelling of the record's item when it
+ * names one of the five, else "" for both. Never the strings as sent: a
+ * push of records with megabyte names would store an answer as large as
+ * itself, kept for a day, for every key it is sent under. */
+static void sync_push_item_names(const cJSON *j, const char **ret_key, const char **ret_family) {
+        enum key k;
+        enum family f;
+
+        if (key_from_name(cJSON_GetObjectItemCaseSensitive(j, "key")->valuestring, &k) < 0 ||
+            family_from_name(cJSON_GetObjectItemCaseSensitive(j, "family")->valuestring, &f) < 0 ||
+            !key_family_is_valid((int) k, (int) f)) {
+                *ret_key = *ret_family = "";
+                return;
+        }
+        *ret_key = key_name(k);
+        *ret_family = family_name(f);
+}
+
 static int sync_push_one(struct sync_push *p, const cJSON *j, cJSON *results) {
         cJSON *res = cJSON_CreateObject();
         struct value_err e = {};
+        const char *key, *family;
         struct record rec;
 
         if (!res)
                 return -ENOMEM;
         cJSON_AddItemToArray(results, res);
-        if (!cJSON_AddStringToObject(res, "key", cJSON_GetObjectItemCaseSensitive(j, "key")->valuestring) ||
-            !cJSON_AddStringToObject(res, "family", cJSON_GetObjectItemCaseSensitive(j, "family")->valuestring))
+        sync_push_item_names(j, &key, &family);
+        if (!cJSON_AddStringToObject(res, "key", key) || !cJSON_AddStringToObject(res, "family", family))
                 return -ENOMEM;
         if (recjson_record_from(j, &rec, &e) < 0 || value_check(&rec.value, &e) < 0)
                 return sync_push_rejected(res, "invalid_value");
@@ -230,6 +268,9 @@ static int sync_push_apply(void *userdata) {
                 return -ENOMEM;
         r = store_idem_put(p->s->store, p->account, idempotency_claim_key(p->claim), p->digest, 200, body,
                            p->now_ms);
+        if (r >= 0)
+                r = store_idem_trim(p->s->store, p->account, idempotency_claim_key(p->claim),
+                                    p->s->max_replay_bytes);
         if (r >= 0 && p->now_ms - p->s->last_purge_ms >= SYNC_PURGE_EVERY_MS) {
                 r = store_idem_purge(p->s->store, p->now_ms - IDEMPOTENCY_TTL_MS);
                 p->s->last_purge_ms = p->now_ms;

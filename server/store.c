@@ -4,6 +4,7 @@
  * signed 64-bit integers and compared in C with stamp_cmp, never in SQL. Must
  * never answer from an uncommitted state: the caller commits, then replies. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -11,7 +12,11 @@
 #include <sqlite3.h>
 
 #include "cleanup.h"
+#include "common/errmsg.h"
 #include "store.h"
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 enum store_query {
         Q_BEGIN,
@@ -24,8 +29,11 @@ enum store_query {
         Q_RECORDS_SINCE,
         Q_IDEM_GET,
         Q_IDEM_PUT,
+        Q_IDEM_USAGE,
+        Q_IDEM_DROP_OLDEST,
         Q_IDEM_PURGE,
         Q_DEVICE_PUT,
+        Q_DEVICES_TRIM,
         Q_DEVICES_LIST,
         _Q_MAX,
 };
@@ -45,12 +53,22 @@ static const char *const store_sql[_Q_MAX] = {
         [Q_RECORDS_SINCE] = "SELECT seq, json FROM records WHERE account = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         [Q_IDEM_GET] = "SELECT digest, status, body FROM idempotency "
                        "WHERE account = ?1 AND key = ?2 AND created_ms >= ?3",
-        [Q_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency (account, key, digest, status, body, created_ms) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        /* not INSERT OR REPLACE: the rows it deletes would not fire the usage trigger */
+        [Q_IDEM_PUT] = "INSERT INTO idempotency (account, key, digest, status, body, created_ms) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (account, key) DO UPDATE "
+                       "SET digest = excluded.digest, status = excluded.status, body = excluded.body, "
+                       "created_ms = excluded.created_ms",
+        [Q_IDEM_USAGE] = "SELECT bytes FROM idempotency_usage WHERE account = ?1",
+        [Q_IDEM_DROP_OLDEST] = "DELETE FROM idempotency WHERE account = ?1 AND key = (SELECT key FROM idempotency "
+                               "WHERE account = ?1 AND key <> ?2 ORDER BY created_ms, key LIMIT 1)",
         [Q_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < ?1",
         [Q_DEVICE_PUT] = "INSERT INTO devices (account, id, json) VALUES (?1, ?2, ?3) "
                          "ON CONFLICT (account, id) DO UPDATE SET json = excluded.json",
-        [Q_DEVICES_LIST] = "SELECT json FROM devices WHERE account = ?1 ORDER BY id",
+        /* a last-seen cache: the ones seen longest ago go, never ?2 (just written) */
+        [Q_DEVICES_TRIM] = "DELETE FROM devices WHERE account = ?1 AND id IN (SELECT id FROM devices "
+                           "WHERE account = ?1 AND id <> ?2 ORDER BY json_extract(json, '$.last_seen_ms') DESC, "
+                           "id DESC LIMIT -1 OFFSET ?3)",
+        [Q_DEVICES_LIST] = "SELECT id, json FROM devices WHERE account = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
 };
 
 static const char store_schema[] =
@@ -66,7 +84,29 @@ static const char store_schema[] =
         "CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (created_ms);"
         "CREATE TABLE IF NOT EXISTS devices (account TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,"
         " PRIMARY KEY (account, id)) WITHOUT ROWID;"
-        "PRAGMA user_version = 1;";
+        /* version 2: the bytes of each account's stored answers, kept by triggers so that no statement
+         * can forget them, and an index to find an account's oldest answers */
+        "CREATE INDEX IF NOT EXISTS idempotency_by_account_age ON idempotency (account, created_ms);"
+        "CREATE TABLE IF NOT EXISTS idempotency_usage (account TEXT PRIMARY KEY, bytes INTEGER NOT NULL)"
+        " WITHOUT ROWID;"
+        "CREATE TRIGGER IF NOT EXISTS idempotency_usage_insert AFTER INSERT ON idempotency BEGIN"
+        " INSERT INTO idempotency_usage (account, bytes) VALUES (new.account, length(CAST(new.body AS BLOB)))"
+        " ON CONFLICT (account) DO UPDATE SET bytes = bytes + excluded.bytes; END;"
+        "CREATE TRIGGER IF NOT EXISTS idempotency_usage_update AFTER UPDATE OF body ON idempotency BEGIN"
+        " UPDATE idempotency_usage SET bytes = bytes - length(CAST(old.body AS BLOB))"
+        " + length(CAST(new.body AS BLOB)) WHERE account = new.account; END;"
+        "CREATE TRIGGER IF NOT EXISTS idempotency_usage_delete AFTER DELETE ON idempotency BEGIN"
+        " UPDATE idempotency_usage SET bytes = bytes - length(CAST(old.body AS BLOB))"
+        " WHERE account = old.account; END;";
+
+/* Run on a file of an older version: the counts made from what is stored
+ * (a version-1 syncd that opened a version-2 file since kept the tables but
+ * counted wrongly: its INSERT OR REPLACE fired only the insert trigger). */
+static const char store_upgrade[] =
+        "DELETE FROM idempotency_usage;"
+        "INSERT INTO idempotency_usage (account, bytes)"
+        " SELECT account, sum(length(CAST(body AS BLOB))) FROM idempotency GROUP BY account;"
+        "PRAGMA user_version = " STRINGIFY(STORE_SCHEMA_VERSION) ";";
 
 struct store {
         sqlite3 *db;
@@ -107,6 +147,9 @@ static int store_errno(int rc) {
                 return -EACCES;
         case SQLITE_CONSTRAINT:
                 return -EEXIST;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EUCLEAN;        /* "Structure needs cleaning" says more than "Input/output error" */
         }
         return -EIO;
 }
@@ -160,38 +203,155 @@ static int store_make_secret(struct store *s) {
         return r;
 }
 
-static int store_setup(struct store *s) {
+/* SQLite's own words for what failed, with the system's when a system call
+ * failed (SQLite says "unable to open database file" both for a missing
+ * directory and for one we may not write). */
+static int store_sqlite_error(struct store *s, int rc, char **ret_error) {
+        int r = store_errno(rc) ?: -EIO, sys = s->db ? sqlite3_system_errno(s->db) : 0;
+
+        switch (rc & 0xff) {
+        case SQLITE_CANTOPEN:
+        case SQLITE_IOERR:
+        case SQLITE_PERM:
+        case SQLITE_READONLY:
+        case SQLITE_FULL:
+                if (sys > 0)
+                        return errmsg_setf(ret_error, r, "%s (%s)", sqlite3_errmsg(s->db), strerror(sys));
+        }
+        return errmsg_setf(ret_error, r, "%s", s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+}
+
+/* One integer of a PRAGMA that reads. */
+static int store_pragma_int(struct store *s, const char *sql, int *ret, char **ret_error) {
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW)
+                        *ret = sqlite3_column_int(st, 0);
+        }
+        if (rc != SQLITE_ROW) {
+                int r = store_sqlite_error(s, rc, ret_error);
+
+                sqlite3_finalize(st);
+                return r;
+        }
+        sqlite3_finalize(st);
+        return 0;
+}
+
+/* A file written by a newer syncd may hold what this one would misread or
+ * silently drop: refused before anything is written to it. */
+static int store_check_version(struct store *s, int *ret_version, char **ret_error) {
+        int v = 0, r;
+
+        r = store_pragma_int(s, "PRAGMA user_version", &v, ret_error);
+        if (r < 0)
+                return r;
+        if (v > STORE_SCHEMA_VERSION)
+                return errmsg_setf(ret_error, -EPROTONOSUPPORT,
+                                   "its schema version %d is newer than this syncd's %d (a newer syncd wrote it); "
+                                   "refusing to use it, nothing was written to it", v, STORE_SCHEMA_VERSION);
+        *ret_version = v;
+        return 0;
+}
+
+/* PRAGMA quick_check's first complaint on one line ("*** in database main
+ * ***\nPage 6: ..." comes as two), or SQLite's error when the check itself
+ * fails. A damaged file would otherwise start fine and fail every request
+ * that reads the bad page, for ever. */
+static int store_quick_check(struct store *s, char **ret_error) {
+        _cleanup_(freep) char *first = NULL;
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *t = (const char *) sqlite3_column_text(st, 0);
+
+                first = strdup(t ?: "?");
+                if (!first)
+                        rc = SQLITE_NOMEM;
+        }
+        if (!first) {
+                int r = errmsg_setf(ret_error, store_errno(rc) ?: -EIO, "PRAGMA quick_check failed: %s",
+                                    sqlite3_errmsg(s->db));
+
+                sqlite3_finalize(st);
+                return r;
+        }
+        sqlite3_finalize(st);
+        if (strcmp(first, "ok") == 0)
+                return 0;
+        for (char *p = first; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                        *p = ' ';
+        return errmsg_setf(ret_error, -EUCLEAN, "PRAGMA quick_check failed: %s; restore it from a backup",
+                           first);
+}
+
+/* The tables, and the upgrade from an older version, in one transaction. */
+static int store_make_schema(struct store *s, bool upgrade, char **ret_error) {
         int rc, r;
 
-        rc = sqlite3_busy_timeout(s->db, 5000);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL, NULL, NULL);
+        rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
                 rc = sqlite3_exec(s->db, store_schema, NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-                return store_errno(rc) ?: -EIO;
-        r = store_load_secret(s);
-        if (r == -ENOENT)
-                r = store_make_secret(s);
+        if (rc == SQLITE_OK && upgrade)
+                rc = sqlite3_exec(s->db, store_upgrade, NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                return 0;
+        r = store_sqlite_error(s, rc, ret_error);
+        if (!sqlite3_get_autocommit(s->db))
+                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
 }
 
-int store_open(const char *path, struct store **ret) {
+static int store_setup(struct store *s, char **ret_error) {
+        int rc, r, version = 0;
+
+        rc = sqlite3_busy_timeout(s->db, 5000);
+        if (rc != SQLITE_OK)
+                return store_sqlite_error(s, rc, ret_error);
+        r = store_check_version(s, &version, ret_error);
+        if (r >= 0)
+                r = store_quick_check(s, ret_error);
+        if (r < 0)
+                return r;
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return store_sqlite_error(s, rc, ret_error);
+        r = store_make_schema(s, version < STORE_SCHEMA_VERSION, ret_error);
+        if (r < 0)
+                return r;
+        r = store_load_secret(s);
+        if (r == -ENOENT)
+                r = store_make_secret(s);
+        if (r < 0)
+                return errmsg_setf(ret_error, r, "cannot read or make the cursor secret: %s", strerror(-r));
+        return 0;
+}
+
+int store_open(const char *path, struct store **ret, char **ret_error) {
         _cleanup_(store_freep) struct store *s = calloc(1, sizeof(*s));
         int rc, r;
 
         if (!s)
-                return -ENOMEM;
+                return errmsg_setf(ret_error, -ENOMEM, "out of memory");
         rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK)
-                return store_errno(rc) ?: -EIO;
-        r = store_setup(s);
+                return store_sqlite_error(s, rc, ret_error);
+        r = store_setup(s, ret_error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < _Q_MAX; i++) {
                 rc = sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
                 if (rc != SQLITE_OK)
-                        return store_errno(rc) ?: -EIO;
+                        return store_sqlite_error(s, rc, ret_error);
         }
         *ret = TAKE_PTR(s);
         return 0;
@@ -359,6 +519,31 @@ int store_idem_put(struct store *s, const char *account, const char *key,
         return store_step_done(st);
 }
 
+int store_idem_trim(struct store *s, const char *account, const char *keep_key, uint64_t max_bytes) {
+        int dropped = 0, r;
+
+        for (;;) {
+                sqlite3_stmt *st = store_q(s, Q_IDEM_USAGE);
+                uint64_t bytes;
+
+                sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+                r = store_step_u64(st, &bytes);
+                if (r == -ENOENT || (r == 0 && bytes <= max_bytes))
+                        return dropped;
+                if (r < 0)
+                        return r;
+                st = store_q(s, Q_IDEM_DROP_OLDEST);
+                sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, keep_key, -1, SQLITE_STATIC);
+                r = store_step_done(st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_changes(s->db) == 0)
+                        return dropped;         /* keep_key's answer alone is over max_bytes */
+                dropped++;
+        }
+}
+
 int store_idem_purge(struct store *s, uint64_t before_ms) {
         sqlite3_stmt *st = store_q(s, Q_IDEM_PURGE);
 
@@ -375,13 +560,28 @@ int store_device_put(struct store *s, const char *account, const char *id, const
         return store_step_done(st);
 }
 
-int store_devices_list(struct store *s, const char *account, store_text_fn fn, void *userdata) {
+int store_devices_trim(struct store *s, const char *account, const char *keep_id, unsigned max) {
+        sqlite3_stmt *st = store_q(s, Q_DEVICES_TRIM);
+        int r;
+
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, keep_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, max > 0 ? max - 1 : 0);
+        r = store_step_done(st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int store_devices_list(struct store *s, const char *account, const char *after, unsigned limit,
+                       store_device_fn fn, void *userdata) {
         sqlite3_stmt *st = store_q(s, Q_DEVICES_LIST);
         int rc, r = 0;
 
         sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, after ?: "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, limit);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                r = fn((const char *) sqlite3_column_text(st, 0), userdata);
+                r = fn((const char *) sqlite3_column_text(st, 0), (const char *) sqlite3_column_text(st, 1),
+                       userdata);
                 if (r < 0)
                         break;
         }

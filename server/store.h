@@ -14,10 +14,15 @@
 #include "cursor.h"
 
 #define STORE_DIGEST_SIZE 32
+#define STORE_SCHEMA_VERSION 2          /* PRAGMA user_version; a file with a higher one is refused */
 
 struct store;
 
-int store_open(const char *path, struct store **ret);
+/* Opens or creates the database. A file of a newer schema (-EPROTONOSUPPORT),
+ * one that fails PRAGMA quick_check (-EUCLEAN), or one SQLite cannot use is
+ * refused, with SQLite's own words in *ret_error (malloc'd; see
+ * common/errmsg.h); the checks run before anything is written to the file. */
+int store_open(const char *path, struct store **ret, char **ret_error);
 struct store *store_free(struct store *s);
 
 /* The per-database secret that cursors are bound to (made on first open). */
@@ -51,8 +56,18 @@ int store_idem_get(struct store *s, const char *account, const char *key, uint64
 int store_idem_put(struct store *s, const char *account, const char *key,
                    const uint8_t digest[static STORE_DIGEST_SIZE], unsigned status, const char *body,
                    uint64_t now_ms);
+/* Drops the account's oldest stored responses, never keep_key's, until they
+ * take at most max_bytes (keep_key's alone may take more). Returns how many
+ * went. */
+int store_idem_trim(struct store *s, const char *account, const char *keep_key, uint64_t max_bytes);
 int store_idem_purge(struct store *s, uint64_t before_ms);
 
 int store_device_put(struct store *s, const char *account, const char *id, const char *json);
-typedef int (*store_text_fn)(const char *json, void *userdata);
-int store_devices_list(struct store *s, const char *account, store_text_fn fn, void *userdata);
+/* Drops the account's devices with the oldest "last_seen_ms" (then the
+ * lowest id), never keep_id, until at most max remain. Returns how many went. */
+int store_devices_trim(struct store *s, const char *account, const char *keep_id, unsigned max);
+/* Calls fn for the account's devices with an id above after (NULL or "":
+ * from the first), in id order, at most limit of them. */
+typedef int (*store_device_fn)(const char *id, const char *json, void *userdata);
+int store_devices_list(struct store *s, const char *account, const char *after, unsigned limit,
+                       store_device_fn fn, void *userdata);

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "idempotency.h"
 #include "longpoll.h"
+#include "ratelimit.h"
 #include "store.h"
 
 #define SYNC_SCHEMA 1
@@ -24,6 +25,9 @@ struct sync_ctx {
         struct idempotency *idempotency;
         struct group *group;
         uint64_t max_skew_ms;
+        uint64_t max_replay_bytes;      /* per account; beyond it the oldest stored answers go */
+        struct ratelimit *pushes;       /* per account */
+        unsigned max_pushes_per_minute; /* for the 429's message */
         uint64_t last_purge_ms;
 };
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -23,19 +24,30 @@
 #include "http.h"
 #include "log.h"
 #include "now.h"
+#include "ratelimit.h"
 #include "sync.h"
 
 #define SYNCD_VERSION "1"
 #define SYNCD_STOP_GRACE_MS 2000
 
+#define SYNCD_REPLAY_KIB_DEFAULT 8192u          /* 8 MiB: nine of the largest answers (850 KB) */
+#define SYNCD_REPLAY_KIB_MAX (1024u * 1024)
+#define SYNCD_PUSHES_PER_MINUTE_DEFAULT 120u    /* a bridge pushes a handful a minute */
+#define SYNCD_PUSHES_PER_MINUTE_MAX 60000u
+#define SYNCD_DEVICES_DEFAULT 64u               /* a household has a handful */
+
 struct syncd_options {
         const char *listen, *cert, *key, *db, *tokens;
         unsigned max_skew_sec;
+        unsigned max_replay_kib;
+        unsigned max_pushes_per_minute;
+        unsigned max_devices;
 };
 
 static void syncd_help(void) {
         printf("Usage: syncd --listen ADDR:PORT --cert FILE --key FILE --db FILE --tokens FILE\n"
-               "             [--max-skew-sec N]\n"
+               "             [--max-skew-sec N] [--max-replay-kib N] [--max-pushes-per-minute N]\n"
+               "             [--max-devices N]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -47,6 +59,13 @@ static void syncd_help(void) {
                "  --db FILE            SQLite database, created when missing\n"
                "  --tokens FILE        lines \"TOKEN ACCOUNT\"; '#' starts a comment\n"
                "  --max-skew-sec N     reject stamps more than N s ahead of this clock (default 300)\n"
+               "  --max-replay-kib N   push answers kept for replays, per account, in KiB; beyond it\n"
+               "                       the oldest go first (default 8192)\n"
+               "  --max-pushes-per-minute N\n"
+               "                       pushes an account may make: N at once, then one every 60/N s;\n"
+               "                       beyond it 429 with Retry-After (default 120; 0: no limit)\n"
+               "  --max-devices N      devices an account keeps (1..1000); a new one beyond it\n"
+               "                       replaces the one seen longest ago (default 64)\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
                "\n"
@@ -67,6 +86,19 @@ static int syncd_usage_error(const char *fmt, ...) {
         return 2;
 }
 
+/* A decimal number min..max for option name, or a usage error. */
+static int syncd_parse_uint(const char *name, const char *text, unsigned min, unsigned max, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(text, &end, 10);
+        if (errno || *end || !*text || text[0] == '-' || v < min || v > max)
+                return syncd_usage_error("--%s: '%s' is not a number %u..%u", name, text, min, max);
+        *ret = (unsigned) v;
+        return 0;
+}
+
 /* 0 to go on, or the exit status (0 after --help/--version, 2 on a usage error). */
 static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, bool *ret_exit) {
         static const struct option opts[] = {
@@ -76,17 +108,21 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 { "db", required_argument, NULL, 'd' },
                 { "tokens", required_argument, NULL, 't' },
                 { "max-skew-sec", required_argument, NULL, 's' },
+                { "max-replay-kib", required_argument, NULL, 'R' },
+                { "max-pushes-per-minute", required_argument, NULL, 'P' },
+                { "max-devices", required_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
-        char *end;
-        unsigned long v;
-        int c;
+        int c, r = 0;
 
         *ret_exit = false;
+        o->max_replay_kib = SYNCD_REPLAY_KIB_DEFAULT;
+        o->max_pushes_per_minute = SYNCD_PUSHES_PER_MINUTE_DEFAULT;
+        o->max_devices = SYNCD_DEVICES_DEFAULT;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
+        while (r == 0 && (c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
                 switch (c) {
                 case 'l': o->listen = optarg; break;
                 case 'c': o->cert = optarg; break;
@@ -94,11 +130,17 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case 'd': o->db = optarg; break;
                 case 't': o->tokens = optarg; break;
                 case 's':
-                        errno = 0;
-                        v = strtoul(optarg, &end, 10);
-                        if (errno || *end || !*optarg || optarg[0] == '-' || v > 86400)
-                                return syncd_usage_error("--max-skew-sec: '%s' is not a number 0..86400", optarg);
-                        o->max_skew_sec = (unsigned) v;
+                        r = syncd_parse_uint("max-skew-sec", optarg, 0, 86400, &o->max_skew_sec);
+                        break;
+                case 'R':
+                        r = syncd_parse_uint("max-replay-kib", optarg, 1, SYNCD_REPLAY_KIB_MAX, &o->max_replay_kib);
+                        break;
+                case 'P':
+                        r = syncd_parse_uint("max-pushes-per-minute", optarg, 0, SYNCD_PUSHES_PER_MINUTE_MAX,
+                                             &o->max_pushes_per_minute);
+                        break;
+                case 'D':
+                        r = syncd_parse_uint("max-devices", optarg, 1, DEVICES_PAGE_MAX, &o->max_devices);
                         break;
                 case 'h':
                         syncd_help();
@@ -113,6 +155,8 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 default:
                         return syncd_usage_error("unknown option '%s'", argv[optind - 1]);
                 }
+        if (r != 0)
+                return r;
         if (optind < argc)
                 return syncd_usage_error("unexpected argument '%s'", argv[optind]);
         if (!o->listen || !o->cert || !o->key || !o->db || !o->tokens)
@@ -180,6 +224,24 @@ static int syncd_read_file(const char *path, char **ret) {
         return 0;
 }
 
+/* The tokens and the key are secrets: say so when others may read or write
+ * them, as OpenSSH does for keys. A warning, not a refusal: a key shared
+ * with a group on purpose (a certificate manager's) must not stop the
+ * server, and a refusal on upgrade would stop servers that ran fine. */
+static void syncd_check_secret_mode(const char *what, const char *path) {
+        struct stat st;
+        mode_t m;
+
+        if (stat(path, &st) < 0)
+                return;                 /* it was just read; a race is not worth a second message */
+        m = st.st_mode & 0066;
+        if (m == 0)
+                return;
+        log_msg("warning: %s %s has mode %04o: %s can %s it, and it holds secrets (chmod go-rw %s); going on",
+                what, path, (unsigned) (st.st_mode & 07777), m & 0006 ? "others" : "its group",
+                (m & 0044) && (m & 0022) ? "read and write" : m & 0044 ? "read" : "write", path);
+}
+
 struct syncd {
         struct tokens *tokens;
         struct store *store;
@@ -187,6 +249,7 @@ struct syncd {
         struct longpoll *longpoll;
         struct faults *faults;
         struct group *group;
+        struct ratelimit *pushes;
         struct sync_ctx sync;
         struct devices_ctx devices;
         struct http *http;
@@ -198,6 +261,7 @@ struct syncd {
 static void syncd_free(struct syncd *d) {
         d->http = http_free(d->http);
         d->group = group_free(d->group);
+        d->pushes = ratelimit_free(d->pushes);
         d->longpoll = longpoll_free(d->longpoll);
         d->faults = faults_free(d->faults);
         d->idempotency = idempotency_free(d->idempotency);
@@ -231,6 +295,7 @@ static size_t syncd_routes(struct syncd *d) {
 }
 
 static int syncd_load(struct syncd *d, const struct syncd_options *o) {
+        _cleanup_(freep) char *error = NULL;
         unsigned line = 0;
         int r;
 
@@ -246,9 +311,11 @@ static int syncd_load(struct syncd *d, const struct syncd_options *o) {
         r = syncd_read_file(o->key, &d->key);
         if (r < 0)
                 return log_msg("cannot read key %s: %s", o->key, strerror(-r)), 1;
-        r = store_open(o->db, &d->store);
+        syncd_check_secret_mode("tokens file", o->tokens);
+        syncd_check_secret_mode("key", o->key);
+        r = store_open(o->db, &d->store, &error);
         if (r < 0)
-                return log_msg("cannot open database %s: %s", o->db, strerror(-r)), 1;
+                return log_msg("cannot use database %s: %s", o->db, error ?: strerror(-r)), 1;
         return 0;
 }
 
@@ -262,13 +329,22 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         if (r != 0)
                 return r;
         if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&d->longpoll) < 0 ||
-            group_new(d->store, &d->group) < 0 ||
+            group_new(d->store, &d->group) < 0 || ratelimit_new(o->max_pushes_per_minute, &d->pushes) < 0 ||
             (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0))
                 return log_msg("out of memory"), 1;
         if (d->faults)
                 log_msg("test fault hooks enabled (SYNCD_TEST_FAULTS=1): never use this in production");
-        d->sync = (struct sync_ctx) { d->store, d->longpoll, d->idempotency, d->group, o->max_skew_sec * 1000ull, 0 };
-        d->devices = (struct devices_ctx) { d->store, d->group };
+        d->sync = (struct sync_ctx) {
+                .store = d->store,
+                .longpoll = d->longpoll,
+                .idempotency = d->idempotency,
+                .group = d->group,
+                .max_skew_ms = o->max_skew_sec * 1000ull,
+                .max_replay_bytes = o->max_replay_kib * 1024ull,
+                .pushes = d->pushes,
+                .max_pushes_per_minute = o->max_pushes_per_minute,
+        };
+        d->devices = (struct devices_ctx) { d->store, d->group, o->max_devices };
         d->http_cfg.cert_pem = d->cert;
         d->http_cfg.key_pem = d->key;
         d->http_cfg.routes = d->routes;

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,7 +79,9 @@ int harness_dir(struct harness_syncd *s) {
         if (!f)
                 return -errno;
         fprintf(f, "# test tokens\n%s alice\n%s bob   # the other account\n", HARNESS_TOKEN_A, HARNESS_TOKEN_B);
-        return fclose(f) == 0 ? 0 : -EIO;
+        if (fclose(f) != 0)
+                return -EIO;
+        return chmod(cmd, 0600) < 0 ? -errno : 0;       /* else syncd warns that others can read it */
 }
 
 /* Reads one line from fd before the deadline. */
@@ -122,11 +125,12 @@ static void harness_exec(const struct harness_syncd *s, bool faults, const char 
                 argv[n++] = *extra;
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);       /* a crashed test leaves no server behind */
         dup2(out, STDOUT_FILENO);
-        if (s->quiet) {
-                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (s->quiet || s->log[0]) {
+                int fd = s->log[0] ? open(s->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) :
+                        open("/dev/null", O_WRONLY | O_CLOEXEC);
 
-                if (null >= 0)
-                        dup2(null, STDERR_FILENO);
+                if (fd >= 0)
+                        dup2(fd, STDERR_FILENO);
         }
         if (faults)
                 setenv("SYNCD_TEST_FAULTS", "1", 1);
@@ -205,7 +209,7 @@ void harness_cleanup(struct harness_syncd *s) {
 int harness_run_syncd(const char *const *argv, char *out, size_t size) {
         char bin[256];
         size_t n = 0;
-        int p[2], r;
+        int p[2], r, pidfd;
         pid_t pid;
 
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -231,7 +235,14 @@ int harness_run_syncd(const char *const *argv, char *out, size_t size) {
         }
         out[n] = '\0';
         close(p[0]);
-        r = harness_wait_exit(pid, (int) pidfd_open(pid, 0), HARNESS_STOP_DEADLINE_MS);
+        pidfd = (int) pidfd_open(pid, 0);
+        r = harness_wait_exit(pid, pidfd, HARNESS_STOP_DEADLINE_MS);
+        if (r < 0) {                    /* still running: a start that should have failed did not */
+                kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+        }
+        if (pidfd >= 0)
+                close(pidfd);
         return r;
 }
 

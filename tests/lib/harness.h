@@ -26,6 +26,7 @@ struct harness_syncd {
         char db[128];                   /* "": DIR/db */
         const char *cert;               /* the certificate in DIR: NULL for "server" (mkcerts.sh) */
         bool quiet;                     /* syncd's stderr to /dev/null */
+        char log[128];                  /* "": stderr as the test's; else appended to this file */
 };
 
 struct harness_resp {
@@ -37,7 +38,8 @@ struct harness_resp {
         size_t headers_len;
 };
 
-/* A fresh directory with certificates and tokens (alice, bob). */
+/* A fresh directory with certificates and tokens (alice, bob; mode 0600, as
+ * syncd wants a file of secrets). */
 int harness_dir(struct harness_syncd *s);
 /* Starts syncd in s->dir (db s->dir/db) on s->port when set (a restart), else
  * on a free port; extra: more arguments or NULL. */
@@ -47,7 +49,8 @@ int harness_stop(struct harness_syncd *s);
 void harness_cleanup(struct harness_syncd *s);
 
 /* Runs syncd with argv (argv[0] ignored) to its end; returns its exit
- * status and its stdout+stderr in out. */
+ * status and its stdout+stderr in out, or -1 when it did not end within the
+ * deadline (it is then killed). */
 int harness_run_syncd(const char *const *argv, char *out, size_t size);
 
 /* An easy handle for one request; headers (NULL-terminated) may be NULL. The
