@@ -3,9 +3,10 @@
 # Checks the licence: LICENSE holds the MIT text, debian/copyright says MIT in
 # DEP-5 form, and every source file (C, make, shell, man, unit, policy) names
 # it in an SPDX-License-Identifier line among its first three lines. Files
-# that cannot carry a comment (JSON, the fuzz corpus, Debian's control files)
-# are left out. Prints each file at fault and closes with "ok: N checked" or
-# "FAIL: N without the line".
+# that cannot carry a comment (JSON, the fuzz corpus, Debian's control
+# files, test data read byte for byte such as golden files) are left out.
+# Prints each file at fault and closes with "ok: N checked" or "FAIL: N
+# without the line".
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,7 +29,7 @@ checked=0
 missing=0
 for f in $(list); do
 	case "$f" in
-	tests/fuzz/corpus/*|*.json|*.md|*.gitignore|LICENSE) continue ;;
+	tests/fuzz/corpus/*|tests/bridgectl/cases/*|*.json|*.md|*.gitignore|LICENSE) continue ;;
 	debian/changelog|debian/control|debian/copyright|debian/source/format) continue ;;
 	debian/*.docs|debian/*.install) continue ;;
 	build/*|debian/.debhelper/*|debian/bridged/*|debian/bridged-syncd/*|debian/tmp/*) continue ;;
