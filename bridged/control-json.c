@@ -46,43 +46,74 @@ static void items_json(cJSON *o, const struct mbuds *mb) {
         }
 }
 
-static cJSON *buds_json(struct manager *m) {
-        cJSON *arr = cJSON_CreateArray();
-        struct store_buds *all = NULL;
+int manager_buds_views(struct manager *m, struct manager_buds_view **ret, size_t *ret_n) {
+        _cleanup_free_ struct store_buds *all = NULL;
+        struct manager_buds_view *v;
         size_t n = 0;
+        int r;
 
-        if (!arr || store_buds_list(m->store, &all, &n) < 0)
-                return arr;
+        *ret = NULL;
+        *ret_n = 0;
+        r = store_buds_list(m->store, &all, &n);
+        if (r < 0 || n == 0)
+                return r;
+        v = calloc(n, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 const struct store_buds *b = &all[i];
                 struct mbuds *mb = manager_find_buds(m, b->address);
+
+                memcpy(v[i].address, b->address, sizeof(v[i].address));
+                memcpy(v[i].name, b->name, sizeof(v[i].name));
+                memcpy(v[i].firmware, b->firmware, sizeof(v[i].firmware));
+                v[i].family = b->family;
+                v[i].buds_id = b->buds_id;
+                v[i].battery = b->battery;
+                v[i].connected = mb && mb->ready;
+                for (int k = KEY_MIN; k <= KEY_MAX && v[i].connected; k++)
+                        v[i].item[k] = manager_item_state(&mb->item[k]);
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static cJSON *buds_json(struct manager *m) {
+        cJSON *arr = cJSON_CreateArray();
+        _cleanup_free_ struct manager_buds_view *v = NULL;
+        size_t n = 0;
+
+        if (!arr || manager_buds_views(m, &v, &n) < 0)
+                return arr;
+        for (size_t i = 0; i < n; i++) {
+                struct mbuds *mb = manager_find_buds(m, v[i].address);
                 cJSON *o = cJSON_CreateObject();
                 char id[17];
 
-                origin_hex(b->buds_id, id);
+                origin_hex(v[i].buds_id, id);
                 if (!o)
                         break;
-                cJSON_AddStringToObject(o, "address", b->address);
-                cJSON_AddStringToObject(o, "name", b->name);
-                if (b->family == FAMILY_ANY)
+                cJSON_AddStringToObject(o, "address", v[i].address);
+                cJSON_AddStringToObject(o, "name", v[i].name);
+                if (v[i].family == FAMILY_ANY)
                         cJSON_AddNullToObject(o, "family");
                 else
-                        cJSON_AddStringToObject(o, "family", family_name(b->family));
+                        cJSON_AddStringToObject(o, "family", family_name(v[i].family));
                 cJSON_AddStringToObject(o, "buds_id", id);
-                if (b->firmware[0])
-                        cJSON_AddStringToObject(o, "firmware", b->firmware);
+                if (v[i].firmware[0])
+                        cJSON_AddStringToObject(o, "firmware", v[i].firmware);
                 else
                         cJSON_AddNullToObject(o, "firmware");
-                if (b->battery >= 0)
-                        cJSON_AddNumberToObject(o, "battery", b->battery);
+                if (v[i].battery >= 0)
+                        cJSON_AddNumberToObject(o, "battery", v[i].battery);
                 else
                         cJSON_AddNullToObject(o, "battery");
-                cJSON_AddBoolToObject(o, "connected", mb && mb->ready);
-                if (mb && mb->ready)
+                cJSON_AddBoolToObject(o, "connected", v[i].connected);
+                if (v[i].connected && mb)
                         items_json(o, mb);
                 cJSON_AddItemToArray(arr, o);
         }
-        free(all);
         return arr;
 }
 

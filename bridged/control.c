@@ -12,21 +12,10 @@
 #include <systemd/sd-login.h>
 
 #include "access.h"
-#include "control.h"
+#include "control-private.h"
 #include "codec/recjson.h"
 #include "common/cleanup.h"
 #include "log.h"
-
-struct control {
-        sd_bus *bus;
-        sd_bus_slot *slot;
-        struct manager *manager;
-        struct access_rules rules;
-        /* the properties as last announced */
-        const char *state;
-        int online;
-        unsigned pending, conflicts;
-};
 
 static const char *error_name(int r) {
         switch (-r) {
@@ -353,6 +342,8 @@ int control_new(sd_bus *bus, struct control **ret) {
         c->online = -1;
         control_rules_init(&c->rules);
         r = sd_bus_add_object_vtable(bus, &c->slot, CONTROL_PATH, CONTROL_INTERFACE, manager_vtable, c);
+        if (r >= 0)
+                r = control_buds_init(c);
         if (r < 0) {
                 control_free(c);
                 return r;
@@ -364,13 +355,17 @@ int control_new(sd_bus *bus, struct control **ret) {
 struct control *control_free(struct control *c) {
         if (!c)
                 return NULL;
+        control_buds_done(c);
         sd_bus_slot_unref(c->slot);
         sd_bus_unref(c->bus);
         free(c);
         return NULL;
 }
 
-void control_set_manager(struct control *c, struct manager *m) { c->manager = m; }
+void control_set_manager(struct control *c, struct manager *m) {
+        c->manager = m;
+        control_buds_refresh(c);
+}
 
 static void on_changed(enum key key, const struct record *intent, void *userdata) {
         struct control *c = userdata;
@@ -414,6 +409,7 @@ static void on_properties(void *userdata) {
         c->conflicts = conflicts;
         if (n > 0)
                 (void) sd_bus_emit_properties_changed_strv(c->bus, CONTROL_PATH, CONTROL_INTERFACE, (char **) changed);
+        control_buds_refresh(c);
 }
 
 const struct manager_ops control_manager_ops = {

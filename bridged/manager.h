@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "common/buds-address.h"
 #include "conf.h"
 #include "policy/value.h"
 
@@ -60,6 +61,21 @@ unsigned manager_pending(struct manager *m);
 unsigned manager_conflicts(struct manager *m);
 /* one line for sd_notify STATUS= */
 const char *manager_status_line(struct manager *m);
+
+/* Each Buds the bridge remembers, as the control API shows it (the Buds
+ * objects). item[k] is NULL unless connected, else synced|pending|failing. */
+struct manager_buds_view {
+        char address[BUDS_ADDRESS_SIZE];
+        char name[249];
+        enum family family;             /* FAMILY_ANY until known */
+        uint64_t buds_id;
+        char firmware[65];
+        int battery;                    /* -1: unknown */
+        bool connected;
+        const char *item[KEY_MAX + 1];
+};
+/* Newest first; *ret malloc'd (NULL and 0 when none). */
+int manager_buds_views(struct manager *m, struct manager_buds_view **ret, size_t *ret_n);
 
 /* The control API's answers, as the API's JSON (malloc'd). Errors are a
  * negative errno and a message a person can act on (malloc'd):

@@ -350,6 +350,59 @@ static int vcall(struct e2e *e, const char *dest, const char *path, const char *
         return r < 0 ? r : 0;
 }
 
+int e2e_spawn(struct e2e *e, const char *cmd, pid_t *ret_pid, int *ret_fd) {
+        int fds[2];
+        pid_t pid;
+
+        (void) e;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (dup2(fds[1], STDOUT_FILENO) < 0)
+                        _exit(127);
+                execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+                _exit(127);
+        }
+        close(fds[1]);
+        *ret_pid = pid;
+        *ret_fd = fds[0];
+        return 0;
+}
+
+bool e2e_read_until(struct e2e *e, int fd, const char *needle, char *buf, size_t size, uint64_t timeout_usec) {
+        uint64_t deadline = e2e_now_usec() + timeout_usec;
+        size_t len = strlen(buf);
+
+        for (;;) {
+                struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = e->notify_fd, .events = POLLIN } };
+                uint64_t now = e2e_now_usec();
+                ssize_t n;
+
+                if (strstr(buf, needle))
+                        return true;
+                if (now >= deadline || len + 1 >= size)
+                        return false;
+                while (sd_bus_process(e->bus, NULL) > 0)
+                        ;
+                (void) poll(p, e->notify_fd >= 0 ? 2 : 1, 50);
+                drain_notify(e);
+                if (!p[0].revents)
+                        continue;
+                n = read(fd, buf + len, size - 1 - len);
+                if (n <= 0)
+                        return strstr(buf, needle) != NULL;
+                len += (size_t) n;
+                buf[len] = '\0';
+        }
+}
+
 int e2e_run(struct e2e *e, const char *cmd, char *out, size_t size) {
         uint64_t deadline = e2e_now_usec() + 60 * 1000000ull;
         size_t len = 0;

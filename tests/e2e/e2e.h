@@ -63,6 +63,13 @@ int e2e_call(struct e2e *e, const char *member, char **ret_json, sd_bus_error *e
  * command never blocks it. Its exit status (128+N for signal N), or -errno;
  * killed after 60 s. */
 int e2e_run(struct e2e *e, const char *cmd, char *out, size_t size);
+/* Starts a shell command line that runs on (bridgectl monitor): its pid
+ * and the read end of its standard output. It gets SIGTERM if the test dies. */
+int e2e_spawn(struct e2e *e, const char *cmd, pid_t *ret_pid, int *ret_fd);
+/* Appends what fd gives to buf (NUL-terminated, holding what came before)
+ * until buf holds needle (true) or the timeout passes or fd ends (false),
+ * draining the notify socket and serving the bus meanwhile. */
+bool e2e_read_until(struct e2e *e, int fd, const char *needle, char *buf, size_t size, uint64_t timeout_usec);
 /* org.bridged.test.Budsim1 */
 int e2e_sim(struct e2e *e, const char *member, sd_bus_message **ret_reply, const char *types, ...);
 int e2e_sim_add_buds(struct e2e *e, const char *address, const char *name, enum family f, uint64_t id);

@@ -581,6 +581,167 @@ static void test_partial_edits(void **state) {
         expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "", "{not json");
 }
 
+/* ---- the Buds objects: for applets and status bars ---- */
+
+#define BUDS_PATH_A "/org/bridged/buds/AA_BB_CC_DD_EE_01"
+
+struct buds_watch {
+        unsigned added, changed, removed;
+        bool battery, connected;        /* a PropertiesChanged named it */
+};
+
+static int on_buds_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct buds_watch *w = userdata;
+        const char *member = sd_bus_message_get_member(m), *iface, *name;
+
+        (void) ret_error;
+        if (strcmp(member, "InterfacesAdded") == 0) {
+                w->added++;
+                return 0;
+        }
+        if (strcmp(member, "InterfacesRemoved") == 0) {
+                w->removed++;
+                return 0;
+        }
+        if (strcmp(sd_bus_message_get_path(m), BUDS_PATH_A) != 0 ||
+            sd_bus_message_read(m, "s", &iface) < 0 || strcmp(iface, "org.bridged.Buds1") != 0)
+                return 0;
+        w->changed++;
+        if (sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
+                return 0;
+        while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+                if (sd_bus_message_read(m, "s", &name) < 0 || sd_bus_message_skip(m, "v") < 0)
+                        break;
+                (void) sd_bus_message_exit_container(m);
+                w->battery |= strcmp(name, "Battery") == 0;
+                w->connected |= strcmp(name, "Connected") == 0;
+        }
+        return 0;
+}
+
+static uint8_t buds_battery(void) {
+        uint8_t v = 0;
+
+        (void) sd_bus_get_property_trivial(E.bus, "org.bridged", BUDS_PATH_A, "org.bridged.Buds1", "Battery",
+                                           NULL, 'y', &v);
+        return v;
+}
+
+/* The signal first, then the property it announced. */
+static bool battery_announced(struct e2e *e, void *userdata) {
+        (void) e;
+        return ((struct buds_watch *) userdata)->battery && buds_battery() == 42;
+}
+
+static bool disconnect_announced(struct e2e *e, void *userdata) {
+        int v = 1;
+
+        (void) e;
+        if (!((struct buds_watch *) userdata)->connected)
+                return false;
+        (void) sd_bus_get_property_trivial(E.bus, "org.bridged", BUDS_PATH_A, "org.bridged.Buds1", "Connected",
+                                           NULL, 'b', &v);
+        return !v;
+}
+
+static bool watch_added(struct e2e *e, void *userdata) {
+        (void) e;
+        return ((struct buds_watch *) userdata)->added > 0;
+}
+
+static void test_buds_objects(void **state) {
+        struct buds_watch w = {};
+        sd_bus_message *reply = NULL;
+        sd_bus_slot *s1 = NULL, *s2 = NULL;
+        char *name = NULL, *family = NULL;
+        int connected = 0;
+        const char *s;
+
+        (void) state;
+        assert_true(sd_bus_match_signal(E.bus, &s1, "org.bridged", NULL, "org.freedesktop.DBus.ObjectManager", NULL,
+                                        on_buds_signal, &w) >= 0);
+        assert_true(sd_bus_match_signal(E.bus, &s2, "org.bridged", NULL, "org.freedesktop.DBus.Properties",
+                                        "PropertiesChanged", on_buds_signal, &w) >= 0);
+        add_buds(A, FAMILY_PRO, 0x0101);
+        assert_true(e2e_wait(&E, watch_added, &w, E2E_DEADLINE_USEC));
+
+        assert_true(sd_bus_get_property_string(E.bus, "org.bridged", BUDS_PATH_A, "org.bridged.Buds1", "Family",
+                                               NULL, &family) >= 0);
+        assert_string_equal(family, "pro");
+        assert_true(sd_bus_get_property_string(E.bus, "org.bridged", BUDS_PATH_A, "org.bridged.Buds1", "Name",
+                                               NULL, &name) >= 0);
+        assert_string_equal(name, "Buds");
+        assert_true(sd_bus_get_property_trivial(E.bus, "org.bridged", BUDS_PATH_A, "org.bridged.Buds1",
+                                                "Connected", NULL, 'b', &connected) >= 0);
+        assert_true(connected);
+
+        /* the ObjectManager lists it */
+        assert_true(sd_bus_call_method(E.bus, "org.bridged", "/org/bridged", "org.freedesktop.DBus.ObjectManager",
+                                       "GetManagedObjects", NULL, &reply, NULL) >= 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}") > 0);
+        assert_true(sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}") > 0);
+        assert_true(sd_bus_message_read(reply, "o", &s) > 0);
+        assert_string_equal(s, BUDS_PATH_A);
+        sd_bus_message_unref(reply);
+
+        /* a battery change and a lost link are announced */
+        assert_int_equal(e2e_sim(&E, "SetBattery", NULL, "sy", A, (uint8_t) 42), 0);
+        assert_true(e2e_wait(&E, battery_announced, &w, E2E_DEADLINE_USEC));
+        w.connected = false;
+        assert_int_equal(e2e_sim(&E, "LinkLoss", NULL, "s", A), 0);
+        assert_true(e2e_wait(&E, disconnect_announced, &w, E2E_DEADLINE_USEC));
+        assert_true(w.changed >= 2);
+        assert_int_equal(w.removed, 0);         /* remembered while away */
+
+        free(name);
+        free(family);
+        sd_bus_slot_unref(s1);
+        sd_bus_slot_unref(s2);
+}
+
+/* ---- bridgectl monitor: every event, and bridged's restart followed ---- */
+
+static void test_monitor(void **state) {
+        char cmd[512], out[16384] = "";
+        struct value p = test_profile("watched");
+        pid_t pid;
+        int fd;
+
+        (void) state;
+        /* not running: a clear line at once */
+        (void) snprintf(cmd, sizeof(cmd), "exec env DBUS_SYSTEM_BUS_ADDRESS='%s' %s/bridged/bridgectl monitor 2>&1",
+                        testbus_address(E.tb), getenv("BRIDGED_BUILD") ?: "build");
+        assert_int_equal(e2e_bridged_stop(&E, SIGTERM), 0);
+        assert_int_equal(e2e_run(&E, cmd, out, sizeof(out)), 1);
+        assert_non_null(strstr(out, "bridged is not running"));
+        assert_int_equal(e2e_bridged_start(&E, false), 0);
+
+        out[0] = '\0';
+        assert_int_equal(e2e_spawn(&E, cmd, &pid, &fd), 0);
+        assert_true(e2e_read_until(&E, fd, "Watching bridged", out, sizeof(out), E2E_DEADLINE_USEC));
+        add_buds(A, FAMILY_PRO, 0x0101);
+        if (!e2e_read_until(&E, fd, "Buds AA:BB:CC:DD:EE:01 seen for the first time", out, sizeof(out),
+                            E2E_DEADLINE_USEC))
+                fail_msg("monitor printed: %s", out);
+        assert_int_equal(e2e_sim(&E, "SetBattery", NULL, "sy", A, (uint8_t) 37), 0);
+        assert_true(e2e_read_until(&E, fd, "Buds AA:BB:CC:DD:EE:01 Battery: 37", out, sizeof(out),
+                                   E2E_DEADLINE_USEC));
+        (void) set(&p);
+        assert_true(e2e_read_until(&E, fd, "profile: \"watched\"", out, sizeof(out), E2E_DEADLINE_USEC));
+        /* a restart is followed: the same monitor sees the new bridged */
+        assert_int_equal(e2e_bridged_stop(&E, SIGTERM), 0);
+        assert_true(e2e_read_until(&E, fd, "bridged stopped", out, sizeof(out), E2E_DEADLINE_USEC));
+        assert_int_equal(e2e_bridged_start(&E, false), 0);
+        assert_true(e2e_read_until(&E, fd, "bridged is running again", out, sizeof(out), E2E_DEADLINE_USEC));
+        wait_buds_ready(A);
+        p = test_profile("after restart");
+        (void) set(&p);
+        assert_true(e2e_read_until(&E, fd, "profile: \"after restart\"", out, sizeof(out), E2E_DEADLINE_USEC));
+        (void) kill(pid, SIGINT);
+        assert_int_equal(testbus_wait(pid, E2E_DEADLINE_USEC), 0);
+        (void) close(fd);
+}
+
 /* ---- who may: the daemon's own check, with a bus whose policy allows all ---- */
 
 /* Runs bridgectl ARGS as user nobody (no groups) against the test bus; its
@@ -729,6 +890,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_malformed_buds_value, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_partial_edits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_buds_objects, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_access_others, setup, teardown),
                 cmocka_unit_test(test_check_config),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
