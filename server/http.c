@@ -18,6 +18,8 @@
 
 #define HTTP_IDLE_TIMEOUT_SEC 120u
 #define HTTP_DISCARD_MAX (64ull * 1024 * 1024)
+/* TLS 1.2 and 1.3 only: 1.0 and 1.1 are deprecated (RFC 8996). */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct http {
         struct MHD_Daemon *daemon;
@@ -379,6 +381,7 @@ int http_new(const struct http_config *cfg, struct http **ret) {
                                      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &h->cfg.addr,
                                      MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem,
                                      MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
+                                     MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
                                      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, h,
                                      MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_SEC,
                                      MHD_OPTION_END);
