@@ -7,6 +7,7 @@
  * route's done hook. */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +16,27 @@
 #include "http.h"
 #include "log.h"
 #include "now.h"
+#include "ratelog.h"
 
 #define HTTP_IDLE_TIMEOUT_SEC 120u
 #define HTTP_DISCARD_MAX (64ull * 1024 * 1024)
 /* TLS 1.2 and 1.3 only: 1.0 and 1.1 are deprecated (RFC 8996). */
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define HTTP_LOG_INTERVAL_MS 10000u
+
+/* libmicrohttpd's lines, each kind limited on its own: what a client can
+ * cause at will must not drown the rest. */
+enum http_log_kind {
+        HTTP_LOG_HANDSHAKE,
+        HTTP_LOG_REFUSED,
+        HTTP_LOG_OTHER,
+        HTTP_LOG_KIND_MAX,
+};
 
 struct http {
         struct MHD_Daemon *daemon;
         struct http_config cfg;
+        struct ratelog logs[HTTP_LOG_KIND_MAX];
 };
 
 struct http_ctx {
@@ -367,28 +380,87 @@ static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cl
         *con_cls = NULL;
 }
 
-int http_new(const struct http_config *cfg, struct http **ret) {
-        struct http *h = calloc(1, sizeof(*h));
+static enum http_log_kind http_log_kind(struct http *h, const char *msg) {
+        if (strstr(msg, "handshake")) {
+                h->cfg.counters->tls_handshakes_failed++;
+                return HTTP_LOG_HANDSHAKE;
+        }
+        if (strstr(msg, "connection limit")) {
+                h->cfg.counters->connections_refused++;
+                return HTTP_LOG_REFUSED;
+        }
+        return HTTP_LOG_OTHER;
+}
+
+/* libmicrohttpd's own lines: one per failed TLS handshake, one per refused
+ * connection, so anyone could fill the log. Each kind gets at most one line
+ * per HTTP_LOG_INTERVAL_MS; the rest are counted. */
+static void http_on_log(void *cls, const char *fmt, va_list ap) {
+        struct http *h = cls;
+        char msg[256];
+        uint64_t held = 0;
+
+        (void) vsnprintf(msg, sizeof(msg), fmt, ap);
+        msg[strcspn(msg, "\r\n")] = '\0';
+        if (!ratelog_event(&h->logs[http_log_kind(h, msg)], now_ms(CLOCK_MONOTONIC), &held)) {
+                h->cfg.counters->log_lines_held++;
+                return;
+        }
+        if (held)
+                log_msg("libmicrohttpd: %s (and %llu more like it since the last such line)", msg,
+                        (unsigned long long) held);
+        else
+                log_msg("libmicrohttpd: %s", msg);
+}
+
+static void http_log_flush(struct http *h, uint64_t now) {
+        static const char *const what[HTTP_LOG_KIND_MAX] = {
+                [HTTP_LOG_HANDSHAKE] = "TLS handshakes failed",
+                [HTTP_LOG_REFUSED] = "connections were refused at the connection limits",
+                [HTTP_LOG_OTHER] = "lines of libmicrohttpd were held back",
+        };
+
+        for (size_t i = 0; i < HTTP_LOG_KIND_MAX; i++) {
+                uint64_t n = ratelog_due(&h->logs[i], now);
+
+                if (n)
+                        log_msg("%llu more %s in the last %u s (at most one line per %u s)", (unsigned long long) n,
+                                what[i], HTTP_LOG_INTERVAL_MS / 1000, HTTP_LOG_INTERVAL_MS / 1000);
+        }
+}
+
+static int http_start(struct http *h) {
         unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
-        if (!h)
-                return -ENOMEM;
-        h->cfg = *cfg;
-        if (cfg->addr.ss_family == AF_INET6)
+        if (h->cfg.addr.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
         errno = 0;
         h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_on_request, h,
+                                     MHD_OPTION_EXTERNAL_LOGGER, http_on_log, h,  /* first: it catches the rest */
                                      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &h->cfg.addr,
-                                     MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem,
-                                     MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
+                                     MHD_OPTION_HTTPS_MEM_KEY, h->cfg.key_pem,
+                                     MHD_OPTION_HTTPS_MEM_CERT, h->cfg.cert_pem,
                                      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
                                      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, h,
                                      MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_SEC,
                                      MHD_OPTION_END);
-        if (!h->daemon) {
-                int r = errno > 0 ? -errno : -EIO;
+        if (!h->daemon)
+                return errno > 0 ? -errno : -EIO;
+        return 0;
+}
 
-                free(h);
+int http_new(const struct http_config *cfg, struct http **ret) {
+        struct http *h = calloc(1, sizeof(*h));
+        int r;
+
+        if (!h)
+                return -ENOMEM;
+        h->cfg = *cfg;
+        for (size_t i = 0; i < HTTP_LOG_KIND_MAX; i++)
+                h->logs[i].interval_ms = HTTP_LOG_INTERVAL_MS;
+        r = http_start(h);
+        if (r < 0) {
+                http_free(h);
                 return r;
         }
         *ret = h;
@@ -416,16 +488,33 @@ int http_epoll_fd(const struct http *h) {
         return info ? info->epoll_fd : -EIO;
 }
 
-int http_timeout_ms(const struct http *h) {
-        MHD_UNSIGNED_LONG_LONG t;
+static int http_min_timeout(int a, int b) {
+        if (a < 0)
+                return b;
+        if (b < 0)
+                return a;
+        return a < b ? a : b;
+}
 
-        if (MHD_get_timeout(h->daemon, &t) != MHD_YES)
-                return -1;
-        return t > INT_MAX ? INT_MAX : (int) t;
+int http_timeout_ms(const struct http *h) {
+        uint64_t now = now_ms(CLOCK_MONOTONIC);
+        MHD_UNSIGNED_LONG_LONG t;
+        int timeout = -1;
+
+        if (MHD_get_timeout(h->daemon, &t) == MHD_YES)
+                timeout = t > INT_MAX ? INT_MAX : (int) t;
+        for (size_t i = 0; i < HTTP_LOG_KIND_MAX; i++)
+                timeout = http_min_timeout(timeout, ratelog_timeout_ms(&h->logs[i], now));
+        return timeout;
 }
 
 int http_run(struct http *h) {
-        return MHD_run(h->daemon) == MHD_YES ? 0 : -EIO;
+        uint64_t now = now_ms(CLOCK_MONOTONIC);
+        int r;
+
+        r = MHD_run(h->daemon) == MHD_YES ? 0 : -EIO;
+        http_log_flush(h, now);
+        return r;
 }
 
 void http_quiesce(struct http *h) {

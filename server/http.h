@@ -14,6 +14,7 @@
 
 #include <microhttpd.h>
 
+#include "counters.h"
 #include "faults.h"
 #include "longpoll.h"
 #include "reply.h"
@@ -60,6 +61,7 @@ struct http_config {
         const struct tokens *tokens;
         struct longpoll *longpoll;
         struct faults *faults;          /* NULL: fault hooks disabled */
+        struct counters *counters;
 };
 
 struct http;
@@ -71,6 +73,7 @@ int http_local_port(const struct http *h);
 int http_epoll_fd(const struct http *h);
 /* Milliseconds the loop may sleep before http_run must be called; -1: no limit. */
 int http_timeout_ms(const struct http *h);
+/* Lets libmicrohttpd work, then sums up the log lines held back. */
 int http_run(struct http *h);
 /* Stops accepting; parked requests are resumed to answer 503. */
 void http_quiesce(struct http *h);

@@ -192,6 +192,7 @@ struct syncd {
         struct http *http;
         struct http_config http_cfg;
         struct http_route routes[10];
+        struct counters counters;
         char *cert, *key;
 };
 
@@ -276,6 +277,7 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         d->http_cfg.tokens = d->tokens;
         d->http_cfg.longpoll = d->longpoll;
         d->http_cfg.faults = d->faults;
+        d->http_cfg.counters = &d->counters;
         r = http_new(&d->http_cfg, &d->http);
         if (r < 0)
                 return log_msg("cannot serve HTTPS on %s (address, certificate and key as given): %s",

@@ -59,6 +59,35 @@ static void stop(struct harness_syncd *s) {
         s->log = NULL;
 }
 
+/* Requests */
+
+/* One request from address src (NULL: 127.0.0.1) with a timeout; the status,
+ * or 0 when the transfer failed. */
+static long request_from(const struct harness_syncd *s, const char *src, const char *method, const char *path,
+                         const char *token, const char *body, const char *const *headers, long timeout_ms,
+                         struct harness_resp *r) {
+        char iface[32];
+        CURL *e = harness_easy(s, method, path, token, body, headers, r);
+
+        if (src) {
+                snprintf(iface, sizeof(iface), "host!%s", src);
+                curl_easy_setopt(e, CURLOPT_INTERFACE, iface);
+        }
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+        r->curl_code = (int) curl_easy_perform(e);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+        harness_easy_free(e);
+        return r->curl_code == CURLE_OK ? r->status : 0;
+}
+
+static long status_from(const struct harness_syncd *s, const char *src, long timeout_ms) {
+        struct harness_resp r;
+        long status = request_from(s, src, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, timeout_ms, &r);
+
+        harness_resp_clear(&r);
+        return status;
+}
+
 /* Tests */
 
 /* TLS 1.0 and 1.1 are refused; 1.2 and 1.3 serve. */
@@ -97,6 +126,34 @@ static void test_tls_versions(void **state) {
         stop(&s);
 }
 
+#define HANDSHAKES 200
+
+/* 200 failed TLS handshakes (plain HTTP on the TLS port) make one log line,
+ * and one more 10 s later that counts the other 199. */
+static void test_handshake_log_flood(void **state) {
+        static const char plain[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        struct harness_syncd s;
+        size_t lines;
+
+        (void) state;
+        start(&s, true, NULL);
+        for (int i = 0; i < HANDSHAKES; i++) {
+                int fd = rawclient_tcp(NULL, s.port, harness_now_ms() + 5000);
+
+                assert_true(fd >= 0);
+                assert_int_equal(send(fd, plain, sizeof(plain) - 1, MSG_NOSIGNAL), (ssize_t) sizeof(plain) - 1);
+                assert_true(rawclient_closed(fd, harness_now_ms() + 5000));
+                close(fd);
+        }
+        assert_int_equal(status_from(&s, NULL, 5000), 200);
+        lines = harness_log_count(&s, "handshake");
+        if (lines != 1)
+                fprintf(stderr, "%s", s.log ?: "");
+        assert_int_equal(lines, 1);
+        assert_true(harness_log_wait(&s, "199 more TLS handshakes failed", harness_now_ms() + 13000));
+        stop(&s);
+}
+
 static int setup(void **state) {
         (void) state;
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -119,6 +176,7 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tls_versions),
+                cmocka_unit_test(test_handshake_log_flood),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* What syncd counts about clients that fail or misbehave: one struct of plain
+ * numbers, added to by the module that sees each event and readable by
+ * anything that holds it (the loop owns it; a /metrics endpoint would read
+ * it). No logic here, and no locks: syncd has one thread. */
+#pragma once
+
+#include <stdint.h>
+
+struct counters {
+        uint64_t tls_handshakes_failed;
+        uint64_t connections_refused;   /* at accept: over the total or the per-address limit */
+        uint64_t log_lines_held;        /* libmicrohttpd's lines summed up instead of logged */
+};
