@@ -10,5 +10,6 @@
 struct counters {
         uint64_t tls_handshakes_failed;
         uint64_t connections_refused;   /* at accept: over the total or the per-address limit */
+        uint64_t requests_malformed;    /* 400 before routing: framing, Host, the request target */
         uint64_t log_lines_held;        /* libmicrohttpd's lines summed up instead of logged */
 };

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* libmicrohttpd glue. A request is taken in three steps: its headers (fault
- * rule, route, bearer token, body size, the endpoint's begin hook), its body
- * (kept up to HTTP_BODY_MAX, or discarded once an answer is already decided),
- * its end (the endpoint's handler, then the reply). Must never answer before
- * the handler has returned, and never leave a request without calling its
- * route's done hook. */
+/* libmicrohttpd glue. A request is taken in three steps: its headers (the
+ * framing checks, fault rule, route, bearer token, body size, the endpoint's
+ * begin hook), its body (kept up to HTTP_BODY_MAX, or discarded once an answer
+ * is already decided), its end (the endpoint's handler, then the reply). Must
+ * never answer before the handler has returned, and never leave a request
+ * without calling its route's done hook. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -23,6 +23,7 @@
 /* TLS 1.2 and 1.3 only: 1.0 and 1.1 are deprecated (RFC 8996). */
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define HTTP_LOG_INTERVAL_MS 10000u
+#define HTTP_SHOWN_MAX 80               /* bytes of a client's path or method quoted back */
 
 /* libmicrohttpd's lines, each kind limited on its own: what a client can
  * cause at will must not drown the rest. */
@@ -40,13 +41,14 @@ struct http {
 };
 
 struct http_ctx {
+        struct http *h;
         struct http_request req;
         const struct http_route *route;
         struct reply pending;           /* decided before the body was read */
         struct faults_hit fault;
         char *body;
         size_t body_len, body_cap;
-        bool too_large, oom, answered;
+        bool begun, target_bad, too_large, oom, answered;
         char allow[64];
 };
 
@@ -69,6 +71,7 @@ static bool http_path_matches(const struct http_route *rt, const char *url, cons
 /* Finds the route; 404 for an unknown path, 405 (with Allow) for a known path
  * and another method. */
 static int http_route_find(struct http *h, struct http_ctx *x, const char *url, const char *method) {
+        char shown[HTTP_SHOWN_MAX];
         bool path_known = false;
         int r;
 
@@ -91,9 +94,10 @@ static int http_route_find(struct http *h, struct http_ctx *x, const char *url, 
                 path_known = true;
         }
         if (!path_known)
-                return reply_error(&x->pending, 404, "not_found", "no such resource: %s", url);
+                return reply_error(&x->pending, 404, "not_found", "no such resource: %s",
+                                   reply_printable(url, shown, sizeof(shown)));
         r = reply_error(&x->pending, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
-                        method, x->allow);
+                        reply_printable(method, shown, sizeof(shown)), x->allow);
         x->pending.allow = x->allow;
         return r;
 }
@@ -125,6 +129,61 @@ static bool http_body_far_too_large(struct MHD_Connection *c) {
         return errno == ERANGE || (*end == '\0' && n > HTTP_DISCARD_MAX);
 }
 
+/* What the framing checks look at, gathered in one pass over the headers. */
+struct http_framing {
+        unsigned hosts, lengths, codings;
+        const char *length;
+        bool lengths_differ, not_chunked, nul;
+};
+
+static enum MHD_Result http_framing_value(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                          const char *value, size_t value_size) {
+        struct http_framing *f = cls;
+
+        if (strlen(key) != key_size || (value && strlen(value) != value_size))
+                f->nul = true;
+        if (kind != MHD_HEADER_KIND || !value)
+                return MHD_YES;
+        if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+                f->hosts++;
+        else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+                if (f->lengths++ == 0)
+                        f->length = value;
+                else if (strcmp(f->length, value) != 0)
+                        f->lengths_differ = true;
+        } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+                f->codings++;
+                f->not_chunked |= strcasecmp(value, "chunked") != 0;
+        }
+        return MHD_YES;
+}
+
+/* RFC 9112. Framing that two readers could take differently (two lengths, a
+ * length and a transfer coding, a coding we do not read) is how requests are
+ * smuggled past a proxy in front of us; an HTTP/1.1 request without exactly
+ * one Host is malformed; a NUL byte, decoded from %00 or sent as is, would
+ * end a C string early, so one thing would be checked and another used.
+ * NULL: nothing wrong. */
+static const char *http_framing_fault(const struct http_ctx *x, struct MHD_Connection *c, const char *version) {
+        struct http_framing f = {};
+
+        if (x->target_bad)
+                return "the request target must be printable ASCII, without %00";
+        (void) MHD_get_connection_values_n(c, (enum MHD_ValueKind) (MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND),
+                                           http_framing_value, &f);
+        if (f.nul)
+                return "a header or query argument holds a NUL byte";
+        if (f.hosts > 1 || (f.hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0))
+                return "an HTTP/1.1 request needs exactly one Host header";
+        if (f.lengths_differ)
+                return "Content-Length is given more than once, with different values";
+        if (f.codings && f.lengths)
+                return "Transfer-Encoding and Content-Length are both given";
+        if (f.codings > 1 || f.not_chunked)
+                return "the only transfer coding taken is chunked";
+        return NULL;
+}
+
 static void http_add_headers(struct MHD_Response *resp, const struct reply *rp) {
         char num[16];
 
@@ -141,6 +200,8 @@ static void http_add_headers(struct MHD_Response *resp, const struct reply *rp) 
                 (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
         if (rp->status == 401)
                 (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+        if (rp->close)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
@@ -169,16 +230,29 @@ static enum MHD_Result http_send_error(struct http_ctx *x, unsigned status, cons
         return http_send(x, &rp);
 }
 
-static enum MHD_Result http_begin(struct http *h, struct MHD_Connection *c, const char *url, const char *method,
-                                  void **con_cls) {
-        struct http_ctx *x = calloc(1, sizeof(*x));
+/* Answered at once, and the connection closed: after a request we cannot
+ * trust, the next bytes cannot be trusted to start the next one either. */
+static enum MHD_Result http_send_malformed(struct http_ctx *x, const char *fault) {
+        struct reply rp = {};
+
+        x->h->cfg.counters->requests_malformed++;
+        if (reply_error(&rp, 400, "bad_request", "%s", fault) < 0)
+                return MHD_NO;
+        rp.close = true;
+        return http_send(x, &rp);
+}
+
+static enum MHD_Result http_begin(struct http *h, struct http_ctx *x, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version) {
+        const char *fault;
         int r = 0;
 
-        if (!x)
-                return MHD_NO;
-        *con_cls = x;
+        x->begun = true;
         x->req.connection = c;
         x->req.method = method;
+        fault = http_framing_fault(x, c, version);
+        if (fault)
+                return http_send_malformed(x, fault);
         if (h->cfg.faults)
                 x->fault = faults_take(h->cfg.faults, method, url);
         if (x->fault.action != FAULTS_NONE && x->fault.action != FAULTS_APPLY_THEN_DROP)
@@ -351,9 +425,10 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, cons
                                        void **con_cls) {
         struct http_ctx *x = *con_cls;
 
-        (void) version;
         if (!x)
-                return http_begin(cls, c, url, method, con_cls);
+                return MHD_NO;          /* no memory for it when its request line came */
+        if (!x->begun)
+                return http_begin(cls, x, c, url, method, version);
         if (*upload_data_size > 0) {
                 http_take_body(x, upload_data, *upload_data_size);
                 *upload_data_size = 0;
@@ -378,6 +453,22 @@ static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cl
         free(x->body);
         free(x);
         *con_cls = NULL;
+}
+
+/* The request target as sent, before libmicrohttpd decodes it in place: the
+ * last moment a %00 can be told from the end of the path. The request's
+ * context starts here. */
+static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+        struct http_ctx *x = calloc(1, sizeof(*x));
+
+        (void) c;
+        if (!x)
+                return NULL;
+        x->h = cls;
+        x->target_bad = !uri || strstr(uri, "%00");
+        for (const char *p = uri; p && *p && !x->target_bad; p++)
+                x->target_bad = (unsigned char) *p <= ' ' || (unsigned char) *p >= 0x7f;
+        return x;
 }
 
 static enum http_log_kind http_log_kind(struct http *h, const char *msg) {
@@ -441,6 +532,7 @@ static int http_start(struct http *h) {
                                      MHD_OPTION_HTTPS_MEM_KEY, h->cfg.key_pem,
                                      MHD_OPTION_HTTPS_MEM_CERT, h->cfg.cert_pem,
                                      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
+                                     MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, h,
                                      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, h,
                                      MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_SEC,
                                      MHD_OPTION_END);

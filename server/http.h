@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* syncd's HTTPS front: libmicrohttpd with TLS driven by the caller's event
- * loop (epoll, external), routing, bearer tokens, request bodies with their
- * size limit, replies and errors, parked (suspended) requests and the test
- * fault hooks. Endpoints see a whole request and fill a struct reply; they
- * never touch libmicrohttpd responses. Never answers before an endpoint has
- * finished (and so committed). */
+ * loop (epoll, external), the framing checks, routing, bearer tokens, request
+ * bodies with their size limit, replies and errors, parked (suspended)
+ * requests and the test fault hooks. Endpoints see a whole request and fill a
+ * struct reply; they never touch libmicrohttpd responses. Never answers before
+ * an endpoint has finished (and so committed). */
 #pragma once
 
 #include <stdbool.h>

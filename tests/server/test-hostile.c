@@ -88,6 +88,33 @@ static long status_from(const struct harness_syncd *s, const char *src, long tim
         return status;
 }
 
+/* Sockets */
+
+static void tls_open(struct rawclient_tls *t, const struct harness_syncd *s, const char *src) {
+        int r = rawclient_tls_open(t, src, s->port, s->ca, RAWCLIENT_TLS_MODERN, harness_now_ms() + 10000);
+
+        if (r < 0)
+                fprintf(stderr, "TLS connection from %s: %s\n", src ? src : "127.0.0.1", strerror(-r));
+        assert_int_equal(r, 0);
+}
+
+/* Sends one request as raw bytes on a new TLS connection and reads the
+ * answer; *ret_closed: the server closed the connection after it. */
+static int raw_request(const struct harness_syncd *s, const char *req, size_t len, char *buf, size_t size,
+                       bool *ret_closed) {
+        struct rawclient_tls t;
+        char rest[256];
+        int status;
+
+        tls_open(&t, s, NULL);
+        assert_int_equal(rawclient_tls_send(&t, req, len), 0);
+        status = rawclient_tls_answer(&t, buf, size, harness_now_ms() + 10000);
+        if (ret_closed)
+                (void) rawclient_tls_read(&t, rest, sizeof(rest), harness_now_ms() + 3000, ret_closed);
+        rawclient_tls_close(&t);
+        return status;
+}
+
 /* Tests */
 
 /* TLS 1.0 and 1.1 are refused; 1.2 and 1.3 serve. */
@@ -123,6 +150,88 @@ static void test_tls_versions(void **state) {
                 assert_int_equal(rawclient_tls_answer(&t, buf, sizeof(buf), harness_now_ms() + 10000), 200);
                 rawclient_tls_close(&t);
         }
+        stop(&s);
+}
+
+static bool valid_utf8_printable(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (*p) {
+                int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+
+                if (n < 0 || (n == 0 && *p < 0x20))
+                        return false;
+                for (p++; n > 0; n--, p++)
+                        if ((*p & 0xc0) != 0x80)
+                                return false;
+        }
+        return true;
+}
+
+/* A raw request's answer: status, and whether the server then closed. */
+static void expect_raw(const struct harness_syncd *s, const char *req, size_t len, int status, bool closes) {
+        char buf[8192];
+        bool closed = false;
+        int got = raw_request(s, req, len, buf, sizeof(buf), &closed);
+
+        if (got != status || closed != closes)
+                fprintf(stderr, "for %.60s...: %d%s\n%s\n", req, got, closed ? " (closed)" : "", buf);
+        assert_int_equal(got, status);
+        assert_int_equal(closed, closes);
+        if (status == 400)
+                assert_non_null(strstr(buf, "\"bad_request\""));
+}
+
+#define RAW(s) s, sizeof(s) - 1
+
+/* RFC 9112 framing and the request target: two different Content-Lengths, a
+ * length with a transfer coding, no Host or two: 400 and closed. %00, a raw
+ * NUL or a non-ASCII byte in the target: 400 (a device id is not cut short
+ * and stored). A 404 quotes the path as printable ASCII, shortened. */
+static void test_strict_http(void **state) {
+        static const char dev_body[] = "{\"kind\": \"host\", \"last_seen_ms\": 1}";
+        struct harness_syncd s;
+        struct harness_resp r;
+        char req[4096], buf[8192], *p;
+        cJSON *j;
+        const char *msg;
+
+        (void) state;
+        start(&s, false, NULL);
+        expect_raw(&s, RAW("POST /v1/sync/pull HTTP/1.1\r\nHost: localhost\r\n" AUTH_A "Content-Length: 28\r\n"
+                           "Content-Length: 5\r\n\r\n{\"cursor\": null, \"limit\": 1}"), 400, true);
+        expect_raw(&s, RAW("POST /v1/sync/pull HTTP/1.1\r\nHost: localhost\r\n" AUTH_A "Content-Length: 28\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n1c\r\n{\"cursor\": null, \"limit\": 1}\r\n0\r\n\r\n"),
+                   400, true);
+        expect_raw(&s, RAW("POST /v1/sync/pull HTTP/1.1\r\nHost: localhost\r\n" AUTH_A "Content-Length: 28\r\n"
+                           "Content-Length: 28\r\n\r\n{\"cursor\": null, \"limit\": 1}"), 200, false);
+        expect_raw(&s, RAW("GET /v1/sync/status HTTP/1.1\r\n" AUTH_A "\r\n"), 400, true);
+        expect_raw(&s, RAW("GET /v1/sync/status HTTP/1.1\r\nHost: localhost\r\nHost: other\r\n" AUTH_A "\r\n"),
+                   400, true);
+        expect_raw(&s, RAW("GET /v1/sync/status HTTP/1.0\r\n" AUTH_A "\r\n"), 200, true);     /* 1.0: no Host */
+        /* the device id cut short by %00 would be a valid one */
+        snprintf(req, sizeof(req), "PUT /v1/devices/00a1b2c3d4e5f607%%00junk HTTP/1.1\r\nHost: localhost\r\n" AUTH_A
+                 "Content-Length: %zu\r\n\r\n%s", strlen(dev_body), dev_body);
+        expect_raw(&s, req, strlen(req), 400, true);
+        expect_raw(&s, RAW("GET /v1/sync/wait?cursor=%00&timeout=1 HTTP/1.1\r\nHost: localhost\r\n" AUTH_A "\r\n"),
+                   400, true);
+        expect_raw(&s, RAW("GET /v1/sync/st\xff" "atus HTTP/1.1\r\nHost: localhost\r\n" AUTH_A "\r\n"), 400, true);
+        assert_int_equal(request_from(&s, NULL, "GET", "/v1/devices", HARNESS_TOKEN_A, NULL, NULL, 5000, &r), 200);
+        assert_null(strstr(r.body, "00a1b2c3d4e5f607"));
+        harness_resp_clear(&r);
+        /* a 404 of invalid UTF-8, control bytes and 600 more bytes: printable, short */
+        p = req + sprintf(req, "GET /v1/%%C3%%28%%01%%FF%%0A\"");
+        memset(p, 'x', 600);
+        sprintf(p + 600, " HTTP/1.1\r\nHost: localhost\r\n" AUTH_A "\r\n");
+        assert_int_equal(raw_request(&s, req, strlen(req), buf, sizeof(buf), NULL), 404);
+        j = cJSON_Parse(strstr(buf, "\r\n\r\n") + 4);
+        assert_non_null(j);
+        msg = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "message")->valuestring;
+        assert_true(valid_utf8_printable(strstr(buf, "\r\n\r\n") + 4));
+        assert_true(valid_utf8_printable(msg));
+        assert_true(strlen(msg) < 200);
+        assert_non_null(strstr(msg, "/v1/%C3(%01%FF%0A\"xxx"));
+        cJSON_Delete(j);
         stop(&s);
 }
 
@@ -176,6 +285,7 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tls_versions),
+                cmocka_unit_test(test_strict_http),
                 cmocka_unit_test(test_handshake_log_flood),
         };
 
