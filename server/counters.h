@@ -10,6 +10,8 @@
 struct counters {
         uint64_t tls_handshakes_failed;
         uint64_t connections_refused;   /* at accept: over the total or the per-address limit */
+        uint64_t deadlines_cut;         /* handshake and headers, body or answer too slow */
+        uint64_t idle_closed;           /* kept-alive connections that sent no next request in time */
         uint64_t requests_malformed;    /* 400 before routing: framing, Host, the request target */
         uint64_t log_lines_held;        /* libmicrohttpd's lines summed up instead of logged */
 };

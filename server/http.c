@@ -2,8 +2,9 @@
 /* libmicrohttpd glue. A request is taken in three steps: its headers (the
  * framing checks, fault rule, route, bearer token, body size, the endpoint's
  * begin hook), its body (kept up to HTTP_BODY_MAX, or discarded once an answer
- * is already decided), its end (the endpoint's handler, then the reply). Must
- * never answer before the handler has returned, and never leave a request
+ * is already decided), its end (the endpoint's handler, then the reply). Every
+ * connection's step is told to conns.c, which holds it to that step's deadline.
+ * Must never answer before the handler has returned, and never leave a request
  * without calling its route's done hook. */
 #include <errno.h>
 #include <limits.h>
@@ -12,13 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "http.h"
 #include "log.h"
 #include "now.h"
 #include "ratelog.h"
 
-#define HTTP_IDLE_TIMEOUT_SEC 120u
+/* A backstop only: conns.c's deadlines are shorter for every step. */
+#define HTTP_INACTIVITY_TIMEOUT_SEC 120u
 #define HTTP_DISCARD_MAX (64ull * 1024 * 1024)
 /* TLS 1.2 and 1.3 only: 1.0 and 1.1 are deprecated (RFC 8996). */
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -37,6 +40,7 @@ enum http_log_kind {
 struct http {
         struct MHD_Daemon *daemon;
         struct http_config cfg;
+        struct conns *conns;
         struct ratelog logs[HTTP_LOG_KIND_MAX];
 };
 
@@ -129,6 +133,16 @@ static bool http_body_far_too_large(struct MHD_Connection *c) {
         return errno == ERANGE || (*end == '\0' && n > HTTP_DISCARD_MAX);
 }
 
+static struct conns_entry *http_entry(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        return info ? info->socket_context : NULL;
+}
+
+static void http_step(struct http *h, struct MHD_Connection *c, enum conns_step step) {
+        conns_step(h->conns, http_entry(c), step, now_ms(CLOCK_MONOTONIC));
+}
+
 /* What the framing checks look at, gathered in one pass over the headers. */
 struct http_framing {
         unsigned hosts, lengths, codings;
@@ -219,6 +233,8 @@ static enum MHD_Result http_send(struct http_ctx *x, struct reply *rp) {
         MHD_destroy_response(resp);
         rp->body = NULL;                /* the response owns it now */
         x->answered = true;
+        /* a connection that closes after this answer no longer counts */
+        http_step(x->h, x->req.connection, rp->close ? CONNS_CLOSING : CONNS_TRANSFER);
         return ret;
 }
 
@@ -250,6 +266,7 @@ static enum MHD_Result http_begin(struct http *h, struct http_ctx *x, struct MHD
         x->begun = true;
         x->req.connection = c;
         x->req.method = method;
+        http_step(h, c, CONNS_TRANSFER);
         fault = http_framing_fault(x, c, version);
         if (fault)
                 return http_send_malformed(x, fault);
@@ -335,6 +352,7 @@ static enum MHD_Result http_send_truncated(struct http_ctx *x) {
         ret = MHD_queue_response(x->req.connection, 200, resp);
         MHD_destroy_response(resp);
         x->answered = true;
+        http_step(x->h, x->req.connection, CONNS_TRANSFER);
         return ret;
 }
 
@@ -405,6 +423,7 @@ static enum MHD_Result http_finish(struct http *h, struct http_ctx *x) {
 
         if (x->answered)
                 return MHD_YES;
+        http_step(h, x->req.connection, CONNS_WORKING);
         if (x->req.waiter)
                 return http_resumed(h, x);
         if (x->fault.action != FAULTS_NONE && x->fault.action != FAULTS_APPLY_THEN_DROP)
@@ -442,8 +461,8 @@ static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cl
         struct http *h = cls;
         struct http_ctx *x = *con_cls;
 
-        (void) c;
         (void) toe;
+        http_step(h, c, CONNS_IDLE);
         if (!x)
                 return;
         if (x->route && x->route->done)
@@ -469,6 +488,22 @@ static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
         for (const char *p = uri; p && *p && !x->target_bad; p++)
                 x->target_bad = (unsigned char) *p <= ' ' || (unsigned char) *p >= 0x7f;
         return x;
+}
+
+static void http_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                               enum MHD_ConnectionNotificationCode code) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct http *h = cls;
+
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                conns_remove(h->conns, *socket_context);
+                *socket_context = NULL;
+                return;
+        }
+        /* one that cannot be held to a deadline is not served */
+        if (info && conns_add(h->conns, info->connect_fd, now_ms(CLOCK_MONOTONIC),
+                              (struct conns_entry **) socket_context) < 0)
+                (void) shutdown(info->connect_fd, SHUT_RDWR);
 }
 
 static enum http_log_kind http_log_kind(struct http *h, const char *msg) {
@@ -532,9 +567,12 @@ static int http_start(struct http *h) {
                                      MHD_OPTION_HTTPS_MEM_KEY, h->cfg.key_pem,
                                      MHD_OPTION_HTTPS_MEM_CERT, h->cfg.cert_pem,
                                      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
+                                     MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections,
+                                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.max_connections_per_address,
+                                     MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, h,
                                      MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, h,
                                      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, h,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_SEC,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_INACTIVITY_TIMEOUT_SEC,
                                      MHD_OPTION_END);
         if (!h->daemon)
                 return errno > 0 ? -errno : -EIO;
@@ -550,7 +588,9 @@ int http_new(const struct http_config *cfg, struct http **ret) {
         h->cfg = *cfg;
         for (size_t i = 0; i < HTTP_LOG_KIND_MAX; i++)
                 h->logs[i].interval_ms = HTTP_LOG_INTERVAL_MS;
-        r = http_start(h);
+        r = conns_new(&cfg->timeouts, cfg->counters, &h->conns);
+        if (r >= 0)
+                r = http_start(h);
         if (r < 0) {
                 http_free(h);
                 return r;
@@ -563,7 +603,8 @@ struct http *http_free(struct http *h) {
         if (!h)
                 return NULL;
         if (h->daemon)
-                MHD_stop_daemon(h->daemon);
+                MHD_stop_daemon(h->daemon);     /* tells us of every connection closed */
+        conns_free(h->conns);
         free(h);
         return NULL;
 }
@@ -595,18 +636,25 @@ int http_timeout_ms(const struct http *h) {
 
         if (MHD_get_timeout(h->daemon, &t) == MHD_YES)
                 timeout = t > INT_MAX ? INT_MAX : (int) t;
+        timeout = http_min_timeout(timeout, conns_timeout_ms(h->conns, now));
         for (size_t i = 0; i < HTTP_LOG_KIND_MAX; i++)
                 timeout = http_min_timeout(timeout, ratelog_timeout_ms(&h->logs[i], now));
         return timeout;
 }
 
+/* Deadlines first: the connections they shut down are closed in this run. */
 int http_run(struct http *h) {
         uint64_t now = now_ms(CLOCK_MONOTONIC);
         int r;
 
+        conns_expire(h->conns, now);
         r = MHD_run(h->daemon) == MHD_YES ? 0 : -EIO;
         http_log_flush(h, now);
         return r;
+}
+
+size_t http_connections(const struct http *h) {
+        return conns_live(h->conns);
 }
 
 void http_quiesce(struct http *h) {

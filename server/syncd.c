@@ -10,9 +10,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -27,15 +29,42 @@
 
 #define SYNCD_VERSION "1"
 #define SYNCD_STOP_GRACE_MS 2000
+/* Descriptors kept for all but connections: the database and its journals,
+ * the listening socket, the epoll and signal fds, stdio. */
+#define SYNCD_FD_RESERVE 64u
 
 struct syncd_options {
         const char *listen, *cert, *key, *db, *tokens;
         unsigned max_skew_sec;
+        unsigned max_connections, max_connections_per_ip;
+        unsigned header_timeout_sec, body_timeout_sec, idle_timeout_sec;
 };
+
+#define SYNCD_OPTIONS_DEFAULT { \
+        .max_skew_sec = 300, \
+        .max_connections = 1000, .max_connections_per_ip = 128, \
+        .header_timeout_sec = 10, .body_timeout_sec = 30, .idle_timeout_sec = 30, \
+}
+
+/* The options that take a number, by their long name. */
+static const struct syncd_number {
+        const char *name;
+        size_t offset;                  /* of its unsigned in struct syncd_options */
+        unsigned min, max;
+} syncd_numbers[] = {
+        { "max-skew-sec", offsetof(struct syncd_options, max_skew_sec), 0, 86400 },
+        { "max-connections", offsetof(struct syncd_options, max_connections), 1, 1000000 },
+        { "max-connections-per-ip", offsetof(struct syncd_options, max_connections_per_ip), 0, 1000000 },
+        { "header-timeout-sec", offsetof(struct syncd_options, header_timeout_sec), 1, 3600 },
+        { "body-timeout-sec", offsetof(struct syncd_options, body_timeout_sec), 1, 3600 },
+        { "idle-timeout-sec", offsetof(struct syncd_options, idle_timeout_sec), 1, 3600 },
+};
+#define SYNCD_NUMBER_OPT 256            /* getopt value of syncd_numbers[0] */
 
 static void syncd_help(void) {
         printf("Usage: syncd --listen ADDR:PORT --cert FILE --key FILE --db FILE --tokens FILE\n"
-               "             [--max-skew-sec N]\n"
+               "             [--max-skew-sec N] [--max-connections N] [--max-connections-per-ip N]\n"
+               "             [--header-timeout-sec N] [--body-timeout-sec N] [--idle-timeout-sec N]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -47,6 +76,15 @@ static void syncd_help(void) {
                "  --db FILE            SQLite database, created when missing\n"
                "  --tokens FILE        lines \"TOKEN ACCOUNT\"; '#' starts a comment\n"
                "  --max-skew-sec N     reject stamps more than N s ahead of this clock (default 300)\n"
+               "  --max-connections N  connections held at once (default 1000; fewer if the\n"
+               "                       open-file limit does not allow them)\n"
+               "  --max-connections-per-ip N\n"
+               "                       connections from one address (default 128; 0: no limit)\n"
+               "  --header-timeout-sec N\n"
+               "                       TLS handshake and request headers, from accept (default 10)\n"
+               "  --body-timeout-sec N a request's body, and then its answer, each (default 30)\n"
+               "  --idle-timeout-sec N a kept-alive connection's next request headers, from the\n"
+               "                       previous answer (default 30)\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
                "\n"
@@ -67,23 +105,35 @@ static int syncd_usage_error(const char *fmt, ...) {
         return 2;
 }
 
+static int syncd_parse_number(const struct syncd_number *n, const char *text, struct syncd_options *o) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(text, &end, 10);
+        if (errno || *end || text[0] < '0' || text[0] > '9' || v < n->min || v > n->max)
+                return syncd_usage_error("--%s: '%s' is not a number %u..%u", n->name, text, n->min, n->max);
+        *(unsigned *) ((char *) o + n->offset) = (unsigned) v;
+        return 0;
+}
+
 /* 0 to go on, or the exit status (0 after --help/--version, 2 on a usage error). */
 static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, bool *ret_exit) {
-        static const struct option opts[] = {
+        static const size_t n_numbers = sizeof(syncd_numbers) / sizeof(syncd_numbers[0]);
+        struct option opts[32] = {
                 { "listen", required_argument, NULL, 'l' },
                 { "cert", required_argument, NULL, 'c' },
                 { "key", required_argument, NULL, 'k' },
                 { "db", required_argument, NULL, 'd' },
                 { "tokens", required_argument, NULL, 't' },
-                { "max-skew-sec", required_argument, NULL, 's' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
-                {}
         };
-        char *end;
-        unsigned long v;
-        int c;
+        int c, r;
 
+        for (size_t i = 0; i < n_numbers; i++)
+                opts[7 + i] = (struct option) { syncd_numbers[i].name, required_argument, NULL,
+                                                SYNCD_NUMBER_OPT + (int) i };
         *ret_exit = false;
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
@@ -93,13 +143,6 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case 'k': o->key = optarg; break;
                 case 'd': o->db = optarg; break;
                 case 't': o->tokens = optarg; break;
-                case 's':
-                        errno = 0;
-                        v = strtoul(optarg, &end, 10);
-                        if (errno || *end || !*optarg || optarg[0] == '-' || v > 86400)
-                                return syncd_usage_error("--max-skew-sec: '%s' is not a number 0..86400", optarg);
-                        o->max_skew_sec = (unsigned) v;
-                        break;
                 case 'h':
                         syncd_help();
                         *ret_exit = true;
@@ -111,7 +154,11 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case ':':
                         return syncd_usage_error("%s needs an argument", argv[optind - 1]);
                 default:
-                        return syncd_usage_error("unknown option '%s'", argv[optind - 1]);
+                        if (c < SYNCD_NUMBER_OPT || (size_t) (c - SYNCD_NUMBER_OPT) >= n_numbers)
+                                return syncd_usage_error("unknown option '%s'", argv[optind - 1]);
+                        r = syncd_parse_number(&syncd_numbers[c - SYNCD_NUMBER_OPT], optarg, o);
+                        if (r != 0)
+                                return r;
                 }
         if (optind < argc)
                 return syncd_usage_error("unexpected argument '%s'", argv[optind]);
@@ -193,6 +240,7 @@ struct syncd {
         struct http_config http_cfg;
         struct http_route routes[10];
         struct counters counters;
+        unsigned max_connections;
         char *cert, *key;
 };
 
@@ -253,12 +301,40 @@ static int syncd_load(struct syncd *d, const struct syncd_options *o) {
         return 0;
 }
 
+/* Every connection holds a descriptor: the soft limit is raised to the hard
+ * one, and the connection limit kept within it. */
+static int syncd_fit_fd_limit(unsigned *max_connections) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        return -errno;
+        }
+        if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t) *max_connections + SYNCD_FD_RESERVE)
+                return 0;
+        if (rl.rlim_cur <= SYNCD_FD_RESERVE)
+                return -EMFILE;
+        log_msg("--max-connections lowered from %u to %llu: the open-file limit is %llu and %u descriptors are kept "
+                "for the rest", *max_connections, (unsigned long long) (rl.rlim_cur - SYNCD_FD_RESERVE),
+                (unsigned long long) rl.rlim_cur, SYNCD_FD_RESERVE);
+        *max_connections = (unsigned) (rl.rlim_cur - SYNCD_FD_RESERVE);
+        return 0;
+}
+
 static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         const char *faults_env = getenv("SYNCD_TEST_FAULTS");
         int r;
 
         if (syncd_parse_listen(o->listen, &d->http_cfg) < 0)
                 return syncd_usage_error("--listen: '%s' is not ADDR:PORT", o->listen);
+        d->max_connections = o->max_connections;
+        r = syncd_fit_fd_limit(&d->max_connections);
+        if (r < 0)
+                return log_msg("the open-file limit (RLIMIT_NOFILE) leaves no descriptor for connections: %s",
+                               strerror(-r)), 1;
         r = syncd_load(d, o);
         if (r != 0)
                 return r;
@@ -278,6 +354,13 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         d->http_cfg.longpoll = d->longpoll;
         d->http_cfg.faults = d->faults;
         d->http_cfg.counters = &d->counters;
+        d->http_cfg.max_connections = d->max_connections;
+        d->http_cfg.max_connections_per_address = o->max_connections_per_ip;
+        d->http_cfg.timeouts = (struct conns_timeouts) {
+                .headers_ms = o->header_timeout_sec * 1000ull,
+                .transfer_ms = o->body_timeout_sec * 1000ull,
+                .idle_ms = o->idle_timeout_sec * 1000ull,
+        };
         r = http_new(&d->http_cfg, &d->http);
         if (r < 0)
                 return log_msg("cannot serve HTTPS on %s (address, certificate and key as given): %s",
@@ -367,7 +450,7 @@ static int syncd_signalfd(void) {
 }
 
 int main(int argc, char **argv) {
-        struct syncd_options o = { .max_skew_sec = 300 };
+        struct syncd_options o = SYNCD_OPTIONS_DEFAULT;
         struct syncd d = {};
         bool done;
         int r, sfd;

@@ -88,7 +88,46 @@ static long status_from(const struct harness_syncd *s, const char *src, long tim
         return status;
 }
 
+static char *cursor_now(const struct harness_syncd *s, const char *token) {
+        struct harness_resp r;
+        cJSON *j;
+        char *c;
+
+        assert_int_equal(request_from(s, NULL, "GET", "/v1/sync/status", token, NULL, NULL, 10000, &r), 200);
+        j = cJSON_Parse(r.body);
+        c = strdup(cJSON_GetObjectItem(j, "cursor")->valuestring);
+        cJSON_Delete(j);
+        harness_resp_clear(&r);
+        return c;
+}
+
 /* Sockets */
+
+/* How many of fds the server has closed by deadline, waiting until want. */
+static int count_closed(const int *fds, int n, int want, uint64_t deadline) {
+        struct pollfd *p = calloc((size_t) n, sizeof(*p));
+        int closed = 0;
+
+        for (int i = 0; i < n; i++)
+                p[i] = (struct pollfd) { .fd = fds[i], .events = POLLRDHUP };
+        while (closed < want && harness_now_ms() < deadline) {
+                if (poll(p, (nfds_t) n, (int) (deadline - harness_now_ms())) <= 0)
+                        break;
+                for (int i = 0; i < n; i++)
+                        if (p[i].revents && p[i].fd >= 0) {
+                                p[i].fd = -1;
+                                closed++;
+                        }
+        }
+        free(p);
+        return closed;
+}
+
+static void close_all(int *fds, int n) {
+        for (int i = 0; i < n; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
 
 static void tls_open(struct rawclient_tls *t, const struct harness_syncd *s, const char *src) {
         int r = rawclient_tls_open(t, src, s->port, s->ca, RAWCLIENT_TLS_MODERN, harness_now_ms() + 10000);
@@ -113,6 +152,12 @@ static int raw_request(const struct harness_syncd *s, const char *req, size_t le
                 (void) rawclient_tls_read(&t, rest, sizeof(rest), harness_now_ms() + 3000, ret_closed);
         rawclient_tls_close(&t);
         return status;
+}
+
+/* Trickles one byte of text each time it is called, from *pos on. */
+static void trickle(struct rawclient_tls *t, const char *text, size_t *pos) {
+        if (text[*pos] && rawclient_tls_send(t, text + *pos, 1) == 0)
+                (*pos)++;
 }
 
 /* Tests */
@@ -150,6 +195,187 @@ static void test_tls_versions(void **state) {
                 assert_int_equal(rawclient_tls_answer(&t, buf, sizeof(buf), harness_now_ms() + 10000), 200);
                 rawclient_tls_close(&t);
         }
+        stop(&s);
+}
+
+#define FLOOD 1100
+
+/* 1,100 connections from one address that never speak: the address gets its
+ * share (default 128), the rest is refused at once, and a client from
+ * another address is served as if nothing happened. */
+static void test_flood_one_address(void **state) {
+        struct harness_syncd s;
+        static int fds[FLOOD];
+        uint64_t t0;
+        int closed;
+
+        (void) state;
+        start(&s, false, NULL);
+        for (int i = 0; i < FLOOD; i++) {
+                fds[i] = rawclient_tcp("127.0.0.2", s.port, harness_now_ms() + 5000);
+                assert_true(fds[i] >= 0);
+        }
+        t0 = harness_now_ms();
+        assert_int_equal(status_from(&s, NULL, 5000), 200);
+        printf("FIGURE flood of %d silent connections from one address: another client served in %llu ms\n",
+               FLOOD, (unsigned long long) (harness_now_ms() - t0));
+        closed = count_closed(fds, FLOOD, FLOOD - 128, harness_now_ms() + 5000);
+        assert_true(closed >= FLOOD - 128);
+        assert_true(closed < FLOOD);            /* the address's share is held, for now */
+        close_all(fds, FLOOD);
+        stop(&s);
+}
+
+#define SPREAD_ADDRS 8
+#define SPREAD_PER_ADDR 128
+
+/* Every place taken (1,024 silent connections from 8 addresses, 2 more
+ * trickling a TLS ClientHello a byte at a time): the handshake-and-headers
+ * deadline (default 10 s from accept, not moved by bytes) frees the places,
+ * and a client waiting behind them is served within it. */
+static void test_flood_many_addresses(void **state) {
+        static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+                                    "trickled-bytes-of-a-client-hello-that-never-ends-0123456789abcdef";
+        static int fds[SPREAD_ADDRS * SPREAD_PER_ADDR];
+        int trickler[2];
+        size_t pos[2] = {};
+        struct harness_syncd s;
+        struct harness_resp r;
+        uint64_t t0, next = 0;
+        CURLM *m = curl_multi_init();
+        CURL *e;
+        int running = 1, closed;
+
+        (void) state;
+        start(&s, false, NULL);
+        t0 = harness_now_ms();
+        for (int i = 0; i < 2; i++)
+                assert_true((trickler[i] = rawclient_tcp("127.0.0.10", s.port, t0 + 5000)) >= 0);
+        for (int a = 0; a < SPREAD_ADDRS; a++) {
+                char src[24];
+
+                snprintf(src, sizeof(src), "127.0.0.%d", 2 + a);
+                for (int i = 0; i < SPREAD_PER_ADDR; i++) {
+                        int fd = rawclient_tcp(src, s.port, harness_now_ms() + 5000);
+
+                        assert_true(fd >= 0);
+                        fds[a * SPREAD_PER_ADDR + i] = fd;
+                }
+        }
+        e = harness_easy(&s, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, &r);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 15000L);
+        curl_multi_add_handle(m, e);
+        while (running) {
+                if (harness_now_ms() >= next) {         /* a byte every 500 ms on each trickler */
+                        for (int i = 0; i < 2; i++)
+                                if (pos[i] < sizeof(hello) - 1 &&
+                                    send(trickler[i], hello + pos[i], 1, MSG_NOSIGNAL) == 1)
+                                        pos[i]++;
+                        next = harness_now_ms() + 500;
+                }
+                curl_multi_perform(m, &running);
+                if (running)
+                        curl_multi_poll(m, NULL, 0, 50, NULL);
+        }
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
+        printf("FIGURE every place taken by %d silent connections from %d addresses: "
+               "a waiting client served after %llu ms\n", SPREAD_ADDRS * SPREAD_PER_ADDR, SPREAD_ADDRS,
+               (unsigned long long) (harness_now_ms() - t0));
+        assert_int_equal(r.status, 200);
+        assert_true(harness_now_ms() - t0 < 13000);
+        assert_true(pos[0] > 10);               /* they did trickle all along */
+        assert_int_equal(count_closed(trickler, 2, 2, t0 + 13000), 2);
+        closed = count_closed(fds, SPREAD_ADDRS * SPREAD_PER_ADDR, 990, t0 + 13000);
+        assert_true(closed >= 990);
+        curl_multi_remove_handle(m, e);
+        harness_easy_free(e);
+        harness_resp_clear(&r);
+        curl_multi_cleanup(m);
+        close_all(trickler, 2);
+        close_all(fds, SPREAD_ADDRS * SPREAD_PER_ADDR);
+        stop(&s);
+}
+
+/* Whether fd's peer closed before deadline; reads nothing. */
+static bool peer_closed(int fd, uint64_t deadline) {
+        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+        return poll(&p, 1, (int) (deadline > harness_now_ms() ? deadline - harness_now_ms() : 0)) == 1;
+}
+
+/* Trickles text a byte every 200 ms on t until the server closes; returns
+ * how long that took, from the call. */
+static uint64_t trickle_until_closed(struct rawclient_tls *t, const char *text, uint64_t deadline) {
+        uint64_t t0 = harness_now_ms();
+        size_t pos = 0;
+
+        while (!peer_closed(t->fd, harness_now_ms() + 200) && harness_now_ms() < deadline)
+                trickle(t, text, &pos);
+        assert_true(harness_now_ms() < deadline);
+        assert_true(pos > 3);
+        return harness_now_ms() - t0;
+}
+
+/* With 2 s deadlines: a body trickled is cut 2 s after the headers, the next
+ * request trickled on a kept-alive connection 2 s after the answer before
+ * it; curl's kept-alive connection closed for idleness is replaced without
+ * a word; a parked long poll outlives every deadline. */
+static void test_deadlines(void **state) {
+        static const char *const extra[] = { "--header-timeout-sec", "2", "--body-timeout-sec", "2",
+                                             "--idle-timeout-sec", "2", NULL };
+        static const char pull[] = "POST /v1/sync/pull HTTP/1.1\r\nHost: localhost\r\n" AUTH_A
+                                   "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+        static const char status[] = "GET /v1/sync/status HTTP/1.1\r\nHost: localhost\r\n" AUTH_A "\r\n";
+        struct harness_syncd s;
+        struct rawclient_tls t;
+        struct harness_resp r;
+        char buf[4096], *cursor, path[160];
+        curl_socket_t sock = CURL_SOCKET_BAD;
+        uint64_t took;
+        long conns = 0;
+        CURL *e;
+
+        (void) state;
+        start(&s, false, extra);
+        /* the body */
+        tls_open(&t, &s, NULL);
+        assert_int_equal(rawclient_tls_send(&t, pull, strlen(pull)), 0);
+        took = trickle_until_closed(&t, "{\"cursor\": null, \"limit\": 1, \"and\": \"more to come, slowly\"}",
+                                    harness_now_ms() + 6000);
+        assert_true(took >= 1500 && took < 4000);
+        rawclient_tls_close(&t);
+        /* the next request on a kept-alive connection */
+        tls_open(&t, &s, NULL);
+        assert_int_equal(rawclient_tls_send(&t, status, strlen(status)), 0);
+        assert_int_equal(rawclient_tls_answer(&t, buf, sizeof(buf), harness_now_ms() + 5000), 200);
+        took = trickle_until_closed(&t, status, harness_now_ms() + 6000);
+        assert_true(took >= 1500 && took < 4000);
+        rawclient_tls_close(&t);
+        /* curl: its idle connection closed, the next request on a new one */
+        e = harness_easy(&s, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, &r);
+        assert_int_equal(curl_easy_perform(e), CURLE_OK);
+        assert_int_equal(curl_easy_getinfo(e, CURLINFO_ACTIVESOCKET, &sock), CURLE_OK);
+        assert_true(sock != CURL_SOCKET_BAD);
+        assert_true(peer_closed(sock, harness_now_ms() + 5000));
+        harness_resp_clear(&r);
+        assert_int_equal(curl_easy_perform(e), CURLE_OK);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
+        curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &conns);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(conns, 1);
+        /* a long poll of 5 s on that same connection: parked, no deadline cuts it */
+        cursor = cursor_now(&s, HARNESS_TOKEN_A);
+        snprintf(path, sizeof(path), "%s/v1/sync/wait?cursor=%s&timeout=5", s.base, cursor);
+        curl_easy_setopt(e, CURLOPT_URL, path);
+        harness_resp_clear(&r);
+        took = harness_now_ms();
+        assert_int_equal(curl_easy_perform(e), CURLE_OK);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
+        assert_int_equal(r.status, 204);
+        assert_true(harness_now_ms() - took >= 4500);
+        harness_easy_free(e);
+        harness_resp_clear(&r);
+        free(cursor);
         stop(&s);
 }
 
@@ -263,6 +489,31 @@ static void test_handshake_log_flood(void **state) {
         stop(&s);
 }
 
+/* An open-file limit of 200 (soft 100): syncd raises the soft limit to 200
+ * and says in one line that it lowers --max-connections to fit. */
+static void test_fd_limit(void **state) {
+        struct harness_syncd s;
+        char path[64], line[256];
+        unsigned soft = 0, hard = 0;
+        FILE *f;
+
+        (void) state;
+        start_limited(&s, true, 100, 200, NULL);
+        assert_true(harness_log_wait(&s, "--max-connections lowered from 1000 to 136", harness_now_ms() + 5000));
+        snprintf(path, sizeof(path), "/proc/%d/limits", (int) s.pid);
+        f = fopen(path, "re");
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "Max open files", 14) == 0)
+                        assert_int_equal(sscanf(line + 14, "%u %u", &soft, &hard), 2);
+        fclose(f);
+        assert_int_equal(soft, 200);
+        assert_int_equal(hard, 200);
+        assert_int_equal(status_from(&s, NULL, 5000), 200);
+        assert_int_equal(harness_log_count(&s, "lowered"), 1);
+        stop(&s);
+}
+
 static int setup(void **state) {
         (void) state;
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -285,8 +536,12 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tls_versions),
+                cmocka_unit_test(test_flood_one_address),
+                cmocka_unit_test(test_flood_many_addresses),
+                cmocka_unit_test(test_deadlines),
                 cmocka_unit_test(test_strict_http),
                 cmocka_unit_test(test_handshake_log_flood),
+                cmocka_unit_test(test_fd_limit),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
