@@ -12,6 +12,9 @@ struct counters {
         uint64_t connections_refused;   /* at accept: over the total or the per-address limit */
         uint64_t deadlines_cut;         /* handshake and headers, body or answer too slow */
         uint64_t idle_closed;           /* kept-alive connections that sent no next request in time */
+        uint64_t waits_hung_up;         /* parked long polls whose client went away */
+        uint64_t waits_shed;            /* parked long polls answered early near the connection limit */
+        uint64_t waits_refused;         /* 429: too many long polls of the account or the address */
         uint64_t requests_malformed;    /* 400 before routing: framing, Host, the request target */
         uint64_t log_lines_held;        /* libmicrohttpd's lines summed up instead of logged */
 };

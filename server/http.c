@@ -404,10 +404,10 @@ static enum MHD_Result http_resumed(struct http *h, struct http_ctx *x) {
         struct reply rp = {};
         int r;
 
-        if (x->fault.action == FAULTS_STALL) {
+        if (x->fault.action == FAULTS_STALL || state == LONGPOLL_GONE) {
                 longpoll_waiter_free(h->cfg.longpoll, x->req.waiter);
                 x->req.waiter = NULL;
-                return MHD_NO;
+                return MHD_NO;          /* closed without an answer */
         }
         if (state == LONGPOLL_STOPPING)
                 r = reply_error(&rp, 503, "unavailable", "the server is stopping");

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* syncd, the reference sync server of the sync API (docs/protocol.md): the command line, the
- * pieces put together, and the one event loop (libmicrohttpd's epoll fd, a
- * signalfd, the long polls' deadlines; after each libmicrohttpd run, the
- * group commit of the writes that run collected). Must never print a token,
- * and never stop without answering or closing every parked request first. */
+ * pieces put together, and the one event loop (libmicrohttpd's epoll fd, the
+ * parked long polls' hang-up epoll fd, a signalfd, the deadlines of long polls
+ * and connections; before each libmicrohttpd run, long polls shed when the
+ * connection limit is near; after it, the group commit of the writes that
+ * run collected). Must never print a token, and never stop without answering
+ * or closing every parked request first. */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -37,12 +39,14 @@ struct syncd_options {
         const char *listen, *cert, *key, *db, *tokens;
         unsigned max_skew_sec;
         unsigned max_connections, max_connections_per_ip;
+        unsigned max_waits_per_account, max_waits_per_ip;
         unsigned header_timeout_sec, body_timeout_sec, idle_timeout_sec;
 };
 
 #define SYNCD_OPTIONS_DEFAULT { \
         .max_skew_sec = 300, \
         .max_connections = 1000, .max_connections_per_ip = 128, \
+        .max_waits_per_account = 112, .max_waits_per_ip = 112, \
         .header_timeout_sec = 10, .body_timeout_sec = 30, .idle_timeout_sec = 30, \
 }
 
@@ -55,6 +59,8 @@ static const struct syncd_number {
         { "max-skew-sec", offsetof(struct syncd_options, max_skew_sec), 0, 86400 },
         { "max-connections", offsetof(struct syncd_options, max_connections), 1, 1000000 },
         { "max-connections-per-ip", offsetof(struct syncd_options, max_connections_per_ip), 0, 1000000 },
+        { "max-waits-per-account", offsetof(struct syncd_options, max_waits_per_account), 0, 1000000 },
+        { "max-waits-per-ip", offsetof(struct syncd_options, max_waits_per_ip), 0, 1000000 },
         { "header-timeout-sec", offsetof(struct syncd_options, header_timeout_sec), 1, 3600 },
         { "body-timeout-sec", offsetof(struct syncd_options, body_timeout_sec), 1, 3600 },
         { "idle-timeout-sec", offsetof(struct syncd_options, idle_timeout_sec), 1, 3600 },
@@ -64,6 +70,7 @@ static const struct syncd_number {
 static void syncd_help(void) {
         printf("Usage: syncd --listen ADDR:PORT --cert FILE --key FILE --db FILE --tokens FILE\n"
                "             [--max-skew-sec N] [--max-connections N] [--max-connections-per-ip N]\n"
+               "             [--max-waits-per-account N] [--max-waits-per-ip N]\n"
                "             [--header-timeout-sec N] [--body-timeout-sec N] [--idle-timeout-sec N]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
@@ -80,6 +87,9 @@ static void syncd_help(void) {
                "                       open-file limit does not allow them)\n"
                "  --max-connections-per-ip N\n"
                "                       connections from one address (default 128; 0: no limit)\n"
+               "  --max-waits-per-account N\n"
+               "                       long polls parked for one account (default 112; 0: no limit)\n"
+               "  --max-waits-per-ip N long polls parked from one address (default 112; 0: no limit)\n"
                "  --header-timeout-sec N\n"
                "                       TLS handshake and request headers, from accept (default 10)\n"
                "  --body-timeout-sec N a request's body, and then its answer, each (default 30)\n"
@@ -326,6 +336,7 @@ static int syncd_fit_fd_limit(unsigned *max_connections) {
 
 static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         const char *faults_env = getenv("SYNCD_TEST_FAULTS");
+        struct longpoll_limits waits = { o->max_waits_per_account, o->max_waits_per_ip };
         int r;
 
         if (syncd_parse_listen(o->listen, &d->http_cfg) < 0)
@@ -338,7 +349,7 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         r = syncd_load(d, o);
         if (r != 0)
                 return r;
-        if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&d->longpoll) < 0 ||
+        if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&waits, &d->counters, &d->longpoll) < 0 ||
             group_new(d->store, &d->group) < 0 ||
             (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0))
                 return log_msg("out of memory"), 1;
@@ -402,21 +413,40 @@ static void syncd_commit(struct syncd *d) {
         (void) http_run(d->http);       /* only a run sees the connections resumed outside one */
 }
 
-/* One turn of the loop: sleep until the daemon, a deadline, the group
- * commit or a signal wants us, let libmicrohttpd take what is ready, commit
- * the group when it is due. Returns 1 when a signal asks to stop. */
+/* Near the connection limit, parked long polls give up their places, oldest
+ * first: a wait is the one request that loses nothing by being answered early
+ * (204 is what its timeout would say), and a push must find a place. An
+ * eighth of the places is kept free this way. */
+static void syncd_shed(struct syncd *d) {
+        size_t live = http_connections(d->http);
+        size_t keep = d->max_connections / 8 ? d->max_connections / 8 : 1;
+
+        if (live + keep > d->max_connections)
+                (void) longpoll_shed(d->longpoll, live + keep - d->max_connections);
+}
+
+/* One turn of the loop: sleep until the daemon, a hang-up, a deadline, the
+ * group commit or a signal wants us, let libmicrohttpd take what is ready,
+ * commit the group when it is due. Returns 1 when a signal asks to stop. */
 static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
-        struct pollfd p[2] = { { .fd = http_epoll_fd(d->http), .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+        struct pollfd p[3] = {
+                { .fd = http_epoll_fd(d->http), .events = POLLIN },
+                { .fd = longpoll_fd(d->longpoll), .events = POLLIN },
+                { .fd = sfd, .events = POLLIN },
+        };
         int timeout = syncd_min_timeout(http_timeout_ms(d->http),
                                         longpoll_timeout_ms(d->longpoll, now_ms(CLOCK_MONOTONIC)));
 
         timeout = syncd_min_timeout(timeout, group_timeout_ms(d->group));
         timeout = syncd_min_timeout(timeout, max_ms);
-        if (poll(p, sfd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+        if (poll(p, sfd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR)
                 return -errno;
-        if (sfd >= 0 && p[1].revents)
+        if (sfd >= 0 && p[2].revents)
                 return 1;
+        if (p[1].revents)
+                longpoll_hangups(d->longpoll);
         longpoll_expire(d->longpoll, now_ms(CLOCK_MONOTONIC));
+        syncd_shed(d);
         (void) http_run(d->http);
         if (group_timeout_ms(d->group) == 0)
                 syncd_commit(d);

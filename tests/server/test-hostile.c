@@ -24,7 +24,10 @@
 #include "tests/lib/harness.h"
 #include "tests/lib/rawclient.h"
 
+#define DEV_HDR "Device-Id: 00a1b2c3d4e5f607"
 #define AUTH_A "Authorization: Bearer " HARNESS_TOKEN_A "\r\n"
+#define MAX_WAITS 64
+
 static struct harness_syncd base;       /* the certificates and tokens every server here uses */
 
 /* Servers */
@@ -60,6 +63,13 @@ static void stop(struct harness_syncd *s) {
 }
 
 /* Requests */
+
+static uint64_t wall_ms(void) {
+        struct timeval tv;
+
+        gettimeofday(&tv, NULL);
+        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
+}
 
 /* One request from address src (NULL: 127.0.0.1) with a timeout; the status,
  * or 0 when the transfer failed. */
@@ -99,6 +109,111 @@ static char *cursor_now(const struct harness_syncd *s, const char *token) {
         cJSON_Delete(j);
         harness_resp_clear(&r);
         return c;
+}
+
+/* A push of one new record for the account of token; its status. */
+static long push(const struct harness_syncd *s, const char *token, long timeout_ms) {
+        static unsigned c;
+        char body[320], key[80];
+        const char *headers[] = { key, DEV_HDR, NULL };
+        struct harness_resp r;
+        long status;
+
+        snprintf(key, sizeof(key), "Idempotency-Key: 6b1e6a52-2f0a-4c36-9d0b-%012x", ++c);
+        snprintf(body, sizeof(body), "{\"schema\": 1, \"records\": [{\"key\": \"eq.active\", \"family\": \"pro\", "
+                 "\"stamp\": {\"ms\": %llu, \"c\": %u, \"origin\": \"00a1b2c3d4e5f607\"}, \"derived\": false, "
+                 "\"value\": {\"preset\": \"flat\"}}]}", (unsigned long long) wall_ms(), c);
+        status = request_from(s, NULL, "POST", "/v1/sync/push", token, body, headers, timeout_ms, &r);
+        harness_resp_clear(&r);
+        return status;
+}
+
+/* Long polls on a curl multi handle, each on its own connection. */
+struct waits {
+        CURLM *m;
+        CURL *e[MAX_WAITS];
+        struct harness_resp r[MAX_WAITS];
+        bool done[MAX_WAITS];
+        int n, n_done;
+};
+
+static int waits_add(struct waits *w, const struct harness_syncd *s, const char *token, const char *cursor,
+                     const char *src, unsigned timeout_sec) {
+        char path[160], iface[32];
+        int i = w->n++;
+
+        assert_true(i < MAX_WAITS);
+        if (!w->m)
+                w->m = curl_multi_init();
+        snprintf(path, sizeof(path), "/v1/sync/wait?cursor=%s&timeout=%u", cursor, timeout_sec);
+        w->e[i] = harness_easy(s, "GET", path, token, NULL, NULL, &w->r[i]);
+        curl_easy_setopt(w->e[i], CURLOPT_TIMEOUT_MS, 65000L);
+        curl_easy_setopt(w->e[i], CURLOPT_FORBID_REUSE, 1L);
+        if (src) {
+                snprintf(iface, sizeof(iface), "host!%s", src);
+                curl_easy_setopt(w->e[i], CURLOPT_INTERFACE, iface);
+        }
+        curl_multi_add_handle(w->m, w->e[i]);
+        return i;
+}
+
+/* Drives the transfers until at least want are done or deadline passes;
+ * returns how many are done. */
+static int waits_run(struct waits *w, int want, uint64_t deadline) {
+        int running;
+
+        for (;;) {
+                CURLMsg *msg;
+                int left;
+
+                curl_multi_perform(w->m, &running);
+                while ((msg = curl_multi_info_read(w->m, &left)))
+                        for (int i = 0; msg->msg == CURLMSG_DONE && i < w->n; i++)
+                                if (w->e[i] == msg->easy_handle && !w->done[i]) {
+                                        w->done[i] = true;
+                                        w->n_done++;
+                                        w->r[i].curl_code = (int) msg->data.result;
+                                        curl_easy_getinfo(w->e[i], CURLINFO_RESPONSE_CODE, &w->r[i].status);
+                                }
+                if (w->n_done >= want || harness_now_ms() >= deadline)
+                        return w->n_done;
+                curl_multi_poll(w->m, NULL, 0, 20, NULL);
+        }
+}
+
+/* Until every request is on the wire; then a round trip on another
+ * connection (keep's, or a new one), after which the server has read them
+ * all. */
+static void waits_sent(struct waits *w, const struct harness_syncd *s, CURL *keep) {
+        uint64_t deadline = harness_now_ms() + 20000;
+        int sent = 0;
+
+        while (sent < w->n && harness_now_ms() < deadline) {
+                sent = 0;
+                waits_run(w, w->n + 1, harness_now_ms() + 20);
+                for (int i = 0; i < w->n; i++) {
+                        long size = 0;
+
+                        curl_easy_getinfo(w->e[i], CURLINFO_REQUEST_SIZE, &size);
+                        sent += size > 0 || w->done[i];
+                }
+        }
+        assert_int_equal(sent, w->n);
+        if (keep)
+                assert_int_equal(curl_easy_perform(keep), CURLE_OK);
+        else
+                assert_int_equal(status_from(s, NULL, 10000), 200);
+        waits_run(w, w->n + 1, harness_now_ms() + 50);
+}
+
+static void waits_free(struct waits *w) {
+        for (int i = 0; i < w->n; i++) {
+                curl_multi_remove_handle(w->m, w->e[i]);
+                harness_easy_free(w->e[i]);
+                harness_resp_clear(&w->r[i]);
+        }
+        curl_multi_cleanup(w->m);
+        memset(w, 0, sizeof(*w));
 }
 
 /* Sockets */
@@ -379,6 +494,195 @@ static void test_deadlines(void **state) {
         stop(&s);
 }
 
+/* A long poll whose client hangs up gives its place back at once: with one
+ * long poll allowed per account, the next one is parked (204 after its 1 s)
+ * right after the hang-up, not 429 for the rest of the first one's 60 s; and
+ * with 16 connections, 40 clients that send a long poll and hang up never
+ * lock the server. */
+static void test_hangup_while_parked(void **state) {
+        static const char *const extra[] = { "--max-waits-per-account", "1", "--max-connections", "16", NULL };
+        struct harness_syncd s;
+        struct rawclient_tls t;
+        struct harness_resp r;
+        char *cursor, req[256], path[160], buf[2048];
+        uint64_t deadline, t0;
+        long status = 0;
+
+        (void) state;
+        start(&s, false, extra);
+        cursor = cursor_now(&s, HARNESS_TOKEN_A);
+        snprintf(path, sizeof(path), "/v1/sync/wait?cursor=%s&timeout=1", cursor);
+        snprintf(req, sizeof(req), "GET /v1/sync/wait?cursor=%s&timeout=60 HTTP/1.1\r\nHost: localhost\r\n"
+                 AUTH_A "\r\n", cursor);
+        tls_open(&t, &s, NULL);
+        assert_int_equal(rawclient_tls_send(&t, req, strlen(req)), 0);
+        deadline = harness_now_ms() + 10000;
+        while (status != 429 && harness_now_ms() < deadline) {  /* until it is parked */
+                status = request_from(&s, NULL, "GET", path, HARNESS_TOKEN_A, NULL, NULL, 5000, &r);
+                harness_resp_clear(&r);
+                /* the probe came first and parked, so the long poll was refused: again */
+                if (status != 429 && rawclient_tls_answer(&t, buf, sizeof(buf), harness_now_ms()) == 429)
+                        assert_int_equal(rawclient_tls_send(&t, req, strlen(req)), 0);
+        }
+        assert_int_equal(status, 429);
+        t0 = harness_now_ms();
+        rawclient_tls_close(&t);
+        while (status != 204 && harness_now_ms() < t0 + 5000) {
+                status = request_from(&s, NULL, "GET", path, HARNESS_TOKEN_A, NULL, NULL, 5000, &r);
+                harness_resp_clear(&r);
+        }
+        assert_int_equal(status, 204);
+        printf("FIGURE a parked long poll's place back %llu ms after its client hung up (incl. a 1 s wait)\n",
+               (unsigned long long) (harness_now_ms() - t0));
+        /* 40 send-and-hang-up long polls through 16 places, one after another */
+        free(cursor);
+        cursor = cursor_now(&s, HARNESS_TOKEN_B);
+        snprintf(req, sizeof(req), "GET /v1/sync/wait?cursor=%s&timeout=60 HTTP/1.1\r\nHost: localhost\r\n"
+                 "Authorization: Bearer " HARNESS_TOKEN_B "\r\n\r\n", cursor);
+        for (int i = 0; i < 40; i++) {
+                tls_open(&t, &s, NULL);
+                assert_int_equal(rawclient_tls_send(&t, req, strlen(req)), 0);
+                rawclient_tls_close(&t);
+        }
+        assert_int_equal(status_from(&s, NULL, 5000), 200);
+        free(cursor);
+        stop(&s);
+}
+
+/* At most 3 long polls per account and 4 per address: the 4th of an
+ * account and the 5th of an address get 429 rate_limited with Retry-After
+ * (when the first of them ends); another address is not held to the first
+ * one's share. */
+static void test_wait_limits(void **state) {
+        static const char *const extra[] = { "--max-waits-per-account", "3", "--max-waits-per-ip", "4", NULL };
+        struct harness_syncd s;
+        struct harness_resp r;
+        struct waits w = {};
+        char *ca, *cb, path[160], buf[16];
+        cJSON *j;
+
+        (void) state;
+        start(&s, false, extra);
+        ca = cursor_now(&s, HARNESS_TOKEN_A);
+        cb = cursor_now(&s, HARNESS_TOKEN_B);
+        for (int i = 0; i < 3; i++)
+                waits_add(&w, &s, HARNESS_TOKEN_A, ca, NULL, 30);
+        waits_add(&w, &s, HARNESS_TOKEN_B, cb, NULL, 30);
+        waits_add(&w, &s, HARNESS_TOKEN_B, cb, "127.0.0.2", 30);
+        waits_sent(&w, &s, NULL);
+        assert_int_equal(w.n_done, 0);
+        /* alice's 4th, from a third address */
+        snprintf(path, sizeof(path), "/v1/sync/wait?cursor=%s&timeout=30", ca);
+        assert_int_equal(request_from(&s, "127.0.0.3", "GET", path, HARNESS_TOKEN_A, NULL, NULL, 5000, &r), 429);
+        j = cJSON_Parse(r.body);
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code")->valuestring,
+                            "rate_limited");
+        cJSON_Delete(j);
+        assert_non_null(strstr(r.body, "account"));
+        assert_non_null(harness_header(&r, "Retry-After", buf, sizeof(buf)));
+        assert_true(atoi(buf) >= 25 && atoi(buf) <= 30);
+        harness_resp_clear(&r);
+        /* bob's 3rd, the 5th from 127.0.0.1 */
+        snprintf(path, sizeof(path), "/v1/sync/wait?cursor=%s&timeout=30", cb);
+        assert_int_equal(request_from(&s, NULL, "GET", path, HARNESS_TOKEN_B, NULL, NULL, 5000, &r), 429);
+        assert_non_null(strstr(r.body, "address"));
+        assert_non_null(harness_header(&r, "Retry-After", buf, sizeof(buf)));
+        harness_resp_clear(&r);
+        /* a push of each account wakes its waits, the other address's too */
+        assert_int_equal(push(&s, HARNESS_TOKEN_A, 5000), 200);
+        assert_int_equal(push(&s, HARNESS_TOKEN_B, 5000), 200);
+        assert_int_equal(waits_run(&w, w.n, harness_now_ms() + 5000), w.n);
+        for (int i = 0; i < w.n; i++)
+                assert_int_equal(w.r[i].status, 200);
+        waits_free(&w);
+        free(ca);
+        free(cb);
+        stop(&s);
+}
+
+/* 16 places, two kept free: when a 15th connection comes, the oldest parked
+ * long poll is answered 204 at once and its connection closed; the others
+ * stay parked, and a push still gets through. */
+static void test_shed_oldest_first(void **state) {
+        static const char *const extra[] = { "--max-connections", "16", NULL };
+        struct harness_syncd s;
+        struct harness_resp kr;
+        struct waits w = {};
+        char *cursor;
+        CURL *keep;
+        cJSON *j;
+
+        (void) state;
+        start(&s, false, extra);
+        /* one kept-alive connection for the cursor and the round trips: 1 place */
+        keep = harness_easy(&s, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, &kr);
+        assert_int_equal(curl_easy_perform(keep), CURLE_OK);
+        j = cJSON_Parse(kr.body);
+        cursor = strdup(cJSON_GetObjectItem(j, "cursor")->valuestring);
+        cJSON_Delete(j);
+        harness_resp_clear(&kr);
+        waits_add(&w, &s, HARNESS_TOKEN_A, cursor, NULL, 60);
+        waits_sent(&w, &s, keep);
+        for (int i = 1; i < 13; i++)            /* 13 waits + 1 = 14 places: none shed */
+                waits_add(&w, &s, HARNESS_TOKEN_A, cursor, NULL, 60);
+        waits_sent(&w, &s, keep);
+        assert_int_equal(w.n_done, 0);
+        waits_add(&w, &s, HARNESS_TOKEN_A, cursor, NULL, 60);   /* the 15th */
+        assert_int_equal(waits_run(&w, 1, harness_now_ms() + 5000), 1);
+        assert_true(w.done[0]);
+        assert_int_equal(w.r[0].curl_code, CURLE_OK);
+        assert_int_equal(w.r[0].status, 204);
+        waits_sent(&w, &s, keep);
+        assert_int_equal(w.n_done, 1);
+        /* a push (a new connection: one more shed) wakes the rest */
+        assert_int_equal(push(&s, HARNESS_TOKEN_A, 5000), 200);
+        assert_int_equal(waits_run(&w, w.n, harness_now_ms() + 5000), w.n);
+        for (int i = 1; i < w.n; i++)
+                assert_true(w.r[i].status == 200 || w.r[i].status == 204);
+        harness_easy_free(keep);
+        harness_resp_clear(&kr);
+        waits_free(&w);
+        free(cursor);
+        stop(&s);
+}
+
+/* 48 genuine long polls of one account from 3 addresses on a server of 16
+ * places: another account's push is answered at once, every long poll ends
+ * in 200 or 204, none in a transport error. */
+static void test_genuine_waits_flood(void **state) {
+        static const char *const extra[] = { "--max-connections", "16", NULL };
+        struct harness_syncd s;
+        struct waits w = {};
+        char *cursor;
+        uint64_t t0;
+        int ok = 0;
+
+        (void) state;
+        start(&s, false, extra);
+        cursor = cursor_now(&s, HARNESS_TOKEN_A);
+        for (int i = 0; i < 48; i++)
+                waits_add(&w, &s, HARNESS_TOKEN_A, cursor, (const char *[]) { NULL, "127.0.0.2", "127.0.0.3" }[i % 3],
+                          20);
+        waits_run(&w, w.n, harness_now_ms() + 1000);
+        t0 = harness_now_ms();
+        assert_int_equal(push(&s, HARNESS_TOKEN_B, 5000), 200);
+        printf("FIGURE 48 long polls on 16 places: another account's push answered in %llu ms\n",
+               (unsigned long long) (harness_now_ms() - t0));
+        assert_int_equal(push(&s, HARNESS_TOKEN_A, 5000), 200);        /* wakes those still parked */
+        assert_int_equal(waits_run(&w, w.n, harness_now_ms() + 30000), w.n);
+        for (int i = 0; i < w.n; i++) {
+                if (w.r[i].curl_code != CURLE_OK)
+                        fprintf(stderr, "long poll %d: %s\n", i, curl_easy_strerror(w.r[i].curl_code));
+                assert_int_equal(w.r[i].curl_code, CURLE_OK);
+                assert_true(w.r[i].status == 200 || w.r[i].status == 204);
+                ok++;
+        }
+        assert_int_equal(ok, 48);
+        waits_free(&w);
+        free(cursor);
+        stop(&s);
+}
+
 static bool valid_utf8_printable(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
 
@@ -539,6 +843,10 @@ int main(void) {
                 cmocka_unit_test(test_flood_one_address),
                 cmocka_unit_test(test_flood_many_addresses),
                 cmocka_unit_test(test_deadlines),
+                cmocka_unit_test(test_hangup_while_parked),
+                cmocka_unit_test(test_wait_limits),
+                cmocka_unit_test(test_shed_oldest_first),
+                cmocka_unit_test(test_genuine_waits_flood),
                 cmocka_unit_test(test_strict_http),
                 cmocka_unit_test(test_handshake_log_flood),
                 cmocka_unit_test(test_fd_limit),
