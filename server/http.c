@@ -1,37 +1,58 @@
 /* SPDX-License-Identifier: MIT */
-/* libmicrohttpd glue. A request is taken in three steps: its headers (fault
- * rule, route, bearer token, body size, the endpoint's begin hook), its body
- * (kept up to HTTP_BODY_MAX, or discarded once an answer is already decided),
- * its end (the endpoint's handler, then the reply). Must never answer before
- * the handler has returned, and never leave a request without calling its
- * route's done hook. */
+/* libmicrohttpd glue. A request is taken in three steps: its headers (the
+ * framing checks, fault rule, route, bearer token, body size, the endpoint's
+ * begin hook), its body (kept up to HTTP_BODY_MAX, or discarded once an answer
+ * is already decided), its end (the endpoint's handler, then the reply). Every
+ * connection's step is told to conns.c, which holds it to that step's deadline.
+ * Must never answer before the handler has returned, and never leave a request
+ * without calling its route's done hook. */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "http.h"
 #include "log.h"
 #include "now.h"
+#include "ratelog.h"
 
-#define HTTP_IDLE_TIMEOUT_SEC 120u
+/* A backstop only: conns.c's deadlines are shorter for every step. */
+#define HTTP_INACTIVITY_TIMEOUT_SEC 120u
 #define HTTP_DISCARD_MAX (64ull * 1024 * 1024)
+/* TLS 1.2 and 1.3 only: 1.0 and 1.1 are deprecated (RFC 8996). */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define HTTP_LOG_INTERVAL_MS 10000u
+#define HTTP_SHOWN_MAX 80               /* bytes of a client's path or method quoted back */
+
+/* libmicrohttpd's lines, each kind limited on its own: what a client can
+ * cause at will must not drown the rest. */
+enum http_log_kind {
+        HTTP_LOG_HANDSHAKE,
+        HTTP_LOG_REFUSED,
+        HTTP_LOG_OTHER,
+        HTTP_LOG_KIND_MAX,
+};
 
 struct http {
         struct MHD_Daemon *daemon;
         struct http_config cfg;
+        struct conns *conns;
+        struct ratelog logs[HTTP_LOG_KIND_MAX];
 };
 
 struct http_ctx {
+        struct http *h;
         struct http_request req;
         const struct http_route *route;
         struct reply pending;           /* decided before the body was read */
         struct faults_hit fault;
         char *body;
         size_t body_len, body_cap;
-        bool too_large, oom, answered;
+        bool begun, target_bad, too_large, oom, answered;
         char allow[64];
 };
 
@@ -54,6 +75,7 @@ static bool http_path_matches(const struct http_route *rt, const char *url, cons
 /* Finds the route; 404 for an unknown path, 405 (with Allow) for a known path
  * and another method. */
 static int http_route_find(struct http *h, struct http_ctx *x, const char *url, const char *method) {
+        char shown[HTTP_SHOWN_MAX];
         bool path_known = false;
         int r;
 
@@ -76,9 +98,10 @@ static int http_route_find(struct http *h, struct http_ctx *x, const char *url, 
                 path_known = true;
         }
         if (!path_known)
-                return reply_error(&x->pending, 404, "not_found", "no such resource: %s", url);
+                return reply_error(&x->pending, 404, "not_found", "no such resource: %s",
+                                   reply_printable(url, shown, sizeof(shown)));
         r = reply_error(&x->pending, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
-                        method, x->allow);
+                        reply_printable(method, shown, sizeof(shown)), x->allow);
         x->pending.allow = x->allow;
         return r;
 }
@@ -110,6 +133,71 @@ static bool http_body_far_too_large(struct MHD_Connection *c) {
         return errno == ERANGE || (*end == '\0' && n > HTTP_DISCARD_MAX);
 }
 
+static struct conns_entry *http_entry(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        return info ? info->socket_context : NULL;
+}
+
+static void http_step(struct http *h, struct MHD_Connection *c, enum conns_step step) {
+        conns_step(h->conns, http_entry(c), step, now_ms(CLOCK_MONOTONIC));
+}
+
+/* What the framing checks look at, gathered in one pass over the headers. */
+struct http_framing {
+        unsigned hosts, lengths, codings;
+        const char *length;
+        bool lengths_differ, not_chunked, nul;
+};
+
+static enum MHD_Result http_framing_value(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                          const char *value, size_t value_size) {
+        struct http_framing *f = cls;
+
+        if (strlen(key) != key_size || (value && strlen(value) != value_size))
+                f->nul = true;
+        if (kind != MHD_HEADER_KIND || !value)
+                return MHD_YES;
+        if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+                f->hosts++;
+        else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+                if (f->lengths++ == 0)
+                        f->length = value;
+                else if (strcmp(f->length, value) != 0)
+                        f->lengths_differ = true;
+        } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+                f->codings++;
+                f->not_chunked |= strcasecmp(value, "chunked") != 0;
+        }
+        return MHD_YES;
+}
+
+/* RFC 9112. Framing that two readers could take differently (two lengths, a
+ * length and a transfer coding, a coding we do not read) is how requests are
+ * smuggled past a proxy in front of us; an HTTP/1.1 request without exactly
+ * one Host is malformed; a NUL byte, decoded from %00 or sent as is, would
+ * end a C string early, so one thing would be checked and another used.
+ * NULL: nothing wrong. */
+static const char *http_framing_fault(const struct http_ctx *x, struct MHD_Connection *c, const char *version) {
+        struct http_framing f = {};
+
+        if (x->target_bad)
+                return "the request target must be printable ASCII, without %00";
+        (void) MHD_get_connection_values_n(c, (enum MHD_ValueKind) (MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND),
+                                           http_framing_value, &f);
+        if (f.nul)
+                return "a header or query argument holds a NUL byte";
+        if (f.hosts > 1 || (f.hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0))
+                return "an HTTP/1.1 request needs exactly one Host header";
+        if (f.lengths_differ)
+                return "Content-Length is given more than once, with different values";
+        if (f.codings && f.lengths)
+                return "Transfer-Encoding and Content-Length are both given";
+        if (f.codings > 1 || f.not_chunked)
+                return "the only transfer coding taken is chunked";
+        return NULL;
+}
+
 static void http_add_headers(struct MHD_Response *resp, const struct reply *rp) {
         char num[16];
 
@@ -126,6 +214,8 @@ static void http_add_headers(struct MHD_Response *resp, const struct reply *rp) 
                 (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
         if (rp->status == 401)
                 (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+        if (rp->close)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
@@ -143,6 +233,8 @@ static enum MHD_Result http_send(struct http_ctx *x, struct reply *rp) {
         MHD_destroy_response(resp);
         rp->body = NULL;                /* the response owns it now */
         x->answered = true;
+        /* a connection that closes after this answer no longer counts */
+        http_step(x->h, x->req.connection, rp->close ? CONNS_CLOSING : CONNS_TRANSFER);
         return ret;
 }
 
@@ -154,16 +246,30 @@ static enum MHD_Result http_send_error(struct http_ctx *x, unsigned status, cons
         return http_send(x, &rp);
 }
 
-static enum MHD_Result http_begin(struct http *h, struct MHD_Connection *c, const char *url, const char *method,
-                                  void **con_cls) {
-        struct http_ctx *x = calloc(1, sizeof(*x));
+/* Answered at once, and the connection closed: after a request we cannot
+ * trust, the next bytes cannot be trusted to start the next one either. */
+static enum MHD_Result http_send_malformed(struct http_ctx *x, const char *fault) {
+        struct reply rp = {};
+
+        x->h->cfg.counters->requests_malformed++;
+        if (reply_error(&rp, 400, "bad_request", "%s", fault) < 0)
+                return MHD_NO;
+        rp.close = true;
+        return http_send(x, &rp);
+}
+
+static enum MHD_Result http_begin(struct http *h, struct http_ctx *x, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version) {
+        const char *fault;
         int r = 0;
 
-        if (!x)
-                return MHD_NO;
-        *con_cls = x;
+        x->begun = true;
         x->req.connection = c;
         x->req.method = method;
+        http_step(h, c, CONNS_TRANSFER);
+        fault = http_framing_fault(x, c, version);
+        if (fault)
+                return http_send_malformed(x, fault);
         if (h->cfg.faults)
                 x->fault = faults_take(h->cfg.faults, method, url);
         if (x->fault.action != FAULTS_NONE && x->fault.action != FAULTS_APPLY_THEN_DROP)
@@ -246,6 +352,7 @@ static enum MHD_Result http_send_truncated(struct http_ctx *x) {
         ret = MHD_queue_response(x->req.connection, 200, resp);
         MHD_destroy_response(resp);
         x->answered = true;
+        http_step(x->h, x->req.connection, CONNS_TRANSFER);
         return ret;
 }
 
@@ -297,10 +404,10 @@ static enum MHD_Result http_resumed(struct http *h, struct http_ctx *x) {
         struct reply rp = {};
         int r;
 
-        if (x->fault.action == FAULTS_STALL) {
+        if (x->fault.action == FAULTS_STALL || state == LONGPOLL_GONE) {
                 longpoll_waiter_free(h->cfg.longpoll, x->req.waiter);
                 x->req.waiter = NULL;
-                return MHD_NO;
+                return MHD_NO;          /* closed without an answer */
         }
         if (state == LONGPOLL_STOPPING)
                 r = reply_error(&rp, 503, "unavailable", "the server is stopping");
@@ -316,6 +423,7 @@ static enum MHD_Result http_finish(struct http *h, struct http_ctx *x) {
 
         if (x->answered)
                 return MHD_YES;
+        http_step(h, x->req.connection, CONNS_WORKING);
         if (x->req.waiter)
                 return http_resumed(h, x);
         if (x->fault.action != FAULTS_NONE && x->fault.action != FAULTS_APPLY_THEN_DROP)
@@ -336,9 +444,10 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, cons
                                        void **con_cls) {
         struct http_ctx *x = *con_cls;
 
-        (void) version;
         if (!x)
-                return http_begin(cls, c, url, method, con_cls);
+                return MHD_NO;          /* no memory for it when its request line came */
+        if (!x->begun)
+                return http_begin(cls, x, c, url, method, version);
         if (*upload_data_size > 0) {
                 http_take_body(x, upload_data, *upload_data_size);
                 *upload_data_size = 0;
@@ -352,8 +461,8 @@ static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cl
         struct http *h = cls;
         struct http_ctx *x = *con_cls;
 
-        (void) c;
         (void) toe;
+        http_step(h, c, CONNS_IDLE);
         if (!x)
                 return;
         if (x->route && x->route->done)
@@ -365,27 +474,125 @@ static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cl
         *con_cls = NULL;
 }
 
+/* The request target as sent, before libmicrohttpd decodes it in place: the
+ * last moment a %00 can be told from the end of the path. The request's
+ * context starts here. */
+static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+        struct http_ctx *x = calloc(1, sizeof(*x));
+
+        (void) c;
+        if (!x)
+                return NULL;
+        x->h = cls;
+        x->target_bad = !uri || strstr(uri, "%00");
+        for (const char *p = uri; p && *p && !x->target_bad; p++)
+                x->target_bad = (unsigned char) *p <= ' ' || (unsigned char) *p >= 0x7f;
+        return x;
+}
+
+static void http_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                               enum MHD_ConnectionNotificationCode code) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct http *h = cls;
+
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                conns_remove(h->conns, *socket_context);
+                *socket_context = NULL;
+                return;
+        }
+        /* one that cannot be held to a deadline is not served */
+        if (info && conns_add(h->conns, info->connect_fd, now_ms(CLOCK_MONOTONIC),
+                              (struct conns_entry **) socket_context) < 0)
+                (void) shutdown(info->connect_fd, SHUT_RDWR);
+}
+
+static enum http_log_kind http_log_kind(struct http *h, const char *msg) {
+        if (strstr(msg, "handshake")) {
+                h->cfg.counters->tls_handshakes_failed++;
+                return HTTP_LOG_HANDSHAKE;
+        }
+        if (strstr(msg, "connection limit")) {
+                h->cfg.counters->connections_refused++;
+                return HTTP_LOG_REFUSED;
+        }
+        return HTTP_LOG_OTHER;
+}
+
+/* libmicrohttpd's own lines: one per failed TLS handshake, one per refused
+ * connection, so anyone could fill the log. Each kind gets at most one line
+ * per HTTP_LOG_INTERVAL_MS; the rest are counted. */
+static void http_on_log(void *cls, const char *fmt, va_list ap) {
+        struct http *h = cls;
+        char msg[256];
+        uint64_t held = 0;
+
+        (void) vsnprintf(msg, sizeof(msg), fmt, ap);
+        msg[strcspn(msg, "\r\n")] = '\0';
+        if (!ratelog_event(&h->logs[http_log_kind(h, msg)], now_ms(CLOCK_MONOTONIC), &held)) {
+                h->cfg.counters->log_lines_held++;
+                return;
+        }
+        if (held)
+                log_msg("libmicrohttpd: %s (and %llu more like it since the last such line)", msg,
+                        (unsigned long long) held);
+        else
+                log_msg("libmicrohttpd: %s", msg);
+}
+
+static void http_log_flush(struct http *h, uint64_t now) {
+        static const char *const what[HTTP_LOG_KIND_MAX] = {
+                [HTTP_LOG_HANDSHAKE] = "TLS handshakes failed",
+                [HTTP_LOG_REFUSED] = "connections were refused at the connection limits",
+                [HTTP_LOG_OTHER] = "lines of libmicrohttpd were held back",
+        };
+
+        for (size_t i = 0; i < HTTP_LOG_KIND_MAX; i++) {
+                uint64_t n = ratelog_due(&h->logs[i], now);
+
+                if (n)
+                        log_msg("%llu more %s in the last %u s (at most one line per %u s)", (unsigned long long) n,
+                                what[i], HTTP_LOG_INTERVAL_MS / 1000, HTTP_LOG_INTERVAL_MS / 1000);
+        }
+}
+
+static int http_start(struct http *h) {
+        unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+        if (h->cfg.addr.ss_family == AF_INET6)
+                flags |= MHD_USE_IPv6;
+        errno = 0;
+        h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_on_request, h,
+                                     MHD_OPTION_EXTERNAL_LOGGER, http_on_log, h,  /* first: it catches the rest */
+                                     MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &h->cfg.addr,
+                                     MHD_OPTION_HTTPS_MEM_KEY, h->cfg.key_pem,
+                                     MHD_OPTION_HTTPS_MEM_CERT, h->cfg.cert_pem,
+                                     MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
+                                     MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections,
+                                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.max_connections_per_address,
+                                     MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, h,
+                                     MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, h,
+                                     MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, h,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_INACTIVITY_TIMEOUT_SEC,
+                                     MHD_OPTION_END);
+        if (!h->daemon)
+                return errno > 0 ? -errno : -EIO;
+        return 0;
+}
+
 int http_new(const struct http_config *cfg, struct http **ret) {
         struct http *h = calloc(1, sizeof(*h));
-        unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        int r;
 
         if (!h)
                 return -ENOMEM;
         h->cfg = *cfg;
-        if (cfg->addr.ss_family == AF_INET6)
-                flags |= MHD_USE_IPv6;
-        errno = 0;
-        h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_on_request, h,
-                                     MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &h->cfg.addr,
-                                     MHD_OPTION_HTTPS_MEM_KEY, cfg->key_pem,
-                                     MHD_OPTION_HTTPS_MEM_CERT, cfg->cert_pem,
-                                     MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, h,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_SEC,
-                                     MHD_OPTION_END);
-        if (!h->daemon) {
-                int r = errno > 0 ? -errno : -EIO;
-
-                free(h);
+        for (size_t i = 0; i < HTTP_LOG_KIND_MAX; i++)
+                h->logs[i].interval_ms = HTTP_LOG_INTERVAL_MS;
+        r = conns_new(&cfg->timeouts, cfg->counters, &h->conns);
+        if (r >= 0)
+                r = http_start(h);
+        if (r < 0) {
+                http_free(h);
                 return r;
         }
         *ret = h;
@@ -396,7 +603,8 @@ struct http *http_free(struct http *h) {
         if (!h)
                 return NULL;
         if (h->daemon)
-                MHD_stop_daemon(h->daemon);
+                MHD_stop_daemon(h->daemon);     /* tells us of every connection closed */
+        conns_free(h->conns);
         free(h);
         return NULL;
 }
@@ -413,16 +621,40 @@ int http_epoll_fd(const struct http *h) {
         return info ? info->epoll_fd : -EIO;
 }
 
-int http_timeout_ms(const struct http *h) {
-        MHD_UNSIGNED_LONG_LONG t;
-
-        if (MHD_get_timeout(h->daemon, &t) != MHD_YES)
-                return -1;
-        return t > INT_MAX ? INT_MAX : (int) t;
+static int http_min_timeout(int a, int b) {
+        if (a < 0)
+                return b;
+        if (b < 0)
+                return a;
+        return a < b ? a : b;
 }
 
+int http_timeout_ms(const struct http *h) {
+        uint64_t now = now_ms(CLOCK_MONOTONIC);
+        MHD_UNSIGNED_LONG_LONG t;
+        int timeout = -1;
+
+        if (MHD_get_timeout(h->daemon, &t) == MHD_YES)
+                timeout = t > INT_MAX ? INT_MAX : (int) t;
+        timeout = http_min_timeout(timeout, conns_timeout_ms(h->conns, now));
+        for (size_t i = 0; i < HTTP_LOG_KIND_MAX; i++)
+                timeout = http_min_timeout(timeout, ratelog_timeout_ms(&h->logs[i], now));
+        return timeout;
+}
+
+/* Deadlines first: the connections they shut down are closed in this run. */
 int http_run(struct http *h) {
-        return MHD_run(h->daemon) == MHD_YES ? 0 : -EIO;
+        uint64_t now = now_ms(CLOCK_MONOTONIC);
+        int r;
+
+        conns_expire(h->conns, now);
+        r = MHD_run(h->daemon) == MHD_YES ? 0 : -EIO;
+        http_log_flush(h, now);
+        return r;
+}
+
+size_t http_connections(const struct http *h) {
+        return conns_live(h->conns);
 }
 
 void http_quiesce(struct http *h) {

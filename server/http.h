@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* syncd's HTTPS front: libmicrohttpd with TLS driven by the caller's event
- * loop (epoll, external), routing, bearer tokens, request bodies with their
- * size limit, replies and errors, parked (suspended) requests and the test
- * fault hooks. Endpoints see a whole request and fill a struct reply; they
+ * loop (epoll, external), its limits and deadlines on connections, the
+ * framing checks, routing, bearer tokens, request bodies with their size
+ * limit, replies and errors, parked (suspended) requests and the test fault
+ * hooks. Endpoints see a whole request and fill a struct reply; they
  * never touch libmicrohttpd responses. Never answers before an endpoint has
  * finished (and so committed). */
 #pragma once
@@ -14,6 +15,8 @@
 
 #include <microhttpd.h>
 
+#include "conns.h"
+#include "counters.h"
 #include "faults.h"
 #include "longpoll.h"
 #include "reply.h"
@@ -60,6 +63,10 @@ struct http_config {
         const struct tokens *tokens;
         struct longpoll *longpoll;
         struct faults *faults;          /* NULL: fault hooks disabled */
+        struct counters *counters;
+        unsigned max_connections;
+        unsigned max_connections_per_address;   /* 0: no limit */
+        struct conns_timeouts timeouts;
 };
 
 struct http;
@@ -71,6 +78,10 @@ int http_local_port(const struct http *h);
 int http_epoll_fd(const struct http *h);
 /* Milliseconds the loop may sleep before http_run must be called; -1: no limit. */
 int http_timeout_ms(const struct http *h);
+/* Cuts the connections past their deadlines, lets libmicrohttpd work, sums up
+ * the log lines held back. */
 int http_run(struct http *h);
+/* Connections held and not closing. */
+size_t http_connections(const struct http *h);
 /* Stops accepting; parked requests are resumed to answer 503. */
 void http_quiesce(struct http *h);

@@ -1,13 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* One list of waiters; a push wakes every waiter of its account in one pass,
- * resuming each connection (libmicrohttpd then calls the request's handler
- * again, which reads the state). A waiter is resumed at most once: the state
- * leaves LONGPOLL_WAITING exactly when MHD_resume_connection is called. */
+/* One list of waiters, oldest first; a push wakes every waiter of its account
+ * in one pass, resuming each connection (libmicrohttpd then calls the
+ * request's handler again, which reads the state). A waiter is resumed at most
+ * once: the state leaves LONGPOLL_WAITING exactly when MHD_resume_connection
+ * is called. libmicrohttpd does not poll a suspended connection, so it would
+ * never notice its client hang up: each parked connection's descriptor sits
+ * in an epoll set of our own, watched for the peer's end of stream
+ * (EPOLLRDHUP) until it is resumed. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "longpoll.h"
+
+#define LONGPOLL_HANGUPS_BATCH 64
+
+/* The client's address without its port: what the per-address limit counts. */
+struct longpoll_addr {
+        sa_family_t family;
+        unsigned char bytes[16];
+};
 
 struct longpoll_waiter {
         struct longpoll_waiter *prev, *next;
@@ -15,19 +31,33 @@ struct longpoll_waiter {
         const char *account;
         uint64_t deadline_ms;
         enum longpoll_state state;
+        struct longpoll_addr addr;
+        int fd;                         /* watched for hang-up while parked; -1: not */
 };
 
 struct longpoll {
-        struct longpoll_waiter *head;
+        struct longpoll_waiter *head, *tail;
         size_t parked;
         size_t n;
+        struct longpoll_limits limits;
+        struct counters *counters;
+        int epoll_fd;
 };
 
-int longpoll_new(struct longpoll **ret) {
+int longpoll_new(const struct longpoll_limits *limits, struct counters *counters, struct longpoll **ret) {
         struct longpoll *lp = calloc(1, sizeof(*lp));
 
         if (!lp)
                 return -ENOMEM;
+        lp->limits = *limits;
+        lp->counters = counters;
+        lp->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (lp->epoll_fd < 0) {
+                int r = -errno;
+
+                free(lp);
+                return r;
+        }
         *ret = lp;
         return 0;
 }
@@ -37,26 +67,108 @@ struct longpoll *longpoll_free(struct longpoll *lp) {
                 return NULL;
         while (lp->head)
                 longpoll_waiter_free(lp, lp->head);
+        (void) close(lp->epoll_fd);
         free(lp);
         return NULL;
+}
+
+static void longpoll_addr_of(struct MHD_Connection *c, struct longpoll_addr *ret) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = info ? info->client_addr : NULL;
+
+        *ret = (struct longpoll_addr) {};
+        if (sa && sa->sa_family == AF_INET) {
+                ret->family = AF_INET;
+                memcpy(ret->bytes, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+        } else if (sa && sa->sa_family == AF_INET6) {
+                ret->family = AF_INET6;
+                memcpy(ret->bytes, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+        }
+}
+
+static bool longpoll_addr_equal(const struct longpoll_addr *a, const struct longpoll_addr *b) {
+        return a->family == b->family && memcmp(a->bytes, b->bytes, sizeof(a->bytes)) == 0;
+}
+
+static unsigned longpoll_retry_sec(uint64_t first_end_ms, uint64_t now_ms) {
+        uint64_t s = first_end_ms > now_ms ? (first_end_ms - now_ms + 999) / 1000 : 1;
+
+        return s < 1 ? 1 : s > 60 ? 60 : (unsigned) s;
+}
+
+enum longpoll_admission longpoll_admit(struct longpoll *lp, struct MHD_Connection *c, const char *account,
+                                       uint64_t now_ms, unsigned *ret_retry_sec) {
+        uint64_t first_account = UINT64_MAX, first_address = UINT64_MAX;
+        unsigned n_account = 0, n_address = 0;
+        struct longpoll_addr a;
+
+        longpoll_addr_of(c, &a);
+        for (const struct longpoll_waiter *w = lp->head; w; w = w->next) {
+                if (w->state != LONGPOLL_WAITING || !w->account)
+                        continue;
+                if (strcmp(w->account, account) == 0) {
+                        n_account++;
+                        first_account = w->deadline_ms < first_account ? w->deadline_ms : first_account;
+                }
+                if (longpoll_addr_equal(&w->addr, &a)) {
+                        n_address++;
+                        first_address = w->deadline_ms < first_address ? w->deadline_ms : first_address;
+                }
+        }
+        if (lp->limits.per_account && n_account >= lp->limits.per_account) {
+                lp->counters->waits_refused++;
+                *ret_retry_sec = longpoll_retry_sec(first_account, now_ms);
+                return LONGPOLL_ACCOUNT_FULL;
+        }
+        if (lp->limits.per_address && n_address >= lp->limits.per_address) {
+                lp->counters->waits_refused++;
+                *ret_retry_sec = longpoll_retry_sec(first_address, now_ms);
+                return LONGPOLL_ADDRESS_FULL;
+        }
+        return LONGPOLL_ADMITTED;
+}
+
+/* Level-triggered and without EPOLLIN: a client that sends its next request
+ * early is no hang-up; EPOLLHUP and EPOLLERR are always reported. */
+static int longpoll_watch(struct longpoll *lp, struct longpoll_waiter *w) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(w->connection,
+                                                                       MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = w };
+
+        if (!info)
+                return -EBADF;
+        if (epoll_ctl(lp->epoll_fd, EPOLL_CTL_ADD, info->connect_fd, &ev) < 0)
+                return -errno;
+        w->fd = info->connect_fd;
+        return 0;
 }
 
 int longpoll_park(struct longpoll *lp, struct MHD_Connection *c, const char *account, uint64_t deadline_ms,
                   struct longpoll_waiter **ret) {
         struct longpoll_waiter *w = calloc(1, sizeof(*w));
+        int r;
 
         if (!w)
                 return -ENOMEM;
         *w = (struct longpoll_waiter) {
-                .next = lp->head,
+                .prev = lp->tail,
                 .connection = c,
                 .account = account,
                 .deadline_ms = deadline_ms,
                 .state = LONGPOLL_WAITING,
+                .fd = -1,
         };
-        if (lp->head)
-                lp->head->prev = w;
-        lp->head = w;
+        longpoll_addr_of(c, &w->addr);
+        r = longpoll_watch(lp, w);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        if (lp->tail)
+                lp->tail->next = w;
+        else
+                lp->head = w;
+        lp->tail = w;
         lp->parked++;
         lp->n++;
         MHD_suspend_connection(c);
@@ -68,15 +180,25 @@ enum longpoll_state longpoll_waiter_state(const struct longpoll_waiter *w) {
         return w->state;
 }
 
+static void longpoll_unwatch(struct longpoll *lp, struct longpoll_waiter *w) {
+        if (w->fd < 0)
+                return;
+        (void) epoll_ctl(lp->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+        w->fd = -1;
+}
+
 void longpoll_waiter_free(struct longpoll *lp, struct longpoll_waiter *w) {
         if (!w)
                 return;
+        longpoll_unwatch(lp, w);
         if (w->prev)
                 w->prev->next = w->next;
         else
                 lp->head = w->next;
         if (w->next)
                 w->next->prev = w->prev;
+        else
+                lp->tail = w->prev;
         if (w->state == LONGPOLL_WAITING)
                 lp->parked--;
         lp->n--;
@@ -84,6 +206,7 @@ void longpoll_waiter_free(struct longpoll *lp, struct longpoll_waiter *w) {
 }
 
 static void longpoll_resume(struct longpoll *lp, struct longpoll_waiter *w, enum longpoll_state state) {
+        longpoll_unwatch(lp, w);
         w->state = state;
         lp->parked--;
         MHD_resume_connection(w->connection);
@@ -105,6 +228,39 @@ void longpoll_stop_all(struct longpoll *lp) {
         for (struct longpoll_waiter *w = lp->head; w; w = w->next)
                 if (w->state == LONGPOLL_WAITING)
                         longpoll_resume(lp, w, LONGPOLL_STOPPING);
+}
+
+size_t longpoll_shed(struct longpoll *lp, size_t n) {
+        size_t k = 0;
+
+        for (struct longpoll_waiter *w = lp->head; w && k < n; w = w->next)
+                if (w->state == LONGPOLL_WAITING && w->account) {
+                        longpoll_resume(lp, w, LONGPOLL_SHED);
+                        lp->counters->waits_shed++;
+                        k++;
+                }
+        return k;
+}
+
+int longpoll_fd(const struct longpoll *lp) {
+        return lp->epoll_fd;
+}
+
+void longpoll_hangups(struct longpoll *lp) {
+        struct epoll_event ev[LONGPOLL_HANGUPS_BATCH];
+        int n;
+
+        do {
+                n = epoll_wait(lp->epoll_fd, ev, LONGPOLL_HANGUPS_BATCH, 0);
+                for (int i = 0; i < n; i++) {
+                        struct longpoll_waiter *w = ev[i].data.ptr;
+
+                        if (w->state != LONGPOLL_WAITING)
+                                continue;
+                        longpoll_resume(lp, w, LONGPOLL_GONE);
+                        lp->counters->waits_hung_up++;
+                }
+        } while (n == LONGPOLL_HANGUPS_BATCH);
 }
 
 int longpoll_timeout_ms(const struct longpoll *lp, uint64_t now_ms) {

@@ -14,7 +14,7 @@ $(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/libcodec.a
 
 # The suites drive the binary over HTTPS with libcurl (certificates from
 # tests/lib/mkcerts.sh); the binary is an order-only prerequisite.
-TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits
+TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile
 BENCHES += $(B)/tests/server/bench-syncd
 
 $(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
@@ -23,6 +23,11 @@ $(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harn
 # The limits and start-up checks; reads and damages database files with sqlite3.
 $(B)/tests/server/test-limits: $(B)/tests/server/test-limits.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson sqlite3) $(SYNCD_TEST_LIBS)
+
+# Hostile clients: raw TCP and GnuTLS sessions where libcurl cannot misbehave enough.
+$(B)/tests/server/test-hostile: $(B)/tests/server/test-hostile.o $(B)/tests/lib/harness.o $(B)/tests/lib/rawclient.o \
+		| $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson gnutls) $(SYNCD_TEST_LIBS)
 
 $(B)/tests/server/bench-syncd: $(B)/tests/server/bench-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_TEST_LIBS)

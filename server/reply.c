@@ -4,6 +4,7 @@
  * Must never put a token or a record into a message. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,32 @@ const char *reply_code_for_status(unsigned status) {
         case 503: return "unavailable";
         }
         return status >= 500 ? "internal" : "bad_request";
+}
+
+/* A path is the client's bytes, decoded: anything, invalid UTF-8 and control
+ * bytes included. Percent-encoding them again keeps every message valid
+ * UTF-8 and one line, and still shows what arrived. */
+const char *reply_printable(const char *text, char *buf, size_t size) {
+        static const char hex[] = "0123456789ABCDEF";
+        size_t n = 0;
+
+        for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
+                bool plain = *p > ' ' && *p < 0x7f && *p != '%';
+
+                if (n + (plain ? 1 : 3) + 4 > size) {
+                        memcpy(buf + n, "...", 4);
+                        return buf;
+                }
+                if (plain)
+                        buf[n++] = (char) *p;
+                else {
+                        buf[n++] = '%';
+                        buf[n++] = hex[*p >> 4];
+                        buf[n++] = hex[*p & 0xf];
+                }
+        }
+        buf[n] = '\0';
+        return buf;
 }
 
 static int reply_verror(struct reply *r, unsigned status, const char *code, int required_schema,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <cjson/cJSON.h>
 
@@ -18,6 +19,7 @@ struct reply {
         const char *allow;              /* Allow: of a 405 */
         unsigned retry_after;           /* seconds; 0: no Retry-After */
         bool replay;                    /* Idempotent-Replay: true */
+        bool close;                     /* Connection: close, then close it */
 };
 
 void reply_clear(struct reply *r);
@@ -32,3 +34,8 @@ int reply_schema_mismatch(struct reply *r, const char *fmt, ...) __attribute__((
 
 /* The error code the API uses for a status ("internal" for any other 5xx). */
 const char *reply_code_for_status(unsigned status);
+
+/* text as a client sent it, fit to quote in a message: printable ASCII kept,
+ * '%' and every other byte as %XX, cut to fit buf with "..." at the end.
+ * Returns buf. */
+const char *reply_printable(const char *text, char *buf, size_t size);

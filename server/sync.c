@@ -197,19 +197,40 @@ static int sync_wait_changed(struct sync_ctx *s, const char *account, uint64_t c
         return reply_json(ret, 200, TAKE_PTR(root));
 }
 
+/* A wait shed near the connection limit is answered as a timeout would be,
+ * and its connection closed so that the place is really given up. */
+static int sync_wait_resumed(struct sync_ctx *s, struct http_request *req, uint64_t current, struct reply *ret) {
+        int r;
+
+        switch (longpoll_waiter_state(req->waiter)) {
+        case LONGPOLL_CHANGED:
+                return sync_wait_changed(s, req->account, current, ret);
+        case LONGPOLL_SHED:
+                r = reply_empty(ret, 204);
+                ret->close = true;
+                return r;
+        case LONGPOLL_WAITING:
+        case LONGPOLL_TIMED_OUT:
+        case LONGPOLL_GONE:
+        case LONGPOLL_STOPPING:
+                break;
+        }
+        return reply_empty(ret, 204);
+}
+
 int sync_handle_wait(void *userdata, struct http_request *req, struct reply *ret) {
         struct sync_ctx *s = userdata;
+        enum longpoll_admission admission;
         struct sync_wait_args a = {};
         uint64_t current, since;
-        unsigned timeout;
+        unsigned timeout, retry = 0;
         int r;
 
         r = store_seq(s->store, req->account, &current);
         if (r < 0)
                 return r;
-        if (req->waiter)                /* resumed: changed or timed out */
-                return longpoll_waiter_state(req->waiter) == LONGPOLL_CHANGED ?
-                        sync_wait_changed(s, req->account, current, ret) : reply_empty(ret, 204);
+        if (req->waiter)                /* resumed: changed, timed out or shed */
+                return sync_wait_resumed(s, req, current, ret);
         (void) MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, sync_wait_arg, &a);
         if (a.unknown || !a.cursor || sync_wait_timeout(a.timeout, &timeout) < 0)
                 return reply_error(ret, 400, "bad_request", "the query must be cursor=...&timeout=1..%d",
@@ -218,6 +239,14 @@ int sync_handle_wait(void *userdata, struct http_request *req, struct reply *ret
                 return reply_error(ret, 400, "bad_request", "cursor: not a cursor of this account");
         if (current > since)
                 return sync_wait_changed(s, req->account, current, ret);
+        admission = longpoll_admit(s->longpoll, req->connection, req->account, now_ms(CLOCK_MONOTONIC), &retry);
+        if (admission != LONGPOLL_ADMITTED) {
+                r = reply_error(ret, 429, "rate_limited", "too many long polls are waiting %s; retry in %u s",
+                                admission == LONGPOLL_ACCOUNT_FULL ? "for this account" : "from this address",
+                                retry);
+                ret->retry_after = retry;
+                return r;
+        }
         r = longpoll_park(s->longpoll, req->connection, req->account,
                           now_ms(CLOCK_MONOTONIC) + timeout * 1000ull, &req->waiter);
         return r < 0 ? r : HTTP_PARKED;

@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* syncd, the reference sync server of the sync API (docs/protocol.md): the command line, the
- * pieces put together, and the one event loop (libmicrohttpd's epoll fd, a
- * signalfd, the long polls' deadlines; after each libmicrohttpd run, the
- * group commit of the writes that run collected). Must never print a token,
- * and never stop without answering or closing every parked request first. */
+ * pieces put together, and the one event loop (libmicrohttpd's epoll fd, the
+ * parked long polls' hang-up epoll fd, a signalfd, the deadlines of long polls
+ * and connections; before each libmicrohttpd run, long polls shed when the
+ * connection limit is near; after it, the group commit of the writes that
+ * run collected). Must never print a token, and never stop without answering
+ * or closing every parked request first. */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +33,9 @@
 
 #define SYNCD_VERSION "1"
 #define SYNCD_STOP_GRACE_MS 2000
+/* Descriptors kept for all but connections: the database and its journals,
+ * the listening socket, the epoll and signal fds, stdio. */
+#define SYNCD_FD_RESERVE 64u
 
 #define SYNCD_REPLAY_KIB_DEFAULT 8192u          /* 8 MiB: nine of the largest answers (850 KB) */
 #define SYNCD_REPLAY_KIB_MAX (1024u * 1024)
@@ -42,12 +49,48 @@ struct syncd_options {
         unsigned max_replay_kib;
         unsigned max_pushes_per_minute;
         unsigned max_devices;
+        unsigned max_connections, max_connections_per_ip;
+        unsigned max_waits_per_account, max_waits_per_ip;
+        unsigned header_timeout_sec, body_timeout_sec, idle_timeout_sec;
 };
+
+#define SYNCD_OPTIONS_DEFAULT { \
+        .max_skew_sec = 300, \
+        .max_replay_kib = SYNCD_REPLAY_KIB_DEFAULT, \
+        .max_pushes_per_minute = SYNCD_PUSHES_PER_MINUTE_DEFAULT, \
+        .max_devices = SYNCD_DEVICES_DEFAULT, \
+        .max_connections = 1000, .max_connections_per_ip = 128, \
+        .max_waits_per_account = 112, .max_waits_per_ip = 112, \
+        .header_timeout_sec = 10, .body_timeout_sec = 30, .idle_timeout_sec = 30, \
+}
+
+/* The options that take a number, by their long name. */
+static const struct syncd_number {
+        const char *name;
+        size_t offset;                  /* of its unsigned in struct syncd_options */
+        unsigned min, max;
+} syncd_numbers[] = {
+        { "max-skew-sec", offsetof(struct syncd_options, max_skew_sec), 0, 86400 },
+        { "max-replay-kib", offsetof(struct syncd_options, max_replay_kib), 1, SYNCD_REPLAY_KIB_MAX },
+        { "max-pushes-per-minute", offsetof(struct syncd_options, max_pushes_per_minute), 0,
+          SYNCD_PUSHES_PER_MINUTE_MAX },
+        { "max-devices", offsetof(struct syncd_options, max_devices), 1, DEVICES_PAGE_MAX },
+        { "max-connections", offsetof(struct syncd_options, max_connections), 1, 1000000 },
+        { "max-connections-per-ip", offsetof(struct syncd_options, max_connections_per_ip), 0, 1000000 },
+        { "max-waits-per-account", offsetof(struct syncd_options, max_waits_per_account), 0, 1000000 },
+        { "max-waits-per-ip", offsetof(struct syncd_options, max_waits_per_ip), 0, 1000000 },
+        { "header-timeout-sec", offsetof(struct syncd_options, header_timeout_sec), 1, 3600 },
+        { "body-timeout-sec", offsetof(struct syncd_options, body_timeout_sec), 1, 3600 },
+        { "idle-timeout-sec", offsetof(struct syncd_options, idle_timeout_sec), 1, 3600 },
+};
+#define SYNCD_NUMBER_OPT 256            /* getopt value of syncd_numbers[0] */
 
 static void syncd_help(void) {
         printf("Usage: syncd --listen ADDR:PORT --cert FILE --key FILE --db FILE --tokens FILE\n"
                "             [--max-skew-sec N] [--max-replay-kib N] [--max-pushes-per-minute N]\n"
-               "             [--max-devices N]\n"
+               "             [--max-devices N] [--max-connections N] [--max-connections-per-ip N]\n"
+               "             [--max-waits-per-account N] [--max-waits-per-ip N]\n"
+               "             [--header-timeout-sec N] [--body-timeout-sec N] [--idle-timeout-sec N]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -66,6 +109,18 @@ static void syncd_help(void) {
                "                       beyond it 429 with Retry-After (default 120; 0: no limit)\n"
                "  --max-devices N      devices an account keeps (1..1000); a new one beyond it\n"
                "                       replaces the one seen longest ago (default 64)\n"
+               "  --max-connections N  connections held at once (default 1000; fewer if the\n"
+               "                       open-file limit does not allow them)\n"
+               "  --max-connections-per-ip N\n"
+               "                       connections from one address (default 128; 0: no limit)\n"
+               "  --max-waits-per-account N\n"
+               "                       long polls parked for one account (default 112; 0: no limit)\n"
+               "  --max-waits-per-ip N long polls parked from one address (default 112; 0: no limit)\n"
+               "  --header-timeout-sec N\n"
+               "                       TLS handshake and request headers, from accept (default 10)\n"
+               "  --body-timeout-sec N a request's body, and then its answer, each (default 30)\n"
+               "  --idle-timeout-sec N a kept-alive connection's next request headers, from the\n"
+               "                       previous answer (default 30)\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
                "\n"
@@ -86,41 +141,36 @@ static int syncd_usage_error(const char *fmt, ...) {
         return 2;
 }
 
-/* A decimal number min..max for option name, or a usage error. */
-static int syncd_parse_uint(const char *name, const char *text, unsigned min, unsigned max, unsigned *ret) {
+static int syncd_parse_number(const struct syncd_number *n, const char *text, struct syncd_options *o) {
         char *end;
         unsigned long v;
 
         errno = 0;
         v = strtoul(text, &end, 10);
-        if (errno || *end || !*text || text[0] == '-' || v < min || v > max)
-                return syncd_usage_error("--%s: '%s' is not a number %u..%u", name, text, min, max);
-        *ret = (unsigned) v;
+        if (errno || *end || text[0] < '0' || text[0] > '9' || v < n->min || v > n->max)
+                return syncd_usage_error("--%s: '%s' is not a number %u..%u", n->name, text, n->min, n->max);
+        *(unsigned *) ((char *) o + n->offset) = (unsigned) v;
         return 0;
 }
 
 /* 0 to go on, or the exit status (0 after --help/--version, 2 on a usage error). */
 static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, bool *ret_exit) {
-        static const struct option opts[] = {
+        static const size_t n_numbers = sizeof(syncd_numbers) / sizeof(syncd_numbers[0]);
+        struct option opts[32] = {
                 { "listen", required_argument, NULL, 'l' },
                 { "cert", required_argument, NULL, 'c' },
                 { "key", required_argument, NULL, 'k' },
                 { "db", required_argument, NULL, 'd' },
                 { "tokens", required_argument, NULL, 't' },
-                { "max-skew-sec", required_argument, NULL, 's' },
-                { "max-replay-kib", required_argument, NULL, 'R' },
-                { "max-pushes-per-minute", required_argument, NULL, 'P' },
-                { "max-devices", required_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
-                {}
         };
         int c, r = 0;
 
+        for (size_t i = 0; i < n_numbers; i++)
+                opts[7 + i] = (struct option) { syncd_numbers[i].name, required_argument, NULL,
+                                                SYNCD_NUMBER_OPT + (int) i };
         *ret_exit = false;
-        o->max_replay_kib = SYNCD_REPLAY_KIB_DEFAULT;
-        o->max_pushes_per_minute = SYNCD_PUSHES_PER_MINUTE_DEFAULT;
-        o->max_devices = SYNCD_DEVICES_DEFAULT;
         opterr = 0;
         while (r == 0 && (c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
                 switch (c) {
@@ -129,19 +179,6 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case 'k': o->key = optarg; break;
                 case 'd': o->db = optarg; break;
                 case 't': o->tokens = optarg; break;
-                case 's':
-                        r = syncd_parse_uint("max-skew-sec", optarg, 0, 86400, &o->max_skew_sec);
-                        break;
-                case 'R':
-                        r = syncd_parse_uint("max-replay-kib", optarg, 1, SYNCD_REPLAY_KIB_MAX, &o->max_replay_kib);
-                        break;
-                case 'P':
-                        r = syncd_parse_uint("max-pushes-per-minute", optarg, 0, SYNCD_PUSHES_PER_MINUTE_MAX,
-                                             &o->max_pushes_per_minute);
-                        break;
-                case 'D':
-                        r = syncd_parse_uint("max-devices", optarg, 1, DEVICES_PAGE_MAX, &o->max_devices);
-                        break;
                 case 'h':
                         syncd_help();
                         *ret_exit = true;
@@ -153,7 +190,11 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case ':':
                         return syncd_usage_error("%s needs an argument", argv[optind - 1]);
                 default:
-                        return syncd_usage_error("unknown option '%s'", argv[optind - 1]);
+                        if (c < SYNCD_NUMBER_OPT || (size_t) (c - SYNCD_NUMBER_OPT) >= n_numbers)
+                                return syncd_usage_error("unknown option '%s'", argv[optind - 1]);
+                        r = syncd_parse_number(&syncd_numbers[c - SYNCD_NUMBER_OPT], optarg, o);
+                        if (r != 0)
+                                return r;
                 }
         if (r != 0)
                 return r;
@@ -255,6 +296,8 @@ struct syncd {
         struct http *http;
         struct http_config http_cfg;
         struct http_route routes[10];
+        struct counters counters;
+        unsigned max_connections;
         char *cert, *key;
 };
 
@@ -319,16 +362,45 @@ static int syncd_load(struct syncd *d, const struct syncd_options *o) {
         return 0;
 }
 
+/* Every connection holds a descriptor: the soft limit is raised to the hard
+ * one, and the connection limit kept within it. */
+static int syncd_fit_fd_limit(unsigned *max_connections) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        return -errno;
+        }
+        if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t) *max_connections + SYNCD_FD_RESERVE)
+                return 0;
+        if (rl.rlim_cur <= SYNCD_FD_RESERVE)
+                return -EMFILE;
+        log_msg("--max-connections lowered from %u to %llu: the open-file limit is %llu and %u descriptors are kept "
+                "for the rest", *max_connections, (unsigned long long) (rl.rlim_cur - SYNCD_FD_RESERVE),
+                (unsigned long long) rl.rlim_cur, SYNCD_FD_RESERVE);
+        *max_connections = (unsigned) (rl.rlim_cur - SYNCD_FD_RESERVE);
+        return 0;
+}
+
 static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         const char *faults_env = getenv("SYNCD_TEST_FAULTS");
+        struct longpoll_limits waits = { o->max_waits_per_account, o->max_waits_per_ip };
         int r;
 
         if (syncd_parse_listen(o->listen, &d->http_cfg) < 0)
                 return syncd_usage_error("--listen: '%s' is not ADDR:PORT", o->listen);
+        d->max_connections = o->max_connections;
+        r = syncd_fit_fd_limit(&d->max_connections);
+        if (r < 0)
+                return log_msg("the open-file limit (RLIMIT_NOFILE) leaves no descriptor for connections: %s",
+                               strerror(-r)), 1;
         r = syncd_load(d, o);
         if (r != 0)
                 return r;
-        if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&d->longpoll) < 0 ||
+        if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&waits, &d->counters, &d->longpoll) < 0 ||
             group_new(d->store, &d->group) < 0 || ratelimit_new(o->max_pushes_per_minute, &d->pushes) < 0 ||
             (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0))
                 return log_msg("out of memory"), 1;
@@ -352,6 +424,14 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         d->http_cfg.tokens = d->tokens;
         d->http_cfg.longpoll = d->longpoll;
         d->http_cfg.faults = d->faults;
+        d->http_cfg.counters = &d->counters;
+        d->http_cfg.max_connections = d->max_connections;
+        d->http_cfg.max_connections_per_address = o->max_connections_per_ip;
+        d->http_cfg.timeouts = (struct conns_timeouts) {
+                .headers_ms = o->header_timeout_sec * 1000ull,
+                .transfer_ms = o->body_timeout_sec * 1000ull,
+                .idle_ms = o->idle_timeout_sec * 1000ull,
+        };
         r = http_new(&d->http_cfg, &d->http);
         if (r < 0)
                 return log_msg("cannot serve HTTPS on %s (address, certificate and key as given): %s",
@@ -393,21 +473,40 @@ static void syncd_commit(struct syncd *d) {
         (void) http_run(d->http);       /* only a run sees the connections resumed outside one */
 }
 
-/* One turn of the loop: sleep until the daemon, a deadline, the group
- * commit or a signal wants us, let libmicrohttpd take what is ready, commit
- * the group when it is due. Returns 1 when a signal asks to stop. */
+/* Near the connection limit, parked long polls give up their places, oldest
+ * first: a wait is the one request that loses nothing by being answered early
+ * (204 is what its timeout would say), and a push must find a place. An
+ * eighth of the places is kept free this way. */
+static void syncd_shed(struct syncd *d) {
+        size_t live = http_connections(d->http);
+        size_t keep = d->max_connections / 8 ? d->max_connections / 8 : 1;
+
+        if (live + keep > d->max_connections)
+                (void) longpoll_shed(d->longpoll, live + keep - d->max_connections);
+}
+
+/* One turn of the loop: sleep until the daemon, a hang-up, a deadline, the
+ * group commit or a signal wants us, let libmicrohttpd take what is ready,
+ * commit the group when it is due. Returns 1 when a signal asks to stop. */
 static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
-        struct pollfd p[2] = { { .fd = http_epoll_fd(d->http), .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+        struct pollfd p[3] = {
+                { .fd = http_epoll_fd(d->http), .events = POLLIN },
+                { .fd = longpoll_fd(d->longpoll), .events = POLLIN },
+                { .fd = sfd, .events = POLLIN },
+        };
         int timeout = syncd_min_timeout(http_timeout_ms(d->http),
                                         longpoll_timeout_ms(d->longpoll, now_ms(CLOCK_MONOTONIC)));
 
         timeout = syncd_min_timeout(timeout, group_timeout_ms(d->group));
         timeout = syncd_min_timeout(timeout, max_ms);
-        if (poll(p, sfd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+        if (poll(p, sfd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR)
                 return -errno;
-        if (sfd >= 0 && p[1].revents)
+        if (sfd >= 0 && p[2].revents)
                 return 1;
+        if (p[1].revents)
+                longpoll_hangups(d->longpoll);
         longpoll_expire(d->longpoll, now_ms(CLOCK_MONOTONIC));
+        syncd_shed(d);
         (void) http_run(d->http);
         if (group_timeout_ms(d->group) == 0)
                 syncd_commit(d);
@@ -441,7 +540,7 @@ static int syncd_signalfd(void) {
 }
 
 int main(int argc, char **argv) {
-        struct syncd_options o = { .max_skew_sec = 300 };
+        struct syncd_options o = SYNCD_OPTIONS_DEFAULT;
         struct syncd d = {};
         bool done;
         int r, sfd;

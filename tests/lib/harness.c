@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 
 #define HARNESS_START_DEADLINE_MS 15000
 #define HARNESS_STOP_DEADLINE_MS 10000
+#define HARNESS_LOG_PIPE_SIZE (1024 * 1024)     /* syncd never blocks on its log between reads */
 
 struct harness_easy_priv {
         struct curl_slist *headers;
@@ -106,7 +108,7 @@ static int harness_read_line(int fd, char *buf, size_t size, uint64_t deadline) 
         return 0;
 }
 
-static void harness_exec(const struct harness_syncd *s, bool faults, const char *const *extra, int out) {
+static void harness_exec(const struct harness_syncd *s, bool faults, const char *const *extra, int out, int err) {
         char bin[256], cert[128], key[128], db[128], tokens[128], listen[32];
         const char *argv[32] = { "syncd", "--listen", listen, "--cert", cert, "--key", key,
                                  "--db", db, "--tokens", tokens };
@@ -125,8 +127,12 @@ static void harness_exec(const struct harness_syncd *s, bool faults, const char 
                 argv[n++] = *extra;
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);       /* a crashed test leaves no server behind */
         dup2(out, STDOUT_FILENO);
-        if (s->quiet || s->log[0]) {
-                int fd = s->log[0] ? open(s->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) :
+        if (err >= 0)
+                dup2(err, STDERR_FILENO);
+        if (s->nofile_hard)
+                (void) setrlimit(RLIMIT_NOFILE, &(struct rlimit) { s->nofile_soft, s->nofile_hard });
+        if (err < 0 && (s->quiet || s->log_path[0])) {
+                int fd = s->log_path[0] ? open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) :
                         open("/dev/null", O_WRONLY | O_CLOEXEC);
 
                 if (fd >= 0)
@@ -140,18 +146,36 @@ static void harness_exec(const struct harness_syncd *s, bool faults, const char 
         _exit(127);
 }
 
-int harness_start(struct harness_syncd *s, bool faults, const char *const *extra) {
-        char line[256];
-        int p[2], r;
+/* A pipe for syncd's stderr, large enough that it never waits for us. */
+static int harness_log_pipe(struct harness_syncd *s) {
+        int p[2];
 
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
+        (void) fcntl(p[0], F_SETPIPE_SZ, HARNESS_LOG_PIPE_SIZE);
+        (void) fcntl(p[0], F_SETFL, O_NONBLOCK);
+        if (s->log_fd > 0)
+                close(s->log_fd);
+        s->log_fd = p[0];
+        return p[1];
+}
+
+int harness_start(struct harness_syncd *s, bool faults, const char *const *extra) {
+        char line[256];
+        int p[2], r, err = -1;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        if (s->capture_log && (err = harness_log_pipe(s)) < 0)
+                return err;
         s->pid = fork();
         if (s->pid < 0)
                 return -errno;
         if (s->pid == 0)
-                harness_exec(s, faults, extra, p[1]);
+                harness_exec(s, faults, extra, p[1], err);
         close(p[1]);
+        if (err >= 0)
+                close(err);
         s->pidfd = (int) pidfd_open(s->pid, 0);
         r = harness_read_line(p[0], line, sizeof(line), harness_now_ms() + HARNESS_START_DEADLINE_MS);
         close(p[0]);
@@ -202,6 +226,12 @@ static int harness_rm(const char *path, const struct stat *st, int flag, struct 
 void harness_cleanup(struct harness_syncd *s) {
         if (s->pid > 0)
                 (void) harness_stop(s);
+        if (s->capture_log && s->log_fd > 0)
+                close(s->log_fd);
+        s->log_fd = 0;
+        free(s->log);
+        s->log = NULL;
+        s->log_len = 0;
         if (s->dir[0])
                 (void) nftw(s->dir, harness_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -349,4 +379,41 @@ const char *harness_header(const struct harness_resp *r, const char *name, char 
                 return buf;
         }
         return NULL;
+}
+
+/* Appends what the pipe holds now; false once it is at its end. */
+static bool harness_log_read(struct harness_syncd *s) {
+        char buf[4096];
+        ssize_t n;
+
+        while ((n = read(s->log_fd, buf, sizeof(buf))) > 0)
+                harness_append(&s->log, &s->log_len, buf, (size_t) n);
+        return n < 0 && errno == EAGAIN;
+}
+
+bool harness_log_wait(struct harness_syncd *s, const char *needle, uint64_t deadline_ms) {
+        for (;;) {
+                struct pollfd p = { .fd = s->log_fd, .events = POLLIN };
+                uint64_t now = harness_now_ms();
+                bool open = s->capture_log && s->log_fd > 0 && harness_log_read(s);
+
+                if (s->log && strstr(s->log, needle))
+                        return true;
+                if (!open || now >= deadline_ms)
+                        return false;
+                (void) poll(&p, 1, (int) (deadline_ms - now));
+        }
+}
+
+size_t harness_log_count(struct harness_syncd *s, const char *needle) {
+        size_t n = 0;
+
+        if (s->capture_log && s->log_fd > 0)
+                (void) harness_log_read(s);
+        for (const char *l = s->log; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                const char *hit = strstr(l, needle), *end = strchr(l, '\n');
+
+                n += hit && (!end || hit < end);
+        }
+        return n;
 }

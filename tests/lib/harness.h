@@ -26,7 +26,12 @@ struct harness_syncd {
         char db[128];                   /* "": DIR/db */
         const char *cert;               /* the certificate in DIR: NULL for "server" (mkcerts.sh) */
         bool quiet;                     /* syncd's stderr to /dev/null */
-        char log[128];                  /* "": stderr as the test's; else appended to this file */
+        char log_path[128];             /* "": stderr as the test's; else appended to this file */
+        bool capture_log;               /* syncd's stderr kept in log (harness_log_wait) */
+        unsigned nofile_soft, nofile_hard;  /* syncd's RLIMIT_NOFILE when not 0 */
+        int log_fd;                     /* the pipe's read end, while capture_log */
+        char *log;                      /* what syncd wrote on stderr so far */
+        size_t log_len;
 };
 
 struct harness_resp {
@@ -66,3 +71,9 @@ void harness_resp_clear(struct harness_resp *r);
 const char *harness_header(const struct harness_resp *r, const char *name, char *buf, size_t size);
 
 uint64_t harness_now_ms(void);
+
+/* With capture_log: reads what syncd logged until a line holds needle or
+ * deadline (harness_now_ms) passes; true when found. */
+bool harness_log_wait(struct harness_syncd *s, const char *needle, uint64_t deadline_ms);
+/* How many lines logged so far hold needle (after reading what is there). */
+size_t harness_log_count(struct harness_syncd *s, const char *needle);

@@ -714,11 +714,11 @@ static char *start_stop_log(void) {
 
         s.pid = s.pidfd = -1;
         snprintf(s.db, sizeof(s.db), "%s/perm.db", D.dir);
-        snprintf(s.log, sizeof(s.log), "%s/perm.log", D.dir);
-        (void) unlink(s.log);
+        snprintf(s.log_path, sizeof(s.log_path), "%s/perm.log", D.dir);
+        (void) unlink(s.log_path);
         assert_int_equal(harness_start(&s, false, NULL), 0);
         stop(&s);
-        return slurp(s.log, &n);
+        return slurp(s.log_path, &n);
 }
 
 /* Others reading the tokens or the key is warned about, with the file and
