@@ -53,7 +53,9 @@ static const char usage_text[] =
         "                             read it from standard input, or field edits of the current\n"
         "                             value (dotted paths: set profile noise_control=anc\n"
         "                             touch.left=next; set eq.active preset=voice)\n"
-        "  sync [--timeout S]         push and pull now, wait up to S seconds (default 25)\n"
+        "  sync [--timeout S] [--no-block]\n"
+        "                             push and pull now, wait up to S seconds (default 25), or\n"
+        "                             not at all\n"
         "  conflicts                  the conflict log\n"
         "  conflicts dismiss ID...|--all  remove entries from the conflict log\n"
         "  restore ID                 apply a conflict's lost value again as a new edit\n"
@@ -149,7 +151,10 @@ static int call_json(sd_bus *bus, sd_bus_message *m, char **ret) {
                 r = sd_bus_message_read(reply, "s", &s);
         if (r >= 0 && !(*ret = strdup(s)))
                 r = -ENOMEM;
-        if (r < 0)
+        if (r == -ETIMEDOUT && strcmp(sd_bus_message_get_member(m), "Sync") == 0)
+                fputs("bridgectl: sync: no answer in time; the sync goes on in the background, and "
+                      "bridgectl status shows when it is done (sync --timeout S waits longer)\n", stderr);
+        else if (r < 0)
                 (void) fail_bus(sd_bus_message_get_member(m), &error, r);
         sd_bus_error_free(&error);
         sd_bus_message_unref(reply);
@@ -808,6 +813,7 @@ struct action {
         uint64_t *ids;                  /* DismissConflicts; n_ids 0: all */
         size_t n_ids;
         char *owned, *stdin_text;       /* what json may point into */
+        bool no_block;                  /* sync --no-block */
         enum eq_op { EQ_OP_NONE, EQ_OP_IMPORT, EQ_OP_EXPORT } eq;
         const char *path;               /* eq import, eq export; "-" or NULL: standard input or output */
         char *import_json;              /* eq import: the file's value, which json points to */
@@ -972,13 +978,19 @@ static int parse_set(int argc, char **argv, struct action *a) {
 }
 
 static int parse_sync(int argc, char **argv, struct action *a) {
-        static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, {} };
+        static const struct option opts[] = { { "timeout", required_argument, NULL, 't' },
+                                              { "no-block", no_argument, NULL, 'n' }, {} };
+        bool no_block = false;
         uint64_t s;
         int c;
 
         optind = 0;             /* glibc: 0 starts getopt afresh for this sub-command */
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0) {
+                if (c == 'n') {
+                        no_block = true;
+                        continue;
+                }
                 if (c != 't')
                         return usage_error("sync: unknown option \"%s\"", argv[optind - 1]);
                 if (parse_uint(optarg, 86400, &s) < 0 || s == 0)
@@ -987,7 +999,7 @@ static int parse_sync(int argc, char **argv, struct action *a) {
         }
         if (optind != argc)
                 return usage_error("sync: unexpected argument \"%s\"", argv[optind]);
-        *a = (struct action) { .member = "Sync", .show = show_sync };
+        *a = (struct action) { .member = "Sync", .show = show_sync, .no_block = no_block };
         return 0;
 }
 
@@ -1195,6 +1207,24 @@ static int export_eq(sd_bus *bus, const struct action *a) {
         return write_eq_file(a->path, text);
 }
 
+/* sync --no-block: asks, does not wait for the answer (nor its errors). */
+static int sync_no_block(sd_bus *bus) {
+        sd_bus_message *m = method(bus, "Sync", NULL);
+        int r;
+
+        if (!m)
+                return EXIT_FAILURE;
+        r = sd_bus_message_set_expect_reply(m, 0);
+        if (r >= 0)
+                r = sd_bus_send(bus, m, NULL);
+        sd_bus_message_unref(m);
+        if (r < 0)
+                return fail_bus("Sync", NULL, r);
+        if (!arg_json)
+                puts("Sync started; bridgectl status shows when it is done.");
+        return EXIT_SUCCESS;
+}
+
 static int execute(sd_bus *bus, const struct action *a) {
         sd_bus_message *m;
 
@@ -1204,6 +1234,8 @@ static int execute(sd_bus *bus, const struct action *a) {
                 return export_eq(bus, a);
         if (strcmp(a->member, "DismissConflicts") == 0)
                 return dismiss(bus, a->ids, a->n_ids);
+        if (a->no_block)
+                return sync_no_block(bus);
         if (strcmp(a->member, "Set") == 0 || strcmp(a->member, "Patch") == 0)
                 m = method(bus, a->member, "sss", a->key, a->family, a->json);
         else if (strcmp(a->member, "Get") == 0)

@@ -25,7 +25,7 @@ _bridgectl() {
                 cword=$COMP_CWORD
         fi
 
-        local commands="status stats get set sync conflicts restore monitor eq"
+        local commands="status stats get set sync conflicts restore monitor eq help"
         local keys="profile eq.custom eq.active"
         local i cmd="" cmd_at=0
         for ((i = 1; i < cword; i++)); do
@@ -37,7 +37,7 @@ _bridgectl() {
 
         if [[ -z $cmd ]]; then
                 if [[ $cur == -* ]]; then
-                        COMPREPLY=($(compgen -W "--json --help --version -h" -- "$cur"))
+                        COMPREPLY=($(compgen -W "--json -j --help --version -h" -- "$cur"))
                 else
                         COMPREPLY=($(compgen -W "$commands" -- "$cur"))
                 fi
@@ -83,7 +83,7 @@ _bridgectl() {
                 if [[ $prev == --timeout ]]; then
                         COMPREPLY=()
                 else
-                        COMPREPLY=($(compgen -W "--timeout" -- "$cur"))
+                        COMPREPLY=($(compgen -W "--timeout --no-block" -- "$cur"))
                 fi
                 ;;
         restore)

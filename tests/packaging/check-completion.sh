@@ -36,7 +36,7 @@ cd "$tmp/work" || exit 1
 # The cases: the line typed (a trailing '|' marks where the cursor is, so a
 # trailing blank shows), then '=>' and the completions, sorted.
 cat > "$tmp/cases" <<'EOF'
-bridgectl |=> conflicts eq get monitor restore set stats status sync
+bridgectl |=> conflicts eq get help monitor restore set stats status sync
 bridgectl --j|=> --json
 bridgectl --json st|=> stats status
 bridgectl get |=> eq.active eq.custom profile
@@ -48,7 +48,7 @@ bridgectl set eq.custom --family |=> pro standard
 bridgectl set --family s|=> standard
 bridgectl set eq.active |=> '{"preset":"bass_boost"}' '{"preset":"flat"}' '{"preset":"treble"}' '{"preset":"voice"}'
 bridgectl set profile |=>
-bridgectl sync |=> --timeout
+bridgectl sync |=> --no-block --timeout
 bridgectl restore |=> 17 3
 bridgectl restore 1|=> 17
 bridgectl restore 3 |=>
