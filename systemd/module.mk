@@ -4,14 +4,15 @@
 # With PREFIX=/usr the unit, sysusers.d and tmpfiles.d directories are the ones
 # systemd's pkg-config file names (/lib/... on Debian 12); any other PREFIX
 # gets PREFIX/lib/..., which systemd also reads for /usr/local. Each may be set
-# on the command line. The D-Bus policy goes to DATADIR/dbus-1/system.d:
-# dbus-daemon reads /usr/share/dbus-1/system.d, so with PREFIX=/usr/local set
-# DBUS_POLICYDIR=/etc/dbus-1/system.d for it to be seen.
+# on the command line. The D-Bus policy goes where dbus-daemon reads it: the
+# package's /usr/share/dbus-1/system.d with PREFIX=/usr, else the
+# administrator's /etc/dbus-1/system.d (dbus-daemon never reads
+# /usr/local/share/dbus-1).
 systemd_pcdir = $(if $(filter /usr,$(PREFIX)),$(shell pkg-config --variable=$(1) systemd 2>/dev/null))
 SYSTEMD_UNITDIR ?= $(or $(call systemd_pcdir,systemdsystemunitdir),$(PREFIX)/lib/systemd/system)
 SYSUSERS_DIR ?= $(or $(call systemd_pcdir,sysusersdir),$(PREFIX)/lib/sysusers.d)
 TMPFILES_DIR ?= $(or $(call systemd_pcdir,tmpfilesdir),$(PREFIX)/lib/tmpfiles.d)
-DBUS_POLICYDIR ?= $(DATADIR)/dbus-1/system.d
+DBUS_POLICYDIR ?= $(if $(filter /usr,$(PREFIX)),$(DATADIR),$(SYSCONFDIR))/dbus-1/system.d
 
 INSTALL_RULES += install-systemd
 

@@ -30,7 +30,7 @@ missing=0
 for f in $(list); do
 	case "$f" in
 	tests/fuzz/corpus/*|tests/bridgectl/cases/*|*.json|*.md|*.gitignore|LICENSE) continue ;;
-	debian/changelog|debian/control|debian/copyright|debian/source/format) continue ;;
+	debian/changelog|debian/control|debian/copyright|debian/source/format|debian/tests/control) continue ;;
 	debian/*.docs|debian/*.install) continue ;;
 	build/*|debian/.debhelper/*|debian/bridged/*|debian/bridged-syncd/*|debian/tmp/*) continue ;;
 	debian/files|debian/*.substvars|debian/*.log|debian/debhelper-build-stamp) continue ;;

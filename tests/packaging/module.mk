@@ -8,3 +8,9 @@ TESTS += tests/packaging/check-install.sh tests/packaging/check-completion.sh \
 	tests/packaging/check-licence.sh
 
 tests/packaging/check-completion.sh: $(B)/bridged/bridgectl
+
+# check-smoke.sh: debian/tests/smoke (the package's autopkgtest) on the build
+# tree, so the smoke test itself is known to work before a package runs it.
+TESTS += tests/packaging/check-smoke.sh
+
+tests/packaging/check-smoke.sh: $(B)/bridged/bridged $(B)/bridged/bridgectl $(B)/server/syncd
