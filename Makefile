@@ -19,7 +19,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 
 # Build and test inputs every target needs; build-aux/deps checks them first.
-TOP_TARGETS := all check bench demo fuzz install hil-vm deb
+TOP_TARGETS := all check bench demo demo-shell fuzz install hil-vm deb
 
 .DEFAULT_GOAL := all
 
@@ -125,9 +125,13 @@ $(B)/fuzz/%: $(B)/fuzzobj/tests/fuzz/fuzz-%.o $(B)/fuzzobj/libcodec.a
 demo: all $(DEMO)
 	@BRIDGED_BUILD=$(B) $(DEMO)
 
+# The demo, then the sandbox kept running to try bridgectl in (Ctrl-C ends it).
+demo-shell: all $(DEMO)
+	@BRIDGED_BUILD=$(B) $(DEMO) --shell
+
 install: all $(INSTALL_RULES)
 
-.PHONY: all check check-build check-san bench fuzz demo install
+.PHONY: all check check-build check-san bench fuzz demo demo-shell install
 .SECONDARY:
 
 -include $(shell find $(B) -path $(B)/hil-vm -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* make demo: the four scenarios end to end, narrated, on the same real
  * parts as the tests (a private D-Bus, the Buds simulator, the reference
- * server over TLS with a CA made just now, and bridged). Exit 0 when every
- * scenario converged. */
+ * server over TLS with a CA made just now, and bridged), and a conflict kept
+ * and restored. A person's edits go through bridgectl, shown as typed, with
+ * what it printed. Exit 0 when every scenario converged.
+ *
+ * demo --shell (make demo-shell): then keeps everything running and says how
+ * to reach it, until Ctrl-C. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,9 +16,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+#include <unistd.h>
+
 #include "codec/describe.h"
 #include "codec/recjson.h"
 #include "tests/e2e/e2e.h"
+#include "tests/lib/testbus.h"
 
 #define LEFT "AA:BB:CC:DD:EE:01"
 #define NEW_PRO "AA:BB:CC:DD:EE:02"
@@ -132,6 +141,27 @@ static struct value pro_custom(int16_t bass) {
         return v;
 }
 
+/* bridgectl ARGS as a person types it: the line, then what it printed. */
+static int ctl(const char *args) {
+        char cmd[1024], out[8192];
+        int r;
+
+        say("    $ bridgectl %s", args);
+        (void) snprintf(cmd, sizeof(cmd), "DBUS_SYSTEM_BUS_ADDRESS='%s' %s/bridged/bridgectl %s 2>&1",
+                        testbus_address(E.tb), getenv("BRIDGED_BUILD") ?: "build", args);
+        r = e2e_run(&E, cmd, out, sizeof(out));
+        for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+                say("      %s", line);
+        if (r != 0)
+                say("    (bridgectl exited %d)", r);
+        return r == 0 ? 0 : -EIO;
+}
+
+/* The item's intent after an edit through bridgectl: what convergence waits for. */
+static int intent(enum key key, struct record *ret) {
+        return e2e_intent(&E, key, ret);
+}
+
 static int set(const struct value *v, struct record *ret) {
         char *json = recjson_value_print(v), *ans = NULL;
         sd_bus_error err = SD_BUS_ERROR_NULL;
@@ -159,6 +189,24 @@ static void scenario(const char *title, bool (*run)(void)) {
         say("  (%s in %.1f s)", ok ? "done" : "FAILED", (double) (e2e_now_usec() - t0) / 1e6);
 }
 
+static char eq_path[128], eq_import_args[160];
+
+/* An AutoEq "ParametricEQ.txt", as people download them. */
+static int write_eq_file(void) {
+        FILE *f;
+
+        (void) snprintf(eq_path, sizeof(eq_path), "%s/ParametricEQ.txt", E.dir);
+        (void) snprintf(eq_import_args, sizeof(eq_import_args), "eq import %s", eq_path);
+        f = fopen(eq_path, "we");
+        if (!f)
+                return -errno;
+        fputs("Preamp: -2.0 dB\n"
+              "Filter 1: ON LSC Fc 105 Hz Gain 6.0 dB Q 0.71\n"
+              "Filter 2: ON PK Fc 2500 Hz Gain -3.5 dB Q 1.41\n"
+              "Filter 3: ON HSC Fc 9000 Hz Gain 2.5 dB Q 0.70\n", f);
+        return fclose(f) == 0 ? 0 : -errno;
+}
+
 static bool online(void) {
         struct record r;
         struct value v = pro_custom(60), touched = profile("Commute", NOISE_AMBIENT, 6);
@@ -166,9 +214,11 @@ static bool online(void) {
 
         if (!buds_arrive(LEFT, "Left Buds", FAMILY_PRO, 0x1001))
                 return false;
-        say("  On this host you set the Custom EQ (bridgectl set eq.custom ...).");
-        if (set(&v, &r) < 0 || !wait_converged(LEFT, KEY_EQ_CUSTOM, &r))
+        say("  On this host you load an EQ tuned with AutoEq into the Custom EQ:");
+        if (write_eq_file() < 0 || ctl(eq_import_args) < 0 || intent(KEY_EQ_CUSTOM, &r) < 0 ||
+            !wait_converged(LEFT, KEY_EQ_CUSTOM, &r))
                 return false;
+        (void) v;
         say("  On the Buds themselves, a touch switches to ambient sound: the Buds mark it DIRTY.");
         if (e2e_sim_touch(&E, LEFT, &touched) < 0 || !wait_converged(LEFT, KEY_PROFILE, NULL))
                 return false;
@@ -189,8 +239,9 @@ static bool offline(void) {
         if (e2e_server_stop(&E) < 0)
                 return false;
         say("  You edit the profile here: stored, written to the Buds, queued in the outbox.");
-        if (set(&v, &r) < 0)
+        if (ctl("set profile 'name=Edited offline' noise_control=off") < 0 || intent(KEY_PROFILE, &r) < 0)
                 return false;
+        (void) v;
         say("  bridged restarts while offline; the outbox survives in its SQLite cache.");
         (void) e2e_bridged_stop(&E, SIGTERM);
         if (e2e_bridged_start(&E, false) < 0 || !e2e_wait_buds_ready(&E, LEFT, E2E_DEADLINE_USEC))
@@ -233,6 +284,10 @@ static bool buds_switch(void) {
         if (!wait_converged(STD, KEY_EQ_CUSTOM, NULL) || e2e_sim_record(&E, STD, KEY_EQ_CUSTOM, &std) < 0 ||
             !stamp_eq(std.stamp, pro.stamp))
                 return false;
+        say("  The cache keeps the pro value as the intent while these Buds hold the derived standard");
+        say("  one: both carry the same stamp, and the intent is the newest stamp over both families.");
+        say("  Five bands cannot hold a ten-band pro EQ, so keeping the original is what lets it come back.");
+        (void) ctl("get eq.custom");
         say("  Back to (other) pro Buds: the pro parameters come back exactly, not a round trip.");
         (void) e2e_sim(&E, "RemoveBuds", NULL, "s", STD);
         if (!buds_arrive(PRO_AGAIN, "New Pro Buds", FAMILY_PRO, 0x3003))
@@ -240,14 +295,91 @@ static bool buds_switch(void) {
         return wait_converged(PRO_AGAIN, KEY_EQ_CUSTOM, &pro);
 }
 
-int main(void) {
+/* The id of the newest entry of the conflict log (0 when empty). */
+static uint64_t newest_conflict(void) {
+        char *list = NULL;
+        uint64_t id = 0;
+        cJSON *doc, *c;
+
+        if (e2e_call(&E, "ListConflicts", &list, NULL, NULL) < 0)
+                return 0;
+        doc = cJSON_Parse(list);
+        cJSON_ArrayForEach(c, doc) {
+                double v = cJSON_GetNumberValue(cJSON_GetObjectItem(c, "id"));
+
+                if (v > (double) id)
+                        id = (uint64_t) v;
+        }
+        cJSON_Delete(doc);
+        free(list);
+        return id;
+}
+
+static bool conflict(void) {
+        struct record theirs, restored;
+        char status[32], args[64];
+
+        say("  The server goes away; you change the profile here. The edit waits in the outbox.");
+        if (e2e_server_stop(&E) < 0 || ctl("set profile 'name=Mine, made offline' noise_control=ambient ambient_level=4") < 0)
+                return false;
+        say("  This host goes away too; the server comes back and a phone makes a newer edit.");
+        (void) e2e_bridged_stop(&E, SIGTERM);
+        if (e2e_server_start(&E) < 0)
+                return false;
+        theirs = (struct record) { .value = profile("The phone's, newer", NOISE_ANC, 0),
+                                   .stamp = { stamp_pack(wall_ms() + 2000, 0), E2E_PHONE } };
+        if (e2e_phone_push(&E, &theirs, status, sizeof(status)) < 0)
+                return false;
+        say("  This host returns: it pulls first, the phone's newer edit wins, and yours is not lost:");
+        if (e2e_bridged_start(&E, false) < 0 || !e2e_wait_buds_ready(&E, PRO_AGAIN, E2E_DEADLINE_USEC) ||
+            !wait_converged(PRO_AGAIN, KEY_PROFILE, &theirs))
+                return false;
+        if (ctl("conflicts") < 0)
+                return false;
+        say("  You want yours back:");
+        (void) snprintf(args, sizeof(args), "restore %llu", (unsigned long long) newest_conflict());
+        if (ctl(args) < 0 || intent(KEY_PROFILE, &restored) < 0)
+                return false;
+        return wait_converged(PRO_AGAIN, KEY_PROFILE, &restored);
+}
+
+/* demo --shell: everything stays up for a person to try. */
+static void shell(void) {
+        struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+        sigset_t mask;
+
+        say("\nThe sandbox keeps running. In another terminal:");
+        say("  export DBUS_SYSTEM_BUS_ADDRESS='%s'", testbus_address(E.tb));
+        say("  alias bridgectl='%s/bridged/bridgectl'", getenv("BRIDGED_BUILD") ?: "build");
+        say("  bridgectl; bridgectl monitor; bridgectl set eq.active preset=voice");
+        say("  (the Buds are budsim's: busctl --user is not needed, the same bus serves it)");
+        say("Ctrl-C (or Ctrl-D here) stops it all.");
+        (void) sigemptyset(&mask);
+        (void) sigaddset(&mask, SIGINT);
+        (void) sigaddset(&mask, SIGTERM);
+        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
+        for (;;) {
+                struct timespec zero = { 0, 0 };
+                char buf[256];
+
+                if (sigtimedwait(&mask, NULL, &zero) >= 0)
+                        break;
+                e2e_idle(&E, 200 * 1000);       /* bridged's notify socket and the bus */
+                if (poll(&p, 1, 0) > 0 && read(STDIN_FILENO, buf, sizeof(buf)) <= 0)
+                        break;
+        }
+}
+
+int main(int argc, char **argv) {
+        bool keep = argc > 1 && strcmp(argv[1], "--shell") == 0;
         uint64_t t0 = e2e_now_usec();
         int r;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
-        say("bridged demo: the four scenarios on the Buds simulator and the reference server.");
+        say("bridged demo: the four scenarios, and a conflict restored, on the Buds simulator and the");
+        say("reference server.");
         say("Starting a private D-Bus, budsim (as bluetoothd), syncd over TLS with a CA made just now, and bridged...");
-        r = e2e_start(&E, false);
+        r = e2e_start_without_faults(&E, false);
         if (r < 0) {
                 fprintf(stderr, "demo: cannot start the parts: %s\n", strerror(-r));
                 e2e_stop(&E);
@@ -258,6 +390,9 @@ int main(void) {
         scenario("Offline: edits queue, survive a restart, and sync on return", offline);
         scenario("Phone switch: a new host with an empty cache", phone_switch);
         scenario("Buds switch: pro -> standard (converted) -> pro (exact)", buds_switch);
+        scenario("A conflict: your edit lost to a newer one, kept, and restored", conflict);
+        if (keep)
+                shell();
         e2e_stop(&E);
         say("\nSummary: %u of %u scenarios converged in %.1f s.", converged, scenarios,
             (double) (e2e_now_usec() - t0) / 1e6);

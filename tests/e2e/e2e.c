@@ -97,11 +97,12 @@ static int connect_bus(struct e2e *e) {
         return r < 0 ? r : 0;
 }
 
-static int start(struct e2e *e, const struct e2e *owner, bool no_bridged) {
+static int start(struct e2e *e, const struct e2e *owner, bool no_bridged, bool no_faults) {
         char budsim[160];
         int r;
 
         memset(e, 0, sizeof(*e));
+        e->server_no_faults = no_faults;
         e->notify_fd = -1;
         e->long_poll = true;
         strcpy(e->dir, "/tmp/e2e.XXXXXX");
@@ -125,7 +126,7 @@ static int start(struct e2e *e, const struct e2e *owner, bool no_bridged) {
         } else {
                 r = harness_dir(&e->server);
                 if (r == 0)
-                        r = harness_start(&e->server, true, NULL);
+                        r = harness_start(&e->server, !e->server_no_faults, NULL);
                 if (r < 0)
                         return r;
         }
@@ -136,11 +137,15 @@ static int start(struct e2e *e, const struct e2e *owner, bool no_bridged) {
 }
 
 int e2e_start(struct e2e *e, bool no_bridged) {
-        return start(e, NULL, no_bridged);
+        return start(e, NULL, no_bridged, false);
 }
 
 int e2e_start_host(struct e2e *e, const struct e2e *owner, bool no_bridged) {
-        return start(e, owner, no_bridged);
+        return start(e, owner, no_bridged, false);
+}
+
+int e2e_start_without_faults(struct e2e *e, bool no_bridged) {
+        return start(e, NULL, no_bridged, true);
 }
 
 static void remove_tree(const char *dir) {
@@ -282,7 +287,7 @@ int e2e_server_stop(struct e2e *e) {
 
 int e2e_server_start_with(struct e2e *e, const char *const *extra) {
         /* the same port, so bridged's Url= still points at it */
-        return harness_start(&e->server, true, extra);
+        return harness_start(&e->server, !e->server_no_faults, extra);
 }
 
 int e2e_server_start(struct e2e *e) {
@@ -400,6 +405,16 @@ bool e2e_read_until(struct e2e *e, int fd, const char *needle, char *buf, size_t
                         return strstr(buf, needle) != NULL;
                 len += (size_t) n;
                 buf[len] = '\0';
+        }
+}
+
+void e2e_idle(struct e2e *e, uint64_t usec) {
+        uint64_t deadline = e2e_now_usec() + usec;
+
+        for (uint64_t now = e2e_now_usec(); now < deadline; now = e2e_now_usec()) {
+                while (sd_bus_process(e->bus, NULL) > 0)
+                        ;
+                wait_bus_or_notify(e, deadline - now < 50000 ? deadline - now : 50000);
         }
 }
 

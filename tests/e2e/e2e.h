@@ -32,11 +32,14 @@ struct e2e {
         unsigned push_debounce_ms;
         bool long_poll;
         bool server_shared;             /* another e2e's syncd: not ours to stop */
+        bool server_no_faults;          /* syncd without its test fault hooks (the demo) */
         uint64_t ready_usec;            /* start to READY=1 of the last start */
 };
 
 /* Bus, budsim, syncd (and bridged unless no_bridged). */
 int e2e_start(struct e2e *e, bool no_bridged);
+/* The same, with syncd's test fault hooks off (what a person runs). */
+int e2e_start_without_faults(struct e2e *e, bool no_bridged);
 /* Another host on the same server: its own bus, budsim, state and bridged,
  * syncing with owner's syncd (which owner starts and stops). */
 int e2e_start_host(struct e2e *e, const struct e2e *owner, bool no_bridged);
@@ -63,6 +66,9 @@ int e2e_call(struct e2e *e, const char *member, char **ret_json, sd_bus_error *e
  * command never blocks it. Its exit status (128+N for signal N), or -errno;
  * killed after 60 s. */
 int e2e_run(struct e2e *e, const char *cmd, char *out, size_t size);
+/* Serves the bus and drains the notify socket for usec: for a caller that
+ * only waits (the demo's shell), so bridged never blocks meanwhile. */
+void e2e_idle(struct e2e *e, uint64_t usec);
 /* Starts a shell command line that runs on (bridgectl monitor): its pid
  * and the read end of its standard output. It gets SIGTERM if the test dies. */
 int e2e_spawn(struct e2e *e, const char *cmd, pid_t *ret_pid, int *ret_fd);

@@ -141,14 +141,33 @@ int testbus_start(struct testbus **ret) {
         snprintf(arg, sizeof(arg), "--config-file=%s", conf);
         tb->pid = fork_piped(&fd);
         if (tb->pid == 0) {
+                /* its stderr to a file: as root it warns on every start that it
+                 * may not raise its fd limit, which is noise to a test */
+                char log[128];
+                int lfd;
+
+                snprintf(log, sizeof(log), "%s/bus.log", tb->dir);
+                lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (lfd >= 0)
+                        (void) dup2(lfd, STDERR_FILENO);
                 execl("/usr/bin/dbus-daemon", "dbus-daemon", arg, "--print-address", "--nofork", "--nopidfile",
                       (char *) NULL);
                 _exit(127);
         }
         r = tb->pid < 0 ? tb->pid : wait_ready(tb->pid, fd, NULL, tb->address, sizeof(tb->address),
                                                now_usec() + START_TIMEOUT_USEC);
-        if (r < 0)
+        if (r < 0) {
+                char log[128], line[256];
+                FILE *f;
+
+                snprintf(log, sizeof(log), "%s/bus.log", tb->dir);
+                f = fopen(log, "re");
+                while (f && fgets(line, sizeof(line), f))
+                        fprintf(stderr, "dbus-daemon: %s", line);
+                if (f)
+                        fclose(f);
                 goto fail;
+        }
         *ret = tb;
         return 0;
 fail:
@@ -181,6 +200,8 @@ struct testbus *testbus_stop(struct testbus *tb) {
                 snprintf(path, sizeof(path), "%s/bus", tb->dir);
                 (void) unlink(path);
                 snprintf(path, sizeof(path), "%s/bus.conf", tb->dir);
+                (void) unlink(path);
+                snprintf(path, sizeof(path), "%s/bus.log", tb->dir);
                 (void) unlink(path);
                 (void) rmdir(tb->dir);
         }
