@@ -346,14 +346,15 @@ static bool conflict(void) {
 /* demo --shell: everything stays up for a person to try. */
 static void shell(void) {
         struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+        char *build = realpath(getenv("BRIDGED_BUILD") ?: "build", NULL);
         sigset_t mask;
 
         say("\nThe sandbox keeps running. In another terminal:");
         say("  export DBUS_SYSTEM_BUS_ADDRESS='%s'", testbus_address(E.tb));
-        say("  alias bridgectl='%s/bridged/bridgectl'", getenv("BRIDGED_BUILD") ?: "build");
+        say("  alias bridgectl='%s/bridged/bridgectl'", build ? build : "build");
         say("  bridgectl; bridgectl monitor; bridgectl set eq.active preset=voice");
-        say("  (the Buds are budsim's: busctl --user is not needed, the same bus serves it)");
         say("Ctrl-C (or Ctrl-D here) stops it all.");
+        free(build);
         (void) sigemptyset(&mask);
         (void) sigaddset(&mask, SIGINT);
         (void) sigaddset(&mask, SIGTERM);
