@@ -129,9 +129,13 @@ demo: all $(DEMO)
 demo-shell: all $(DEMO)
 	@BRIDGED_BUILD=$(B) $(DEMO) --shell
 
-install: all $(INSTALL_RULES)
+# What a package ships, without the test programs (budsim, the rig's) that
+# all builds too: make deb and make install build only these.
+programs: $(INSTALLED_PROGRAMS)
 
-.PHONY: all check check-build check-san bench fuzz demo demo-shell install
+install: programs $(INSTALL_RULES)
+
+.PHONY: all programs check check-build check-san bench fuzz demo demo-shell install
 .SECONDARY:
 
 -include $(shell find $(B) -path $(B)/hil-vm -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -32,6 +32,7 @@ $(B)/bridged/bridgectl: $(B)/bridged/bridgectl.o $(B)/libcodec.a $(B)/libcommon.
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd) $(CODEC_LIBS)
 
 PROGRAMS += $(B)/bridged/bridged $(B)/bridged/bridgectl
+INSTALLED_PROGRAMS += $(B)/bridged/bridged $(B)/bridged/bridgectl
 INSTALL_RULES += install-bridged
 
 install-bridged: $(B)/bridged/bridged $(B)/bridged/bridgectl

@@ -8,6 +8,7 @@ SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3) $(CODEC_LIBS)
 SYNCD_TEST_LIBS = $(call pkglibs,libcurl)
 
 PROGRAMS += $(B)/server/syncd
+INSTALLED_PROGRAMS += $(B)/server/syncd
 
 $(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/libcodec.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_LIBS)
