@@ -133,8 +133,11 @@ void uplink_error_http(struct uplink_outcome *o, const char *endpoint, long stat
                                                .next = can_split ? UPLINK_NEXT_SPLIT : UPLINK_NEXT_DONE };
         else if (status == 422)
                 *o = (struct uplink_outcome) { .r = -EEXIST, .link = UPLINK_LINK_UP };
+        /* the server answered: it is there, and asks us to wait. Not offline:
+         * going offline would make the bridge pull anew and arbitrate on
+         * return, a path a rate-limited push has no reason to take */
         else if (status == 429)
-                *o = (struct uplink_outcome) { .r = -EAGAIN, .next = UPLINK_NEXT_RETRY, .link = UPLINK_LINK_DOWN };
+                *o = (struct uplink_outcome) { .r = -EAGAIN, .next = UPLINK_NEXT_RETRY, .link = UPLINK_LINK_UP };
         else if (status >= 500 && status <= 599)
                 *o = (struct uplink_outcome) { .r = -EIO, .next = UPLINK_NEXT_RETRY, .link = UPLINK_LINK_DOWN };
         error_message(o, endpoint, status, body, len, schema);

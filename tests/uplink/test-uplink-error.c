@@ -38,7 +38,7 @@ static void test_table(void **state) {
         http(413, NULL, true, -E2BIG, UPLINK_NEXT_SPLIT, UPLINK_LINK_UP, "413");
         http(413, NULL, false, -E2BIG, UPLINK_NEXT_DONE, UPLINK_LINK_UP, "413");
         http(422, NULL, true, -EEXIST, UPLINK_NEXT_DONE, UPLINK_LINK_UP, "422");
-        http(429, NULL, true, -EAGAIN, UPLINK_NEXT_RETRY, UPLINK_LINK_DOWN, "429");
+        http(429, NULL, true, -EAGAIN, UPLINK_NEXT_RETRY, UPLINK_LINK_UP, "429");
         http(500, "<html>", true, -EIO, UPLINK_NEXT_RETRY, UPLINK_LINK_DOWN, "500, without");
         http(503, NULL, true, -EIO, UPLINK_NEXT_RETRY, UPLINK_LINK_DOWN, "503");
         http(404, NULL, true, -EREMOTEIO, UPLINK_NEXT_DONE, UPLINK_LINK_DOWN, "404");
