@@ -687,6 +687,11 @@ struct http *http_free(struct http *h) {
         return NULL;
 }
 
+const char *http_route_name(const struct http_route *rt, char *buf, size_t size) {
+        (void) snprintf(buf, size, "%s%s", rt->path, rt->with_arg ? "{id}" : "");
+        return buf;
+}
+
 int http_local_port(const struct http *h) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
 

@@ -94,6 +94,10 @@ struct http;
 int http_new(const struct http_config *cfg, struct http **ret);
 struct http *http_free(struct http *h);
 
+/* The route as its template: "/v1/devices/{id}" for a route with an
+ * argument. Returns buf. */
+const char *http_route_name(const struct http_route *rt, char *buf, size_t size);
+
 int http_local_port(const struct http *h);
 int http_epoll_fd(const struct http *h);
 /* Milliseconds the loop may sleep before http_run must be called; -1: no limit. */

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "cleanup.h"
 #include "devices.h"
 #include "faults.h"
@@ -52,6 +53,7 @@ struct syncd_options {
         unsigned max_connections, max_connections_per_ip;
         unsigned max_waits_per_account, max_waits_per_ip;
         unsigned header_timeout_sec, body_timeout_sec, idle_timeout_sec;
+        bool no_access_log;
 };
 
 #define SYNCD_OPTIONS_DEFAULT { \
@@ -91,6 +93,7 @@ static void syncd_help(void) {
                "             [--max-devices N] [--max-connections N] [--max-connections-per-ip N]\n"
                "             [--max-waits-per-account N] [--max-waits-per-ip N]\n"
                "             [--header-timeout-sec N] [--body-timeout-sec N] [--idle-timeout-sec N]\n"
+               "             [--no-access-log]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -121,6 +124,7 @@ static void syncd_help(void) {
                "  --body-timeout-sec N a request's body, and then its answer, each (default 30)\n"
                "  --idle-timeout-sec N a kept-alive connection's next request headers, from the\n"
                "                       previous answer (default 30)\n"
+               "  --no-access-log      no line (or journal entry) per request\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
                "\n"
@@ -164,11 +168,12 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 { "tokens", required_argument, NULL, 't' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
+                { "no-access-log", no_argument, NULL, 'A' },
         };
         int c, r = 0;
 
         for (size_t i = 0; i < n_numbers; i++)
-                opts[7 + i] = (struct option) { syncd_numbers[i].name, required_argument, NULL,
+                opts[8 + i] = (struct option) { syncd_numbers[i].name, required_argument, NULL,
                                                 SYNCD_NUMBER_OPT + (int) i };
         *ret_exit = false;
         opterr = 0;
@@ -179,6 +184,7 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case 'k': o->key = optarg; break;
                 case 'd': o->db = optarg; break;
                 case 't': o->tokens = optarg; break;
+                case 'A': o->no_access_log = true; break;
                 case 'h':
                         syncd_help();
                         *ret_exit = true;
@@ -291,6 +297,7 @@ struct syncd {
         struct faults *faults;
         struct group *group;
         struct ratelimit *pushes;
+        struct accesslog *accesslog;    /* NULL: --no-access-log */
         struct sync_ctx sync;
         struct devices_ctx devices;
         struct http *http;
@@ -307,6 +314,7 @@ static void syncd_free(struct syncd *d) {
         d->pushes = ratelimit_free(d->pushes);
         d->longpoll = longpoll_free(d->longpoll);
         d->faults = faults_free(d->faults);
+        d->accesslog = accesslog_free(d->accesslog);
         d->idempotency = idempotency_free(d->idempotency);
         d->store = store_free(d->store);
         d->tokens = tokens_free(d->tokens);
@@ -362,6 +370,13 @@ static int syncd_load(struct syncd *d, const struct syncd_options *o) {
         return 0;
 }
 
+static void syncd_request_done(void *userdata, const struct http_done *done) {
+        struct syncd *d = userdata;
+
+        if (d->accesslog)
+                accesslog_write(d->accesslog, done);
+}
+
 /* Every connection holds a descriptor: the soft limit is raised to the hard
  * one, and the connection limit kept within it. */
 static int syncd_fit_fd_limit(unsigned *max_connections) {
@@ -402,7 +417,8 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
                 return r;
         if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&waits, &d->counters, &d->longpoll) < 0 ||
             group_new(d->store, &d->group) < 0 || ratelimit_new(o->max_pushes_per_minute, &d->pushes) < 0 ||
-            (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0))
+            (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0) ||
+            (!o->no_access_log && accesslog_new(&d->accesslog) < 0))
                 return log_msg("out of memory"), 1;
         if (d->faults)
                 log_msg("test fault hooks enabled (SYNCD_TEST_FAULTS=1): never use this in production");
@@ -425,6 +441,8 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         d->http_cfg.longpoll = d->longpoll;
         d->http_cfg.faults = d->faults;
         d->http_cfg.counters = &d->counters;
+        d->http_cfg.done = syncd_request_done;
+        d->http_cfg.done_userdata = d;
         d->http_cfg.max_connections = d->max_connections;
         d->http_cfg.max_connections_per_address = o->max_connections_per_ip;
         d->http_cfg.timeouts = (struct conns_timeouts) {
