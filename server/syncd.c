@@ -28,6 +28,8 @@
 #include "group.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "now.h"
 #include "ratelimit.h"
 #include "sync.h"
@@ -46,6 +48,7 @@
 
 struct syncd_options {
         const char *listen, *cert, *key, *db, *tokens;
+        const char *metrics;            /* NULL: no monitoring listener */
         unsigned max_skew_sec;
         unsigned max_replay_kib;
         unsigned max_pushes_per_minute;
@@ -93,7 +96,7 @@ static void syncd_help(void) {
                "             [--max-devices N] [--max-connections N] [--max-connections-per-ip N]\n"
                "             [--max-waits-per-account N] [--max-waits-per-ip N]\n"
                "             [--header-timeout-sec N] [--body-timeout-sec N] [--idle-timeout-sec N]\n"
-               "             [--no-access-log]\n"
+               "             [--metrics ADDR:PORT] [--no-access-log]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -124,6 +127,8 @@ static void syncd_help(void) {
                "  --body-timeout-sec N a request's body, and then its answer, each (default 30)\n"
                "  --idle-timeout-sec N a kept-alive connection's next request headers, from the\n"
                "                       previous answer (default 30)\n"
+               "  --metrics ADDR:PORT  serve /metrics, /healthz and /readyz over plain HTTP there\n"
+               "                       (no TLS, no token: loopback or a private network only)\n"
                "  --no-access-log      no line (or journal entry) per request\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
@@ -169,11 +174,12 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 { "no-access-log", no_argument, NULL, 'A' },
+                { "metrics", required_argument, NULL, 'M' },
         };
         int c, r = 0;
 
         for (size_t i = 0; i < n_numbers; i++)
-                opts[8 + i] = (struct option) { syncd_numbers[i].name, required_argument, NULL,
+                opts[9 + i] = (struct option) { syncd_numbers[i].name, required_argument, NULL,
                                                 SYNCD_NUMBER_OPT + (int) i };
         *ret_exit = false;
         opterr = 0;
@@ -185,6 +191,7 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case 'd': o->db = optarg; break;
                 case 't': o->tokens = optarg; break;
                 case 'A': o->no_access_log = true; break;
+                case 'M': o->metrics = optarg; break;
                 case 'h':
                         syncd_help();
                         *ret_exit = true;
@@ -298,6 +305,9 @@ struct syncd {
         struct group *group;
         struct ratelimit *pushes;
         struct accesslog *accesslog;    /* NULL: --no-access-log */
+        struct metrics *metrics;
+        struct monitor *monitor;        /* NULL: no --metrics */
+        struct monitor_config monitor_cfg;
         struct sync_ctx sync;
         struct devices_ctx devices;
         struct http *http;
@@ -309,12 +319,14 @@ struct syncd {
 };
 
 static void syncd_free(struct syncd *d) {
+        d->monitor = monitor_free(d->monitor);
         d->http = http_free(d->http);
         d->group = group_free(d->group);
         d->pushes = ratelimit_free(d->pushes);
         d->longpoll = longpoll_free(d->longpoll);
         d->faults = faults_free(d->faults);
         d->accesslog = accesslog_free(d->accesslog);
+        d->metrics = metrics_free(d->metrics);
         d->idempotency = idempotency_free(d->idempotency);
         d->store = store_free(d->store);
         d->tokens = tokens_free(d->tokens);
@@ -364,6 +376,7 @@ static int syncd_load(struct syncd *d, const struct syncd_options *o) {
                 return log_msg("cannot read key %s: %s", o->key, strerror(-r)), 1;
         syncd_check_secret_mode("tokens file", o->tokens);
         syncd_check_secret_mode("key", o->key);
+        (void) store_count_errors(&d->counters.database_errors);       /* fails only if SQLite ran before */
         r = store_open(o->db, &d->store, &error);
         if (r < 0)
                 return log_msg("cannot use database %s: %s", o->db, error ?: strerror(-r)), 1;
@@ -375,6 +388,50 @@ static void syncd_request_done(void *userdata, const struct http_done *done) {
 
         if (d->accesslog)
                 accesslog_write(d->accesslog, done);
+        metrics_request(d->metrics, done);
+}
+
+static void syncd_commit_done(void *userdata, size_t members, uint64_t took_us, int result) {
+        struct syncd *d = userdata;
+
+        metrics_commit(d->metrics, members, took_us, result);
+}
+
+static int syncd_scrape(void *userdata, FILE *f) {
+        struct syncd *d = userdata;
+        struct metrics_gauges g = {
+                .connections = http_connections(d->http),
+                .waits_parked = longpoll_parked(d->longpoll),
+        };
+
+        return metrics_write(d->metrics, &d->counters, &g, f);
+}
+
+static int syncd_ready(void *userdata) {
+        struct syncd *d = userdata;
+
+        return store_ping(d->store);
+}
+
+/* The monitoring listener, after the HTTPS one: a scraper finds nothing
+ * before syncd serves. */
+static int syncd_start_monitor(struct syncd *d, const struct syncd_options *o) {
+        struct http_config addr = {};
+        int r;
+
+        if (syncd_parse_listen(o->metrics, &addr) < 0)
+                return syncd_usage_error("--metrics: '%s' is not ADDR:PORT", o->metrics);
+        d->monitor_cfg = (struct monitor_config) {
+                .addr = addr.addr,
+                .addr_len = addr.addr_len,
+                .scrape = syncd_scrape,
+                .ready = syncd_ready,
+                .userdata = d,
+        };
+        r = monitor_new(&d->monitor_cfg, &d->monitor);
+        if (r < 0)
+                return log_msg("cannot serve the metrics on %s: %s", o->metrics, strerror(-r)), 1;
+        return 0;
 }
 
 /* Every connection holds a descriptor: the soft limit is raised to the hard
@@ -418,7 +475,7 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&waits, &d->counters, &d->longpoll) < 0 ||
             group_new(d->store, &d->group) < 0 || ratelimit_new(o->max_pushes_per_minute, &d->pushes) < 0 ||
             (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0) ||
-            (!o->no_access_log && accesslog_new(&d->accesslog) < 0))
+            (!o->no_access_log && accesslog_new(&d->accesslog) < 0) || metrics_new(&d->metrics) < 0)
                 return log_msg("out of memory"), 1;
         if (d->faults)
                 log_msg("test fault hooks enabled (SYNCD_TEST_FAULTS=1): never use this in production");
@@ -431,7 +488,9 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
                 .max_replay_bytes = o->max_replay_kib * 1024ull,
                 .pushes = d->pushes,
                 .max_pushes_per_minute = o->max_pushes_per_minute,
+                .counters = &d->counters,
         };
+        group_set_observer(d->group, syncd_commit_done, d);
         d->devices = (struct devices_ctx) { d->store, d->group, o->max_devices };
         d->http_cfg.cert_pem = d->cert;
         d->http_cfg.key_pem = d->key;
@@ -454,18 +513,26 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         if (r < 0)
                 return log_msg("cannot serve HTTPS on %s (address, certificate and key as given): %s",
                                o->listen, strerror(-r)), 1;
-        return 0;
+        return o->metrics ? syncd_start_monitor(d, o) : 0;
 }
 
-static void syncd_print_listening(const struct syncd *d) {
+static void syncd_print_address(const char *what, const struct sockaddr_storage *addr, socklen_t len, int port) {
         char host[NI_MAXHOST] = "?";
 
-        (void) getnameinfo((const struct sockaddr *) &d->http_cfg.addr, d->http_cfg.addr_len, host, sizeof(host),
-                           NULL, 0, NI_NUMERICHOST);
-        if (d->http_cfg.addr.ss_family == AF_INET6)
-                printf("syncd: listening on [%s]:%d\n", host, http_local_port(d->http));
+        (void) getnameinfo((const struct sockaddr *) addr, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+        if (addr->ss_family == AF_INET6)
+                printf("syncd: %s [%s]:%d\n", what, host, port);
         else
-                printf("syncd: listening on %s:%d\n", host, http_local_port(d->http));
+                printf("syncd: %s %s:%d\n", what, host, port);
+}
+
+/* The listening line first and alone without --metrics: what waits for it
+ * reads one line. */
+static void syncd_print_listening(const struct syncd *d) {
+        syncd_print_address("listening on", &d->http_cfg.addr, d->http_cfg.addr_len, http_local_port(d->http));
+        if (d->monitor)
+                syncd_print_address("metrics on", &d->monitor_cfg.addr, d->monitor_cfg.addr_len,
+                                    monitor_local_port(d->monitor));
         fflush(stdout);
 }
 
@@ -504,23 +571,28 @@ static void syncd_shed(struct syncd *d) {
 }
 
 /* One turn of the loop: sleep until the daemon, a hang-up, a deadline, the
- * group commit or a signal wants us, let libmicrohttpd take what is ready,
- * commit the group when it is due. Returns 1 when a signal asks to stop. */
+ * group commit, the monitoring listener or a signal wants us, let
+ * libmicrohttpd take what is ready, commit the group when it is due. Returns
+ * 1 when a signal asks to stop. A descriptor of -1 is not polled. */
 static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
-        struct pollfd p[3] = {
+        struct pollfd p[4] = {
                 { .fd = http_epoll_fd(d->http), .events = POLLIN },
                 { .fd = longpoll_fd(d->longpoll), .events = POLLIN },
                 { .fd = sfd, .events = POLLIN },
+                { .fd = d->monitor ? monitor_epoll_fd(d->monitor) : -1, .events = POLLIN },
         };
         int timeout = syncd_min_timeout(http_timeout_ms(d->http),
                                         longpoll_timeout_ms(d->longpoll, now_ms(CLOCK_MONOTONIC)));
 
         timeout = syncd_min_timeout(timeout, group_timeout_ms(d->group));
+        timeout = syncd_min_timeout(timeout, d->monitor ? monitor_timeout_ms(d->monitor) : -1);
         timeout = syncd_min_timeout(timeout, max_ms);
-        if (poll(p, sfd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR)
+        if (poll(p, 4, timeout) < 0 && errno != EINTR)
                 return -errno;
         if (sfd >= 0 && p[2].revents)
                 return 1;
+        if (d->monitor)
+                (void) monitor_run(d->monitor);
         if (p[1].revents)
                 longpoll_hangups(d->longpoll);
         longpoll_expire(d->longpoll, now_ms(CLOCK_MONOTONIC));
