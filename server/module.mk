@@ -15,7 +15,8 @@ $(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/libcodec.a
 
 # The suites drive the binary over HTTPS with libcurl (certificates from
 # tests/lib/mkcerts.sh); the binary is an order-only prerequisite.
-TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile
+TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile \
+	$(B)/tests/server/test-observe
 BENCHES += $(B)/tests/server/bench-syncd
 
 $(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
@@ -29,6 +30,11 @@ $(B)/tests/server/test-limits: $(B)/tests/server/test-limits.o $(B)/tests/lib/ha
 $(B)/tests/server/test-hostile: $(B)/tests/server/test-hostile.o $(B)/tests/lib/harness.o $(B)/tests/lib/rawclient.o \
 		| $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson gnutls) $(SYNCD_TEST_LIBS)
+
+# The access log, /metrics (with promtool when installed), health and gzip;
+# zlib to inflate the answers.
+$(B)/tests/server/test-observe: $(B)/tests/server/test-observe.o $(B)/tests/lib/harness.o | $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka zlib) $(SYNCD_TEST_LIBS)
 
 $(B)/tests/server/bench-syncd: $(B)/tests/server/bench-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_TEST_LIBS)

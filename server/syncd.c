@@ -414,20 +414,13 @@ static int syncd_ready(void *userdata) {
 }
 
 /* The monitoring listener, after the HTTPS one: a scraper finds nothing
- * before syncd serves. */
+ * before syncd serves. Its address was read with --listen's. */
 static int syncd_start_monitor(struct syncd *d, const struct syncd_options *o) {
-        struct http_config addr = {};
         int r;
 
-        if (syncd_parse_listen(o->metrics, &addr) < 0)
-                return syncd_usage_error("--metrics: '%s' is not ADDR:PORT", o->metrics);
-        d->monitor_cfg = (struct monitor_config) {
-                .addr = addr.addr,
-                .addr_len = addr.addr_len,
-                .scrape = syncd_scrape,
-                .ready = syncd_ready,
-                .userdata = d,
-        };
+        d->monitor_cfg.scrape = syncd_scrape;
+        d->monitor_cfg.ready = syncd_ready;
+        d->monitor_cfg.userdata = d;
         r = monitor_new(&d->monitor_cfg, &d->monitor);
         if (r < 0)
                 return log_msg("cannot serve the metrics on %s: %s", o->metrics, strerror(-r)), 1;
@@ -460,10 +453,15 @@ static int syncd_fit_fd_limit(unsigned *max_connections) {
 static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         const char *faults_env = getenv("SYNCD_TEST_FAULTS");
         struct longpoll_limits waits = { o->max_waits_per_account, o->max_waits_per_ip };
+        struct http_config metrics_addr = {};
         int r;
 
         if (syncd_parse_listen(o->listen, &d->http_cfg) < 0)
                 return syncd_usage_error("--listen: '%s' is not ADDR:PORT", o->listen);
+        if (o->metrics && syncd_parse_listen(o->metrics, &metrics_addr) < 0)
+                return syncd_usage_error("--metrics: '%s' is not ADDR:PORT", o->metrics);
+        d->monitor_cfg.addr = metrics_addr.addr;
+        d->monitor_cfg.addr_len = metrics_addr.addr_len;
         d->max_connections = o->max_connections;
         r = syncd_fit_fd_limit(&d->max_connections);
         if (r < 0)
