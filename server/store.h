@@ -30,7 +30,7 @@ int store_open(const char *path, struct store **ret, char **ret_error);
 int store_count_errors(uint64_t *counter);
 /* Whether the database answers a trivial query, both on the connection that
  * serves and on a new read-only one opened by its path (as a restart would
- * find it: a file removed or replaced under a running syncd fails here). Waits
+ * find it: a file removed or made unreadable under a running syncd fails here). Waits
  * at most STORE_PING_BUSY_MS for a lock. */
 int store_ping(struct store *s);
 struct store *store_free(struct store *s);
