@@ -22,6 +22,8 @@ struct group {
         size_t expect;                  /* the last group's size */
         uint64_t first_us;              /* when the first member joined */
         uint64_t wait_us;               /* half the last commit's duration, capped */
+        group_observe_fn observe;
+        void *observe_userdata;
 };
 
 int group_new(struct store *store, struct group **ret) {
@@ -64,6 +66,11 @@ int group_join(struct group *g, struct MHD_Connection *c, const struct group_wri
         return 0;
 }
 
+void group_set_observer(struct group *g, group_observe_fn fn, void *userdata) {
+        g->observe = fn;
+        g->observe_userdata = userdata;
+}
+
 bool group_empty(const struct group *g) {
         return !g->head;
 }
@@ -102,6 +109,8 @@ static int group_commit_some(struct group *g) {
         took = now_us(CLOCK_MONOTONIC) - t0;
         g->wait_us = took / 2 < GROUP_WAIT_MAX_US ? took / 2 : GROUP_WAIT_MAX_US;
         g->expect = n;
+        if (g->observe)
+                g->observe(g->observe_userdata, n, took, r);
         g->n -= n;
         for (; n > 0; n--) {
                 struct group_member *m = g->head;

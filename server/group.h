@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <microhttpd.h>
 
@@ -28,9 +29,14 @@ struct group_write {
         void *userdata;
 };
 
+/* Told of every transaction once it ended: its members, how long BEGIN to
+ * COMMIT (or ROLLBACK) took, and its result (for the metrics). */
+typedef void (*group_observe_fn)(void *userdata, size_t members, uint64_t took_us, int result);
+
 struct group;
 
 int group_new(struct store *store, struct group **ret);
+void group_set_observer(struct group *g, group_observe_fn fn, void *userdata);
 /* The group must be empty (group_commit empties it). */
 struct group *group_free(struct group *g);
 

@@ -15,7 +15,9 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "gzip.h"
 #include "http.h"
+#include "idempotency.h"
 #include "log.h"
 #include "now.h"
 #include "ratelog.h"
@@ -27,6 +29,7 @@
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define HTTP_LOG_INTERVAL_MS 10000u
 #define HTTP_SHOWN_MAX 80               /* bytes of a client's path or method quoted back */
+#define HTTP_METHOD_SHOWN_MAX 24        /* bytes of a client's method in the report of a request */
 
 /* libmicrohttpd's lines, each kind limited on its own: what a client can
  * cause at will must not drown the rest. */
@@ -54,6 +57,14 @@ struct http_ctx {
         size_t body_len, body_cap;
         bool begun, target_bad, too_large, oom, answered;
         char allow[64];
+        /* for the report once it ends */
+        uint64_t start_us;
+        unsigned status;
+        size_t bytes;
+        bool accepts_gzip, gzip, replay;
+        bool has_key;
+        char method[HTTP_METHOD_SHOWN_MAX];
+        char key[IDEMPOTENCY_KEY_LEN + 1];      /* normalized, or "invalid" */
 };
 
 struct http_truncated {
@@ -198,12 +209,17 @@ static const char *http_framing_fault(const struct http_ctx *x, struct MHD_Conne
         return NULL;
 }
 
-static void http_add_headers(struct MHD_Response *resp, const struct reply *rp) {
+static void http_add_headers(struct MHD_Response *resp, const struct reply *rp, bool gzip) {
         char num[16];
 
-        if (rp->body)
+        if (rp->body) {
                 (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                                rp->content_type ?: "application/json");
+                /* whether it is compressed depends on Accept-Encoding, even when it was not */
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+        }
+        if (gzip)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
         if (rp->replay)
                 (void) MHD_add_response_header(resp, "Idempotent-Replay", "true");
         if (rp->retry_after) {
@@ -219,20 +235,37 @@ static void http_add_headers(struct MHD_Response *resp, const struct reply *rp) 
         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
+/* The body gzipped in place when the client takes it and it is worth it;
+ * as it is otherwise (also when compressing fails: the answer matters more). */
+static size_t http_compress(struct http_ctx *x, struct reply *rp) {
+        size_t len = rp->body ? strlen(rp->body) : 0, zlen;
+        void *z;
+
+        if (!x->accepts_gzip || len < GZIP_MIN_BYTES || gzip_compress(rp->body, len, &z, &zlen) < 0)
+                return len;
+        free(rp->body);
+        rp->body = z;                   /* no longer a string: its length is returned */
+        x->gzip = true;
+        return zlen;
+}
+
 static enum MHD_Result http_send(struct http_ctx *x, struct reply *rp) {
         struct MHD_Response *resp;
         enum MHD_Result ret;
-        size_t len = rp->body ? strlen(rp->body) : 0;
+        size_t len = http_compress(x, rp);
 
         resp = MHD_create_response_from_buffer(len, rp->body,
                                                rp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
         if (!resp)
                 return MHD_NO;
-        http_add_headers(resp, rp);
+        http_add_headers(resp, rp, x->gzip);
         ret = MHD_queue_response(x->req.connection, rp->status, resp);
         MHD_destroy_response(resp);
         rp->body = NULL;                /* the response owns it now */
         x->answered = true;
+        x->status = rp->status;
+        x->bytes = len;
+        x->replay = rp->replay;
         /* a connection that closes after this answer no longer counts */
         http_step(x->h, x->req.connection, rp->close ? CONNS_CLOSING : CONNS_TRANSFER);
         return ret;
@@ -258,6 +291,29 @@ static enum MHD_Result http_send_malformed(struct http_ctx *x, const char *fault
         return http_send(x, &rp);
 }
 
+static enum MHD_Result http_accept_encoding(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value) {
+        (void) kind;
+        if (value && strcasecmp(key, MHD_HTTP_HEADER_ACCEPT_ENCODING) == 0)
+                gzip_accept_parse(cls, value);
+        return MHD_YES;
+}
+
+/* What the report of the request needs from its headers, copied: only a
+ * well-formed Idempotency-Key is ever repeated (a client's header could hold
+ * anything, a token pasted by mistake included). */
+static void http_note_request(struct http_ctx *x, struct MHD_Connection *c, const char *method) {
+        struct gzip_accept accept = GZIP_ACCEPT_INIT;
+        const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+
+        (void) reply_printable(method, x->method, sizeof(x->method));
+        (void) MHD_get_connection_values(c, MHD_HEADER_KIND, http_accept_encoding, &accept);
+        x->accepts_gzip = gzip_accept_ok(&accept);
+        x->has_key = key != NULL;
+        if (key && idempotency_key_normalize(key, x->key) < 0)
+                strcpy(x->key, "invalid");
+}
+
 static enum MHD_Result http_begin(struct http *h, struct http_ctx *x, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version) {
         const char *fault;
@@ -267,6 +323,7 @@ static enum MHD_Result http_begin(struct http *h, struct http_ctx *x, struct MHD
         x->req.connection = c;
         x->req.method = method;
         http_step(h, c, CONNS_TRANSFER);
+        http_note_request(x, c, method);
         fault = http_framing_fault(x, c, version);
         if (fault)
                 return http_send_malformed(x, fault);
@@ -352,6 +409,8 @@ static enum MHD_Result http_send_truncated(struct http_ctx *x) {
         ret = MHD_queue_response(x->req.connection, 200, resp);
         MHD_destroy_response(resp);
         x->answered = true;
+        x->status = 200;
+        x->bytes = t->sent;
         http_step(x->h, x->req.connection, CONNS_TRANSFER);
         return ret;
 }
@@ -456,15 +515,33 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, cons
         return http_finish(cls, x);
 }
 
+static void http_report(struct http *h, const struct http_ctx *x, enum MHD_RequestTerminationCode toe) {
+        struct http_done d = {
+                .method = x->method,
+                .route = x->route,
+                .account = x->req.account,
+                .idempotency_key = x->has_key ? x->key : NULL,
+                .status = x->status,
+                .duration_us = now_us(CLOCK_MONOTONIC) - x->start_us,
+                .bytes = x->bytes,
+                .gzip = x->gzip,
+                .replay = x->replay,
+                .end = toe,
+        };
+
+        h->cfg.done(h->cfg.done_userdata, &d);
+}
+
 static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
         struct http *h = cls;
         struct http_ctx *x = *con_cls;
 
-        (void) toe;
         http_step(h, c, CONNS_IDLE);
         if (!x)
                 return;
+        if (x->begun && h->cfg.done)    /* one whose headers never came in is not a request */
+                http_report(h, x, toe);
         if (x->route && x->route->done)
                 x->route->done(x->route->userdata, &x->req);
         longpoll_waiter_free(h->cfg.longpoll, x->req.waiter);
@@ -484,6 +561,7 @@ static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
         if (!x)
                 return NULL;
         x->h = cls;
+        x->start_us = now_us(CLOCK_MONOTONIC);
         x->target_bad = !uri || strstr(uri, "%00");
         for (const char *p = uri; p && *p && !x->target_bad; p++)
                 x->target_bad = (unsigned char) *p <= ' ' || (unsigned char) *p >= 0x7f;
@@ -607,6 +685,11 @@ struct http *http_free(struct http *h) {
         conns_free(h->conns);
         free(h);
         return NULL;
+}
+
+const char *http_route_name(const struct http_route *rt, char *buf, size_t size) {
+        (void) snprintf(buf, size, "%s%s", rt->path, rt->with_arg ? "{id}" : "");
+        return buf;
 }
 
 int http_local_port(const struct http *h) {

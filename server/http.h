@@ -2,8 +2,9 @@
 /* syncd's HTTPS front: libmicrohttpd with TLS driven by the caller's event
  * loop (epoll, external), its limits and deadlines on connections, the
  * framing checks, routing, bearer tokens, request bodies with their size
- * limit, replies and errors, parked (suspended) requests and the test fault
- * hooks. Endpoints see a whole request and fill a struct reply; they
+ * limit, replies and errors (gzip when the client takes it), parked
+ * (suspended) requests, the test fault hooks, and a report of every request
+ * that ended (for the access log and the metrics, which it does not know). Endpoints see a whole request and fill a struct reply; they
  * never touch libmicrohttpd responses. Never answers before an endpoint has
  * finished (and so committed). */
 #pragma once
@@ -53,6 +54,23 @@ struct http_route {
         void *userdata;
 };
 
+/* One request as it ended (answered, or closed without an answer), for the
+ * access log and the metrics. */
+struct http_done {
+        const char *method;             /* as sent, made printable and cut short */
+        const struct http_route *route; /* NULL: none matched (404, 405, 400 before routing, a test fault) */
+        const char *account;            /* the bearer token's; NULL when none was known */
+        const char *idempotency_key;    /* lower case; NULL: none sent; "invalid": not a UUID */
+        unsigned status;                /* 0: closed without an answer */
+        uint64_t duration_us;           /* from the request line to the end of the answer */
+        size_t bytes;                   /* of the body as sent (compressed, when it was) */
+        bool gzip;                      /* Content-Encoding: gzip */
+        bool replay;                    /* an idempotent replay of a stored answer */
+        enum MHD_RequestTerminationCode end;
+};
+
+typedef void (*http_done_fn)(void *userdata, const struct http_done *d);
+
 struct http_config {
         struct sockaddr_storage addr;
         socklen_t addr_len;
@@ -67,12 +85,18 @@ struct http_config {
         unsigned max_connections;
         unsigned max_connections_per_address;   /* 0: no limit */
         struct conns_timeouts timeouts;
+        http_done_fn done;              /* optional: told of every request that ended */
+        void *done_userdata;
 };
 
 struct http;
 
 int http_new(const struct http_config *cfg, struct http **ret);
 struct http *http_free(struct http *h);
+
+/* The route as its template: "/v1/devices/{id}" for a route with an
+ * argument. Returns buf. */
+const char *http_route_name(const struct http_route *rt, char *buf, size_t size);
 
 int http_local_port(const struct http *h);
 int http_epoll_fd(const struct http *h);

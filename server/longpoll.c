@@ -214,8 +214,10 @@ static void longpoll_resume(struct longpoll *lp, struct longpoll_waiter *w, enum
 
 void longpoll_wake(struct longpoll *lp, const char *account) {
         for (struct longpoll_waiter *w = lp->head; w; w = w->next)
-                if (w->state == LONGPOLL_WAITING && w->account && strcmp(w->account, account) == 0)
+                if (w->state == LONGPOLL_WAITING && w->account && strcmp(w->account, account) == 0) {
                         longpoll_resume(lp, w, LONGPOLL_CHANGED);
+                        lp->counters->waits_woken++;
+                }
 }
 
 void longpoll_expire(struct longpoll *lp, uint64_t now_ms) {

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 # server/: syncd, the reference sync server (docs/protocol.md): libmicrohttpd with
-# GnuTLS, SQLite, cJSON and libcodec, nothing else (no sd-bus). Its tests and
+# GnuTLS, SQLite, zlib, cJSON and libcodec; of libsystemd only sd-journal (no sd-bus). Its tests and
 # benchmark live in tests/server/ and start the built binary.
 SYNCD_SRCS := $(sort $(wildcard server/*.c))
 SYNCD_OBJS := $(SYNCD_SRCS:%.c=$(B)/%.o)
-SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3) $(CODEC_LIBS)
+SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3 zlib) $(CODEC_LIBS)
+SYNCD_LIBS += $(call pkglibs,libsystemd)
 SYNCD_TEST_LIBS = $(call pkglibs,libcurl)
 
 PROGRAMS += $(B)/server/syncd
@@ -15,7 +16,8 @@ $(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/libcodec.a
 
 # The suites drive the binary over HTTPS with libcurl (certificates from
 # tests/lib/mkcerts.sh); the binary is an order-only prerequisite.
-TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile
+TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile \
+	$(B)/tests/server/test-observe
 BENCHES += $(B)/tests/server/bench-syncd
 
 $(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
@@ -30,6 +32,11 @@ $(B)/tests/server/test-hostile: $(B)/tests/server/test-hostile.o $(B)/tests/lib/
 		| $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson gnutls) $(SYNCD_TEST_LIBS)
 
+# The access log, /metrics (with promtool when installed), health and gzip;
+# zlib to inflate the answers.
+$(B)/tests/server/test-observe: $(B)/tests/server/test-observe.o $(B)/tests/lib/harness.o | $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka zlib) $(SYNCD_TEST_LIBS)
+
 $(B)/tests/server/bench-syncd: $(B)/tests/server/bench-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_TEST_LIBS)
 
@@ -39,3 +46,23 @@ install-syncd: $(B)/server/syncd
 	install -D -m 0755 $(B)/server/syncd $(DESTDIR)$(SBINDIR)/syncd
 
 .PHONY: install-syncd
+
+# promtool, Prometheus's own parser of the text format, for test-observe:
+# unpacked from Debian's prometheus package into the build directory, not
+# installed (installing the package would start a Prometheus server). The
+# sanitizer pass copies the normal pass's. When the package cannot be had,
+# test-observe says so and skips that one test.
+PROMTOOL_DIR := $(B)/promtool
+CHECK_DEPS += $(PROMTOOL_DIR)/usr/bin/promtool
+
+$(PROMTOOL_DIR)/usr/bin/promtool:
+	@mkdir -p $(PROMTOOL_DIR)
+	@if [ -x build/promtool/usr/bin/promtool ] && [ "$(PROMTOOL_DIR)" != build/promtool ]; then \
+		cp -a build/promtool/. $(PROMTOOL_DIR)/; \
+	else \
+		cd $(PROMTOOL_DIR) && { apt-get download prometheus >/dev/null 2>&1 || \
+			{ [ "$$(id -u)" -eq 0 ] && apt-get update -qq >/dev/null 2>&1 && \
+			  apt-get download prometheus >/dev/null 2>&1; }; } && \
+		dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb || \
+		echo "promtool: Debian's prometheus package could not be had; test-observe skips its check"; \
+	fi

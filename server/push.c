@@ -35,7 +35,7 @@ struct sync_push {
         const cJSON *records;
         uint8_t digest[IDEMPOTENCY_DIGEST_SIZE];
         uint64_t now_ms;
-        unsigned applied;
+        unsigned applied, stale, rejected;
         char *body;                     /* the answer, once applied */
         int result;                     /* the group's outcome */
         bool joined;
@@ -160,11 +160,12 @@ static int sync_push_shape(const cJSON *root, const cJSON **ret_records, struct 
         return 0;
 }
 
-static int sync_push_stale(cJSON *res, const char *current_json) {
+static int sync_push_stale(struct sync_push *p, cJSON *res, const char *current_json) {
         cJSON *cur = cJSON_Parse(current_json);
 
         if (!cur)
                 return -EIO;
+        p->stale++;
         if (!cJSON_AddStringToObject(res, "status", "stale")) {
                 cJSON_Delete(cur);
                 return -ENOMEM;
@@ -184,7 +185,7 @@ static int sync_push_apply_one(struct sync_push *p, const struct record *rec, cJ
         if (r < 0 && r != -ENOENT)
                 return r;
         if (r == 0 && stamp_cmp(cur, rec->stamp) >= 0)
-                return sync_push_stale(res, cur_json);
+                return sync_push_stale(p, res, cur_json);
         json = recjson_record_print(rec);
         if (!json)
                 return -ENOMEM;
@@ -195,7 +196,8 @@ static int sync_push_apply_one(struct sync_push *p, const struct record *rec, cJ
         return cJSON_AddStringToObject(res, "status", "applied") ? 0 : -ENOMEM;
 }
 
-static int sync_push_rejected(cJSON *res, const char *reason) {
+static int sync_push_rejected(struct sync_push *p, cJSON *res, const char *reason) {
+        p->rejected++;
         if (!cJSON_AddStringToObject(res, "status", "rejected") || !cJSON_AddStringToObject(res, "reason", reason))
                 return -ENOMEM;
         return 0;
@@ -232,9 +234,9 @@ static int sync_push_one(struct sync_push *p, const cJSON *j, cJSON *results) {
         if (!cJSON_AddStringToObject(res, "key", key) || !cJSON_AddStringToObject(res, "family", family))
                 return -ENOMEM;
         if (recjson_record_from(j, &rec, &e) < 0 || value_check(&rec.value, &e) < 0)
-                return sync_push_rejected(res, "invalid_value");
+                return sync_push_rejected(p, res, "invalid_value");
         if (stamp_ms(rec.stamp) > p->now_ms + p->s->max_skew_ms)
-                return sync_push_rejected(res, "future_stamp");
+                return sync_push_rejected(p, res, "future_stamp");
         return sync_push_apply_one(p, &rec, res);
 }
 
@@ -252,7 +254,7 @@ static int sync_push_apply(void *userdata) {
         if (!results)
                 return -ENOMEM;
         p->now_ms = now_ms(CLOCK_REALTIME);
-        p->applied = 0;
+        p->applied = p->stale = p->rejected = 0;
         cJSON_ArrayForEach(j, p->records) {
                 r = sync_push_one(p, j, results);
                 if (r < 0)
@@ -289,6 +291,9 @@ static void sync_push_committed(void *userdata, int result) {
         p->result = result;
         if (result < 0)
                 return;
+        p->s->counters->push_applied += p->applied;    /* counted once on disk, not when tried */
+        p->s->counters->push_stale += p->stale;
+        p->s->counters->push_rejected += p->rejected;
         idempotency_release(p->s->idempotency, p->claim);      /* stored: no longer in progress */
         p->claim = NULL;
         if (p->applied > 0)

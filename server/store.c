@@ -109,6 +109,7 @@ static const char store_upgrade[] =
         "PRAGMA user_version = " STRINGIFY(STORE_SCHEMA_VERSION) ";";
 
 struct store {
+        char *path;
         sqlite3 *db;
         sqlite3_stmt *stmt[_Q_MAX];
         uint8_t secret[CURSOR_SECRET_SIZE];
@@ -120,6 +121,7 @@ struct store *store_free(struct store *s) {
         for (size_t i = 0; i < _Q_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         (void) sqlite3_close(s->db);
+        free(s->path);
         free(s);
         return NULL;
 }
@@ -340,7 +342,7 @@ int store_open(const char *path, struct store **ret, char **ret_error) {
         _cleanup_(store_freep) struct store *s = calloc(1, sizeof(*s));
         int rc, r;
 
-        if (!s)
+        if (!s || !(s->path = strdup(path)))
                 return errmsg_setf(ret_error, -ENOMEM, "out of memory");
         rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK)
@@ -355,6 +357,57 @@ int store_open(const char *path, struct store **ret, char **ret_error) {
         }
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+/* Notices and warnings are not failures ("recovered N frames from the WAL"),
+ * and SQLITE_SCHEMA is retried by SQLite itself. */
+static void store_on_log(void *userdata, int rc, const char *msg) {
+        uint64_t *counter = userdata;
+
+        (void) msg;
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_NOTICE:
+        case SQLITE_WARNING:
+        case SQLITE_SCHEMA:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return;
+        }
+        (*counter)++;
+}
+
+int store_count_errors(uint64_t *counter) {
+        return sqlite3_config(SQLITE_CONFIG_LOG, store_on_log, counter) == SQLITE_OK ? 0 : -EBUSY;
+}
+
+static int store_ping_query(sqlite3 *db) {
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : store_errno(rc) ?: -EIO;
+}
+
+int store_ping(struct store *s) {
+        sqlite3 *db = NULL;
+        int rc, r;
+
+        r = store_ping_query(s->db);
+        if (r < 0)
+                return r;
+        rc = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_busy_timeout(db, STORE_PING_BUSY_MS);
+        if (rc == SQLITE_OK)
+                r = store_ping_query(db);
+        else    /* the system's word says more: a file that is gone is ENOENT, not EACCES */
+                r = db && sqlite3_system_errno(db) > 0 ? -sqlite3_system_errno(db) : store_errno(rc) ?: -EIO;
+        (void) sqlite3_close(db);
+        return r;
 }
 
 const uint8_t *store_secret(const struct store *s) {

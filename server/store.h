@@ -14,6 +14,7 @@
 #include "cursor.h"
 
 #define STORE_DIGEST_SIZE 32
+#define STORE_PING_BUSY_MS 100
 #define STORE_SCHEMA_VERSION 2          /* PRAGMA user_version; a file with a higher one is refused */
 
 struct store;
@@ -23,6 +24,15 @@ struct store;
  * refused, with SQLite's own words in *ret_error (malloc'd; see
  * common/errmsg.h); the checks run before anything is written to the file. */
 int store_open(const char *path, struct store **ret, char **ret_error);
+/* Counts SQLite's error reports into *counter from now on (SQLite's error
+ * log: a failed statement, and for an I/O error also the system call, so one
+ * failure may count twice). Process-wide; must come before store_open. */
+int store_count_errors(uint64_t *counter);
+/* Whether the database answers a trivial query, both on the connection that
+ * serves and on a new read-only one opened by its path (as a restart would
+ * find it: a file removed or made unreadable under a running syncd fails here). Waits
+ * at most STORE_PING_BUSY_MS for a lock. */
+int store_ping(struct store *s);
 struct store *store_free(struct store *s);
 
 /* The per-database secret that cursors are bound to (made on first open). */

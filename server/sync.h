@@ -28,6 +28,7 @@ struct sync_ctx {
         uint64_t max_replay_bytes;      /* per account; beyond it the oldest stored answers go */
         struct ratelimit *pushes;       /* per account */
         unsigned max_pushes_per_minute; /* for the 429's message */
+        struct counters *counters;      /* the push results */
         uint64_t last_purge_ms;
 };
 

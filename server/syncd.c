@@ -21,12 +21,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "cleanup.h"
 #include "devices.h"
 #include "faults.h"
 #include "group.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "now.h"
 #include "ratelimit.h"
 #include "sync.h"
@@ -45,6 +48,7 @@
 
 struct syncd_options {
         const char *listen, *cert, *key, *db, *tokens;
+        const char *metrics;            /* NULL: no monitoring listener */
         unsigned max_skew_sec;
         unsigned max_replay_kib;
         unsigned max_pushes_per_minute;
@@ -52,6 +56,7 @@ struct syncd_options {
         unsigned max_connections, max_connections_per_ip;
         unsigned max_waits_per_account, max_waits_per_ip;
         unsigned header_timeout_sec, body_timeout_sec, idle_timeout_sec;
+        bool no_access_log;
 };
 
 #define SYNCD_OPTIONS_DEFAULT { \
@@ -91,6 +96,7 @@ static void syncd_help(void) {
                "             [--max-devices N] [--max-connections N] [--max-connections-per-ip N]\n"
                "             [--max-waits-per-account N] [--max-waits-per-ip N]\n"
                "             [--header-timeout-sec N] [--body-timeout-sec N] [--idle-timeout-sec N]\n"
+               "             [--metrics ADDR:PORT] [--no-access-log]\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -121,6 +127,9 @@ static void syncd_help(void) {
                "  --body-timeout-sec N a request's body, and then its answer, each (default 30)\n"
                "  --idle-timeout-sec N a kept-alive connection's next request headers, from the\n"
                "                       previous answer (default 30)\n"
+               "  --metrics ADDR:PORT  serve /metrics, /healthz and /readyz over plain HTTP there\n"
+               "                       (no TLS, no token: loopback or a private network only)\n"
+               "  --no-access-log      no line (or journal entry) per request\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
                "\n"
@@ -164,11 +173,13 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 { "tokens", required_argument, NULL, 't' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
+                { "no-access-log", no_argument, NULL, 'A' },
+                { "metrics", required_argument, NULL, 'M' },
         };
         int c, r = 0;
 
         for (size_t i = 0; i < n_numbers; i++)
-                opts[7 + i] = (struct option) { syncd_numbers[i].name, required_argument, NULL,
+                opts[9 + i] = (struct option) { syncd_numbers[i].name, required_argument, NULL,
                                                 SYNCD_NUMBER_OPT + (int) i };
         *ret_exit = false;
         opterr = 0;
@@ -179,6 +190,8 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case 'k': o->key = optarg; break;
                 case 'd': o->db = optarg; break;
                 case 't': o->tokens = optarg; break;
+                case 'A': o->no_access_log = true; break;
+                case 'M': o->metrics = optarg; break;
                 case 'h':
                         syncd_help();
                         *ret_exit = true;
@@ -291,6 +304,10 @@ struct syncd {
         struct faults *faults;
         struct group *group;
         struct ratelimit *pushes;
+        struct accesslog *accesslog;    /* NULL: --no-access-log */
+        struct metrics *metrics;
+        struct monitor *monitor;        /* NULL: no --metrics */
+        struct monitor_config monitor_cfg;
         struct sync_ctx sync;
         struct devices_ctx devices;
         struct http *http;
@@ -302,11 +319,14 @@ struct syncd {
 };
 
 static void syncd_free(struct syncd *d) {
+        d->monitor = monitor_free(d->monitor);
         d->http = http_free(d->http);
         d->group = group_free(d->group);
         d->pushes = ratelimit_free(d->pushes);
         d->longpoll = longpoll_free(d->longpoll);
         d->faults = faults_free(d->faults);
+        d->accesslog = accesslog_free(d->accesslog);
+        d->metrics = metrics_free(d->metrics);
         d->idempotency = idempotency_free(d->idempotency);
         d->store = store_free(d->store);
         d->tokens = tokens_free(d->tokens);
@@ -356,9 +376,54 @@ static int syncd_load(struct syncd *d, const struct syncd_options *o) {
                 return log_msg("cannot read key %s: %s", o->key, strerror(-r)), 1;
         syncd_check_secret_mode("tokens file", o->tokens);
         syncd_check_secret_mode("key", o->key);
+        (void) store_count_errors(&d->counters.database_errors);       /* fails only if SQLite ran before */
         r = store_open(o->db, &d->store, &error);
         if (r < 0)
                 return log_msg("cannot use database %s: %s", o->db, error ?: strerror(-r)), 1;
+        return 0;
+}
+
+static void syncd_request_done(void *userdata, const struct http_done *done) {
+        struct syncd *d = userdata;
+
+        if (d->accesslog)
+                accesslog_write(d->accesslog, done);
+        metrics_request(d->metrics, done);
+}
+
+static void syncd_commit_done(void *userdata, size_t members, uint64_t took_us, int result) {
+        struct syncd *d = userdata;
+
+        metrics_commit(d->metrics, members, took_us, result);
+}
+
+static int syncd_scrape(void *userdata, FILE *f) {
+        struct syncd *d = userdata;
+        struct metrics_gauges g = {
+                .connections = http_connections(d->http),
+                .waits_parked = longpoll_parked(d->longpoll),
+        };
+
+        return metrics_write(d->metrics, &d->counters, &g, f);
+}
+
+static int syncd_ready(void *userdata) {
+        struct syncd *d = userdata;
+
+        return store_ping(d->store);
+}
+
+/* The monitoring listener, after the HTTPS one: a scraper finds nothing
+ * before syncd serves. Its address was read with --listen's. */
+static int syncd_start_monitor(struct syncd *d, const struct syncd_options *o) {
+        int r;
+
+        d->monitor_cfg.scrape = syncd_scrape;
+        d->monitor_cfg.ready = syncd_ready;
+        d->monitor_cfg.userdata = d;
+        r = monitor_new(&d->monitor_cfg, &d->monitor);
+        if (r < 0)
+                return log_msg("cannot serve the metrics on %s: %s", o->metrics, strerror(-r)), 1;
         return 0;
 }
 
@@ -388,10 +453,15 @@ static int syncd_fit_fd_limit(unsigned *max_connections) {
 static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         const char *faults_env = getenv("SYNCD_TEST_FAULTS");
         struct longpoll_limits waits = { o->max_waits_per_account, o->max_waits_per_ip };
+        struct http_config metrics_addr = {};
         int r;
 
         if (syncd_parse_listen(o->listen, &d->http_cfg) < 0)
                 return syncd_usage_error("--listen: '%s' is not ADDR:PORT", o->listen);
+        if (o->metrics && syncd_parse_listen(o->metrics, &metrics_addr) < 0)
+                return syncd_usage_error("--metrics: '%s' is not ADDR:PORT", o->metrics);
+        d->monitor_cfg.addr = metrics_addr.addr;
+        d->monitor_cfg.addr_len = metrics_addr.addr_len;
         d->max_connections = o->max_connections;
         r = syncd_fit_fd_limit(&d->max_connections);
         if (r < 0)
@@ -402,7 +472,8 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
                 return r;
         if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&waits, &d->counters, &d->longpoll) < 0 ||
             group_new(d->store, &d->group) < 0 || ratelimit_new(o->max_pushes_per_minute, &d->pushes) < 0 ||
-            (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0))
+            (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0) ||
+            (!o->no_access_log && accesslog_new(&d->accesslog) < 0) || metrics_new(&d->metrics) < 0)
                 return log_msg("out of memory"), 1;
         if (d->faults)
                 log_msg("test fault hooks enabled (SYNCD_TEST_FAULTS=1): never use this in production");
@@ -415,7 +486,9 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
                 .max_replay_bytes = o->max_replay_kib * 1024ull,
                 .pushes = d->pushes,
                 .max_pushes_per_minute = o->max_pushes_per_minute,
+                .counters = &d->counters,
         };
+        group_set_observer(d->group, syncd_commit_done, d);
         d->devices = (struct devices_ctx) { d->store, d->group, o->max_devices };
         d->http_cfg.cert_pem = d->cert;
         d->http_cfg.key_pem = d->key;
@@ -425,6 +498,8 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         d->http_cfg.longpoll = d->longpoll;
         d->http_cfg.faults = d->faults;
         d->http_cfg.counters = &d->counters;
+        d->http_cfg.done = syncd_request_done;
+        d->http_cfg.done_userdata = d;
         d->http_cfg.max_connections = d->max_connections;
         d->http_cfg.max_connections_per_address = o->max_connections_per_ip;
         d->http_cfg.timeouts = (struct conns_timeouts) {
@@ -436,18 +511,26 @@ static int syncd_start(struct syncd *d, const struct syncd_options *o) {
         if (r < 0)
                 return log_msg("cannot serve HTTPS on %s (address, certificate and key as given): %s",
                                o->listen, strerror(-r)), 1;
-        return 0;
+        return o->metrics ? syncd_start_monitor(d, o) : 0;
 }
 
-static void syncd_print_listening(const struct syncd *d) {
+static void syncd_print_address(const char *what, const struct sockaddr_storage *addr, socklen_t len, int port) {
         char host[NI_MAXHOST] = "?";
 
-        (void) getnameinfo((const struct sockaddr *) &d->http_cfg.addr, d->http_cfg.addr_len, host, sizeof(host),
-                           NULL, 0, NI_NUMERICHOST);
-        if (d->http_cfg.addr.ss_family == AF_INET6)
-                printf("syncd: listening on [%s]:%d\n", host, http_local_port(d->http));
+        (void) getnameinfo((const struct sockaddr *) addr, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+        if (addr->ss_family == AF_INET6)
+                printf("syncd: %s [%s]:%d\n", what, host, port);
         else
-                printf("syncd: listening on %s:%d\n", host, http_local_port(d->http));
+                printf("syncd: %s %s:%d\n", what, host, port);
+}
+
+/* The listening line first and alone without --metrics: what waits for it
+ * reads one line. */
+static void syncd_print_listening(const struct syncd *d) {
+        syncd_print_address("listening on", &d->http_cfg.addr, d->http_cfg.addr_len, http_local_port(d->http));
+        if (d->monitor)
+                syncd_print_address("metrics on", &d->monitor_cfg.addr, d->monitor_cfg.addr_len,
+                                    monitor_local_port(d->monitor));
         fflush(stdout);
 }
 
@@ -486,23 +569,28 @@ static void syncd_shed(struct syncd *d) {
 }
 
 /* One turn of the loop: sleep until the daemon, a hang-up, a deadline, the
- * group commit or a signal wants us, let libmicrohttpd take what is ready,
- * commit the group when it is due. Returns 1 when a signal asks to stop. */
+ * group commit, the monitoring listener or a signal wants us, let
+ * libmicrohttpd take what is ready, commit the group when it is due. Returns
+ * 1 when a signal asks to stop. A descriptor of -1 is not polled. */
 static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
-        struct pollfd p[3] = {
+        struct pollfd p[4] = {
                 { .fd = http_epoll_fd(d->http), .events = POLLIN },
                 { .fd = longpoll_fd(d->longpoll), .events = POLLIN },
                 { .fd = sfd, .events = POLLIN },
+                { .fd = d->monitor ? monitor_epoll_fd(d->monitor) : -1, .events = POLLIN },
         };
         int timeout = syncd_min_timeout(http_timeout_ms(d->http),
                                         longpoll_timeout_ms(d->longpoll, now_ms(CLOCK_MONOTONIC)));
 
         timeout = syncd_min_timeout(timeout, group_timeout_ms(d->group));
+        timeout = syncd_min_timeout(timeout, d->monitor ? monitor_timeout_ms(d->monitor) : -1);
         timeout = syncd_min_timeout(timeout, max_ms);
-        if (poll(p, sfd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR)
+        if (poll(p, 4, timeout) < 0 && errno != EINTR)
                 return -errno;
         if (sfd >= 0 && p[2].revents)
                 return 1;
+        if (d->monitor)
+                (void) monitor_run(d->monitor);
         if (p[1].revents)
                 longpoll_hangups(d->longpoll);
         longpoll_expire(d->longpoll, now_ms(CLOCK_MONOTONIC));

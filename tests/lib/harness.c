@@ -123,6 +123,12 @@ static void harness_exec(const struct harness_syncd *s, bool faults, const char 
         else
                 snprintf(db, sizeof(db), "%s/db", s->dir);
         snprintf(tokens, sizeof(tokens), "%s/tokens", s->dir);
+        if (s->metrics) {
+                argv[n++] = "--metrics";
+                argv[n++] = "127.0.0.1:0";
+        }
+        if (!s->access_log && err < 0 && !s->quiet && !s->log_path[0])
+                argv[n++] = "--no-access-log";
         for (; extra && *extra && n < 30; extra++)
                 argv[n++] = *extra;
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);       /* a crashed test leaves no server behind */
@@ -138,6 +144,16 @@ static void harness_exec(const struct harness_syncd *s, bool faults, const char 
                 if (fd >= 0)
                         dup2(fd, STDERR_FILENO);
         }
+        if (s->journal_stream) {
+                struct stat st;
+                char v[64];
+
+                if (fstat(STDERR_FILENO, &st) == 0) {
+                        snprintf(v, sizeof(v), "%ju:%ju", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino);
+                        setenv("JOURNAL_STREAM", v, 1);
+                }
+        } else
+                unsetenv("JOURNAL_STREAM");     /* the test's own journal is not syncd's stderr */
         if (faults)
                 setenv("SYNCD_TEST_FAULTS", "1", 1);
         else
@@ -178,11 +194,18 @@ int harness_start(struct harness_syncd *s, bool faults, const char *const *extra
                 close(err);
         s->pidfd = (int) pidfd_open(s->pid, 0);
         r = harness_read_line(p[0], line, sizeof(line), harness_now_ms() + HARNESS_START_DEADLINE_MS);
+        if (r >= 0 && (sscanf(line, "syncd: listening on 127.0.0.1:%d", &s->port) != 1 || s->port <= 0))
+                r = -EPROTO;
+        if (r >= 0 && s->metrics) {     /* the second line, with --metrics */
+                r = harness_read_line(p[0], line, sizeof(line), harness_now_ms() + HARNESS_START_DEADLINE_MS);
+                if (r >= 0 && (sscanf(line, "syncd: metrics on 127.0.0.1:%d", &s->metrics_port) != 1 ||
+                               s->metrics_port <= 0))
+                        r = -EPROTO;
+                snprintf(s->metrics_base, sizeof(s->metrics_base), "http://127.0.0.1:%d", s->metrics_port);
+        }
         close(p[0]);
         if (r < 0)
                 return r;
-        if (sscanf(line, "syncd: listening on 127.0.0.1:%d", &s->port) != 1 || s->port <= 0)
-                return -EPROTO;
         snprintf(s->base, sizeof(s->base), "https://127.0.0.1:%d", s->port);
         return 0;
 }
@@ -357,6 +380,22 @@ int harness_request(const struct harness_syncd *s, const char *method, const cha
         return resp->curl_code == CURLE_OK ? 0 : -EIO;
 }
 
+int harness_metrics_get(const struct harness_syncd *s, const char *method, const char *path,
+                        const char *const *headers, struct harness_resp *resp) {
+        struct harness_syncd plain = *s;
+        CURL *e;
+
+        snprintf(plain.base, sizeof(plain.base), "%s", s->metrics_base);
+        plain.ca[0] = '\0';
+        e = harness_easy(&plain, method, path, NULL, NULL, headers, resp);
+        if (strcmp(method, "HEAD") == 0)
+                curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        resp->curl_code = (int) curl_easy_perform(e);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+        harness_easy_free(e);
+        return resp->curl_code == CURLE_OK ? 0 : -EIO;
+}
+
 void harness_resp_clear(struct harness_resp *r) {
         free(r->body);
         free(r->headers);
@@ -402,6 +441,20 @@ bool harness_log_wait(struct harness_syncd *s, const char *needle, uint64_t dead
                 if (!open || now >= deadline_ms)
                         return false;
                 (void) poll(&p, 1, (int) (deadline_ms - now));
+        }
+}
+
+bool harness_log_wait_count(struct harness_syncd *s, const char *needle, size_t n, uint64_t deadline_ms) {
+        for (;;) {
+                struct pollfd p = { .fd = s->log_fd, .events = POLLIN };
+                uint64_t now = harness_now_ms();
+
+                if (harness_log_count(s, needle) >= n)
+                        return true;
+                if (!s->capture_log || s->log_fd <= 0 || now >= deadline_ms)
+                        return false;
+                if (poll(&p, 1, (int) (deadline_ms - now)) > 0 && (p.revents & POLLHUP) && !(p.revents & POLLIN))
+                        return harness_log_count(s, needle) >= n;       /* syncd is gone */
         }
 }
 

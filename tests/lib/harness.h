@@ -32,6 +32,14 @@ struct harness_syncd {
         int log_fd;                     /* the pipe's read end, while capture_log */
         char *log;                      /* what syncd wrote on stderr so far */
         size_t log_len;
+        /* Off unless set when syncd's stderr is the test's own (not quiet,
+         * no log_path, no capture_log): a failing suite's tail then shows
+         * its assertions, not a page of requests. */
+        bool access_log;
+        bool journal_stream;            /* $JOURNAL_STREAM names syncd's stderr, as systemd's would */
+        bool metrics;                   /* --metrics 127.0.0.1:0, its line read at start */
+        int metrics_port;
+        char metrics_base[64];          /* "http://127.0.0.1:PORT" */
 };
 
 struct harness_resp {
@@ -63,6 +71,9 @@ int harness_run_syncd(const char *const *argv, char *out, size_t size);
 CURL *harness_easy(const struct harness_syncd *s, const char *method, const char *path, const char *token,
                    const char *body, const char *const *headers, struct harness_resp *resp);
 void harness_easy_free(CURL *e);
+/* One plain HTTP request to the --metrics listener (path: "/metrics" ...). */
+int harness_metrics_get(const struct harness_syncd *s, const char *method, const char *path,
+                        const char *const *headers, struct harness_resp *resp);
 /* One whole request. */
 int harness_request(const struct harness_syncd *s, const char *method, const char *path, const char *token,
                     const char *body, const char *const *headers, struct harness_resp *resp);
@@ -77,3 +88,6 @@ uint64_t harness_now_ms(void);
 bool harness_log_wait(struct harness_syncd *s, const char *needle, uint64_t deadline_ms);
 /* How many lines logged so far hold needle (after reading what is there). */
 size_t harness_log_count(struct harness_syncd *s, const char *needle);
+/* With capture_log: reads until n lines hold needle or the deadline passes;
+ * true when they do. */
+bool harness_log_wait_count(struct harness_syncd *s, const char *needle, size_t n, uint64_t deadline_ms);
