@@ -97,12 +97,14 @@ static int connect_bus(struct e2e *e) {
         return r < 0 ? r : 0;
 }
 
-static int start(struct e2e *e, const struct e2e *owner, bool no_bridged, bool no_faults) {
+static int start(struct e2e *e, const struct e2e *owner, bool no_bridged, bool no_faults,
+                 const char *const *server_args) {
         char budsim[160];
         int r;
 
         memset(e, 0, sizeof(*e));
         e->server_no_faults = no_faults;
+        e->server_args = server_args;
         e->notify_fd = -1;
         e->long_poll = true;
         strcpy(e->dir, "/tmp/e2e.XXXXXX");
@@ -126,7 +128,7 @@ static int start(struct e2e *e, const struct e2e *owner, bool no_bridged, bool n
         } else {
                 r = harness_dir(&e->server);
                 if (r == 0)
-                        r = harness_start(&e->server, !e->server_no_faults, NULL);
+                        r = harness_start(&e->server, !e->server_no_faults, e->server_args);
                 if (r < 0)
                         return r;
         }
@@ -137,15 +139,19 @@ static int start(struct e2e *e, const struct e2e *owner, bool no_bridged, bool n
 }
 
 int e2e_start(struct e2e *e, bool no_bridged) {
-        return start(e, NULL, no_bridged, false);
+        return start(e, NULL, no_bridged, false, NULL);
 }
 
 int e2e_start_host(struct e2e *e, const struct e2e *owner, bool no_bridged) {
-        return start(e, owner, no_bridged, false);
+        return start(e, owner, no_bridged, false, NULL);
 }
 
 int e2e_start_without_faults(struct e2e *e, bool no_bridged) {
-        return start(e, NULL, no_bridged, true);
+        return start(e, NULL, no_bridged, true, NULL);
+}
+
+int e2e_start_with_server_args(struct e2e *e, bool no_bridged, const char *const *server_args) {
+        return start(e, NULL, no_bridged, false, server_args);
 }
 
 static void remove_tree(const char *dir) {
@@ -291,7 +297,7 @@ int e2e_server_start_with(struct e2e *e, const char *const *extra) {
 }
 
 int e2e_server_start(struct e2e *e) {
-        return e2e_server_start_with(e, NULL);
+        return e2e_server_start_with(e, e->server_args);
 }
 
 struct vcall_result {

@@ -33,6 +33,7 @@ struct e2e {
         bool long_poll;
         bool server_shared;             /* another e2e's syncd: not ours to stop */
         bool server_no_faults;          /* syncd without its test fault hooks (the demo) */
+        const char *const *server_args; /* more syncd options, at every start; NULL-ended */
         uint64_t ready_usec;            /* start to READY=1 of the last start */
 };
 
@@ -40,6 +41,8 @@ struct e2e {
 int e2e_start(struct e2e *e, bool no_bridged);
 /* The same, with syncd's test fault hooks off (what a person runs). */
 int e2e_start_without_faults(struct e2e *e, bool no_bridged);
+/* The same as e2e_start, syncd given these options too, at every start. */
+int e2e_start_with_server_args(struct e2e *e, bool no_bridged, const char *const *server_args);
 /* Another host on the same server: its own bus, budsim, state and bridged,
  * syncing with owner's syncd (which owner starts and stops). */
 int e2e_start_host(struct e2e *e, const struct e2e *owner, bool no_bridged);
