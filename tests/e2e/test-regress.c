@@ -366,16 +366,22 @@ static void test_change_at_dropped_write_revision(void **state) {
         assert_true(e2e_wait(&E, cond_buds_hold, &t, E2E_DEADLINE_USEC));
 }
 
-/* The push met the 429 and waits for its retry: the link is down (a 429
- * says the server is there but will not take it now). */
+/* The push met the 429 and waits to retry: the fault rule is used up (an
+ * empty POST answers how many rules are left) and the edit still pending.
+ * The bridge stays online: the server answered. */
 static bool cond_push_retrying(struct e2e *e, void *userdata) {
+        struct harness_resp resp = { 0 };
         char *status = NULL;
         bool r;
 
         (void) userdata;
-        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
+        if (harness_request(&e->server, "POST", "/test/faults", NULL, "[]", NULL, &resp) < 0)
                 return false;
-        r = strstr(status, "\"online\":false") && strstr(status, "\"pending\":1");
+        r = resp.status == 200 && resp.body && strstr(resp.body, "\"rules\":0");
+        harness_resp_clear(&resp);
+        if (!r || e2e_call(e, "Status", &status, NULL, NULL) < 0)
+                return false;
+        r = strstr(status, "\"pending\":1") && strstr(status, "\"online\":true");
         free(status);
         return r;
 }
