@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: MIT
 # tests/openapi/: docs/sync-api.yaml, the OpenAPI 3.1 description of the sync
-# API. check-openapi.sh: a real validator from npm, pinned in package.json and
-# package-lock.json here and installed into $(B)/openapi.
-TESTS += tests/openapi/check-openapi.sh
+# API, checked two ways. check-openapi.sh: a real validator from npm, pinned
+# in package.json and package-lock.json here and installed into $(B)/openapi.
+# test-sync-api.py: the YAML's schemas and examples, and syncd's real answers
+# to every endpoint and error held against them (python3-jsonschema).
+TESTS += tests/openapi/check-openapi.sh tests/openapi/test-sync-api.py
 
 tests/openapi/check-openapi.sh: $(B)/openapi/installed
+tests/openapi/test-sync-api.py: $(B)/server/syncd
 
 # npm ci of exactly the pinned versions. It never fails the build: without
 # npm or the registry it leaves the reason in $(B)/openapi/missing, and
