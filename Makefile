@@ -92,7 +92,7 @@ include tests/module.mk tests/policy/module.mk tests/common/module.mk tests/code
 	tests/budsim/module.mk tests/bridged/module.mk tests/store/module.mk tests/engine/module.mk \
 	tests/gatt/module.mk tests/uplink/module.mk tests/e2e/module.mk tests/demo/module.mk tests/sim/module.mk \
 	tests/hil/module.mk tests/systemd/module.mk tests/man/module.mk tests/packaging/module.mk \
-	tests/bridgectl/module.mk
+	tests/bridgectl/module.mk tests/openapi/module.mk
 MODULES_UNLISTED := $(filter-out $(MAKEFILE_LIST),$(wildcard */module.mk tests/*/module.mk))
 $(if $(MODULES_UNLISTED),$(error Makefile: add $(MODULES_UNLISTED) to the include list))
 
