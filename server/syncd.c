@@ -31,7 +31,6 @@
 #include "ratelimit.h"
 #include "sync.h"
 
-#define SYNCD_VERSION "1"
 #define SYNCD_STOP_GRACE_MS 2000
 /* Descriptors kept for all but connections: the database and its journals,
  * the listening socket, the epoll and signal fds, stdio. */
@@ -184,7 +183,7 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                         *ret_exit = true;
                         return 0;
                 case 'V':
-                        printf("syncd %s (sync API schema %d)\n", SYNCD_VERSION, SYNC_SCHEMA);
+                        printf("syncd %s (sync API schema %d)\n", BRIDGED_VERSION, SYNC_SCHEMA);
                         *ret_exit = true;
                         return 0;
                 case ':':
