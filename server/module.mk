@@ -4,7 +4,7 @@
 # benchmark live in tests/server/ and start the built binary.
 SYNCD_SRCS := $(sort $(wildcard server/*.c))
 SYNCD_OBJS := $(SYNCD_SRCS:%.c=$(B)/%.o)
-SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3) $(CODEC_LIBS)
+SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3 inih) $(CODEC_LIBS)
 SYNCD_TEST_LIBS = $(call pkglibs,libcurl)
 
 PROGRAMS += $(B)/server/syncd
@@ -14,7 +14,8 @@ $(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/libcodec.a
 
 # The suites drive the binary over HTTPS with libcurl (certificates from
 # tests/lib/mkcerts.sh); the binary is an order-only prerequisite.
-TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile
+TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile \
+	$(B)/tests/server/test-conf
 BENCHES += $(B)/tests/server/bench-syncd
 
 $(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
@@ -28,6 +29,12 @@ $(B)/tests/server/test-limits: $(B)/tests/server/test-limits.o $(B)/tests/lib/ha
 $(B)/tests/server/test-hostile: $(B)/tests/server/test-hostile.o $(B)/tests/lib/harness.o $(B)/tests/lib/rawclient.o \
 		| $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson gnutls) $(SYNCD_TEST_LIBS)
+
+# The configuration file: conf.c and settings.c on their own, then the binary
+# started with --config.
+$(B)/tests/server/test-conf: $(B)/tests/server/test-conf.o $(B)/server/conf.o $(B)/server/settings.o \
+		$(B)/tests/lib/harness.o | $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka inih) $(SYNCD_TEST_LIBS)
 
 $(B)/tests/server/bench-syncd: $(B)/tests/server/bench-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_TEST_LIBS)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "conf.h"
 #include "devices.h"
 #include "faults.h"
 #include "group.h"
@@ -29,6 +30,7 @@
 #include "log.h"
 #include "now.h"
 #include "ratelimit.h"
+#include "settings.h"
 #include "sync.h"
 
 #define SYNCD_STOP_GRACE_MS 2000
@@ -36,57 +38,26 @@
  * the listening socket, the epoll and signal fds, stdio. */
 #define SYNCD_FD_RESERVE 64u
 
-#define SYNCD_REPLAY_KIB_DEFAULT 8192u          /* 8 MiB: nine of the largest answers (850 KB) */
-#define SYNCD_REPLAY_KIB_MAX (1024u * 1024)
-#define SYNCD_PUSHES_PER_MINUTE_DEFAULT 120u    /* a bridge pushes a handful a minute */
-#define SYNCD_PUSHES_PER_MINUTE_MAX 60000u
-#define SYNCD_DEVICES_DEFAULT 64u               /* a household has a handful */
+/* Exit statuses besides 0 and 1. */
+#define SYNCD_EXIT_USAGE 2
+#define SYNCD_EXIT_CONFIG 78            /* EX_CONFIG: the configuration file is wrong */
 
-struct syncd_options {
-        const char *listen, *cert, *key, *db, *tokens;
-        unsigned max_skew_sec;
-        unsigned max_replay_kib;
-        unsigned max_pushes_per_minute;
-        unsigned max_devices;
-        unsigned max_connections, max_connections_per_ip;
-        unsigned max_waits_per_account, max_waits_per_ip;
-        unsigned header_timeout_sec, body_timeout_sec, idle_timeout_sec;
+/* The names of the systemd credentials that stand in for --key and --tokens. */
+#define SYNCD_CREDENTIAL_KEY "key"
+#define SYNCD_CREDENTIAL_TOKENS "tokens"
+
+#define SYNCD_OPT_CONFIG 256
+#define SYNCD_OPT_KEY 512               /* getopt value of settings_keys[0] */
+
+/* The command line as given: applied over the configuration file's. */
+struct syncd_args {
+        const char *config;
+        const char *given[SETTINGS_KEYS_MAX];   /* settings_keys[i]'s value, NULL when not given */
 };
-
-#define SYNCD_OPTIONS_DEFAULT { \
-        .max_skew_sec = 300, \
-        .max_replay_kib = SYNCD_REPLAY_KIB_DEFAULT, \
-        .max_pushes_per_minute = SYNCD_PUSHES_PER_MINUTE_DEFAULT, \
-        .max_devices = SYNCD_DEVICES_DEFAULT, \
-        .max_connections = 1000, .max_connections_per_ip = 128, \
-        .max_waits_per_account = 112, .max_waits_per_ip = 112, \
-        .header_timeout_sec = 10, .body_timeout_sec = 30, .idle_timeout_sec = 30, \
-}
-
-/* The options that take a number, by their long name. */
-static const struct syncd_number {
-        const char *name;
-        size_t offset;                  /* of its unsigned in struct syncd_options */
-        unsigned min, max;
-} syncd_numbers[] = {
-        { "max-skew-sec", offsetof(struct syncd_options, max_skew_sec), 0, 86400 },
-        { "max-replay-kib", offsetof(struct syncd_options, max_replay_kib), 1, SYNCD_REPLAY_KIB_MAX },
-        { "max-pushes-per-minute", offsetof(struct syncd_options, max_pushes_per_minute), 0,
-          SYNCD_PUSHES_PER_MINUTE_MAX },
-        { "max-devices", offsetof(struct syncd_options, max_devices), 1, DEVICES_PAGE_MAX },
-        { "max-connections", offsetof(struct syncd_options, max_connections), 1, 1000000 },
-        { "max-connections-per-ip", offsetof(struct syncd_options, max_connections_per_ip), 0, 1000000 },
-        { "max-waits-per-account", offsetof(struct syncd_options, max_waits_per_account), 0, 1000000 },
-        { "max-waits-per-ip", offsetof(struct syncd_options, max_waits_per_ip), 0, 1000000 },
-        { "header-timeout-sec", offsetof(struct syncd_options, header_timeout_sec), 1, 3600 },
-        { "body-timeout-sec", offsetof(struct syncd_options, body_timeout_sec), 1, 3600 },
-        { "idle-timeout-sec", offsetof(struct syncd_options, idle_timeout_sec), 1, 3600 },
-};
-#define SYNCD_NUMBER_OPT 256            /* getopt value of syncd_numbers[0] */
 
 static void syncd_help(void) {
         printf("Usage: syncd --listen ADDR:PORT --cert FILE --key FILE --db FILE --tokens FILE\n"
-               "             [--max-skew-sec N] [--max-replay-kib N] [--max-pushes-per-minute N]\n"
+               "             [--config FILE] [--max-skew-sec N] [--max-replay-kib N] [--max-pushes-per-minute N]\n"
                "             [--max-devices N] [--max-connections N] [--max-connections-per-ip N]\n"
                "             [--max-waits-per-account N] [--max-waits-per-ip N]\n"
                "             [--header-timeout-sec N] [--body-timeout-sec N] [--idle-timeout-sec N]\n"
@@ -94,12 +65,15 @@ static void syncd_help(void) {
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
                "\n"
+               "  --config FILE        configuration file (syncd.conf in syncd(8)); the options\n"
+               "                       given here win over its settings\n"
                "  --listen ADDR:PORT   address to listen on, e.g. 127.0.0.1:8443 or [::1]:8443;\n"
                "                       PORT 0 picks a free port (the listening line shows it)\n"
                "  --cert FILE          server certificate chain, PEM\n"
-               "  --key FILE           its private key, PEM\n"
+               "  --key FILE           its private key, PEM (default: the systemd credential \"key\")\n"
                "  --db FILE            SQLite database, created when missing\n"
-               "  --tokens FILE        lines \"TOKEN ACCOUNT\"; '#' starts a comment\n"
+               "  --tokens FILE        lines \"TOKEN ACCOUNT\"; '#' starts a comment (default: the\n"
+               "                       systemd credential \"tokens\")\n"
                "  --max-skew-sec N     reject stamps more than N s ahead of this clock (default 300)\n"
                "  --max-replay-kib N   push answers kept for replays, per account, in KiB; beyond it\n"
                "                       the oldest go first (default 8192)\n"
@@ -137,47 +111,34 @@ static int syncd_usage_error(const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         fputs(" (see syncd --help)\n", stderr);
         va_end(ap);
-        return 2;
+        return SYNCD_EXIT_USAGE;
 }
 
-static int syncd_parse_number(const struct syncd_number *n, const char *text, struct syncd_options *o) {
-        char *end;
-        unsigned long v;
-
-        errno = 0;
-        v = strtoul(text, &end, 10);
-        if (errno || *end || text[0] < '0' || text[0] > '9' || v < n->min || v > n->max)
-                return syncd_usage_error("--%s: '%s' is not a number %u..%u", n->name, text, n->min, n->max);
-        *(unsigned *) ((char *) o + n->offset) = (unsigned) v;
-        return 0;
-}
-
-/* 0 to go on, or the exit status (0 after --help/--version, 2 on a usage error). */
-static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, bool *ret_exit) {
-        static const size_t n_numbers = sizeof(syncd_numbers) / sizeof(syncd_numbers[0]);
-        struct option opts[32] = {
-                { "listen", required_argument, NULL, 'l' },
-                { "cert", required_argument, NULL, 'c' },
-                { "key", required_argument, NULL, 'k' },
-                { "db", required_argument, NULL, 'd' },
-                { "tokens", required_argument, NULL, 't' },
+/* The command line into a: 0 to go on, or the exit status (0 after
+ * --help/--version, 2 on a usage error). Values are checked here, where the
+ * words can name the option; they are applied later, over the file's. */
+static int syncd_parse_args(int argc, char **argv, struct syncd_args *a, bool *ret_exit) {
+        struct option opts[SETTINGS_KEYS_MAX + 8] = {
+                { "config", required_argument, NULL, SYNCD_OPT_CONFIG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
         };
-        int c, r = 0;
+        struct settings check = SETTINGS_DEFAULT;
+        const struct settings_key *k;
+        int c, r;
 
-        for (size_t i = 0; i < n_numbers; i++)
-                opts[7 + i] = (struct option) { syncd_numbers[i].name, required_argument, NULL,
-                                                SYNCD_NUMBER_OPT + (int) i };
+        for (size_t i = 0; i < settings_n_keys; i++)
+                opts[3 + i] = (struct option) { settings_keys[i].option, required_argument, NULL,
+                                                SYNCD_OPT_KEY + (int) i };
         *ret_exit = false;
         opterr = 0;
-        while (r == 0 && (c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":", opts, NULL)) >= 0)
                 switch (c) {
-                case 'l': o->listen = optarg; break;
-                case 'c': o->cert = optarg; break;
-                case 'k': o->key = optarg; break;
-                case 'd': o->db = optarg; break;
-                case 't': o->tokens = optarg; break;
+                case SYNCD_OPT_CONFIG:
+                        if (!*optarg)
+                                return syncd_usage_error("--config needs a file name, not ''");
+                        a->config = optarg;
+                        break;
                 case 'h':
                         syncd_help();
                         *ret_exit = true;
@@ -189,51 +150,64 @@ static int syncd_parse_options(int argc, char **argv, struct syncd_options *o, b
                 case ':':
                         return syncd_usage_error("%s needs an argument", argv[optind - 1]);
                 default:
-                        if (c < SYNCD_NUMBER_OPT || (size_t) (c - SYNCD_NUMBER_OPT) >= n_numbers)
+                        if (c < SYNCD_OPT_KEY || (size_t) (c - SYNCD_OPT_KEY) >= settings_n_keys)
                                 return syncd_usage_error("unknown option '%s'", argv[optind - 1]);
-                        r = syncd_parse_number(&syncd_numbers[c - SYNCD_NUMBER_OPT], optarg, o);
-                        if (r != 0)
-                                return r;
+                        k = &settings_keys[c - SYNCD_OPT_KEY];
+                        r = settings_set(&check, k, optarg);
+                        settings_done(&check);
+                        if (r == -ENOMEM)
+                                return log_msg("out of memory"), 1;
+                        if (r < 0 && k->kind == SETTINGS_NUMBER)
+                                return syncd_usage_error("--%s: '%s' is not a number %u..%u", k->option, optarg,
+                                                         k->min, k->max);
+                        if (r < 0)
+                                return syncd_usage_error("--%s: '%s' is not ADDR:PORT", k->option, optarg);
+                        a->given[k - settings_keys] = optarg;
                 }
-        if (r != 0)
-                return r;
         if (optind < argc)
                 return syncd_usage_error("unexpected argument '%s'", argv[optind]);
-        if (!o->listen || !o->cert || !o->key || !o->db || !o->tokens)
-                return syncd_usage_error("--%s is required", !o->listen ? "listen" : !o->cert ? "cert" :
-                                         !o->key ? "key" : !o->db ? "db" : "tokens");
         return 0;
 }
 
-/* "ADDR:PORT", ADDR a numeric IPv4 address, a host name, or "[IPv6]". */
-static int syncd_parse_listen(const char *text, struct http_config *cfg) {
-        _cleanup_(freep) char *host = strdup(text);
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai = NULL;
-        char *colon, *port, *h;
+/* $CREDENTIALS_DIRECTORY/NAME, for a key or tokens file given nowhere:
+ * syncd.service hands them over as systemd credentials (LoadCredential=),
+ * read by systemd as root, so the files can stay root's. */
+static int syncd_credential(struct settings *o, const struct settings_key *k, const char *name) {
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        char **field = settings_string(o, k);
 
-        if (!host)
-                return -ENOMEM;
-        colon = strrchr(host, ':');
-        if (!colon || colon == host || !colon[1])
-                return -EINVAL;
-        *colon = '\0';
-        port = colon + 1;
-        h = host;
-        if (h[0] == '[') {
-                size_t n = strlen(h);
+        if (*field || !dir || !*dir)
+                return 0;
+        return asprintf(field, "%s/%s", dir, name) < 0 ? (*field = NULL, -ENOMEM) : 1;
+}
 
-                if (n < 3 || h[n - 1] != ']')
-                        return -EINVAL;
-                h[n - 1] = '\0';
-                h++;
+/* The file's settings (or the defaults), then the command line's over
+ * them, then what is required: 0, or the exit status. */
+static int syncd_settings(const struct syncd_args *a, struct settings *o, bool ret_credential[static 2]) {
+        _cleanup_(freep) char *error = NULL;
+        int r;
+
+        if (a->config && conf_load(a->config, o, &error) < 0)
+                return log_msg("%s", error ?: "out of memory"), SYNCD_EXIT_CONFIG;
+        for (size_t i = 0; i < settings_n_keys; i++)
+                if (a->given[i] && settings_set(o, &settings_keys[i], a->given[i]) < 0)
+                        return log_msg("out of memory"), 1;
+        ret_credential[0] = (r = syncd_credential(o, settings_key_by_option("key"), SYNCD_CREDENTIAL_KEY)) > 0;
+        if (r >= 0)
+                ret_credential[1] = (r = syncd_credential(o, settings_key_by_option("tokens"),
+                                                          SYNCD_CREDENTIAL_TOKENS)) > 0;
+        if (r < 0)
+                return log_msg("out of memory"), 1;
+        for (size_t i = 0; i < settings_n_keys; i++) {
+                const struct settings_key *k = &settings_keys[i];
+
+                if (k->kind == SETTINGS_NUMBER || *settings_string(o, k))
+                        continue;
+                if (a->config)
+                        return syncd_usage_error("--%s is required (or %s= in [%s] of %s)", k->option, k->name,
+                                                 k->section, a->config);
+                return syncd_usage_error("--%s is required", k->option);
         }
-        if (strspn(port, "0123456789") != strlen(port) || strtoul(port, NULL, 10) > 65535)
-                return -EINVAL;
-        if (getaddrinfo(h, port, &hints, &ai) != 0 || !ai)
-                return -EINVAL;
-        memcpy(&cfg->addr, ai->ai_addr, ai->ai_addrlen);
-        cfg->addr_len = ai->ai_addrlen;
-        freeaddrinfo(ai);
         return 0;
 }
 
@@ -336,7 +310,7 @@ static size_t syncd_routes(struct syncd *d) {
         return n;
 }
 
-static int syncd_load(struct syncd *d, const struct syncd_options *o) {
+static int syncd_load(struct syncd *d, const struct settings *o) {
         _cleanup_(freep) char *error = NULL;
         unsigned line = 0;
         int r;
@@ -384,13 +358,13 @@ static int syncd_fit_fd_limit(unsigned *max_connections) {
         return 0;
 }
 
-static int syncd_start(struct syncd *d, const struct syncd_options *o) {
+static int syncd_start(struct syncd *d, const struct settings *o) {
         const char *faults_env = getenv("SYNCD_TEST_FAULTS");
         struct longpoll_limits waits = { o->max_waits_per_account, o->max_waits_per_ip };
         int r;
 
-        if (syncd_parse_listen(o->listen, &d->http_cfg) < 0)
-                return syncd_usage_error("--listen: '%s' is not ADDR:PORT", o->listen);
+        if (settings_parse_listen(o->listen, &d->http_cfg.addr, &d->http_cfg.addr_len) < 0)
+                return log_msg("cannot listen on %s: not an address of this host", o->listen), 1;
         d->max_connections = o->max_connections;
         r = syncd_fit_fd_limit(&d->max_connections);
         if (r < 0)
@@ -539,13 +513,17 @@ static int syncd_signalfd(void) {
 }
 
 int main(int argc, char **argv) {
-        struct syncd_options o = SYNCD_OPTIONS_DEFAULT;
+        _cleanup_(settings_done) struct settings o = SETTINGS_DEFAULT;
+        struct syncd_args a = {};
         struct syncd d = {};
-        bool done;
+        bool done, credential[2];
         int r, sfd;
 
-        r = syncd_parse_options(argc, argv, &o, &done);
+        r = syncd_parse_args(argc, argv, &a, &done);
         if (r != 0 || done)
+                return r;
+        r = syncd_settings(&a, &o, credential);
+        if (r != 0)
                 return r;
         sfd = syncd_signalfd();
         if (sfd < 0)
