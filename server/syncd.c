@@ -32,6 +32,8 @@
 #include "ratelimit.h"
 #include "settings.h"
 #include "sync.h"
+#include "tlscert.h"
+#include "tokens.h"
 
 #define SYNCD_STOP_GRACE_MS 2000
 /* Descriptors kept for all but connections: the database and its journals,
@@ -211,33 +213,6 @@ static int syncd_settings(const struct syncd_args *a, struct settings *o, bool r
         return 0;
 }
 
-static int syncd_read_file(const char *path, char **ret) {
-        _cleanup_(fclosep) FILE *f = fopen(path, "re");
-        _cleanup_(freep) char *buf = NULL;
-        size_t len = 0;
-        char chunk[4096];
-        size_t n;
-
-        if (!f)
-                return -errno;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-                char *p = realloc(buf, len + n + 1);
-
-                if (!p)
-                        return -ENOMEM;
-                buf = p;
-                memcpy(buf + len, chunk, n);
-                len += n;
-        }
-        if (ferror(f))
-                return -EIO;
-        if (!buf)
-                return -ENODATA;
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
 /* The tokens and the key are secrets: say so when others may read or write
  * them, as OpenSSH does for keys. A warning, not a refusal: a key shared
  * with a group on purpose (a certificate manager's) must not stop the
@@ -271,7 +246,9 @@ struct syncd {
         struct http_route routes[10];
         struct counters counters;
         unsigned max_connections;
-        char *cert, *key;
+        struct tlscert *cert;
+        const struct settings *settings;
+        bool from_credentials[2];       /* the key, the tokens: $CREDENTIALS_DIRECTORY's */
 };
 
 static void syncd_free(struct syncd *d) {
@@ -283,8 +260,7 @@ static void syncd_free(struct syncd *d) {
         d->idempotency = idempotency_free(d->idempotency);
         d->store = store_free(d->store);
         d->tokens = tokens_free(d->tokens);
-        free(d->cert);
-        free(d->key);
+        d->cert = tlscert_unref(d->cert);
 }
 
 static size_t syncd_routes(struct syncd *d) {
@@ -321,12 +297,10 @@ static int syncd_load(struct syncd *d, const struct settings *o) {
                                r == -EEXIST ? "this token is already given above" : "expected \"TOKEN ACCOUNT\""), 1;
         if (r < 0)
                 return log_msg("cannot read tokens file %s: %s", o->tokens, strerror(-r)), 1;
-        r = syncd_read_file(o->cert, &d->cert);
+        r = tlscert_load(o->cert, o->key, &d->cert, &error);
         if (r < 0)
-                return log_msg("cannot read certificate %s: %s", o->cert, strerror(-r)), 1;
-        r = syncd_read_file(o->key, &d->key);
-        if (r < 0)
-                return log_msg("cannot read key %s: %s", o->key, strerror(-r)), 1;
+                return log_msg("%s", error ?: strerror(-r)), 1;
+        error = mfree(error);
         syncd_check_secret_mode("tokens file", o->tokens);
         syncd_check_secret_mode("key", o->key);
         r = store_open(o->db, &d->store, &error);
@@ -390,8 +364,7 @@ static int syncd_start(struct syncd *d, const struct settings *o) {
                 .max_pushes_per_minute = o->max_pushes_per_minute,
         };
         d->devices = (struct devices_ctx) { d->store, d->group, o->max_devices };
-        d->http_cfg.cert_pem = d->cert;
-        d->http_cfg.key_pem = d->key;
+        d->http_cfg.cert = d->cert;
         d->http_cfg.routes = d->routes;
         d->http_cfg.n_routes = syncd_routes(d);
         d->http_cfg.tokens = d->tokens;
@@ -458,6 +431,91 @@ static void syncd_shed(struct syncd *d) {
                 (void) longpoll_shed(d->longpoll, live + keep - d->max_connections);
 }
 
+/* "2026-03-01 12:00 UTC" */
+static const char *syncd_date(time_t t, char buf[static 32]) {
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+                snprintf(buf, 32, "?");
+        return buf;
+}
+
+/* The file a reload reads: for a credential, the fresh copy syncd.service's
+ * ExecReload= left in $SYNCD_RELOAD_DIRECTORY when there is one (systemd 252
+ * loads credentials at start only, so the reload copies them as root), else
+ * the file read at start. NULL when out of memory. */
+static char *syncd_reload_path(const char *path, bool from_credentials, const char *name) {
+        const char *dir = getenv("SYNCD_RELOAD_DIRECTORY");
+        char *p;
+
+        if (from_credentials && dir && *dir && asprintf(&p, "%s/%s", dir, name) >= 0) {
+                if (access(p, F_OK) == 0)
+                        return p;
+                free(p);
+        }
+        return strdup(path);
+}
+
+static bool syncd_reload_tokens(struct syncd *d, const char *path) {
+        unsigned line = 0;
+        int r = path ? tokens_reload(d->tokens, path, &line) : -ENOMEM;
+
+        if (r == -EINVAL || r == -EEXIST)
+                log_msg("reload: %s:%u: %s; keeping the %zu tokens in use", path, line,
+                        r == -EEXIST ? "this token is already given above" : "expected \"TOKEN ACCOUNT\"",
+                        tokens_count(d->tokens));
+        else if (r < 0)
+                log_msg("reload: cannot read tokens file %s: %s; keeping the %zu tokens in use", path ?: "",
+                        strerror(-r), tokens_count(d->tokens));
+        else
+                syncd_check_secret_mode("tokens file", path);
+        return r >= 0;
+}
+
+static bool syncd_reload_cert(struct syncd *d, const char *key_path) {
+        _cleanup_(freep) char *error = NULL;
+        struct tlscert *c = NULL;
+        char date[32];
+        int r = key_path ? tlscert_load(d->settings->cert, key_path, &c, &error) : -ENOMEM;
+
+        if (r < 0) {
+                log_msg("reload: %s; keeping the certificate in use (valid until %s)",
+                        error ?: strerror(-r), syncd_date(tlscert_expires(d->cert), date));
+                return false;
+        }
+        syncd_check_secret_mode("key", key_path);
+        http_set_cert(d->http, c);
+        tlscert_unref(d->cert);
+        d->cert = c;
+        return true;
+}
+
+/* SIGHUP: the tokens, the certificate and the key read again, each kept as
+ * it was when its new file is bad. Between two turns of the loop, so no
+ * request sees half of it; connections and parked requests stay. */
+static void syncd_reload(struct syncd *d) {
+        const struct settings *o = d->settings;
+        _cleanup_(freep) char *tokens_path = syncd_reload_path(o->tokens, d->from_credentials[1],
+                                                               SYNCD_CREDENTIAL_TOKENS);
+        _cleanup_(freep) char *key_path = syncd_reload_path(o->key, d->from_credentials[0], SYNCD_CREDENTIAL_KEY);
+        uint64_t t0 = now_us(CLOCK_MONOTONIC);
+        bool tokens = syncd_reload_tokens(d, tokens_path), cert = syncd_reload_cert(d, key_path);
+        char what[1024] = "", date[32];
+        size_t n = 0;
+
+        if (tokens)
+                n += (size_t) snprintf(what, sizeof(what), "%zu tokens from %s", tokens_count(d->tokens),
+                                       tokens_path);
+        if (cert && n < sizeof(what))
+                (void) snprintf(what + n, sizeof(what) - n, "%scertificate %s (sha256//%s), valid until %s",
+                                n ? "; " : "", o->cert, tlscert_pin(d->cert),
+                                syncd_date(tlscert_expires(d->cert), date));
+        if (tokens || cert)
+                log_msg("reloaded in %.1f ms: %s", (double) (now_us(CLOCK_MONOTONIC) - t0) / 1000.0, what);
+        else
+                log_msg("reload changed nothing");
+}
+
 /* One turn of the loop: sleep until the daemon, a hang-up, a deadline, the
  * group commit or a signal wants us, let libmicrohttpd take what is ready,
  * commit the group when it is due. Returns 1 when a signal asks to stop. */
@@ -474,8 +532,13 @@ static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
         timeout = syncd_min_timeout(timeout, max_ms);
         if (poll(p, sfd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR)
                 return -errno;
-        if (sfd >= 0 && p[2].revents)
-                return 1;
+        if (sfd >= 0 && p[2].revents) {
+                struct signalfd_siginfo si;
+
+                if (read(sfd, &si, sizeof(si)) == (ssize_t) sizeof(si) && si.ssi_signo != SIGHUP)
+                        return 1;
+                syncd_reload(d);
+        }
         if (p[1].revents)
                 longpoll_hangups(d->longpoll);
         longpoll_expire(d->longpoll, now_ms(CLOCK_MONOTONIC));
@@ -506,6 +569,7 @@ static int syncd_signalfd(void) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
         (void) signal(SIGPIPE, SIG_IGN);
@@ -528,6 +592,8 @@ int main(int argc, char **argv) {
         sfd = syncd_signalfd();
         if (sfd < 0)
                 return log_msg("cannot set up signals: %m"), 1;
+        d.settings = &o;
+        memcpy(d.from_credentials, credential, sizeof(credential));
         r = syncd_start(&d, &o);
         if (r == 0) {
                 syncd_print_listening(&d);

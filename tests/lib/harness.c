@@ -138,6 +138,7 @@ static void harness_exec(const struct harness_syncd *s, bool faults, const char 
         snprintf(tokens, sizeof(tokens), "%s/tokens", s->dir);
         for (; extra && *extra && n < 38; extra++)
                 argv[n++] = *extra;
+        argv[n] = NULL;
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);       /* a crashed test leaves no server behind */
         dup2(out, STDOUT_FILENO);
         if (err >= 0)
@@ -432,6 +433,20 @@ size_t harness_log_count(struct harness_syncd *s, const char *needle) {
                 n += hit && (!end || hit < end);
         }
         return n;
+}
+
+bool harness_log_wait_count(struct harness_syncd *s, const char *needle, size_t n, uint64_t deadline_ms) {
+        for (;;) {
+                struct pollfd p = { .fd = s->log_fd, .events = POLLIN };
+                uint64_t now = harness_now_ms();
+
+                if (harness_log_count(s, needle) >= n)
+                        return true;
+                if (!s->capture_log || s->log_fd <= 0 || now >= deadline_ms)
+                        return false;
+                if (poll(&p, 1, (int) (deadline_ms - now)) > 0 && (p.revents & POLLHUP) && !(p.revents & POLLIN))
+                        return harness_log_count(s, needle) >= n;
+        }
 }
 
 int harness_notify_open(struct harness_syncd *s) {

@@ -82,6 +82,9 @@ uint64_t harness_now_ms(void);
 bool harness_log_wait(struct harness_syncd *s, const char *needle, uint64_t deadline_ms);
 /* How many lines logged so far hold needle (after reading what is there). */
 size_t harness_log_count(struct harness_syncd *s, const char *needle);
+/* With capture_log: reads what syncd logs until n lines hold needle or
+ * deadline passes; true when there are n. */
+bool harness_log_wait_count(struct harness_syncd *s, const char *needle, size_t n, uint64_t deadline_ms);
 
 /* A datagram socket in s->dir that the next harness_start gives syncd as
  * $NOTIFY_SOCKET, as systemd would for Type=notify. 0 or a negative errno. */
