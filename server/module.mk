@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 # server/: syncd, the reference sync server (docs/protocol.md): libmicrohttpd with
-# GnuTLS, SQLite, cJSON and libcodec, nothing else (no sd-bus). Its tests and
+# GnuTLS, SQLite, cJSON, inih (the configuration file), libcodec, and
+# libsystemd for sd_notify only (no sd-bus, no sd-event). Its tests and
 # benchmark live in tests/server/ and start the built binary.
 SYNCD_SRCS := $(sort $(wildcard server/*.c))
 SYNCD_OBJS := $(SYNCD_SRCS:%.c=$(B)/%.o)
-SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3 inih) $(CODEC_LIBS)
+SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3 inih libsystemd) $(CODEC_LIBS)
 SYNCD_TEST_LIBS = $(call pkglibs,libcurl)
 
 PROGRAMS += $(B)/server/syncd

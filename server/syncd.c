@@ -28,6 +28,7 @@
 #include "group.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "now.h"
 #include "ratelimit.h"
 #include "settings.h"
@@ -249,6 +250,8 @@ struct syncd {
         struct tlscert *cert;
         const struct settings *settings;
         bool from_credentials[2];       /* the key, the tokens: $CREDENTIALS_DIRECTORY's */
+        struct notify *notify;
+        char reload_note[128];          /* the status line's start after a refused reload */
 };
 
 static void syncd_free(struct syncd *d) {
@@ -261,6 +264,7 @@ static void syncd_free(struct syncd *d) {
         d->store = store_free(d->store);
         d->tokens = tokens_free(d->tokens);
         d->cert = tlscert_unref(d->cert);
+        d->notify = notify_free(d->notify);
 }
 
 static size_t syncd_routes(struct syncd *d) {
@@ -347,7 +351,7 @@ static int syncd_start(struct syncd *d, const struct settings *o) {
         r = syncd_load(d, o);
         if (r != 0)
                 return r;
-        if (idempotency_new(&d->idempotency) < 0 || longpoll_new(&waits, &d->counters, &d->longpoll) < 0 ||
+        if (notify_new(&d->notify) < 0 || idempotency_new(&d->idempotency) < 0 || longpoll_new(&waits, &d->counters, &d->longpoll) < 0 ||
             group_new(d->store, &d->group) < 0 || ratelimit_new(o->max_pushes_per_minute, &d->pushes) < 0 ||
             (faults_env && strcmp(faults_env, "1") == 0 && faults_new(&d->faults) < 0))
                 return log_msg("out of memory"), 1;
@@ -385,15 +389,21 @@ static int syncd_start(struct syncd *d, const struct settings *o) {
         return 0;
 }
 
-static void syncd_print_listening(const struct syncd *d) {
+/* "127.0.0.1:8443", "[::1]:8443": the address listened on, the real port. */
+static const char *syncd_address(const struct syncd *d, char buf[static NI_MAXHOST + 16]) {
         char host[NI_MAXHOST] = "?";
 
         (void) getnameinfo((const struct sockaddr *) &d->http_cfg.addr, d->http_cfg.addr_len, host, sizeof(host),
                            NULL, 0, NI_NUMERICHOST);
-        if (d->http_cfg.addr.ss_family == AF_INET6)
-                printf("syncd: listening on [%s]:%d\n", host, http_local_port(d->http));
-        else
-                printf("syncd: listening on %s:%d\n", host, http_local_port(d->http));
+        snprintf(buf, NI_MAXHOST + 16, d->http_cfg.addr.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host,
+                 http_local_port(d->http));
+        return buf;
+}
+
+static void syncd_print_listening(const struct syncd *d) {
+        char address[NI_MAXHOST + 16];
+
+        printf("syncd: listening on %s\n", syncd_address(d, address));
         fflush(stdout);
 }
 
@@ -437,6 +447,19 @@ static const char *syncd_date(time_t t, char buf[static 32]) {
 
         if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M UTC", &tm) == 0)
                 snprintf(buf, 32, "?");
+        return buf;
+}
+
+/* systemctl status's line: what it serves, to how many, until when, and
+ * whether the last reload was refused. */
+static const char *syncd_status(const struct syncd *d, char buf[static 512]) {
+        char address[NI_MAXHOST + 16], date[32];
+        size_t conns = http_connections(d->http), waits = longpoll_waiters(d->longpoll);
+
+        snprintf(buf, 512, "%sServing on %s: %zu connection%s, %zu long poll%s parked; %zu tokens; "
+                 "certificate valid until %s", d->reload_note, syncd_address(d, address), conns,
+                 conns == 1 ? "" : "s", waits, waits == 1 ? "" : "s", tokens_count(d->tokens),
+                 syncd_date(tlscert_expires(d->cert), date));
         return buf;
 }
 
@@ -499,9 +522,18 @@ static void syncd_reload(struct syncd *d) {
                                                                SYNCD_CREDENTIAL_TOKENS);
         _cleanup_(freep) char *key_path = syncd_reload_path(o->key, d->from_credentials[0], SYNCD_CREDENTIAL_KEY);
         uint64_t t0 = now_us(CLOCK_MONOTONIC);
-        bool tokens = syncd_reload_tokens(d, tokens_path), cert = syncd_reload_cert(d, key_path);
-        char what[1024] = "", date[32];
+        bool tokens, cert;
+        char what[1024] = "", date[32], status[512];
         size_t n = 0;
+
+        notify_reloading(d->notify);
+        tokens = syncd_reload_tokens(d, tokens_path);
+        cert = syncd_reload_cert(d, key_path);
+        d->reload_note[0] = '\0';
+        if (!tokens || !cert)
+                snprintf(d->reload_note, sizeof(d->reload_note), "The reload at %s kept the %s in use (see the "
+                         "log). ", syncd_date(time(NULL), date), !tokens && !cert ? "tokens and the certificate" :
+                         !tokens ? "tokens" : "certificate");
 
         if (tokens)
                 n += (size_t) snprintf(what, sizeof(what), "%zu tokens from %s", tokens_count(d->tokens),
@@ -514,12 +546,14 @@ static void syncd_reload(struct syncd *d) {
                 log_msg("reloaded in %.1f ms: %s", (double) (now_us(CLOCK_MONOTONIC) - t0) / 1000.0, what);
         else
                 log_msg("reload changed nothing");
+        notify_ready(d->notify, syncd_status(d, status));
 }
 
 /* One turn of the loop: sleep until the daemon, a hang-up, a deadline, the
  * group commit or a signal wants us, let libmicrohttpd take what is ready,
  * commit the group when it is due. Returns 1 when a signal asks to stop. */
 static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
+        char status[512];
         struct pollfd p[3] = {
                 { .fd = http_epoll_fd(d->http), .events = POLLIN },
                 { .fd = longpoll_fd(d->longpoll), .events = POLLIN },
@@ -529,6 +563,7 @@ static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
                                         longpoll_timeout_ms(d->longpoll, now_ms(CLOCK_MONOTONIC)));
 
         timeout = syncd_min_timeout(timeout, group_timeout_ms(d->group));
+        timeout = syncd_min_timeout(timeout, notify_timeout_ms(d->notify, now_ms(CLOCK_MONOTONIC)));
         timeout = syncd_min_timeout(timeout, max_ms);
         if (poll(p, sfd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR)
                 return -errno;
@@ -546,6 +581,8 @@ static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
         (void) http_run(d->http);
         if (group_timeout_ms(d->group) == 0)
                 syncd_commit(d);
+        if (notify_tick(d->notify, now_ms(CLOCK_MONOTONIC)))
+                notify_status(d->notify, syncd_status(d, status));
         return 0;
 }
 
@@ -596,11 +633,15 @@ int main(int argc, char **argv) {
         memcpy(d.from_credentials, credential, sizeof(credential));
         r = syncd_start(&d, &o);
         if (r == 0) {
+                char status[512];
+
                 syncd_print_listening(&d);
+                notify_ready(d.notify, syncd_status(&d, status));
                 while ((r = syncd_turn(&d, sfd, -1)) == 0)
                         ;
                 if (r < 0)
                         log_msg("event loop failed: %s", strerror(-r));
+                notify_stopping(d.notify);
                 syncd_stop(&d);
                 r = r < 0 ? 1 : 0;
         }

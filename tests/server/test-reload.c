@@ -7,7 +7,8 @@
  * certificate is served to new connections while a connection made before
  * keeps going, and a key that does not match is refused with one line; the
  * fresh copies of systemd credentials that syncd.service's ExecReload= leaves
- * are the ones read. Every wait is on an event (the reload's log line, a
+ * are the ones read; and what systemd is told (READY=1, RELOADING=1, STATUS=,
+ * WATCHDOG=1, STOPPING=1). Every wait is on an event (the reload's log line, a
  * 429 that says the long polls are parked, a transfer's end) with a
  * deadline. */
 #include <errno.h>
@@ -424,6 +425,46 @@ static void test_reloaded_credentials(void **state) {
         finish(&s);
 }
 
+/* Under systemd (Type=notify, WatchdogSec=): READY=1 with a status line
+ * once it listens, RELOADING=1 then READY=1 around a reload (a refused one
+ * says so in the status line), WATCHDOG=1 at half the watchdog time, and
+ * STOPPING=1 on SIGTERM. NOTIFY_SOCKET is a socket of the test's, as
+ * systemd's would be. */
+static void test_systemd_notify(void **state) {
+        struct harness_syncd s;
+        char msg[4096], want[128];
+        uint64_t t0;
+
+        (void) state;
+        prepare(&s);
+        assert_int_equal(harness_notify_open(&s), 0);
+        s.env = (const char *const[]) { "WATCHDOG_USEC=400000", NULL };
+        assert_int_equal(harness_start(&s, false, NULL), 0);
+        assert_true(harness_notify_wait(&s, "READY=1", harness_now_ms() + 10000, msg, sizeof(msg)));
+        snprintf(want, sizeof(want), "STATUS=Serving on 127.0.0.1:%d: ", s.port);
+        if (!strstr(msg, want))
+                assert_true(harness_notify_wait(&s, want, harness_now_ms() + 10000, msg, sizeof(msg)));
+        assert_non_null(strstr(msg, "2 tokens; certificate valid until 20"));
+        /* 0.4 s of watchdog: WATCHDOG=1 at least every 0.2 s; two in a row within 2 s */
+        t0 = harness_now_ms();
+        assert_true(harness_notify_wait(&s, "WATCHDOG=1", t0 + 2000, NULL, 0));
+        assert_true(harness_notify_wait(&s, "WATCHDOG=1", t0 + 2000, NULL, 0));
+        /* a reload; then one with a bad tokens file, which the status line tells */
+        assert_int_equal(kill(s.pid, SIGHUP), 0);
+        assert_true(harness_notify_wait(&s, "RELOADING=1", harness_now_ms() + RELOAD_DEADLINE_MS, msg, sizeof(msg)));
+        assert_non_null(strstr(msg, "MONOTONIC_USEC="));
+        assert_true(harness_notify_wait(&s, "READY=1", harness_now_ms() + RELOAD_DEADLINE_MS, NULL, 0));
+        write_file(&s, "tokens", "not a tokens file\n");
+        assert_int_equal(kill(s.pid, SIGHUP), 0);
+        assert_true(harness_notify_wait(&s, "RELOADING=1", harness_now_ms() + RELOAD_DEADLINE_MS, NULL, 0));
+        assert_true(harness_notify_wait(&s, "STATUS=The reload at ", harness_now_ms() + RELOAD_DEADLINE_MS, msg,
+                                        sizeof(msg)));
+        assert_non_null(strstr(msg, "kept the tokens in use (see the log). Serving on"));
+        assert_int_equal(kill(s.pid, SIGTERM), 0);
+        assert_true(harness_notify_wait(&s, "STOPPING=1", harness_now_ms() + 10000, NULL, 0));
+        finish(&s);
+}
+
 static int setup(void **state) {
         (void) state;
         curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -443,6 +484,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_tokens_file),
                 cmocka_unit_test(test_renewed_certificate),
                 cmocka_unit_test(test_reloaded_credentials),
+                cmocka_unit_test(test_systemd_notify),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
