@@ -321,9 +321,12 @@ static int syncd_fit_fd_limit(unsigned *max_connections) {
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
                 return -errno;
         if (rl.rlim_cur < rl.rlim_max) {
-                rl.rlim_cur = rl.rlim_max;
-                if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
-                        return -errno;
+                struct rlimit raised = { rl.rlim_max, rl.rlim_max };
+
+                /* a system call filter may refuse (syncd.service's ~@resources
+                 * does; its LimitNOFILE= sets both): then the soft one it is */
+                if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+                        rl = raised;
         }
         if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t) *max_connections + SYNCD_FD_RESERVE)
                 return 0;
