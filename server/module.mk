@@ -16,7 +16,7 @@ $(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/libcodec.a
 # The suites drive the binary over HTTPS with libcurl (certificates from
 # tests/lib/mkcerts.sh); the binary is an order-only prerequisite.
 TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile \
-	$(B)/tests/server/test-conf $(B)/tests/server/test-reload
+	$(B)/tests/server/test-conf $(B)/tests/server/test-reload $(B)/tests/server/test-backup
 BENCHES += $(B)/tests/server/bench-syncd
 
 $(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
@@ -41,6 +41,11 @@ $(B)/tests/server/test-conf: $(B)/tests/server/test-conf.o $(B)/server/conf.o $(
 # certificates replaced, bad files refused.
 $(B)/tests/server/test-reload: $(B)/tests/server/test-reload.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson) $(SYNCD_TEST_LIBS)
+
+# syncd --backup during pushes, the copy restored and served; makes its
+# sizeable database with sqlite3.
+$(B)/tests/server/test-backup: $(B)/tests/server/test-backup.o $(B)/tests/lib/harness.o | $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson sqlite3) $(SYNCD_TEST_LIBS)
 
 $(B)/tests/server/bench-syncd: $(B)/tests/server/bench-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_TEST_LIBS)

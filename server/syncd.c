@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backup.h"
 #include "cleanup.h"
 #include "conf.h"
 #include "devices.h"
@@ -50,11 +51,13 @@
 #define SYNCD_CREDENTIAL_TOKENS "tokens"
 
 #define SYNCD_OPT_CONFIG 256
+#define SYNCD_OPT_BACKUP 257
 #define SYNCD_OPT_KEY 512               /* getopt value of settings_keys[0] */
 
 /* The command line as given: applied over the configuration file's. */
 struct syncd_args {
         const char *config;
+        const char *backup;             /* --backup FILE: copy the database there and exit */
         const char *given[SETTINGS_KEYS_MAX];   /* settings_keys[i]'s value, NULL when not given */
 };
 
@@ -64,6 +67,7 @@ static void syncd_help(void) {
                "             [--max-devices N] [--max-connections N] [--max-connections-per-ip N]\n"
                "             [--max-waits-per-account N] [--max-waits-per-ip N]\n"
                "             [--header-timeout-sec N] [--body-timeout-sec N] [--idle-timeout-sec N]\n"
+               "       syncd --backup FILE (--db FILE | --config FILE)\n"
                "\n"
                "The reference sync server of bridged: serves the sync API (docs: server/README.md)\n"
                "over HTTPS and keeps every account's data in one SQLite file.\n"
@@ -97,6 +101,8 @@ static void syncd_help(void) {
                "  --body-timeout-sec N a request's body, and then its answer, each (default 30)\n"
                "  --idle-timeout-sec N a kept-alive connection's next request headers, from the\n"
                "                       previous answer (default 30)\n"
+               "  --backup FILE        copy the database to FILE (a new file), consistent even\n"
+               "                       while another syncd serves it, and exit\n"
                "  --help               show this and exit\n"
                "  --version            show the version and exit\n"
                "\n"
@@ -123,6 +129,7 @@ static int syncd_usage_error(const char *fmt, ...) {
 static int syncd_parse_args(int argc, char **argv, struct syncd_args *a, bool *ret_exit) {
         struct option opts[SETTINGS_KEYS_MAX + 8] = {
                 { "config", required_argument, NULL, SYNCD_OPT_CONFIG },
+                { "backup", required_argument, NULL, SYNCD_OPT_BACKUP },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
         };
@@ -131,7 +138,7 @@ static int syncd_parse_args(int argc, char **argv, struct syncd_args *a, bool *r
         int c, r;
 
         for (size_t i = 0; i < settings_n_keys; i++)
-                opts[3 + i] = (struct option) { settings_keys[i].option, required_argument, NULL,
+                opts[4 + i] = (struct option) { settings_keys[i].option, required_argument, NULL,
                                                 SYNCD_OPT_KEY + (int) i };
         *ret_exit = false;
         opterr = 0;
@@ -141,6 +148,11 @@ static int syncd_parse_args(int argc, char **argv, struct syncd_args *a, bool *r
                         if (!*optarg)
                                 return syncd_usage_error("--config needs a file name, not ''");
                         a->config = optarg;
+                        break;
+                case SYNCD_OPT_BACKUP:
+                        if (!*optarg)
+                                return syncd_usage_error("--backup needs a file name, not ''");
+                        a->backup = optarg;
                         break;
                 case 'h':
                         syncd_help();
@@ -204,7 +216,7 @@ static int syncd_settings(const struct syncd_args *a, struct settings *o, bool r
         for (size_t i = 0; i < settings_n_keys; i++) {
                 const struct settings_key *k = &settings_keys[i];
 
-                if (k->kind == SETTINGS_NUMBER || *settings_string(o, k))
+                if (k->kind == SETTINGS_NUMBER || *settings_string(o, k) || (a->backup && strcmp(k->option, "db")))
                         continue;
                 if (a->config)
                         return syncd_usage_error("--%s is required (or %s= in [%s] of %s)", k->option, k->name,
@@ -616,6 +628,22 @@ static int syncd_signalfd(void) {
         return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* --backup FILE: one line on stdout saying what was copied, 0; or one line
+ * on stderr saying what failed, 1. */
+static int syncd_backup(const char *db, const char *dest) {
+        _cleanup_(freep) char *error = NULL;
+        struct backup_stats s;
+        int r;
+
+        r = backup_run(db, dest, &s, &error);
+        if (r < 0)
+                return log_msg("backup of %s failed: %s", db, error ?: strerror(-r)), 1;
+        printf("syncd: backup of %s to %s: %.1f MiB, %llu accounts, %llu records, %llu devices, in %.2f s; "
+               "quick_check ok\n", db, dest, (double) s.bytes / (1024.0 * 1024.0), (unsigned long long) s.accounts,
+               (unsigned long long) s.records, (unsigned long long) s.devices, (double) s.usec / 1e6);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         _cleanup_(settings_done) struct settings o = SETTINGS_DEFAULT;
         struct syncd_args a = {};
@@ -629,6 +657,8 @@ int main(int argc, char **argv) {
         r = syncd_settings(&a, &o, credential);
         if (r != 0)
                 return r;
+        if (a.backup)
+                return syncd_backup(o.db, a.backup);
         sfd = syncd_signalfd();
         if (sfd < 0)
                 return log_msg("cannot set up signals: %m"), 1;
