@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* syncd, the reference sync server of the sync API (docs/protocol.md): the command line, the
- * pieces put together, and the one event loop (libmicrohttpd's epoll fd, the
- * parked long polls' hang-up epoll fd, a signalfd, the deadlines of long polls
- * and connections; before each libmicrohttpd run, long polls shed when the
+/* syncd, the reference sync server of the sync API (docs/protocol.md): the command line over
+ * the configuration file, the pieces put together, the one event loop
+ * (libmicrohttpd's epoll fd, the parked long polls' hang-up epoll fd, a
+ * signalfd, the deadlines of long polls and connections and systemd's
+ * watchdog; before each libmicrohttpd run, long polls shed when the
  * connection limit is near; after it, the group commit of the writes that
- * run collected). Must never print a token, and never stop without answering
- * or closing every parked request first. */
+ * run collected), the reload on SIGHUP between two turns, and --backup.
+ * Must never print a token, and never stop without answering or closing
+ * every parked request first. */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -123,9 +125,25 @@ static int syncd_usage_error(const char *fmt, ...) {
         return SYNCD_EXIT_USAGE;
 }
 
+/* An option's value, checked now, where the words can name the option, and
+ * applied later, over the file's: 0, or the exit status. */
+static int syncd_take_value(struct syncd_args *a, const struct settings_key *k, const char *value) {
+        struct settings check = SETTINGS_DEFAULT;
+        int r = settings_set(&check, k, value);
+
+        settings_done(&check);
+        if (r == -ENOMEM)
+                return log_msg("out of memory"), 1;
+        if (r < 0 && k->kind == SETTINGS_NUMBER)
+                return syncd_usage_error("--%s: '%s' is not a number %u..%u", k->option, value, k->min, k->max);
+        if (r < 0)
+                return syncd_usage_error("--%s: '%s' is not ADDR:PORT", k->option, value);
+        a->given[k - settings_keys] = value;
+        return 0;
+}
+
 /* The command line into a: 0 to go on, or the exit status (0 after
- * --help/--version, 2 on a usage error). Values are checked here, where the
- * words can name the option; they are applied later, over the file's. */
+ * --help/--version, 2 on a usage error). */
 static int syncd_parse_args(int argc, char **argv, struct syncd_args *a, bool *ret_exit) {
         struct option opts[SETTINGS_KEYS_MAX + 8] = {
                 { "config", required_argument, NULL, SYNCD_OPT_CONFIG },
@@ -133,8 +151,6 @@ static int syncd_parse_args(int argc, char **argv, struct syncd_args *a, bool *r
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
         };
-        struct settings check = SETTINGS_DEFAULT;
-        const struct settings_key *k;
         int c, r;
 
         for (size_t i = 0; i < settings_n_keys; i++)
@@ -167,17 +183,9 @@ static int syncd_parse_args(int argc, char **argv, struct syncd_args *a, bool *r
                 default:
                         if (c < SYNCD_OPT_KEY || (size_t) (c - SYNCD_OPT_KEY) >= settings_n_keys)
                                 return syncd_usage_error("unknown option '%s'", argv[optind - 1]);
-                        k = &settings_keys[c - SYNCD_OPT_KEY];
-                        r = settings_set(&check, k, optarg);
-                        settings_done(&check);
-                        if (r == -ENOMEM)
-                                return log_msg("out of memory"), 1;
-                        if (r < 0 && k->kind == SETTINGS_NUMBER)
-                                return syncd_usage_error("--%s: '%s' is not a number %u..%u", k->option, optarg,
-                                                         k->min, k->max);
-                        if (r < 0)
-                                return syncd_usage_error("--%s: '%s' is not ADDR:PORT", k->option, optarg);
-                        a->given[k - settings_keys] = optarg;
+                        r = syncd_take_value(a, &settings_keys[c - SYNCD_OPT_KEY], optarg);
+                        if (r != 0)
+                                return r;
                 }
         if (optind < argc)
                 return syncd_usage_error("unexpected argument '%s'", argv[optind]);
