@@ -11,7 +11,11 @@ MANDIR ?= $(DATADIR)/man
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 
-VERSION := 0.1
+# One version for every program, page and package: debian/changelog's, without
+# an epoch or a Debian revision (tests/packaging/check-version.sh holds the
+# programs and the manual pages to it).
+VERSION := $(shell sed -n '1{s/^[^(]*(\([^)]*\)).*/\1/;s/^[0-9]*://;s/-[^-]*$$//;p;q;}' debian/changelog 2>/dev/null)
+$(if $(VERSION),,$(error Makefile: no version in the first line of debian/changelog))
 B ?= build
 SAN ?= 0
 CC ?= cc

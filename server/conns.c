@@ -15,6 +15,7 @@ struct conns_entry {
         enum conns_step step;
         uint64_t since_ms;
         int fd;
+        void *data;
 };
 
 struct conns_list {
@@ -143,4 +144,12 @@ size_t conns_live(const struct conns *cs) {
                 if (i != CONNS_CLOSING)
                         n += cs->lists[i].n;
         return n;
+}
+
+void conns_entry_set_data(struct conns_entry *e, void *data) {
+        e->data = data;
+}
+
+void *conns_entry_data(const struct conns_entry *e) {
+        return e->data;
 }

@@ -37,6 +37,10 @@ struct conns *conns_free(struct conns *cs);
 
 /* A connection accepted at now_ms, in CONNS_HEADERS. */
 int conns_add(struct conns *cs, int fd, uint64_t now_ms, struct conns_entry **ret);
+/* What the caller keeps with the connection (http.c: the certificate its TLS
+ * session was given); NULL until set. Theirs to release before removing it. */
+void conns_entry_set_data(struct conns_entry *e, void *data);
+void *conns_entry_data(const struct conns_entry *e);
 /* Accepts NULL. */
 void conns_remove(struct conns *cs, struct conns_entry *e);
 /* The connection starts step at now_ms (again, if it was in it). CONNS_CLOSING

@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <gnutls/abstract.h>
+
 #include "gzip.h"
 #include "http.h"
 #include "idempotency.h"
@@ -43,6 +45,7 @@ enum http_log_kind {
 struct http {
         struct MHD_Daemon *daemon;
         struct http_config cfg;
+        struct tlscert *cert;           /* for the next connection accepted */
         struct conns *conns;
         struct ratelog logs[HTTP_LOG_KIND_MAX];
 };
@@ -568,20 +571,51 @@ static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
         return x;
 }
 
+/* The certificate is set on each connection's TLS session as it starts,
+ * before its handshake, and the connection holds it until it closes: a
+ * reload changes what new connections get without touching a session whose
+ * handshake may be half done. (libmicrohttpd cannot swap
+ * MHD_OPTION_HTTPS_MEM_CERT, and the GnuTLS callback of
+ * MHD_OPTION_HTTPS_CERT_CALLBACK takes no user data and hands GnuTLS a
+ * chain it keeps without a reference until the handshake ends.) */
+static int http_tls_start(struct http *h, struct MHD_Connection *c, struct conns_entry *e) {
+        const union MHD_ConnectionInfo *tls = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+
+        if (!tls || gnutls_credentials_set(tls->tls_session, GNUTLS_CRD_CERTIFICATE,
+                                           tlscert_credentials(h->cert)) < 0)
+                return -EIO;
+        conns_entry_set_data(e, tlscert_ref(h->cert));
+        return 0;
+}
+
 static void http_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                                enum MHD_ConnectionNotificationCode code) {
         const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         struct http *h = cls;
 
         if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                if (*socket_context)
+                        tlscert_unref(conns_entry_data(*socket_context));
                 conns_remove(h->conns, *socket_context);
                 *socket_context = NULL;
                 return;
         }
-        /* one that cannot be held to a deadline is not served */
-        if (info && conns_add(h->conns, info->connect_fd, now_ms(CLOCK_MONOTONIC),
-                              (struct conns_entry **) socket_context) < 0)
+        /* one that cannot be held to a deadline, or given the certificate, is not served */
+        if (info && (conns_add(h->conns, info->connect_fd, now_ms(CLOCK_MONOTONIC),
+                               (struct conns_entry **) socket_context) < 0 ||
+                     http_tls_start(h, c, *socket_context) < 0))
                 (void) shutdown(info->connect_fd, SHUT_RDWR);
+}
+
+/* libmicrohttpd's own credentials, which every session has until
+ * http_tls_start replaces them: a session that missed that fails its
+ * handshake here rather than be served a certificate that may be stale. */
+static int http_no_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int n_req_ca_dn,
+                        const gnutls_pk_algorithm_t *pk_algos, int n_pk_algos, gnutls_pcert_st **ret_chain,
+                        unsigned *ret_n_chain, gnutls_privkey_t *ret_key) {
+        (void) session, (void) req_ca_dn, (void) n_req_ca_dn, (void) pk_algos, (void) n_pk_algos;
+        (void) ret_chain, (void) ret_n_chain, (void) ret_key;
+        return -1;
 }
 
 static enum http_log_kind http_log_kind(struct http *h, const char *msg) {
@@ -642,8 +676,7 @@ static int http_start(struct http *h) {
         h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_on_request, h,
                                      MHD_OPTION_EXTERNAL_LOGGER, http_on_log, h,  /* first: it catches the rest */
                                      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) &h->cfg.addr,
-                                     MHD_OPTION_HTTPS_MEM_KEY, h->cfg.key_pem,
-                                     MHD_OPTION_HTTPS_MEM_CERT, h->cfg.cert_pem,
+                                     MHD_OPTION_HTTPS_CERT_CALLBACK, http_no_cert,
                                      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
                                      MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections,
                                      MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.max_connections_per_address,
@@ -664,6 +697,7 @@ int http_new(const struct http_config *cfg, struct http **ret) {
         if (!h)
                 return -ENOMEM;
         h->cfg = *cfg;
+        h->cert = tlscert_ref(cfg->cert);
         for (size_t i = 0; i < HTTP_LOG_KIND_MAX; i++)
                 h->logs[i].interval_ms = HTTP_LOG_INTERVAL_MS;
         r = conns_new(&cfg->timeouts, cfg->counters, &h->conns);
@@ -683,6 +717,7 @@ struct http *http_free(struct http *h) {
         if (h->daemon)
                 MHD_stop_daemon(h->daemon);     /* tells us of every connection closed */
         conns_free(h->conns);
+        tlscert_unref(h->cert);
         free(h);
         return NULL;
 }
@@ -743,4 +778,10 @@ size_t http_connections(const struct http *h) {
 void http_quiesce(struct http *h) {
         (void) MHD_quiesce_daemon(h->daemon);
         longpoll_stop_all(h->cfg.longpoll);
+}
+
+void http_set_cert(struct http *h, struct tlscert *cert) {
+        tlscert_ref(cert);
+        tlscert_unref(h->cert);
+        h->cert = cert;
 }

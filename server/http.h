@@ -21,6 +21,7 @@
 #include "faults.h"
 #include "longpoll.h"
 #include "reply.h"
+#include "tlscert.h"
 #include "tokens.h"
 
 #define HTTP_BODY_MAX (1024u * 1024u)   /* bytes; larger bodies get 413 too_large */
@@ -74,11 +75,10 @@ typedef void (*http_done_fn)(void *userdata, const struct http_done *d);
 struct http_config {
         struct sockaddr_storage addr;
         socklen_t addr_len;
-        const char *cert_pem;
-        const char *key_pem;
+        struct tlscert *cert;           /* http_new takes a reference of its own */
         const struct http_route *routes;
         size_t n_routes;
-        const struct tokens *tokens;
+        const struct tokens *tokens;    /* reloaded in place (tokens_reload) */
         struct longpoll *longpoll;
         struct faults *faults;          /* NULL: fault hooks disabled */
         struct counters *counters;
@@ -109,3 +109,6 @@ int http_run(struct http *h);
 size_t http_connections(const struct http *h);
 /* Stops accepting; parked requests are resumed to answer 503. */
 void http_quiesce(struct http *h);
+/* The certificate for connections accepted from now on; each one accepted
+ * before keeps its own until it closes. Takes a reference of its own. */
+void http_set_cert(struct http *h, struct tlscert *cert);

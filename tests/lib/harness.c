@@ -14,7 +14,9 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,9 +112,20 @@ static int harness_read_line(int fd, char *buf, size_t size, uint64_t deadline) 
 
 static void harness_exec(const struct harness_syncd *s, bool faults, const char *const *extra, int out, int err) {
         char bin[256], cert[128], key[128], db[128], tokens[128], listen[32];
-        const char *argv[32] = { "syncd", "--listen", listen, "--cert", cert, "--key", key,
+        const char *argv[40] = { "syncd", "--listen", listen, "--cert", cert, "--key", key,
                                  "--db", db, "--tokens", tokens };
         size_t n = 11;
+
+        if (s->config[0] && s->config_only)
+                n = 1;
+        if (s->config[0]) {
+                argv[n++] = "--config";
+                argv[n++] = s->config;
+        }
+        for (const char *const *e = s->env; e && *e; e++)
+                (void) putenv((char *) *e);
+        if (s->notify_path[0])
+                setenv("NOTIFY_SOCKET", s->notify_path, 1);
 
         /* a restart keeps the port, so clients configured with it find it again */
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port > 0 ? s->port : 0);
@@ -129,8 +142,9 @@ static void harness_exec(const struct harness_syncd *s, bool faults, const char 
         }
         if (!s->access_log && err < 0 && !s->quiet && !s->log_path[0])
                 argv[n++] = "--no-access-log";
-        for (; extra && *extra && n < 30; extra++)
+        for (; extra && *extra && n < 38; extra++)
                 argv[n++] = *extra;
+        argv[n] = NULL;
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);       /* a crashed test leaves no server behind */
         dup2(out, STDOUT_FILENO);
         if (err >= 0)
@@ -252,6 +266,9 @@ void harness_cleanup(struct harness_syncd *s) {
         if (s->capture_log && s->log_fd > 0)
                 close(s->log_fd);
         s->log_fd = 0;
+        if (s->notify_path[0] && s->notify_fd > 0)
+                close(s->notify_fd);
+        s->notify_fd = 0;
         free(s->log);
         s->log = NULL;
         s->log_len = 0;
@@ -469,4 +486,47 @@ size_t harness_log_count(struct harness_syncd *s, const char *needle) {
                 n += hit && (!end || hit < end);
         }
         return n;
+}
+
+int harness_notify_open(struct harness_syncd *s) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+        if (fd < 0)
+                return -errno;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", s->dir);
+        snprintf(s->notify_path, sizeof(s->notify_path), "%s", sa.sun_path);
+        (void) unlink(sa.sun_path);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int r = -errno;
+
+                close(fd);
+                s->notify_path[0] = '\0';
+                return r;
+        }
+        s->notify_fd = fd;
+        return 0;
+}
+
+bool harness_notify_wait(struct harness_syncd *s, const char *needle, uint64_t deadline_ms, char *buf, size_t size) {
+        char msg[4096];
+
+        for (;;) {
+                struct pollfd p = { .fd = s->notify_fd, .events = POLLIN };
+                uint64_t now = harness_now_ms();
+                ssize_t n = recv(s->notify_fd, msg, sizeof(msg) - 1, 0);
+
+                if (n >= 0) {
+                        msg[n] = '\0';
+                        if (strstr(msg, needle)) {
+                                if (buf)
+                                        snprintf(buf, size, "%s", msg);
+                                return true;
+                        }
+                        continue;
+                }
+                if (errno != EAGAIN || now >= deadline_ms)
+                        return false;
+                (void) poll(&p, 1, (int) (deadline_ms - now));
+        }
 }

@@ -29,6 +29,11 @@ struct harness_syncd {
         char log_path[128];             /* "": stderr as the test's; else appended to this file */
         bool capture_log;               /* syncd's stderr kept in log (harness_log_wait) */
         unsigned nofile_soft, nofile_hard;  /* syncd's RLIMIT_NOFILE when not 0 */
+        char config[128];               /* "": no --config; else --config config before the rest */
+        bool config_only;               /* with config: no other option but extra's */
+        const char *const *env;         /* "NAME=VALUE" more in syncd's environment, or NULL */
+        char notify_path[128];          /* with harness_notify_open: syncd's $NOTIFY_SOCKET */
+        int notify_fd;                  /* its datagram socket, while open */
         int log_fd;                     /* the pipe's read end, while capture_log */
         char *log;                      /* what syncd wrote on stderr so far */
         size_t log_len;
@@ -88,6 +93,14 @@ uint64_t harness_now_ms(void);
 bool harness_log_wait(struct harness_syncd *s, const char *needle, uint64_t deadline_ms);
 /* How many lines logged so far hold needle (after reading what is there). */
 size_t harness_log_count(struct harness_syncd *s, const char *needle);
-/* With capture_log: reads until n lines hold needle or the deadline passes;
- * true when they do. */
+/* With capture_log: reads what syncd logs until n lines hold needle or
+ * deadline passes; true when there are n. */
 bool harness_log_wait_count(struct harness_syncd *s, const char *needle, size_t n, uint64_t deadline_ms);
+
+/* A datagram socket in s->dir that the next harness_start gives syncd as
+ * $NOTIFY_SOCKET, as systemd would for Type=notify. 0 or a negative errno. */
+int harness_notify_open(struct harness_syncd *s);
+/* Reads syncd's notifications until one holds needle ("READY=1") or
+ * deadline (harness_now_ms) passes; true when found. The datagram is copied
+ * to buf (NUL-terminated) when buf is not NULL. */
+bool harness_notify_wait(struct harness_syncd *s, const char *needle, uint64_t deadline_ms, char *buf, size_t size);

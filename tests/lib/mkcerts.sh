@@ -13,6 +13,9 @@
 #   other-ca.pem           an unrelated CA ("unknown CA" tests)
 #   other-server.pem       for 127.0.0.1/localhost, signed by other-ca.pem: a
 #                          server using it fails verification against ca.pem
+#   renewed.pem            like server.pem, with a key of its own: the
+#                          certificate a renewal brings (reload tests)
+#   renewed.pin            its key's pin, as server.pin
 # Example: tests/lib/mkcerts.sh "$tmp" && syncd --cert "$tmp/server.pem"
 #          --key "$tmp/server.key" ...   (client: CAfile "$tmp/ca.pem")
 set -eu
@@ -46,6 +49,9 @@ ca other-ca "unrelated test CA"
 leaf server ca "IP:127.0.0.1,DNS:localhost"
 leaf wrong-host ca "DNS:wrong-host.invalid"
 leaf other-server other-ca "IP:127.0.0.1,DNS:localhost"
-printf 'sha256//%s\n' "$(openssl pkey -in server.key -pubout -outform DER 2>/dev/null |
-        openssl dgst -sha256 -binary | base64)" >server.pin
+leaf renewed ca "IP:127.0.0.1,DNS:localhost"
+for name in server renewed; do
+        printf 'sha256//%s\n' "$(openssl pkey -in "$name.key" -pubout -outform DER 2>/dev/null |
+                openssl dgst -sha256 -binary | base64)" >"$name.pin"
+done
 chmod 600 ./*.key

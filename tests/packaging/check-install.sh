@@ -5,7 +5,8 @@
 # (`debian/rules print-install-vars`), then checks, as dh_install and
 # dh_missing --fail-missing would, that every installed file is taken by
 # exactly one debian/*.install line and that every line takes a file; and that
-# the installed unit's ExecStart= is an installed program.
+# each installed unit's ExecStart= is an installed program (and syncd's
+# --config an installed file).
 # Prints one line per check and closes with "ok: N passed, N failed".
 set -u
 
@@ -75,12 +76,22 @@ while read -r pkg pattern; do
         [ "$hit" -eq 1 ] || fail "debian/$pkg.install: $pattern matches nothing make install installs"
 done < "$tmp/patterns"
 
-unit=$(find "$root" -name bridged.service -type f | head -n 1)
-exec_start=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit" 2>/dev/null)
-if [ -n "$exec_start" ] && [ -x "$root$exec_start" ]; then
-        pass "bridged.service ExecStart=$exec_start is installed"
+for name in bridged syncd; do
+        unit=$(find "$root" -name "$name.service" -type f | head -n 1)
+        exec_start=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit" 2>/dev/null)
+        if [ -n "$exec_start" ] && [ -x "$root$exec_start" ]; then
+                pass "$name.service ExecStart=$exec_start is installed"
+        else
+                fail "$name.service ExecStart='$exec_start' is not an installed program"
+        fi
+done
+
+# syncd.service starts with --config FILE: the package installs FILE.
+conf=$(sed -n 's/^ExecStart=[^ ]* .*--config \([^ ]*\).*/\1/p' "$(find "$root" -name syncd.service -type f | head -n 1)")
+if [ -n "$conf" ] && [ -f "$root$conf" ]; then
+        pass "syncd.service --config $conf is installed"
 else
-        fail "bridged.service ExecStart='$exec_start' is not an installed program"
+        fail "syncd.service --config '$conf' is not an installed file"
 fi
 
 echo "ok: $passed passed, $failed failed"

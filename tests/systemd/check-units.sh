@@ -1,9 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Checks what systemd/ installs, without installing it:
-# - bridged.service: systemd-analyze verify is silent, and the exposure level
-#   of systemd-analyze security is at most 1.5 (ExecStart= points at a stub,
-#   or at the built daemon when there is one);
+# - bridged.service and syncd.service: systemd-analyze verify is silent, and
+#   the exposure level of systemd-analyze security is at most 1.5 (ExecStart=
+#   points at a stub, or at the built daemon when there is one); each one's
+#   level is printed;
+# - syncd.service's reload copies each file it loads as a credential to
+#   $SYNCD_RELOAD_DIRECTORY under the credential's name, and syncd.conf's
+#   Database= is in its StateDirectory=;
 # - org.bridged.conf: a private dbus-daemon starts with it included; then, as
 #   root, with user and group "bridged" played by "daemon": only that user may
 #   own org.bridged, anyone may see the state, only root and the group may
@@ -11,7 +15,8 @@
 #   Set, Sync, Restore and DismissConflicts (bus-peer answers in bridged's
 #   place); the active seat's user (at_console) needs a logind session and
 #   is left to bridged's own check, tested in the e2e suite;
-# - bridged.sysusers and bridged.tmpfiles: applied to a scratch root.
+# - bridged.sysusers, syncd.sysusers and bridged.tmpfiles: applied to a
+#   scratch root.
 # Prints one line per check and closes with "ok: N passed, N failed, N skipped".
 # Exit 77 (skip) without systemd-analyze.
 set -u
@@ -52,17 +57,19 @@ wait_for() {
 # ---- the unit ----
 
 # verify wants ExecStart='s binary to exist: the built daemon if there is one
-# (wherever bridged/module.mk puts it), else a stub.
+# (wherever the module.mk files put it), else a stub.
 mkdir -p "$tmp/sbin"
-printf '#!/bin/sh\nexit 0\n' > "$tmp/sbin/bridged"
-chmod 0755 "$tmp/sbin/bridged"
-for daemon in "$build/bridged" "$build/sbin/bridged" "$build/bridged/bridged"; do
-        if [ -f "$daemon" ] && [ -x "$daemon" ]; then
-                cp "$daemon" "$tmp/sbin/bridged"
-                break
-        fi
+for name in bridged syncd; do
+        printf '#!/bin/sh\nexit 0\n' > "$tmp/sbin/$name"
+        chmod 0755 "$tmp/sbin/$name"
+        for daemon in "$build/$name" "$build/sbin/$name" "$build/bridged/$name" "$build/server/$name"; do
+                if [ -f "$daemon" ] && [ -x "$daemon" ]; then
+                        cp "$daemon" "$tmp/sbin/$name"
+                        break
+                fi
+        done
+        sed "s|@SBINDIR@|$tmp/sbin|g" "$units/$name.service" > "$tmp/$name.service"
 done
-sed "s|@SBINDIR@|$tmp/sbin|g" "$units/bridged.service" > "$tmp/bridged.service"
 
 # verify runs man for each Documentation= page: give it the project's pages
 for page in man/*.[0-9]; do
@@ -70,23 +77,45 @@ for page in man/*.[0-9]; do
         mkdir -p "$tmp/man/man$section"
         cp "$page" "$tmp/man/man$section/"
 done
-if out=$(MANPATH="$tmp/man" systemd-analyze verify "$tmp/bridged.service" 2>&1) && [ -z "$out" ]; then
-        pass "systemd-analyze verify bridged.service"
-else
-        fail "systemd-analyze verify bridged.service:"
-        echo "$out" | sed 's/^/    /'
-fi
 
-out=$(systemd-analyze security --offline=true --no-pager "$tmp/bridged.service" 2>&1)
-score=$(echo "$out" | sed -n 's/.*Overall exposure level for bridged.service: \([0-9.]*\).*/\1/p')
-if [ -z "$score" ]; then
-        fail "systemd-analyze security bridged.service gave no exposure level:"
-        echo "$out" | tail -n 5 | sed 's/^/    /'
-elif awk "BEGIN { exit !($score <= $max_exposure) }"; then
-        pass "systemd-analyze security: exposure $score (at most $max_exposure)"
+for name in bridged syncd; do
+        if out=$(MANPATH="$tmp/man" systemd-analyze verify "$tmp/$name.service" 2>&1) && [ -z "$out" ]; then
+                pass "systemd-analyze verify $name.service"
+        else
+                fail "systemd-analyze verify $name.service:"
+                echo "$out" | sed 's/^/    /'
+        fi
+
+        out=$(systemd-analyze security --offline=true --no-pager "$tmp/$name.service" 2>&1)
+        score=$(echo "$out" | sed -n "s/.*Overall exposure level for $name.service: \([0-9.]*\).*/\1/p")
+        if [ -z "$score" ]; then
+                fail "systemd-analyze security $name.service gave no exposure level:"
+                echo "$out" | tail -n 5 | sed 's/^/    /'
+        elif awk "BEGIN { exit !($score <= $max_exposure) }"; then
+                pass "systemd-analyze security $name.service: exposure $score (at most $max_exposure)"
+        else
+                fail "systemd-analyze security $name.service: exposure $score is above $max_exposure:"
+                echo "$out" | grep '✗' | sed 's/^/    /'
+        fi
+done
+
+# syncd.service hands the key and the tokens over as credentials, and on
+# reload copies the same files to $SYNCD_RELOAD_DIRECTORY under the same
+# names (syncd reads a credential there first): the two lists must agree.
+reload_dir=$(sed -n 's/^Environment=SYNCD_RELOAD_DIRECTORY=//p' "$units/syncd.service")
+creds=$(sed -n 's/^LoadCredential=\([^:]*\):\(.*\)/\2 \1/p' "$units/syncd.service" | sort)
+copies=$(sed -n "s|^ExecReload=+/usr/bin/install .* -T \\([^ ]*\\) $reload_dir/\\([^ ]*\\)\$|\\1 \\2|p" \
+        "$units/syncd.service" | sort)
+if [ -n "$reload_dir" ] && [ -n "$creds" ] && [ "$creds" = "$copies" ]; then
+        pass "syncd.service: the reload copies each credential to $reload_dir ($(echo $creds))"
 else
-        fail "systemd-analyze security: exposure $score is above $max_exposure:"
-        echo "$out" | grep '✗' | sed 's/^/    /'
+        fail "syncd.service: credentials '$(echo $creds)', copied on reload to '$reload_dir': '$(echo $copies)'"
+fi
+state=$(sed -n 's/^StateDirectory=//p' "$units/syncd.service")
+if [ -n "$state" ] && grep -q "^Database=/var/lib/$state/[^/ ]*" "$units/syncd.conf"; then
+        pass "syncd.conf: Database= is in syncd.service's StateDirectory=$state"
+else
+        fail "syncd.conf: Database= is not in /var/lib/$state (syncd.service's StateDirectory=)"
 fi
 
 # ---- sysusers.d and tmpfiles.d, in a scratch root ----
@@ -99,11 +128,18 @@ if systemd-sysusers --root="$tmp/root" "$units/bridged.sysusers" >/dev/null 2>&1
 else
         fail "bridged.sysusers: $(systemd-sysusers --root="$tmp/root" "$units/bridged.sysusers" 2>&1 | tail -n 1)"
 fi
+if systemd-sysusers --root="$tmp/root" "$units/syncd.sysusers" >/dev/null 2>&1 &&
+   grep -q '^syncd:x:[0-9]*:[0-9]*:syncd sync server:/var/lib/syncd:' "$tmp/root/etc/passwd" &&
+   grep -q '^syncd:x:[0-9]*:$' "$tmp/root/etc/group"; then
+        pass "syncd.sysusers: user and group syncd, in no other group"
+else
+        fail "syncd.sysusers: $(systemd-sysusers --root="$tmp/root" "$units/syncd.sysusers" 2>&1 | tail -n 1)"
+fi
 
 # Only root can give the directory away; others check the mode.
 gid=$(sed -n 's/^bridged:x:\([0-9]*\):.*/\1/p' "$tmp/root/etc/group")
-want="750 0 $gid" format='%a %u %g'
-[ "$(id -u)" -eq 0 ] || { want=750 format='%a'; }
+want="751 0 $gid" format='%a %u %g'
+[ "$(id -u)" -eq 0 ] || { want=751 format='%a'; }
 systemd-tmpfiles --root="$tmp/root" --create "$units/bridged.tmpfiles" >/dev/null 2>&1
 got=$(stat -c "$format" "$tmp/root/etc/bridged" 2>&1)
 if [ "$got" = "$want" ]; then

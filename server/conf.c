@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/* Reads syncd's configuration file (conf.h has the rules). inih does the INI
+ * syntax; this file cleans each line before inih sees it, counts the lines
+ * (Debian builds inih without INI_HANDLER_LINENO), and checks every key
+ * against settings_keys. Must never accept a value it has not checked, nor
+ * keep going after the first error. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "cleanup.h"
+#include "conf.h"
+
+/* One load: the file, where we are in it, the first error. */
+struct conf_parser {
+        const char *path;
+        FILE *file;
+        unsigned line;
+        char *buf;                      /* getline()'s */
+        size_t buf_size;
+        struct settings settings;
+        int r;                          /* 0, or the first error */
+        char *error;                    /* its message */
+        unsigned seen[SETTINGS_KEYS_MAX];       /* the line each key was set on */
+};
+
+/* Keeps the first error only: "PATH:LINE: what" (no line when line is 0). */
+__attribute__((format(printf, 4, 5)))
+static int conf_fail_at(struct conf_parser *p, int r, unsigned line, const char *format, ...) {
+        _cleanup_free_ char *what = NULL;
+        va_list ap;
+        int n;
+
+        if (p->r < 0)
+                return p->r;
+        p->r = r;
+        va_start(ap, format);
+        n = vasprintf(&what, format, ap);
+        va_end(ap);
+        if (n < 0)
+                return what = NULL, p->r;
+        n = line > 0 ? asprintf(&p->error, "%s:%u: %s", p->path, line, what)
+                     : asprintf(&p->error, "%s: %s", p->path, what);
+        if (n < 0)
+                p->error = NULL;
+        return p->r;
+}
+
+#define conf_fail(p, ...) conf_fail_at((p), -EINVAL, (p)->line, __VA_ARGS__)
+
+/* ---- keys ---- */
+
+static bool conf_section_known(const char *section, size_t n) {
+        for (size_t i = 0; i < settings_n_keys; i++)
+                if (strlen(settings_keys[i].section) == n && strncmp(settings_keys[i].section, section, n) == 0)
+                        return true;
+        return false;
+}
+
+/* section NULL: the key in any section. */
+static const struct settings_key *conf_key_find(const char *section, const char *name) {
+        for (size_t i = 0; i < settings_n_keys; i++)
+                if ((!section || strcmp(settings_keys[i].section, section) == 0) &&
+                    strcmp(settings_keys[i].name, name) == 0)
+                        return &settings_keys[i];
+        return NULL;
+}
+
+static int conf_unknown_key(struct conf_parser *p, const char *section, const char *name) {
+        const struct settings_key *elsewhere = conf_key_find(NULL, name);
+
+        if (elsewhere)
+                return conf_fail(p, "unknown key %s= in [%s] (it belongs in [%s])", name, section,
+                                 elsewhere->section);
+        return conf_fail(p, "unknown key %s= in [%s]", name, section);
+}
+
+static int conf_set(struct conf_parser *p, const struct settings_key *k, const char *value) {
+        int r;
+
+        if (k->kind == SETTINGS_NUMBER && !*value)
+                return conf_fail(p, "%s= is empty; it takes a number %u..%u", k->name, k->min, k->max);
+        if (k->kind == SETTINGS_PATH && *value && value[0] != '/')
+                return conf_fail(p, "%s=%s is not an absolute path", k->name, value);
+        r = settings_set(&p->settings, k, value);
+        if (r == -ENOMEM)
+                return conf_fail_at(p, r, 0, "out of memory");
+        if (r < 0 && k->kind == SETTINGS_NUMBER)
+                return conf_fail(p, "%s=%s is not a number %u..%u (decimal digits only)", k->name, value, k->min,
+                                 k->max);
+        if (r < 0)
+                return conf_fail(p, "%s=%s is not ADDR:PORT (127.0.0.1:8443, [::1]:8443, host:8443) of this host",
+                                 k->name, value);
+        return 0;
+}
+
+/* inih's handler: nonzero to go on. The reader has already refused unknown
+ * sections, so section is empty (before any header) or known. */
+static int conf_handler(void *user, const char *section, const char *name, const char *value) {
+        struct conf_parser *p = user;
+        const struct settings_key *k;
+        size_t i;
+
+        if (p->r < 0)
+                return 0;
+        if (!*section)
+                return conf_fail(p, "%s= comes before any [Section]", name), 0;
+        k = conf_key_find(section, name);
+        if (!k)
+                return conf_unknown_key(p, section, name), 0;
+        i = (size_t) (k - settings_keys);
+        if (p->seen[i] > 0)
+                return conf_fail(p, "%s= is already set on line %u", name, p->seen[i]), 0;
+        p->seen[i] = p->line;
+        return conf_set(p, k, value) >= 0;
+}
+
+/* ---- lines ---- */
+
+static bool conf_is_blank(char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Debian's inih strips only ';' comments inside a line, and only in values:
+ * whitespace followed by '#' or ';' starts a comment anywhere, cut here.
+ * Leading blanks go too: inih would take an indented line for the
+ * continuation of the previous value. */
+static char *conf_clean_line(char *line) {
+        char *end;
+
+        while (conf_is_blank(*line))
+                line++;
+        if (*line == '#' || *line == ';')
+                *line = '\0';
+        for (char *c = line; *c; c++)
+                if (conf_is_blank(*c) && (c[1] == '#' || c[1] == ';')) {
+                        *c = '\0';
+                        break;
+                }
+        end = line + strlen(line);
+        while (end > line && conf_is_blank(end[-1]))
+                *--end = '\0';
+        return line;
+}
+
+static int conf_check_syntax(struct conf_parser *p, const char *line) {
+        size_t n = strlen(line), name_len;
+
+        if (n == 0)
+                return 0;
+        if (line[0] == '[') {
+                if (line[n - 1] != ']' || memchr(line + 1, ']', n - 2))
+                        return conf_fail(p, "expected a section header like [Server]");
+                if (!conf_section_known(line + 1, n - 2))
+                        return conf_fail(p, "unknown section %s (syncd knows [Server] and [Limits])", line);
+                return 0;
+        }
+        name_len = strcspn(line, "=:");
+        if (line[name_len] != '=' || name_len == 0)
+                return conf_fail(p, "expected [Section], Key=Value or a comment");
+        return 0;
+}
+
+static int conf_check_bytes(struct conf_parser *p, const char *line, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) line[i];
+
+                if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
+                        return conf_fail(p, "contains a control character");
+        }
+        return 0;
+}
+
+/* inih's reader, fgets()-like: NULL at the end, on a read error, and after
+ * the first error. */
+static char *conf_reader(char *str, int num, void *stream) {
+        struct conf_parser *p = stream;
+        char *line;
+        ssize_t n;
+
+        if (p->r < 0)
+                return NULL;
+        errno = 0;
+        n = getline(&p->buf, &p->buf_size, p->file);
+        if (n < 0) {
+                if (ferror(p->file))
+                        (void) conf_fail_at(p, errno > 0 ? -errno : -EIO, 0, "cannot read: %s",
+                                            strerror(errno > 0 ? errno : EIO));
+                return NULL;
+        }
+        p->line++;
+        line = p->buf;
+        if (p->line == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+                line += 3;
+        if (conf_check_bytes(p, line, (size_t) n - (size_t) (line - p->buf)) < 0)
+                return NULL;
+        line = conf_clean_line(line);
+        if (conf_check_syntax(p, line) < 0)
+                return NULL;
+        if (num < 2 || strlen(line) > (size_t) num - 2) {
+                (void) conf_fail(p, "line is longer than %d characters", num - 2);
+                return NULL;
+        }
+        (void) snprintf(str, (size_t) num, "%s\n", line);
+        return str;
+}
+
+/* ---- loading ---- */
+
+static void conf_parser_done(struct conf_parser *p) {
+        if (p->file)
+                (void) fclose(p->file);
+        free(p->buf);
+        free(p->error);
+        settings_done(&p->settings);
+}
+
+int conf_load(const char *path, struct settings *ret, char **ret_error) {
+        _cleanup_(conf_parser_done) struct conf_parser p = { .path = path, .settings = SETTINGS_DEFAULT };
+        int r;
+
+        p.file = fopen(path, "re");
+        if (!p.file)
+                r = conf_fail_at(&p, -errno, 0, "cannot open: %s", strerror(errno));
+        else {
+                r = ini_parse_stream(conf_reader, &p, conf_handler, &p);
+                if (p.r < 0)
+                        r = p.r;
+                else if (r == -2)
+                        r = conf_fail_at(&p, -ENOMEM, 0, "out of memory");
+                else if (r != 0)
+                        r = conf_fail_at(&p, -EINVAL, r > 0 ? (unsigned) r : 0, "syntax error");
+        }
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(p.error);
+                return r;
+        }
+        *ret = p.settings;
+        p.settings = (struct settings) {};
+        return 0;
+}
