@@ -117,6 +117,10 @@ static cJSON *buds_json(struct manager *m) {
         return arr;
 }
 
+bool manager_bluetoothd(struct manager *m) {
+        return bluez_owner(m->bluez) != NULL;
+}
+
 /* Why there may be no Buds: what bridgectl status explains to a person. */
 static cJSON *bluetooth_json(struct manager *m) {
         struct bluez_summary sum;

@@ -20,7 +20,7 @@ struct control {
         struct access_rules rules;
         /* the properties as last announced */
         const char *state;
-        int online;
+        int online, bluetoothd;
         unsigned pending, conflicts;
         /* the Buds objects (control-buds.c) */
         sd_bus_slot *manager_slot, *buds_slot, *enum_slot;

@@ -290,6 +290,8 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                 return sd_bus_message_append(reply_msg, "b", manager_online(c->manager));
         if (strcmp(property, "Pending") == 0)
                 return sd_bus_message_append(reply_msg, "u", manager_pending(c->manager));
+        if (strcmp(property, "Bluetoothd") == 0)
+                return sd_bus_message_append(reply_msg, "b", manager_bluetoothd(c->manager));
         return sd_bus_message_append(reply_msg, "u", manager_conflicts(c->manager));
 }
 
@@ -318,6 +320,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Online", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Pending", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Conflicts", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Bluetoothd", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
 
@@ -340,6 +343,7 @@ int control_new(sd_bus *bus, struct control **ret) {
                 return -ENOMEM;
         c->bus = sd_bus_ref(bus);
         c->online = -1;
+        c->bluetoothd = -1;
         control_rules_init(&c->rules);
         r = sd_bus_add_object_vtable(bus, &c->slot, CONTROL_PATH, CONTROL_INTERFACE, manager_vtable, c);
         if (r >= 0)
@@ -383,10 +387,10 @@ static void on_changed(enum key key, const struct record *intent, void *userdata
 /* PropertiesChanged with just the properties whose value moved. */
 static void on_properties(void *userdata) {
         struct control *c = userdata;
-        const char *changed[5];
+        const char *changed[6];
         unsigned n = 0, pending, conflicts;
         const char *state;
-        int online;
+        int online, bluetoothd;
 
         if (!c->manager)
                 return;
@@ -394,6 +398,7 @@ static void on_properties(void *userdata) {
         online = manager_online(c->manager);
         pending = manager_pending(c->manager);
         conflicts = manager_conflicts(c->manager);
+        bluetoothd = manager_bluetoothd(c->manager);
         if (state != c->state)
                 changed[n++] = "State";
         if (online != c->online)
@@ -402,11 +407,14 @@ static void on_properties(void *userdata) {
                 changed[n++] = "Pending";
         if (conflicts != c->conflicts)
                 changed[n++] = "Conflicts";
+        if (bluetoothd != c->bluetoothd)
+                changed[n++] = "Bluetoothd";
         changed[n] = NULL;
         c->state = state;
         c->online = online;
         c->pending = pending;
         c->conflicts = conflicts;
+        c->bluetoothd = bluetoothd;
         if (n > 0)
                 (void) sd_bus_emit_properties_changed_strv(c->bus, CONTROL_PATH, CONTROL_INTERFACE, (char **) changed);
         control_buds_refresh(c);

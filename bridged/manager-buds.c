@@ -506,6 +506,18 @@ static void on_buds_error(struct bluez_buds *bb, int error, const char *message,
         log_struct_errno(LOG_WARNING, error, LOG_FIELDS("BUDS_ADDRESS", bluez_buds_address(bb)), "%s", message);
 }
 
+/* bluetoothd went or came: the state a person sees changes (status, the
+ * Bluetoothd property, monitor). */
+static void on_bluetoothd_changed(bool running, void *userdata) {
+        struct manager *m = userdata;
+
+        if (running)
+                log_info("bluetoothd is running.");
+        else
+                log_notice("bluetoothd is gone; waiting for it to come back.");
+        manager_notify_properties(m);
+}
+
 /* Earbuds live in their case: one notice per absence, not a warning per try. */
 static void on_buds_unreachable(struct bluez_buds *bb, const char *message, void *userdata) {
         (void) userdata;
@@ -521,4 +533,5 @@ const struct bluez_ops manager_bluez_ops = {
         .battery_changed = on_battery_changed,
         .buds_error = on_buds_error,
         .buds_unreachable = on_buds_unreachable,
+        .bluetoothd_changed = on_bluetoothd_changed,
 };

@@ -59,6 +59,8 @@ const char *manager_state_name(enum manager_state s);
 bool manager_online(const struct manager *m);
 unsigned manager_pending(struct manager *m);
 unsigned manager_conflicts(struct manager *m);
+/* bluetoothd owns org.bluez (the Bluetoothd property). */
+bool manager_bluetoothd(struct manager *m);
 /* one line for sd_notify STATUS= */
 const char *manager_status_line(struct manager *m);
 

@@ -838,12 +838,16 @@ static void owner_lost(struct bluez *bz) {
                 }
         }
         adapters_free(bz);
+        if (!bz->freeing && bz->ops.bluetoothd_changed)
+                bz->ops.bluetoothd_changed(false, bz->userdata);
 }
 
 static int owner_set(struct bluez *bz, const char *owner) {
         bz->owner = strdup(owner);
         if (!bz->owner)
                 return -ENOMEM;
+        if (bz->ops.bluetoothd_changed)
+                bz->ops.bluetoothd_changed(true, bz->userdata);
         return objects_call_start(bz);
 }
 

@@ -105,6 +105,8 @@ struct bluez_ops {
          * quietly, and says it again only after they were connected. Without
          * it, each failure goes to buds_error. */
         void (*buds_unreachable)(struct bluez_buds *b, const char *message, void *userdata);
+        /* Optional: bluetoothd came (it owns org.bluez) or went. */
+        void (*bluetoothd_changed)(bool running, void *userdata);
 };
 
 typedef void (*bluez_record_func_t)(struct bluez_buds *b, int error, const struct record *rec,

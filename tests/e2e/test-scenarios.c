@@ -726,6 +726,11 @@ static void test_monitor(void **state) {
         assert_int_equal(e2e_sim(&E, "SetBattery", NULL, "sy", A, (uint8_t) 37), 0);
         assert_true(e2e_read_until(&E, fd, "Buds AA:BB:CC:DD:EE:01 Battery: 37", out, sizeof(out),
                                    E2E_DEADLINE_USEC));
+        /* bluetoothd goes and comes back */
+        assert_int_equal(e2e_sim(&E, "RestartBluez", NULL, "u", (uint32_t) 200), 0);
+        assert_true(e2e_read_until(&E, fd, "Bluetoothd: no", out, sizeof(out), E2E_DEADLINE_USEC));
+        assert_true(e2e_read_until(&E, fd, "Bluetoothd: yes", out, sizeof(out), E2E_DEADLINE_USEC));
+        wait_buds_ready(A);
         (void) set(&p);
         assert_true(e2e_read_until(&E, fd, "profile: \"watched\"", out, sizeof(out), E2E_DEADLINE_USEC));
         /* a restart is followed: the same monitor sees the new bridged */
