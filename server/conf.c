@@ -14,6 +14,7 @@
 #include <ini.h>
 
 #include "cleanup.h"
+#include "common/ini-line.h"
 #include "conf.h"
 
 /* One load: the file, where we are in it, the first error. */
@@ -122,57 +123,29 @@ static int conf_handler(void *user, const char *section, const char *name, const
 
 /* ---- lines ---- */
 
-static bool conf_is_blank(char c) {
-        return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Debian's inih strips only ';' comments inside a line, and only in values:
- * whitespace followed by '#' or ';' starts a comment anywhere, cut here.
- * Leading blanks go too: inih would take an indented line for the
- * continuation of the previous value. */
-static char *conf_clean_line(char *line) {
-        char *end;
-
-        while (conf_is_blank(*line))
-                line++;
-        if (*line == '#' || *line == ';')
-                *line = '\0';
-        for (char *c = line; *c; c++)
-                if (conf_is_blank(*c) && (c[1] == '#' || c[1] == ';')) {
-                        *c = '\0';
-                        break;
-                }
-        end = line + strlen(line);
-        while (end > line && conf_is_blank(end[-1]))
-                *--end = '\0';
-        return line;
-}
-
 static int conf_check_syntax(struct conf_parser *p, const char *line) {
-        size_t n = strlen(line), name_len;
+        const char *name = NULL;
+        size_t n = 0;
 
-        if (n == 0)
+        switch (ini_line_kind(line, &name, &n)) {
+        case INI_LINE_EMPTY:
+        case INI_LINE_KEY:
                 return 0;
-        if (line[0] == '[') {
-                if (line[n - 1] != ']' || memchr(line + 1, ']', n - 2))
-                        return conf_fail(p, "expected a section header like [Server]");
-                if (!conf_section_known(line + 1, n - 2))
+        case INI_LINE_SECTION:
+                if (!conf_section_known(name, n))
                         return conf_fail(p, "unknown section %s (syncd knows [Server] and [Limits])", line);
                 return 0;
+        case INI_LINE_BAD_SECTION:
+                return conf_fail(p, "expected a section header like [Server]");
+        case INI_LINE_BAD:
+                break;
         }
-        name_len = strcspn(line, "=:");
-        if (line[name_len] != '=' || name_len == 0)
-                return conf_fail(p, "expected [Section], Key=Value or a comment");
-        return 0;
+        return conf_fail(p, "expected [Section], Key=Value or a comment");
 }
 
 static int conf_check_bytes(struct conf_parser *p, const char *line, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) line[i];
-
-                if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
-                        return conf_fail(p, "contains a control character");
-        }
+        if (ini_line_has_control(line, n))
+                return conf_fail(p, "contains a control character");
         return 0;
 }
 
@@ -199,7 +172,7 @@ static char *conf_reader(char *str, int num, void *stream) {
                 line += 3;
         if (conf_check_bytes(p, line, (size_t) n - (size_t) (line - p->buf)) < 0)
                 return NULL;
-        line = conf_clean_line(line);
+        line = ini_line_clean(line);
         if (conf_check_syntax(p, line) < 0)
                 return NULL;
         if (num < 2 || strlen(line) > (size_t) num - 2) {
