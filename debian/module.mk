@@ -7,7 +7,6 @@
 DEB_DIR := $(B)/deb
 
 deb:
-	@build-aux/deps debhelper dpkg-dev
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_DIR)/src/bridged
 	tar -c --exclude=./build --exclude='./$(B)' --exclude=./.git --exclude=./debian/build \
