@@ -28,7 +28,8 @@ $(B)/bridged/bridged: $(B)/bridged/bridged.o $(B)/libbridged.a $(B)/libbridged-b
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BRIDGED_LIBS)
 
 # bridgectl needs only the bus and the names of keys and families.
-$(B)/bridged/bridgectl: $(B)/bridged/bridgectl.o $(B)/libcodec.a $(B)/libcommon.a
+$(B)/bridged/bridgectl: $(B)/bridged/bridgectl.o $(B)/bridged/bridgectl-show.o $(B)/bridged/bridgectl-monitor.o \
+		$(B)/libcodec.a $(B)/libcommon.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd) $(CODEC_LIBS)
 
 PROGRAMS += $(B)/bridged/bridged $(B)/bridged/bridgectl
