@@ -70,6 +70,7 @@ struct edit {
         bool stamped;                   /* stamp known (control API, phone) */
         struct stamp stamp;
         bool accepted;                  /* the phone's: applied, not stale */
+        int where;                      /* a Buds change: the host whose budsim held the Buds */
 };
 
 static struct {
@@ -215,7 +216,7 @@ static void buds_touch(int b) {
 
         if (S.n_edits == EDITS_MAX)
                 return;
-        *ed = (struct edit) { .kind = O_BUDS, .who = b,
+        *ed = (struct edit) { .kind = O_BUDS, .who = b, .where = S.where[b],
                               .v = test_unique_value(key, buds_def[b].family, "soak", (unsigned) S.n_edits) };
         if (e2e_sim_touch(&S.host[S.where[b]], buds_def[b].address, &ed->v) == 0) {
                 S.n_edits++;
@@ -540,6 +541,13 @@ static void check_conflicts(void) {
                                 continue;
                         ek = edit_by_value(&kept.value);
                         el = edit_by_value(&lost.value);
+                        /* the simulation's exception (docs/simulation.md): a change on
+                         * the Buds this host took in, still to send, and a later one
+                         * on the same Buds made while they were with another host;
+                         * no record says which Buds made a change, so this host cannot
+                         * tell it from anyone's (seed 1796214363 met it) */
+                        if (ek && el && el->kind == O_BUDS && ek->kind == O_BUDS && ek->where != h)
+                                continue;
                         if (ek && el && ek != el && ek->kind == el->kind && ek->who == el->who && ek > el &&
                             ek->kind != O_PHONE)
                                 failf("host %d: a false conflict: lost %s to a later edit of the same %s %d", h,
