@@ -214,7 +214,34 @@ static int read_address(sd_bus_message *m, char **ret) {
         return r;
 }
 
-static int dev_prop(sd_bus_message *m, const char *name, struct dev_props *p) {
+/* Walks an a{sv}: prop() gets each property's name with the message at its
+ * variant, which it must read or skip. The one loop under every reader of
+ * properties here (Device1, Adapter1, a single property). */
+static int props_walk(sd_bus_message *m, int (*prop)(sd_bus_message *m, const char *name, void *userdata),
+                      void *userdata) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read_basic(m, 's', &name);
+                if (r >= 0)
+                        r = prop(m, name, userdata);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int dev_prop(sd_bus_message *m, const char *name, void *userdata) {
+        struct dev_props *p = userdata;
+
         if (strcmp(name, "Address") == 0)
                 return read_address(m, &p->address);
         if (strcmp(name, "Adapter") == 0)
@@ -236,51 +263,35 @@ static int dev_prop(sd_bus_message *m, const char *name, struct dev_props *p) {
 
 /* a{sv} of Device1 */
 static int dev_props_read(sd_bus_message *m, struct dev_props *p) {
+        *p = (struct dev_props) { .paired = -1, .connected = -1, .resolved = -1, .sync_uuid = -1 };
+        return props_walk(m, dev_prop, p);
+}
+
+struct prop_want {
         const char *name;
+        char type;
+        const void **ret;
+        size_t *ret_len;
+        bool found;
+};
+
+static int prop_wanted(sd_bus_message *m, const char *name, void *userdata) {
+        struct prop_want *w = userdata;
         int r;
 
-        *p = (struct dev_props) { .paired = -1, .connected = -1, .resolved = -1, .sync_uuid = -1 };
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read_basic(m, 's', &name);
-                if (r >= 0)
-                        r = dev_prop(m, name, p);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        if (w->found || strcmp(name, w->name) != 0)
+                return sd_bus_message_skip(m, "v");
+        r = w->type == 'y' ? read_variant_bytes(m, w->ret, w->ret_len) : read_variant(m, w->type, w->ret);
+        w->found = r > 0;
+        return r;
 }
 
 /* Finds one property of type ay or s in an a{sv}; skips the rest. */
 static int props_find(sd_bus_message *m, const char *want, char type, const void **ret, size_t *ret_len) {
-        const char *name;
-        int r, found = 0;
+        struct prop_want w = { want, type, ret, ret_len, false };
+        int r = props_walk(m, prop_wanted, &w);
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read_basic(m, 's', &name);
-                if (r >= 0 && !found && strcmp(name, want) == 0) {
-                        r = type == 'y' ? read_variant_bytes(m, ret, ret_len) : read_variant(m, type, ret);
-                        found = r > 0;
-                } else if (r >= 0)
-                        r = sd_bus_message_skip(m, "v");
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
-        return r < 0 ? r : found;
+        return r < 0 ? r : w.found;
 }
 
 /* ---- adapters and selection ---- */
@@ -292,41 +303,34 @@ static struct bluez_adapter *adapter_find(struct bluez *bz, const char *path) {
         return NULL;
 }
 
-/* Address and Powered from an Adapter1 a{sv} (InterfacesAdded, GetManagedObjects,
- * PropertiesChanged): -1 for what is not there. */
-static int adapter_props_read(sd_bus_message *m, const char **ret_addr, int *ret_powered) {
-        const char *name;
-        int r;
+struct adapter_props {
+        const char *address;            /* NULL: not there */
+        int powered;                    /* -1: not there */
+};
 
-        *ret_addr = NULL;
-        *ret_powered = -1;
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read_basic(m, 's', &name);
-                if (r >= 0 && strcmp(name, "Address") == 0)
-                        r = read_variant(m, 's', ret_addr);
-                else if (r >= 0 && strcmp(name, "Powered") == 0)
-                        r = read_variant_bool(m, ret_powered);
-                else if (r >= 0)
-                        r = sd_bus_message_skip(m, "v");
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+static int adapter_prop(sd_bus_message *m, const char *name, void *userdata) {
+        struct adapter_props *p = userdata;
+
+        if (strcmp(name, "Address") == 0)
+                return read_variant(m, 's', &p->address);
+        if (strcmp(name, "Powered") == 0)
+                return read_variant_bool(m, &p->powered);
+        return sd_bus_message_skip(m, "v");
+}
+
+/* Address and Powered from an Adapter1 a{sv} (InterfacesAdded,
+ * GetManagedObjects, PropertiesChanged). */
+static int adapter_props_read(sd_bus_message *m, struct adapter_props *p) {
+        *p = (struct adapter_props) { .powered = -1 };
+        return props_walk(m, adapter_prop, p);
 }
 
 static int adapter_add(struct bluez *bz, const char *path, sd_bus_message *m) {
         struct bluez_adapter *a = adapter_find(bz, path);
-        const char *addr = NULL;
-        int powered, r;
+        struct adapter_props p;
+        int r;
 
-        r = adapter_props_read(m, &addr, &powered);
+        r = adapter_props_read(m, &p);
         if (r < 0)
                 return r;
         if (!a) {
@@ -338,20 +342,19 @@ static int adapter_add(struct bluez *bz, const char *path, sd_bus_message *m) {
                 a->next = bz->adapters;
                 bz->adapters = a;
         }
-        if (addr && buds_address_normalise(addr, a->address) < 0)
-                snprintf(a->address, sizeof(a->address), "%s", addr);
-        if (powered >= 0)
-                a->powered = powered;
+        if (p.address && buds_address_normalise(p.address, a->address) < 0)
+                snprintf(a->address, sizeof(a->address), "%s", p.address);
+        if (p.powered >= 0)
+                a->powered = p.powered;
         return 0;
 }
 
 static void adapter_changed(struct bluez *bz, const char *path, sd_bus_message *m) {
         struct bluez_adapter *a = adapter_find(bz, path);
-        const char *addr;
-        int powered;
+        struct adapter_props p;
 
-        if (a && adapter_props_read(m, &addr, &powered) >= 0 && powered >= 0)
-                a->powered = powered;
+        if (a && adapter_props_read(m, &p) >= 0 && p.powered >= 0)
+                a->powered = p.powered;
 }
 
 void bluez_summary(struct bluez *bz, struct bluez_summary *ret) {
