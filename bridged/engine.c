@@ -562,9 +562,14 @@ static int snapshot_of(struct engine *e, const char *address, const struct recor
         if (r < 0)
                 return r;
         if (!(rec->flags & RECORD_DIRTY) && v != HLC_SUSPECT_FUTURE) {
-                /* the same copy read again stays as known as it was */
-                snap.known = have_prev && stamp_is_factory(prev.assigned) && stamp_eq(prev.copy.stamp, rec->stamp) &&
-                             prev.known;
+                /* the same copy read again stays as known as it was; a copy
+                 * under a stamp this host issued went through its cache (an
+                 * edit here, or a Buds change it took in, written back): its
+                 * fate is the cache copy's, as for a write seen to land, also
+                 * when the write was never announced and the snapshot doubted */
+                snap.known = (have_prev && stamp_is_factory(prev.assigned) && stamp_eq(prev.copy.stamp, rec->stamp) &&
+                              prev.known) ||
+                             (v == HLC_ACCEPTED && !stamp_is_factory(rec->stamp) && rec->stamp.origin == e->clock.node);
                 *ret = snap;
                 return 0;
         }

@@ -34,7 +34,7 @@ $(B)/tests/e2e/test-regress: $(B)/tests/e2e/test-regress.o $(E2E_REGRESS_OBJS) $
 # The chaos soak (soak.c): three bridged, one syncd, Buds moving, kill -9
 # and faults for SOAK_SECONDS (default 60), then the invariants at
 # quiescence. In make check with its default length; `make soak
-# SOAK_SECONDS=N [SOAK_SEED=N]` runs it alone.
+# SOAK_SECONDS=N [SOAK_SEED=N] [SOAK_PUSH_LIMIT=N]` runs it alone.
 SOAK := $(B)/tests/e2e/soak
 TESTS += $(SOAK)
 

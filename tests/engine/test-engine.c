@@ -588,6 +588,42 @@ static void test_edit_over_buds_change_taken_in(void **state) {
         assert_int_equal(store_conflict_count(f->store), 0);
 }
 
+/* The soak under syncd's push limit (seed 1796211261): an edit here is
+ * written to the Buds, its push refused for a while (429), and the write's
+ * announcement never comes (dropped), so the snapshot is doubted and
+ * forgotten. The next edit here finds no snapshot to mark known, and the
+ * Buds read back hold the first edit, clean, above the server: it was
+ * logged as lost to the second, a person's own edits in a row. A clean
+ * copy under a stamp this host issued went through its cache: its fate is
+ * the cache copy's, as for a write seen to land. */
+static void test_own_edit_read_back_after_doubt(void **state) {
+        struct fx *f = *state;
+        struct value first = profile("first"), second = profile("second");
+        struct record w;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &first, NULL, &f->o), 0);
+        assert_int_equal(f->o.n_writes, 1);
+        w = f->o.writes[0].rec;
+        /* applied by the Buds, but never announced: doubted */
+        assert_int_equal(engine_buds_doubt(f->e, L_ADDR, KEY_PROFILE), 0);
+        f->wall += 4000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &second, NULL, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        w.revision = 2;
+        buds_read(f, L_ADDR, &w);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(store_conflict_count(f->store), 0);
+        /* the same copy stamped by another host is a change nobody here saw */
+        w.stamp.origin = PHONE;
+        w.revision = 3;
+        buds_read(f, L_ADDR, &w);
+        assert_int_equal(store_conflict_count(f->store), 1);
+}
+
 /* A forward clock step poisoned the clock for as long as the step lasted:
  * the wall clock jumps a day ahead, an edit is made, the clock is set back.
  * The persisted clock kept every new stamp a day ahead (the server refuses
@@ -938,6 +974,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_clock_stepped_forward_then_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_edit_over_buds_change_taken_in, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_own_edit_read_back_after_doubt, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_online, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_offline_conflict_and_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_edit_over_adopted_copy_is_ours, setup, teardown),
