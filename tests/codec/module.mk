@@ -7,3 +7,5 @@ TESTS += $(CODEC_TEST_SRCS:%.c=$(B)/%)
 
 $(B)/tests/codec/test-%: $(B)/tests/codec/test-%.o $(B)/libcodec.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(CODEC_LIBS)
+
+$(B)/tests/codec/test-vectors-codec $(B)/tests/codec/test-vectors-parametric: $(B)/tests/lib/vectors.o

@@ -18,55 +18,18 @@
 
 #include "codec/recjson.h"
 #include "codec/wire.h"
+#include "tests/lib/vectors.h"
 
 #define VECTORS_PATH "docs/vectors/codec.json"
 
-static cJSON *load_vectors(void) {
-        FILE *f = fopen(VECTORS_PATH, "re");
-        char *text = NULL;
-        size_t size = 0, n;
-        cJSON *j;
-
-        if (!f)
-                fail_msg("cannot open %s (tests run from the top directory)", VECTORS_PATH);
-        do {
-                text = realloc(text, size + 65536);
-                assert_non_null(text);
-                n = fread(text + size, 1, 65536, f);
-                size += n;
-        } while (n > 0);
-        fclose(f);
-        j = cJSON_ParseWithLength(text, size);
-        free(text);
-        if (!j)
-                fail_msg("%s is not valid JSON", VECTORS_PATH);
-        return j;
-}
-
 static int setup(void **state) {
-        *state = load_vectors();
+        *state = vectors_load(VECTORS_PATH);
         return 0;
 }
 
 static int teardown(void **state) {
         cJSON_Delete(*state);
         return 0;
-}
-
-static const cJSON *cases(void **state, const char *list, int at_least) {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(*state, list);
-
-        assert_true(cJSON_IsArray(a));
-        assert_true(cJSON_GetArraySize(a) >= at_least);
-        return a;
-}
-
-static const char *member_string(const cJSON *c, const char *name) {
-        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, name));
-
-        if (!s)
-                fail_msg("a case has no string member \"%s\"", name);
-        return s;
 }
 
 static size_t unhex(const char *hex, uint8_t *buf, size_t size) {
@@ -88,16 +51,6 @@ static void to_hex(const uint8_t *buf, size_t n, char *out) {
         out[2 * n] = '\0';
 }
 
-__attribute__((format(printf, 1, 2)))
-static int complain(const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vprint_error(fmt, ap);
-        va_end(ap);
-        return 1;
-}
-
 static bool record_equal(const struct record *a, const struct record *b) {
         return value_equal(&a->value, &b->value) && stamp_eq(a->stamp, b->stamp) &&
                a->flags == b->flags && a->revision == b->revision;
@@ -105,7 +58,7 @@ static bool record_equal(const struct record *a, const struct record *b) {
 
 /* 0, or 1 after saying what is wrong with the case */
 static int check_valid(const cJSON *c) {
-        const char *name = member_string(c, "name"), *hex = member_string(c, "hex");
+        const char *name = vectors_string(c, "name"), *hex = vectors_string(c, "hex");
         const cJSON *json = cJSON_GetObjectItemCaseSensitive(c, "json");
         struct value_err e1 = { { 0 } }, e2 = { { 0 } };
         uint8_t buf[512], out[WIRE_RECORD_MAX];
@@ -117,20 +70,20 @@ static int check_valid(const cJSON *c) {
 
         if (wire_record_decode(buf, n, &from_wire, &e1) < 0 || recjson_record_from(json, &from_json, &e2) < 0) {
                 free(want);
-                return complain("%s: rejected: wire \"%s\", json \"%s\"\n", name, e1.msg, e2.msg);
+                return vectors_complain("%s: rejected: wire \"%s\", json \"%s\"\n", name, e1.msg, e2.msg);
         }
         if (!record_equal(&from_wire, &from_json))
-                bad |= complain("%s: the bytes and the JSON are different records\n", name);
+                bad |= vectors_complain("%s: the bytes and the JSON are different records\n", name);
         len = wire_record_encode(&from_json, out, sizeof(out));
         if (len > 0)
                 to_hex(out, (size_t) len, outhex);
         if (len <= 0 || strcmp(outhex, hex) != 0)
-                bad |= complain("%s: encodes to %s\n", name, len > 0 ? outhex : "(error)");
+                bad |= vectors_complain("%s: encodes to %s\n", name, len > 0 ? outhex : "(error)");
         got = recjson_record_print(&from_wire);
         if (!got || strcmp(got, want) != 0)
-                bad |= complain("%s: prints as %s\n  want %s\n", name, got ? got : "(NULL)", want);
+                bad |= vectors_complain("%s: prints as %s\n  want %s\n", name, got ? got : "(NULL)", want);
         if (got && recjson_record_parse(want, strlen(want), &from_json, &e2) < 0)
-                bad |= complain("%s: the JSON text is rejected: %s\n", name, e2.msg);
+                bad |= vectors_complain("%s: the JSON text is rejected: %s\n", name, e2.msg);
         free(got);
         free(want);
         return bad;
@@ -140,23 +93,23 @@ static void test_valid(void **state) {
         const cJSON *c;
         int failed = 0;
 
-        cJSON_ArrayForEach(c, cases(state, "valid", 30))
+        cJSON_ArrayForEach(c, vectors_cases(*state, "valid", 30))
                 failed += check_valid(c);
         assert_int_equal(failed, 0);
 }
 
 static int check_invalid_binary(const cJSON *c) {
-        const char *name = member_string(c, "name"), *error = member_string(c, "error");
+        const char *name = vectors_string(c, "name"), *error = vectors_string(c, "error");
         struct value_err e = { { 0 } };
         uint8_t buf[512];
-        size_t n = unhex(member_string(c, "hex"), buf, sizeof(buf));
+        size_t n = unhex(vectors_string(c, "hex"), buf, sizeof(buf));
         int want = strcmp(error, "length") == 0 ? -EMSGSIZE : -EINVAL, r;
         struct record rec;
 
         assert_true(strcmp(error, "length") == 0 || strcmp(error, "value") == 0);
         r = wire_record_decode(buf, n, &rec, &e);
         if (r != want || !e.msg[0])
-                return complain("%s: returned %d (%s), want %d\n", name, r, e.msg, want);
+                return vectors_complain("%s: returned %d (%s), want %d\n", name, r, e.msg, want);
         return 0;
 }
 
@@ -164,26 +117,26 @@ static void test_invalid_binary(void **state) {
         const cJSON *c;
         int failed = 0;
 
-        cJSON_ArrayForEach(c, cases(state, "invalid_binary", 40))
+        cJSON_ArrayForEach(c, vectors_cases(*state, "invalid_binary", 40))
                 failed += check_invalid_binary(c);
         assert_int_equal(failed, 0);
 }
 
 /* Both ways in: the object as it is, and as text through the strict parser. */
 static int check_invalid_json(const cJSON *c) {
-        const char *name = member_string(c, "name");
+        const char *name = vectors_string(c, "name");
         const cJSON *json = cJSON_GetObjectItemCaseSensitive(c, "json");
         struct value_err e1 = { { 0 } }, e2 = { { 0 } };
         char *text = json ? cJSON_PrintUnformatted(json) : NULL;
-        const char *t = text ? text : member_string(c, "json_text");
+        const char *t = text ? text : vectors_string(c, "json_text");
         struct record rec;
         int r1 = json ? recjson_record_from(json, &rec, &e1) : -EINVAL;
         int r2 = recjson_record_parse(t, strlen(t), &rec, &e2);
         int bad = 0;
 
-        assert_string_equal(member_string(c, "error"), json ? "value" : "json");
+        assert_string_equal(vectors_string(c, "error"), json ? "value" : "json");
         if (r1 != -EINVAL || r2 != -EINVAL || !e2.msg[0] || (json && strcmp(e1.msg, e2.msg) != 0))
-                bad = complain("%s: returned %d (%s) and %d (%s)\n", name, r1, e1.msg, r2, e2.msg);
+                bad = vectors_complain("%s: returned %d (%s) and %d (%s)\n", name, r1, e1.msg, r2, e2.msg);
         free(text);
         return bad;
 }
@@ -192,7 +145,7 @@ static void test_invalid_json(void **state) {
         const cJSON *c;
         int failed = 0;
 
-        cJSON_ArrayForEach(c, cases(state, "invalid_json", 40))
+        cJSON_ArrayForEach(c, vectors_cases(*state, "invalid_json", 40))
                 failed += check_invalid_json(c);
         assert_int_equal(failed, 0);
 }

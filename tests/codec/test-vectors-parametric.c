@@ -19,65 +19,18 @@
 
 #include "codec/parametric.h"
 #include "codec/recjson.h"
+#include "tests/lib/vectors.h"
 
 #define VECTORS_PATH "docs/vectors/parametric-eq.json"
 
-static cJSON *load_vectors(void) {
-        FILE *f = fopen(VECTORS_PATH, "re");
-        char *text = NULL;
-        size_t size = 0, n;
-        cJSON *j;
-
-        if (!f)
-                fail_msg("cannot open %s (tests run from the top directory)", VECTORS_PATH);
-        do {
-                text = realloc(text, size + 65536);
-                assert_non_null(text);
-                n = fread(text + size, 1, 65536, f);
-                size += n;
-        } while (n > 0);
-        fclose(f);
-        j = cJSON_ParseWithLength(text, size);
-        free(text);
-        if (!j)
-                fail_msg("%s is not valid JSON", VECTORS_PATH);
-        return j;
-}
-
 static int setup(void **state) {
-        *state = load_vectors();
+        *state = vectors_load(VECTORS_PATH);
         return 0;
 }
 
 static int teardown(void **state) {
         cJSON_Delete(*state);
         return 0;
-}
-
-static const cJSON *cases(void **state, const char *list, int at_least) {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(*state, list);
-
-        assert_true(cJSON_IsArray(a));
-        assert_true(cJSON_GetArraySize(a) >= at_least);
-        return a;
-}
-
-static const char *member_string(const cJSON *c, const char *name) {
-        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, name));
-
-        if (!s)
-                fail_msg("a case has no string member \"%s\"", name);
-        return s;
-}
-
-__attribute__((format(printf, 1, 2)))
-static int complain(const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vprint_error(fmt, ap);
-        va_end(ap);
-        return 1;
 }
 
 /* The case's "value" as a pro eq.custom value. */
@@ -123,8 +76,8 @@ static bool reads_back(const char *print, const struct value *want) {
 
 /* 0, or 1 after saying what is wrong with the case */
 static int check_valid(const cJSON *c) {
-        const char *name = member_string(c, "name"), *text = member_string(c, "text");
-        const char *print = member_string(c, "print");
+        const char *name = vectors_string(c, "name"), *text = vectors_string(c, "text");
+        const char *print = vectors_string(c, "print");
         struct value want = expected_value(c, name), got;
         struct parametric_err e = { 0 };
         struct parametric_notes notes;
@@ -133,18 +86,18 @@ static int check_valid(const cJSON *c) {
         int bad = 0;
 
         if (parametric_parse(text, strlen(text), &p, &notes, &e) < 0)
-                return complain("%s: refused at line %u: %s\n", name, e.line, e.msg);
+                return vectors_complain("%s: refused at line %u: %s\n", name, e.line, e.msg);
         got = as_value(&p);
         if (!value_equal(&got, &want))
-                bad |= complain("%s: reads as another value\n", name);
+                bad |= vectors_complain("%s: reads as another value\n", name);
         if (!notes_on(&notes, cJSON_GetObjectItemCaseSensitive(c, "rounded")))
-                bad |= complain("%s: %u rounding notes, not on the lines listed\n", name, notes.n);
+                bad |= vectors_complain("%s: %u rounding notes, not on the lines listed\n", name, notes.n);
         printed = parametric_print(&want.custom.pro);
         if (!printed || strcmp(printed, print) != 0)
-                bad |= complain("%s: prints as\n%s  want\n%s", name, printed ? printed : "(NULL)\n", print);
+                bad |= vectors_complain("%s: prints as\n%s  want\n%s", name, printed ? printed : "(NULL)\n", print);
         free(printed);
         if (!reads_back(print, &want))
-                bad |= complain("%s: the printed text does not read back as the value, unrounded\n", name);
+                bad |= vectors_complain("%s: the printed text does not read back as the value, unrounded\n", name);
         return bad;
 }
 
@@ -152,14 +105,14 @@ static void test_valid(void **state) {
         const cJSON *c;
         int failed = 0;
 
-        cJSON_ArrayForEach(c, cases(state, "valid", 10))
+        cJSON_ArrayForEach(c, vectors_cases(*state, "valid", 10))
                 failed += check_valid(c);
         assert_int_equal(failed, 0);
 }
 
 static int check_invalid(const cJSON *c) {
-        const char *name = member_string(c, "name"), *text = member_string(c, "text");
-        const char *error = member_string(c, "error");
+        const char *name = vectors_string(c, "name"), *text = vectors_string(c, "text");
+        const char *error = vectors_string(c, "error");
         const cJSON *line = cJSON_GetObjectItemCaseSensitive(c, "line");
         struct parametric_err e = { 0 };
         struct eq_pro p;
@@ -168,7 +121,7 @@ static int check_invalid(const cJSON *c) {
         assert_true(cJSON_IsNumber(line));
         if (r != -EINVAL || e.line != (unsigned) line->valueint || !parametric_fault_name(e.fault) ||
             strcmp(parametric_fault_name(e.fault), error) != 0 || !e.msg[0])
-                return complain("%s: returned %d, line %u, %s (%s); want line %d, %s\n", name, r, e.line,
+                return vectors_complain("%s: returned %d, line %u, %s (%s); want line %d, %s\n", name, r, e.line,
                                 parametric_fault_name(e.fault) ?: "?", e.msg, line->valueint, error);
         return 0;
 }
@@ -177,7 +130,7 @@ static void test_invalid(void **state) {
         const cJSON *c;
         int failed = 0;
 
-        cJSON_ArrayForEach(c, cases(state, "invalid", 30))
+        cJSON_ArrayForEach(c, vectors_cases(*state, "invalid", 30))
                 failed += check_invalid(c);
         assert_int_equal(failed, 0);
 }

@@ -24,23 +24,8 @@
 
 #define A "AA:BB:CC:DD:EE:01"
 
-static struct e2e E;
-
-static int setup(void **state) {
-        int r = e2e_start(&E, false);
-
-        (void) state;
-        if (r == -ENOENT)
-                skip();
-        assert_int_equal(r, 0);
-        return 0;
-}
-
-static int teardown(void **state) {
-        (void) state;
-        e2e_stop(&E);
-        return 0;
-}
+#define E2E_FIXTURE_PAIRED false
+#include "e2e-fixture.h"
 
 /* A path in the test's directory. */
 static const char *path(const char *name, char buf[static 160]) {

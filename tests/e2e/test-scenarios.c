@@ -27,23 +27,8 @@
 #define B "AA:BB:CC:DD:EE:02"
 #define C "AA:BB:CC:DD:EE:03"
 
-static struct e2e E;
-
-static int setup(void **state) {
-        int r = e2e_start(&E, false);
-
-        (void) state;
-        if (r == -ENOENT)
-                skip();
-        assert_int_equal(r, 0);
-        return 0;
-}
-
-static int teardown(void **state) {
-        (void) state;
-        e2e_stop(&E);
-        return 0;
-}
+#define E2E_FIXTURE_PAIRED false
+#include "e2e-fixture.h"
 
 /* Set over D-Bus; the record the bridge acknowledged. */
 static struct record set(const struct value *v) {

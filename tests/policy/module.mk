@@ -7,3 +7,5 @@ TESTS += $(POLICY_TEST_SRCS:%.c=$(B)/%)
 
 $(B)/tests/policy/test-%: $(B)/tests/policy/test-%.o $(B)/libcodec.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka) $(CODEC_LIBS)
+
+$(B)/tests/policy/test-arbitrate $(B)/tests/policy/test-eqconv: $(B)/tests/lib/vectors.o

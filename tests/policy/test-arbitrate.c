@@ -15,27 +15,9 @@
 #include <cmocka.h>
 
 #include "policy/arbitrate.h"
+#include "tests/lib/vectors.h"
 
 #define VECTORS "docs/vectors/arbitration.json"
-
-static char *slurp(const char *path) {
-        FILE *f = fopen(path, "re");
-        char *buf;
-        long n;
-
-        if (!f)
-                return NULL;
-        (void) fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        rewind(f);
-        buf = calloc(1, (size_t) n + 1);
-        if (buf && fread(buf, 1, (size_t) n, f) != (size_t) n) {
-                free(buf);
-                buf = NULL;
-        }
-        fclose(f);
-        return buf;
-}
 
 static struct stamp named_stamp(const cJSON *stamps, const char *name) {
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(stamps, name);
@@ -141,23 +123,17 @@ static void check_case(const cJSON *stamps, const cJSON *c) {
 }
 
 static void test_vectors(void **state) {
-        char *text = slurp(VECTORS);
-        cJSON *doc, *c;
-        const cJSON *stamps;
+        cJSON *doc = vectors_load(VECTORS), *c;
+        const cJSON *stamps = vectors_member(doc, "stamps");
         int n = 0;
 
         (void) state;
-        assert_non_null(text);
-        doc = cJSON_Parse(text);
-        assert_non_null(doc);
-        stamps = cJSON_GetObjectItemCaseSensitive(doc, "stamps");
-        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "cases")) {
+        cJSON_ArrayForEach(c, vectors_cases(doc, "cases", 25)) {
                 check_case(stamps, c);
                 n++;
         }
         assert_true(n >= 25);
         cJSON_Delete(doc);
-        free(text);
 }
 
 /* xorshift64*: deterministic, so a failure repeats */

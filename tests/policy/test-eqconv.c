@@ -20,6 +20,7 @@
 
 #include "policy/eqconv.h"
 #include "policy/value.h"
+#include "tests/lib/vectors.h"
 
 #define VECTORS "docs/vectors/conversion.json"
 #define TOLERANCE_DB 0.05
@@ -293,34 +294,7 @@ static void test_value_errors(void **state) {
         assert_memory_equal(&ret, untouched, sizeof(ret));
 }
 
-/* JSON of docs/vectors/conversion.json, read by hand with cJSON */
-
-static char *read_vectors(void) {
-        FILE *f = fopen(VECTORS, "re");
-        char *text;
-        long n;
-
-        if (!f)
-                fail_msg("cannot open %s (tests run from the repository top): %s", VECTORS, strerror(errno));
-        assert_int_equal(fseek(f, 0, SEEK_END), 0);
-        n = ftell(f);
-        assert_true(n > 0);
-        rewind(f);
-        text = malloc((size_t) n + 1);
-        assert_non_null(text);
-        assert_int_equal(fread(text, 1, (size_t) n, f), (size_t) n);
-        text[n] = '\0';
-        (void) fclose(f);
-        return text;
-}
-
-static const cJSON *member(const cJSON *obj, const char *name) {
-        const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-        if (!j)
-                fail_msg("%s: member \"%s\" missing", VECTORS, name);
-        return j;
-}
+/* docs/vectors/conversion.json */
 
 /* A number that must be an exact multiple of 1/per units, as an integer. */
 static long units(const cJSON *j, double per) {
@@ -333,7 +307,7 @@ static long units(const cJSON *j, double per) {
 }
 
 static void parse_standard(const cJSON *j, struct eq_standard *ret) {
-        const cJSON *bands = member(j, "bands_db");
+        const cJSON *bands = vectors_member(j, "bands_db");
 
         assert_int_equal(cJSON_GetArraySize(bands), STD_BANDS);
         for (int i = 0; i < STD_BANDS; i++)
@@ -341,21 +315,21 @@ static void parse_standard(const cJSON *j, struct eq_standard *ret) {
 }
 
 static void parse_band(const cJSON *j, struct eq_band *ret) {
-        const cJSON *type = member(j, "type");
+        const cJSON *type = vectors_member(j, "type");
 
         assert_true(cJSON_IsString(type));
         assert_int_equal(band_type_from_name(type->valuestring, &ret->type), 0);
-        ret->freq_hz = (uint16_t) units(member(j, "freq_hz"), 1);
-        ret->gain = (int16_t) units(member(j, "gain_db"), 10);
-        ret->q100 = (uint16_t) units(member(j, "q"), 100);
+        ret->freq_hz = (uint16_t) units(vectors_member(j, "freq_hz"), 1);
+        ret->gain = (int16_t) units(vectors_member(j, "gain_db"), 10);
+        ret->q100 = (uint16_t) units(vectors_member(j, "q"), 100);
 }
 
 static void parse_pro(const cJSON *j, struct eq_pro *ret) {
-        const cJSON *bands = member(j, "bands");
+        const cJSON *bands = vectors_member(j, "bands");
         struct value v;
 
         value_init(&v, KEY_EQ_CUSTOM, FAMILY_PRO);
-        v.custom.pro.preamp = (int16_t) units(member(j, "preamp_db"), 10);
+        v.custom.pro.preamp = (int16_t) units(vectors_member(j, "preamp_db"), 10);
         assert_in_range(cJSON_GetArraySize(bands), 1, PRO_BANDS_MAX);
         v.custom.pro.count = (uint8_t) cJSON_GetArraySize(bands);
         for (int i = 0; i < v.custom.pro.count; i++)
@@ -365,7 +339,7 @@ static void parse_pro(const cJSON *j, struct eq_pro *ret) {
 }
 
 static void check_responses(const cJSON *c, const char *name, const struct eq_pro *p) {
-        const cJSON *r = member(c, "response_db");
+        const cJSON *r = vectors_member(c, "response_db");
 
         assert_int_equal(cJSON_GetArraySize(r), STD_BANDS);
         for (int i = 0; i < STD_BANDS; i++) {
@@ -377,12 +351,12 @@ static void check_responses(const cJSON *c, const char *name, const struct eq_pr
 }
 
 static void check_pro_case(const cJSON *c) {
-        const char *name = member(c, "name")->valuestring;
+        const char *name = vectors_string(c, "name");
         struct eq_pro p;
         struct eq_standard want, got;
 
-        parse_pro(member(c, "pro"), &p);
-        parse_standard(member(c, "standard"), &want);
+        parse_pro(vectors_member(c, "pro"), &p);
+        parse_standard(vectors_member(c, "standard"), &want);
         check_responses(c, name, &p);
         eqconv_pro_to_standard(&p, &got);
         for (int i = 0; i < STD_BANDS; i++)
@@ -392,14 +366,14 @@ static void check_pro_case(const cJSON *c) {
 }
 
 static void check_std_case(const cJSON *c) {
-        const char *name = member(c, "name")->valuestring;
+        const char *name = vectors_string(c, "name");
         struct value want, got;
         struct eq_standard s, back;
 
-        parse_standard(member(c, "standard"), &s);
+        parse_standard(vectors_member(c, "standard"), &s);
         value_init(&want, KEY_EQ_CUSTOM, FAMILY_PRO);
         value_init(&got, KEY_EQ_CUSTOM, FAMILY_PRO);
-        parse_pro(member(c, "pro"), &want.custom.pro);
+        parse_pro(vectors_member(c, "pro"), &want.custom.pro);
         eqconv_standard_to_pro(&s, &got.custom.pro);
         if (!value_equal(&got, &want))
                 fail_msg("%s: standard → pro differs from the vector", name);
@@ -409,31 +383,27 @@ static void check_std_case(const cJSON *c) {
 }
 
 static void check_vector_header(const cJSON *root) {
-        const cJSON *centres = member(root, "centres_hz");
+        const cJSON *centres = vectors_member(root, "centres_hz");
 
-        assert_int_equal(units(member(root, "sample_rate"), 1), EQCONV_SAMPLE_RATE);
-        assert_int_equal(units(member(root, "standard_q"), 100), EQCONV_STD_Q100);
+        assert_int_equal(units(vectors_member(root, "sample_rate"), 1), EQCONV_SAMPLE_RATE);
+        assert_int_equal(units(vectors_member(root, "standard_q"), 100), EQCONV_STD_Q100);
         assert_int_equal(cJSON_GetArraySize(centres), STD_BANDS);
         for (int i = 0; i < STD_BANDS; i++)
                 assert_int_equal(units(cJSON_GetArrayItem(centres, i), 1), eqconv_centre_hz[i]);
 }
 
 static void test_vectors(void **state) {
-        char *text = read_vectors();
-        cJSON *root = cJSON_Parse(text);
+        cJSON *root = vectors_load(VECTORS);
         const cJSON *c;
         int n_pro = 0, n_std = 0;
 
         (void) state;
-        free(text);
-        if (!root)
-                fail_msg("%s: not valid JSON", VECTORS);
         check_vector_header(root);
-        cJSON_ArrayForEach(c, member(root, "pro_to_standard")) {
+        cJSON_ArrayForEach(c, vectors_member(root, "pro_to_standard")) {
                 check_pro_case(c);
                 n_pro++;
         }
-        cJSON_ArrayForEach(c, member(root, "standard_to_pro")) {
+        cJSON_ArrayForEach(c, vectors_member(root, "standard_to_pro")) {
                 check_std_case(c);
                 n_std++;
         }
