@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Reads the configuration file (conf.h has the rules) into a fresh struct
- * conf, and the bearer token. inih does the INI syntax; this file cleans each
- * line before inih sees it, and checks every key against a table of parsers.
+ * conf, and the bearer token. inih does the INI syntax; common/ini-file.c
+ * reads and counts the lines; this file judges each line before inih sees it,
+ * and checks every key against a table of parsers.
  * It must never accept a value it has not checked, never keep going after
  * the first error (one line names it), and never show the token. */
 #include <errno.h>
@@ -16,10 +17,10 @@
 #include <unistd.h>
 
 #include <gnutls/x509.h>
-#include <ini.h>
 
 #include "common/buds-address.h"
 #include "common/cleanup.h"
+#include "common/ini-file.h"
 #include "common/ini-line.h"
 #include "conf.h"
 #include "policy/value.h"
@@ -31,14 +32,8 @@ struct conf_key;
 
 /* One load: the file, where we are in it, the first error. */
 struct conf_parser {
-        const char *path;
-        FILE *file;
-        unsigned line;
-        char *buf;                      /* getline()'s */
-        size_t buf_size;
+        struct ini_file in;             /* the file (or the token file's path), the first error */
         struct conf *conf;
-        int r;                          /* 0, or the first error */
-        char *error;                    /* its message */
         unsigned seen[16];              /* line each key of conf_keys was set on */
 };
 
@@ -113,31 +108,8 @@ struct conf *conf_free(struct conf *c) {
         return NULL;
 }
 
-/* Keeps the first error only: "PATH:LINE: what" (no line when line is 0). */
-__attribute__((format(printf, 4, 5)))
-static int conf_fail_at(struct conf_parser *p, int r, unsigned line, const char *format, ...) {
-        _cleanup_free_ char *what = NULL;
-        va_list ap;
-        int n;
-
-        if (p->r < 0)
-                return p->r;
-        p->r = r;
-        va_start(ap, format);
-        n = vasprintf(&what, format, ap);
-        va_end(ap);
-        if (n < 0) {
-                what = NULL;
-                return p->r;
-        }
-        n = line > 0 ? asprintf(&p->error, "%s:%u: %s", p->path, line, what)
-                     : asprintf(&p->error, "%s: %s", p->path, what);
-        if (n < 0)
-                p->error = NULL;
-        return p->r;
-}
-
-#define conf_fail(p, ...) conf_fail_at((p), -EINVAL, (p)->line, __VA_ARGS__)
+#define conf_fail_at(p, ...) ini_file_fail_at(&(p)->in, __VA_ARGS__)
+#define conf_fail(p, ...) ini_file_fail(&(p)->in, __VA_ARGS__)
 
 /* ---- values ---- */
 
@@ -422,7 +394,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
         const struct conf_key *k;
         size_t i;
 
-        if (p->r < 0)
+        if (p->in.r < 0)
                 return 0;
         if (!*section)
                 return conf_fail(p, "%s= comes before any [Section]", name), 0;
@@ -432,13 +404,14 @@ static int conf_handler(void *user, const char *section, const char *name, const
         i = (size_t) (k - conf_keys);
         if (p->seen[i] > 0)
                 return conf_fail(p, "%s= is already set on line %u", name, p->seen[i]), 0;
-        p->seen[i] = p->line;
+        p->seen[i] = p->in.line;
         return k->parse(p, k, value, (char *) p->conf + k->offset) >= 0;
 }
 
 /* ---- lines ---- */
 
-static int conf_check_syntax(struct conf_parser *p, const char *line) {
+static int conf_check_syntax(void *userdata, const char *line) {
+        struct conf_parser *p = userdata;
         const char *name = NULL;
         size_t n = 0;
 
@@ -458,7 +431,9 @@ static int conf_check_syntax(struct conf_parser *p, const char *line) {
         return conf_fail(p, "expected [Section], Key=Value or a comment");
 }
 
-static int conf_check_bytes(struct conf_parser *p, const char *line, size_t n) {
+static int conf_check_bytes(void *userdata, const char *line, size_t n) {
+        struct conf_parser *p = userdata;
+
         if (ini_line_has_control(line, n))
                 return conf_fail(p, "contains a control character");
         /* D-Bus carries the settings as strings, which must be UTF-8. */
@@ -467,64 +442,15 @@ static int conf_check_bytes(struct conf_parser *p, const char *line, size_t n) {
         return 0;
 }
 
-/* inih's reader, fgets()-like. Counting lines here is the point: Debian
- * builds inih without INI_HANDLER_LINENO, so the handler is never told the
- * line, and inih itself would count a line too long for its buffer as two.
- * Returns NULL at the end, on a read error, and after the first error. */
-static char *conf_reader(char *str, int num, void *stream) {
-        struct conf_parser *p = stream;
-        char *line;
-        ssize_t n;
-
-        if (p->r < 0)
-                return NULL;
-        errno = 0;
-        n = getline(&p->buf, &p->buf_size, p->file);
-        if (n < 0) {
-                if (ferror(p->file))
-                        (void) conf_fail_at(p, errno > 0 ? -errno : -EIO, 0, "cannot read: %s",
-                                            strerror(errno > 0 ? errno : EIO));
-                return NULL;
-        }
-        p->line++;
-        line = p->buf;
-        if (p->line == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
-                line += 3;
-        if (conf_check_bytes(p, line, (size_t) n - (size_t) (line - p->buf)) < 0)
-                return NULL;
-        line = ini_line_clean(line);
-        if (conf_check_syntax(p, line) < 0)
-                return NULL;
-        if (num < 2 || strlen(line) > (size_t) num - 2) {
-                (void) conf_fail(p, "line is longer than %d characters", num - 2);
-                return NULL;
-        }
-        (void) snprintf(str, (size_t) num, "%s\n", line);
-        return str;
-}
-
 /* ---- loading ---- */
 
-static void conf_parser_done(struct conf_parser *p) {
-        if (p->file)
-                (void) fclose(p->file);
-        free(p->buf);
-        free(p->error);
-}
+static void conf_parser_done(struct conf_parser *p) { ini_file_done(&p->in); }
 
 static int conf_parse_file(struct conf_parser *p) {
-        int r;
+        int r = ini_file_parse(&p->in, conf_check_bytes, conf_check_syntax, conf_handler, p);
 
-        p->file = fopen(p->path, "re");
-        if (!p->file)
-                return conf_fail_at(p, -errno, 0, "cannot open: %s", strerror(errno));
-        r = ini_parse_stream(conf_reader, p, conf_handler, p);
-        if (p->r < 0)
-                return p->r;
-        if (r == -2)
-                return conf_fail_at(p, -ENOMEM, 0, "out of memory");
-        if (r != 0)
-                return conf_fail_at(p, -EINVAL, r > 0 ? (unsigned) r : 0, "syntax error");
+        if (r < 0)
+                return r;
         if (!p->conf->url)
                 return conf_fail_at(p, -EINVAL, 0, "[Server] Url= is missing; it is required");
         return 0;
@@ -532,7 +458,7 @@ static int conf_parse_file(struct conf_parser *p) {
 
 int conf_load(const char *path, struct conf **ret_conf, char **ret_error) {
         _cleanup_(conf_freep) struct conf *c = NULL;
-        _cleanup_(conf_parser_done) struct conf_parser p = { .path = path };
+        _cleanup_(conf_parser_done) struct conf_parser p = { .in.path = path };
         int r;
 
         r = conf_new_default(&c);
@@ -542,7 +468,7 @@ int conf_load(const char *path, struct conf **ret_conf, char **ret_error) {
         }
         if (r < 0) {
                 if (ret_error)
-                        *ret_error = TAKE_PTR(p.error);
+                        *ret_error = TAKE_PTR(p.in.error);
                 return r;
         }
         *ret_conf = TAKE_PTR(c);
@@ -601,7 +527,7 @@ static int conf_token_mode(struct conf_parser *p, const struct stat *st, char **
         else
                 return 0;
         if (asprintf(ret_warning, "%s: the token file %s (mode %04o); chmod 0640 it (or 0600)",
-                     p->path, what, (unsigned) (st->st_mode & 07777)) < 0)
+                     p->in.path, what, (unsigned) (st->st_mode & 07777)) < 0)
                 *ret_warning = NULL;
         return 0;
 }
@@ -614,7 +540,7 @@ static int conf_token_read(struct conf_parser *p, char **ret_token, char **ret_w
         ssize_t n;
         int r;
 
-        fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        fd = open(p->in.path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return conf_fail_at(p, -errno, 0, "cannot open the token file: %s", strerror(errno));
         if (fstat(fd, &st) < 0)
@@ -659,10 +585,10 @@ int conf_load_token(const struct conf *c, char **ret_token, char **ret_error, ch
                 return -ENOKEY;
         }
         if (path) {
-                p.path = path;
+                p.in.path = path;
                 r = conf_token_read(&p, ret_token, ret_warning);
         }
         if (r < 0 && ret_error)
-                *ret_error = TAKE_PTR(p.error);
+                *ret_error = TAKE_PTR(p.in.error);
         return r;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Reads syncd's configuration file (conf.h has the rules). inih does the INI
- * syntax; this file cleans each line before inih sees it, counts the lines
- * (Debian builds inih without INI_HANDLER_LINENO), and checks every key
- * against settings_keys. Must never accept a value it has not checked, nor
- * keep going after the first error. */
+ * syntax; common/ini-file.c reads and counts the lines; this file judges each
+ * line before inih sees it and checks every key against settings_keys. Must
+ * never accept a value it has not checked, nor keep going after the first
+ * error. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -11,48 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
 #include "cleanup.h"
+#include "common/ini-file.h"
 #include "common/ini-line.h"
 #include "conf.h"
 
 /* One load: the file, where we are in it, the first error. */
 struct conf_parser {
-        const char *path;
-        FILE *file;
-        unsigned line;
-        char *buf;                      /* getline()'s */
-        size_t buf_size;
+        struct ini_file in;
         struct settings settings;
-        int r;                          /* 0, or the first error */
-        char *error;                    /* its message */
         unsigned seen[SETTINGS_KEYS_MAX];       /* the line each key was set on */
 };
 
-/* Keeps the first error only: "PATH:LINE: what" (no line when line is 0). */
-__attribute__((format(printf, 4, 5)))
-static int conf_fail_at(struct conf_parser *p, int r, unsigned line, const char *format, ...) {
-        _cleanup_free_ char *what = NULL;
-        va_list ap;
-        int n;
-
-        if (p->r < 0)
-                return p->r;
-        p->r = r;
-        va_start(ap, format);
-        n = vasprintf(&what, format, ap);
-        va_end(ap);
-        if (n < 0)
-                return what = NULL, p->r;
-        n = line > 0 ? asprintf(&p->error, "%s:%u: %s", p->path, line, what)
-                     : asprintf(&p->error, "%s: %s", p->path, what);
-        if (n < 0)
-                p->error = NULL;
-        return p->r;
-}
-
-#define conf_fail(p, ...) conf_fail_at((p), -EINVAL, (p)->line, __VA_ARGS__)
+#define conf_fail_at(p, ...) ini_file_fail_at(&(p)->in, __VA_ARGS__)
+#define conf_fail(p, ...) ini_file_fail(&(p)->in, __VA_ARGS__)
 
 /* ---- keys ---- */
 
@@ -107,7 +79,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
         const struct settings_key *k;
         size_t i;
 
-        if (p->r < 0)
+        if (p->in.r < 0)
                 return 0;
         if (!*section)
                 return conf_fail(p, "%s= comes before any [Section]", name), 0;
@@ -117,13 +89,14 @@ static int conf_handler(void *user, const char *section, const char *name, const
         i = (size_t) (k - settings_keys);
         if (p->seen[i] > 0)
                 return conf_fail(p, "%s= is already set on line %u", name, p->seen[i]), 0;
-        p->seen[i] = p->line;
+        p->seen[i] = p->in.line;
         return conf_set(p, k, value) >= 0;
 }
 
 /* ---- lines ---- */
 
-static int conf_check_syntax(struct conf_parser *p, const char *line) {
+static int conf_check_syntax(void *userdata, const char *line) {
+        struct conf_parser *p = userdata;
         const char *name = NULL;
         size_t n = 0;
 
@@ -143,75 +116,28 @@ static int conf_check_syntax(struct conf_parser *p, const char *line) {
         return conf_fail(p, "expected [Section], Key=Value or a comment");
 }
 
-static int conf_check_bytes(struct conf_parser *p, const char *line, size_t n) {
+static int conf_check_bytes(void *userdata, const char *line, size_t n) {
+        struct conf_parser *p = userdata;
+
         if (ini_line_has_control(line, n))
                 return conf_fail(p, "contains a control character");
         return 0;
 }
 
-/* inih's reader, fgets()-like: NULL at the end, on a read error, and after
- * the first error. */
-static char *conf_reader(char *str, int num, void *stream) {
-        struct conf_parser *p = stream;
-        char *line;
-        ssize_t n;
-
-        if (p->r < 0)
-                return NULL;
-        errno = 0;
-        n = getline(&p->buf, &p->buf_size, p->file);
-        if (n < 0) {
-                if (ferror(p->file))
-                        (void) conf_fail_at(p, errno > 0 ? -errno : -EIO, 0, "cannot read: %s",
-                                            strerror(errno > 0 ? errno : EIO));
-                return NULL;
-        }
-        p->line++;
-        line = p->buf;
-        if (p->line == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
-                line += 3;
-        if (conf_check_bytes(p, line, (size_t) n - (size_t) (line - p->buf)) < 0)
-                return NULL;
-        line = ini_line_clean(line);
-        if (conf_check_syntax(p, line) < 0)
-                return NULL;
-        if (num < 2 || strlen(line) > (size_t) num - 2) {
-                (void) conf_fail(p, "line is longer than %d characters", num - 2);
-                return NULL;
-        }
-        (void) snprintf(str, (size_t) num, "%s\n", line);
-        return str;
-}
-
 /* ---- loading ---- */
 
 static void conf_parser_done(struct conf_parser *p) {
-        if (p->file)
-                (void) fclose(p->file);
-        free(p->buf);
-        free(p->error);
+        ini_file_done(&p->in);
         settings_done(&p->settings);
 }
 
 int conf_load(const char *path, struct settings *ret, char **ret_error) {
-        _cleanup_(conf_parser_done) struct conf_parser p = { .path = path, .settings = SETTINGS_DEFAULT };
-        int r;
+        _cleanup_(conf_parser_done) struct conf_parser p = { .in.path = path, .settings = SETTINGS_DEFAULT };
+        int r = ini_file_parse(&p.in, conf_check_bytes, conf_check_syntax, conf_handler, &p);
 
-        p.file = fopen(path, "re");
-        if (!p.file)
-                r = conf_fail_at(&p, -errno, 0, "cannot open: %s", strerror(errno));
-        else {
-                r = ini_parse_stream(conf_reader, &p, conf_handler, &p);
-                if (p.r < 0)
-                        r = p.r;
-                else if (r == -2)
-                        r = conf_fail_at(&p, -ENOMEM, 0, "out of memory");
-                else if (r != 0)
-                        r = conf_fail_at(&p, -EINVAL, r > 0 ? (unsigned) r : 0, "syntax error");
-        }
         if (r < 0) {
                 if (ret_error)
-                        *ret_error = TAKE_PTR(p.error);
+                        *ret_error = TAKE_PTR(p.in.error);
                 return r;
         }
         *ret = p.settings;

@@ -11,7 +11,7 @@ SYNCD_TEST_LIBS = $(call pkglibs,libcurl)
 PROGRAMS += $(B)/server/syncd
 INSTALLED_PROGRAMS += $(B)/server/syncd
 
-$(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/common/ini-line.o $(B)/libcodec.a
+$(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/common/ini-file.o $(B)/common/ini-line.o $(B)/libcodec.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SYNCD_LIBS)
 
 # The suites drive the binary over HTTPS with libcurl (certificates from
@@ -40,7 +40,7 @@ $(B)/tests/server/test-observe: $(B)/tests/server/test-observe.o $(B)/tests/lib/
 
 # The configuration file: conf.c and settings.c on their own, then the binary
 # started with --config.
-$(B)/tests/server/test-conf: $(B)/tests/server/test-conf.o $(B)/server/conf.o $(B)/server/settings.o $(B)/common/ini-line.o \
+$(B)/tests/server/test-conf: $(B)/tests/server/test-conf.o $(B)/server/conf.o $(B)/server/settings.o $(B)/common/ini-file.o $(B)/common/ini-line.o \
 		$(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka inih) $(SYNCD_TEST_LIBS)
 
