@@ -22,11 +22,14 @@
 
 /* apply runs inside the transaction and sees every earlier member's writes;
  * < 0 fails the whole group. done runs once the outcome is known, before the
- * connection is resumed: result 0 after the COMMIT, < 0 after the ROLLBACK. */
+ * connection is resumed: result 0 after the COMMIT, < 0 after the ROLLBACK.
+ * account is the one the write changes: the transaction holds every member's
+ * account (store_account_lock, in one order) before the first apply. */
 struct group_write {
         int (*apply)(void *userdata);
         void (*done)(void *userdata, int result);
         void *userdata;
+        const char *account;
 };
 
 /* Told of every transaction once it ended: its members, how long BEGIN to

@@ -302,7 +302,7 @@ static void sync_push_committed(void *userdata, int result) {
 
 static int sync_push_answer(struct sync_push *p, struct reply *ret) {
         if (p->result < 0)              /* logged once for the whole group, by the loop */
-                return reply_error(ret, 500, "internal", "internal error: %s", strerror(-p->result));
+                return reply_failure(ret, p->result);
         reply_clear(ret);
         ret->status = 200;
         ret->body = TAKE_PTR(p->body);
@@ -331,7 +331,7 @@ int sync_push_handle(void *userdata, struct http_request *req, struct reply *ret
         if (r != 0)
                 return r < 0 ? r : 0;
         r = group_join(s->group, req->connection,
-                       &(struct group_write) { sync_push_apply, sync_push_committed, p });
+                       &(struct group_write) { sync_push_apply, sync_push_committed, p, p->account });
         if (r < 0)
                 return r;
         p->joined = true;

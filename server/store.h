@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* syncd's SQLite store: per account, the newest record of every (key,
+/* syncd's store, on SQLite (a file, the default) or on PostgreSQL (a
+ * --db that is a libpq URI, store-pg.c; nothing above this header knows
+ * which): per account, the newest record of every (key,
  * family), the account's change sequence, the stored first responses of
- * idempotent pushes, and the device registry. WAL, synchronous=FULL: a commit
- * is on disk when it returns, so syncd answers only after store_commit().
+ * idempotent pushes, and the device registry. SQLite runs WAL,
+ * synchronous=FULL: a commit is on disk when it returns, so syncd answers
+ * only after store_commit(). On PostgreSQL every operation may fail
+ * -ENOTCONN: the server is unreachable (answer 503 and retry later; the
+ * store reconnects by itself, with backoff).
  * Every query is keyed by account; nothing here crosses accounts. Knows no
  * HTTP and no JSON beyond storing texts it is given. */
 #pragma once
@@ -19,10 +24,16 @@
 
 struct store;
 
-/* Opens or creates the database. A file of a newer schema (-EPROTONOSUPPORT),
+/* Opens or creates the database: a PostgreSQL database when path starts
+ * with postgresql:// or postgres:// (a libpq URI, its query parameters
+ * included), else an SQLite file. A file of a newer schema (-EPROTONOSUPPORT),
  * one that fails PRAGMA quick_check (-EUCLEAN), or one SQLite cannot use is
  * refused, with SQLite's own words in *ret_error (malloc'd; see
- * common/errmsg.h); the checks run before anything is written to the file. */
+ * common/errmsg.h); the checks run before anything is written to the file.
+ * PostgreSQL: the tables are made on first use (under an advisory lock, so
+ * several syncd may start at once); a database whose schema_version is newer
+ * is refused (-EPROTONOSUPPORT), one out of reach at start is -ENOTCONN with
+ * libpq's words. */
 int store_open(const char *path, struct store **ret, char **ret_error);
 /* Counts SQLite's error reports into *counter from now on (SQLite's error
  * log: a failed statement, and for an I/O error also the system call, so one
@@ -39,6 +50,12 @@ struct store *store_free(struct store *s);
 const uint8_t *store_secret(const struct store *s);
 
 int store_begin(struct store *s);
+/* Inside a transaction, before reading what a write of the account is
+ * arbitrated against: holds the account against every other writer until
+ * the transaction ends (PostgreSQL: its row, SELECT ... FOR UPDATE; SQLite's
+ * BEGIN IMMEDIATE already holds the whole file). Take several accounts in
+ * one order (group.c sorts them), or two syncd may deadlock. */
+int store_account_lock(struct store *s, const char *account);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
 

@@ -528,7 +528,7 @@ static void syncd_commit(struct syncd *d) {
         if (group_empty(d->group))
                 return;
         r = group_commit(d->group);
-        if (r < 0)
+        if (r < 0 && r != -ENOTCONN)    /* a database out of reach: the store said so once */
                 log_msg("group commit failed: %s; its pushes and device PUTs are answered 500, nothing stored",
                         strerror(-r));
         (void) http_run(d->http);       /* only a run sees the connections resumed outside one */
