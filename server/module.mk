@@ -19,9 +19,14 @@ $(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/common/ini-line.o $(B
 TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile \
 	$(B)/tests/server/test-observe $(B)/tests/server/test-conf $(B)/tests/server/test-reload \
 	$(B)/tests/server/test-backup
-# test-syncd once more with every syncd on PostgreSQL (tests/server/pg-harness).
-TESTS += tests/server/test-syncd-pg.sh
+# test-syncd once more with every syncd on PostgreSQL (tests/server/pg-harness),
+# and two syncd on one PostgreSQL database (test-instances-pg.sh).
+TESTS += tests/server/test-syncd-pg.sh tests/server/test-instances-pg.sh
 tests/server/test-syncd-pg.sh: $(B)/tests/server/test-syncd
+tests/server/test-instances-pg.sh: $(B)/tests/server/test-instances
+
+$(B)/tests/server/test-instances: $(B)/tests/server/test-instances.o $(B)/tests/lib/harness.o | $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson) $(SYNCD_TEST_LIBS)
 BENCHES += $(B)/tests/server/bench-syncd
 
 $(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd

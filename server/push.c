@@ -37,8 +37,11 @@ struct sync_push {
         uint64_t now_ms;
         unsigned applied, stale, rejected;
         char *body;                     /* the answer, once applied */
+        unsigned status;                /* its status */
         int result;                     /* the group's outcome */
         bool joined;
+        bool replay;                    /* body is the stored answer another syncd gave first */
+        bool reused;                    /* another syncd stored an answer of another body under the key */
 };
 
 /* After the 400s and the 409, which cost nothing: only a push that would be
@@ -240,8 +243,32 @@ static int sync_push_one(struct sync_push *p, const cJSON *j, cJSON *results) {
         return sync_push_apply_one(p, &rec, res);
 }
 
-/* Inside the group's transaction: every record, the cursor, the stored
- * response. */
+/* 1 when the key's answer was stored since the replay check: by another
+ * syncd on the same database (the claim of this one kept out its own
+ * duplicates), which holds the account until its COMMIT. Its answer is then
+ * this one's, as a replay. */
+static int sync_push_stored_meanwhile(struct sync_push *p) {
+        uint8_t stored[STORE_DIGEST_SIZE];
+        char *body = NULL;
+        unsigned status;
+        int r;
+
+        r = store_idem_get(p->s->store, p->account, idempotency_claim_key(p->claim),
+                           p->now_ms - IDEMPOTENCY_TTL_MS, stored, &status, &body);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        p->reused = memcmp(stored, p->digest, STORE_DIGEST_SIZE) != 0;
+        p->replay = !p->reused;
+        free(p->body);
+        p->body = body;
+        p->status = status;
+        return 1;
+}
+
+/* Inside the group's transaction, its accounts held: every record, the
+ * cursor, the stored response. */
 static int sync_push_apply(void *userdata) {
         _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
         _cleanup_(freep) char *body = NULL;
@@ -255,6 +282,9 @@ static int sync_push_apply(void *userdata) {
                 return -ENOMEM;
         p->now_ms = now_ms(CLOCK_REALTIME);
         p->applied = p->stale = p->rejected = 0;
+        r = sync_push_stored_meanwhile(p);
+        if (r != 0)
+                return r < 0 ? r : 0;
         cJSON_ArrayForEach(j, p->records) {
                 r = sync_push_one(p, j, results);
                 if (r < 0)
@@ -281,6 +311,7 @@ static int sync_push_apply(void *userdata) {
                 return r;
         free(p->body);
         p->body = TAKE_PTR(body);
+        p->status = 200;
         return 0;
 }
 
@@ -303,9 +334,13 @@ static void sync_push_committed(void *userdata, int result) {
 static int sync_push_answer(struct sync_push *p, struct reply *ret) {
         if (p->result < 0)              /* logged once for the whole group, by the loop */
                 return reply_failure(ret, p->result);
+        if (p->reused)
+                return reply_error(ret, 422, "idempotency_key_reused",
+                                   "this Idempotency-Key was used for another body");
         reply_clear(ret);
-        ret->status = 200;
+        ret->status = p->status;
         ret->body = TAKE_PTR(p->body);
+        ret->replay = p->replay;
         return 0;
 }
 

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* Two syncd on one PostgreSQL database (SYNCD_TEST_PG, from
+ * tests/server/pg-harness; without it the suite skips, exit 77), each with
+ * its own certificate and port, seen by a client as one server: a push
+ * answered by A is replayed by B, a cursor of A is valid on B, and the same
+ * push sent to A and B at once is applied once, the other answer being its
+ * replay (or 409 while it is in progress). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "tests/lib/harness.h"
+
+#define DEV_HDR "Device-Id: 00a1b2c3d4e5f607"
+#define ROUNDS 24
+
+static struct harness_syncd A, B;
+
+static uint64_t wall_ms(void) {
+        struct timeval tv;
+
+        gettimeofday(&tv, NULL);
+        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
+}
+
+static void new_uuid(char buf[static 37]) {
+        static unsigned n;
+        unsigned char b[16];
+        FILE *f = fopen("/dev/urandom", "re");
+
+        assert_non_null(f);
+        assert_int_equal(fread(b, 1, 16, f), 16);
+        fclose(f);
+        b[0] ^= (unsigned char) n++;
+        snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* A push of one eq.custom record stamped ms (malloc'd). */
+static char *push_body(uint64_t ms) {
+        char *s;
+
+        assert_true(asprintf(&s, "{\"schema\": 1, \"records\": [{\"key\": \"eq.custom\", \"family\": \"standard\", "
+                             "\"stamp\": {\"ms\": %llu, \"c\": 0, \"origin\": \"00a1b2c3d4e5f607\"}, "
+                             "\"derived\": false, \"value\": {\"bands_db\": [0, 1.5, -2, 0, 3]}}]}",
+                             (unsigned long long) ms) > 0);
+        return s;
+}
+
+static CURL *push_easy(const struct harness_syncd *s, const char *key, const char *body, struct harness_resp *r,
+                       char hdr[static 80]) {
+        snprintf(hdr, 80, "Idempotency-Key: %.36s", key);
+        return harness_easy(s, "POST", "/v1/sync/push", HARNESS_TOKEN_A, body,
+                            (const char *[]) { hdr, DEV_HDR, NULL }, r);
+}
+
+static cJSON *get_ok(const struct harness_syncd *s, const char *method, const char *path, const char *body) {
+        struct harness_resp r;
+        cJSON *j;
+
+        assert_int_equal(harness_request(s, method, path, HARNESS_TOKEN_A, body, NULL, &r), 0);
+        if (r.status != 200)
+                fprintf(stderr, "%s %s: %ld %s\n", method, path, r.status, r.body ?: "");
+        assert_int_equal(r.status, 200);
+        j = cJSON_Parse(r.body);
+        assert_non_null(j);
+        harness_resp_clear(&r);
+        return j;
+}
+
+/* The account's sequence number in a cursor (its first 16 hex digits). */
+static uint64_t seq_of(const struct harness_syncd *s) {
+        cJSON *j = get_ok(s, "GET", "/v1/sync/status", NULL);
+        char hex[17];
+
+        snprintf(hex, sizeof(hex), "%.16s", cJSON_GetObjectItem(j, "cursor")->valuestring);
+        cJSON_Delete(j);
+        return strtoull(hex, NULL, 16);
+}
+
+static bool is_replay(const struct harness_resp *r) {
+        char buf[16];
+
+        return harness_header(r, "Idempotent-Replay", buf, sizeof(buf)) && strcmp(buf, "true") == 0;
+}
+
+static void perform(CURL *e, struct harness_resp *r) {
+        assert_int_equal(curl_easy_perform(e), CURLE_OK);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+        harness_easy_free(e);
+}
+
+static void test_replay_and_cursor_across(void **state) {
+        struct harness_resp ra, rb;
+        char key[37], hdr[80], *body = push_body(wall_ms() - 1000), path[160];
+        cJSON *j, *status;
+
+        (void) state;
+        new_uuid(key);
+        perform(push_easy(&A, key, body, &ra, hdr), &ra);
+        assert_int_equal(ra.status, 200);
+        assert_non_null(strstr(ra.body, "\"applied\""));
+        assert_false(is_replay(&ra));
+        perform(push_easy(&B, key, body, &rb, hdr), &rb);
+        assert_int_equal(rb.status, 200);
+        assert_true(is_replay(&rb));
+        assert_string_equal(ra.body, rb.body);
+        /* A's cursor, from its answer, pulls on B */
+        j = cJSON_Parse(ra.body);
+        snprintf(path, sizeof(path), "{\"cursor\": \"%s\", \"limit\": 10}",
+                 cJSON_GetObjectItem(j, "cursor")->valuestring);
+        cJSON_Delete(j);
+        j = get_ok(&B, "POST", "/v1/sync/pull", path);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "records")), 0);
+        cJSON_Delete(j);
+        status = get_ok(&B, "GET", "/v1/sync/status", NULL);
+        assert_int_equal(seq_of(&A), seq_of(&B));
+        cJSON_Delete(status);
+        harness_resp_clear(&ra);
+        harness_resp_clear(&rb);
+        free(body);
+}
+
+/* One push sent to both at once, ROUNDS times: each applied once. */
+static void test_same_push_at_once(void **state) {
+        uint64_t seq0 = seq_of(&A), ms = wall_ms() - 500;
+        unsigned replays = 0, conflicts = 0;
+        CURLM *m = curl_multi_init();
+
+        (void) state;
+        for (int round = 0; round < ROUNDS; round++) {
+                struct harness_resp r[2];
+                char key[37], hdr[2][80], *body = push_body(ms + (uint64_t) round);
+                CURL *e[2];
+                uint64_t deadline = harness_now_ms() + 30000;
+                int running = 1, fresh = 0;
+
+                new_uuid(key);
+                e[0] = push_easy(&A, key, body, &r[0], hdr[0]);
+                e[1] = push_easy(&B, key, body, &r[1], hdr[1]);
+                curl_multi_add_handle(m, e[0]);
+                curl_multi_add_handle(m, e[1]);
+                while (running && harness_now_ms() < deadline) {
+                        curl_multi_perform(m, &running);
+                        if (running)
+                                curl_multi_poll(m, NULL, 0, 50, NULL);
+                }
+                assert_int_equal(running, 0);
+                for (int i = 0; i < 2; i++) {
+                        curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &r[i].status);
+                        curl_multi_remove_handle(m, e[i]);
+                        harness_easy_free(e[i]);
+                        if (r[i].status == 409) {
+                                conflicts++;
+                                continue;
+                        }
+                        assert_int_equal(r[i].status, 200);
+                        if (is_replay(&r[i]))
+                                replays++;
+                        else
+                                fresh++;
+                }
+                assert_int_equal(fresh, 1);
+                if (r[0].status == 200 && r[1].status == 200)
+                        assert_string_equal(r[0].body, r[1].body);
+                harness_resp_clear(&r[0]);
+                harness_resp_clear(&r[1]);
+                free(body);
+        }
+        curl_multi_cleanup(m);
+        assert_int_equal(seq_of(&B), seq0 + ROUNDS);    /* each round's record applied once */
+        printf("instances: %d pushes sent to two syncd at once: %u replayed, %u answered 409\n", ROUNDS,
+               replays, conflicts);
+}
+
+static int setup(void **state) {
+        (void) state;
+        if (!harness_pg()) {
+                printf("test-instances: needs SYNCD_TEST_PG (tests/server/pg-harness run ...)\n");
+                exit(77);
+        }
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (harness_dir(&A) < 0 || harness_dir(&B) < 0)
+                return -1;
+        memcpy(B.db, A.db, sizeof(B.db));       /* one database */
+        if (harness_start(&A, false, NULL) < 0 || harness_start(&B, false, NULL) < 0) {
+                fprintf(stderr, "cannot start syncd\n");
+                return -1;
+        }
+        return 0;
+}
+
+static int teardown(void **state) {
+        int r = 0;
+
+        (void) state;
+        r |= harness_stop(&A);
+        r |= harness_stop(&B);
+        harness_cleanup(&A);
+        harness_cleanup(&B);
+        curl_global_cleanup();
+        return r == 0 ? 0 : -1;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_replay_and_cursor_across),
+                cmocka_unit_test(test_same_push_at_once),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
