@@ -729,6 +729,9 @@ static int syncd_backup(const char *db, const char *dest) {
         struct backup_stats s;
         int r;
 
+        if (strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0)
+                return log_msg("--backup copies SQLite files; a PostgreSQL database is backed up with pg_dump "
+                               "(docs/operations.md)"), 1;
         r = backup_run(db, dest, &s, &error);
         if (r < 0)
                 return log_msg("backup of %s failed: %s", db, error ?: strerror(-r)), 1;

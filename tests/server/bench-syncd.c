@@ -10,7 +10,9 @@
  * disk's fdatasync latency, while N clients share each fdatasync. Every
  * figure is given with the database on the test directory's disk and on
  * tmpfs (/dev/shm, where fdatasync is free), the second showing what the
- * server itself costs. Prints figures; asserts nothing about them. */
+ * server itself costs; under SYNCD_TEST_PG (bench-syncd-pg.sh) every figure
+ * once more with the database on that PostgreSQL server. Prints figures;
+ * asserts nothing about them. */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +30,7 @@
 #define CONCURRENT_PUSHES 8000        /* per figure, after each connection's warm-up push */
 static const unsigned CONNECTIONS[] = { 16, 64 };
 #define ROUNDS 30
+#define BENCH_PG "postgresql"           /* bench_run: the database harness_dir made under SYNCD_TEST_PG */
 
 static uint64_t wall_ms(void) {
         struct timeval tv;
@@ -332,24 +335,27 @@ static void bench_fdatasync(const char *dir) {
         unlink(path);
 }
 
-/* One server, its database at db (NULL: on disk in its directory). */
+/* One server, its database at db (NULL: on disk in its directory;
+ * BENCH_PG: the PostgreSQL database harness_dir made under SYNCD_TEST_PG). */
 static int bench_run(const char *db, bool longpoll) {
         struct harness_syncd s;
         int r;
 
         if (harness_dir(&s) < 0)
                 return -1;
-        if (db)
+        if (db && strcmp(db, BENCH_PG) != 0)
                 snprintf(s.db, sizeof(s.db), "%s", db);
-        else
+        else if (!db) {
+                s.db[0] = '\0';
                 bench_fdatasync(s.dir);
+        }
         /* thousands of pushes a second from one account: no rate limit here */
         if (harness_start(&s, false, (const char *const[]) { "--max-pushes-per-minute", "0", NULL }) < 0) {
                 fprintf(stderr, "bench-syncd: cannot start syncd\n");
                 harness_cleanup(&s);
                 return -1;
         }
-        printf("== database %s\n", db ? db : "on disk (the test directory)");
+        printf("== database %s\n", s.db[0] ? s.db : "on disk (the test directory)");
         r = bench_pushes(&s);
         for (size_t i = 0; r == 0 && i < sizeof(CONNECTIONS) / sizeof(CONNECTIONS[0]); i++)
                 r = bench_concurrent(&s, CONNECTIONS[i]);
@@ -376,6 +382,8 @@ int main(void) {
                 }
                 rmdir(shm);
         }
+        if (r == 0 && harness_pg())
+                r = bench_run(BENCH_PG, true);
         curl_global_cleanup();
         return r < 0 ? 1 : 0;
 }
