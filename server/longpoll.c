@@ -220,6 +220,14 @@ void longpoll_wake(struct longpoll *lp, const char *account) {
                 }
 }
 
+void longpoll_wake_all(struct longpoll *lp) {
+        for (struct longpoll_waiter *w = lp->head; w; w = w->next)
+                if (w->state == LONGPOLL_WAITING && w->account) {
+                        longpoll_resume(lp, w, LONGPOLL_CHANGED);
+                        lp->counters->waits_woken++;
+                }
+}
+
 void longpoll_expire(struct longpoll *lp, uint64_t now_ms) {
         for (struct longpoll_waiter *w = lp->head; w; w = w->next)
                 if (w->state == LONGPOLL_WAITING && w->deadline_ms <= now_ms)

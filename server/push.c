@@ -290,6 +290,8 @@ static int sync_push_apply(void *userdata) {
                 if (r < 0)
                         return r;
         }
+        if (p->applied > 0 && (r = store_notify(p->s->store, p->account)) < 0)   /* the other syncd's long polls */
+                return r;
         r = store_seq(p->s->store, p->account, &seq);
         if (r >= 0)
                 r = sync_cursor_json(p->s, p->account, seq, root);

@@ -29,6 +29,7 @@
 #define STORE_PG_CONNECT_TIMEOUT "5"    /* seconds; the URI's own connect_timeout wins */
 #define STORE_PG_SCHEMA_LOCK "7163011"  /* pg_advisory_xact_lock key: one syncd at a time makes the schema */
 #define STORE_PG_ARGS_MAX 8
+#define STORE_PG_CHANNEL "syncd_changes"        /* NOTIFY payload: the account a transaction changed */
 
 enum store_pg_query {
         P_BEGIN,
@@ -49,6 +50,7 @@ enum store_pg_query {
         P_DEVICE_PUT,
         P_DEVICES_TRIM,
         P_DEVICES_LIST,
+        P_NOTIFY,
         _P_MAX,
 };
 
@@ -85,6 +87,8 @@ static const char *const store_pg_sql[_P_MAX] = {
                            "WHERE account = $1 AND id <> $2 ORDER BY (json::jsonb -> 'last_seen_ms') DESC NULLS LAST, "
                            "id DESC OFFSET $3)",
         [P_DEVICES_LIST] = "SELECT id, json FROM devices WHERE account = $1 AND id > $2 ORDER BY id LIMIT $3",
+        /* sent at COMMIT; the same account twice in one transaction is sent once */
+        [P_NOTIFY] = "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)",
 };
 
 /* Text columns compare bytewise (COLLATE "C"), as SQLite's do: device ids
@@ -108,6 +112,8 @@ static const char store_pg_schema[] =
 struct store_pg {
         char *uri;
         PGconn *conn;                   /* NULL while the server is unreachable */
+        PGconn *listen;                 /* LISTENs to the other syncd; NULL while down */
+        uint64_t listen_retry_at_ms, listen_backoff_ms;
         bool in_tx;                     /* between BEGIN and COMMIT or ROLLBACK */
         uint64_t *errors;               /* failed statements, for the metrics */
         uint64_t down_since_ms, retry_at_ms, backoff_ms;
@@ -151,6 +157,7 @@ struct store_pg *store_pg_free(struct store_pg *p) {
         if (!p)
                 return NULL;
         PQfinish(p->conn);
+        PQfinish(p->listen);
         free(p->uri);
         free(p);
         return NULL;
@@ -184,10 +191,18 @@ static int store_pg_prepare(PGconn *conn, char **ret_error) {
         return 0;
 }
 
-/* A new connection, or -ENOTCONN and libpq's words. */
-static int store_pg_connect(const char *uri, PGconn **ret, char **ret_error) {
-        static const char *const keys[] = { "connect_timeout", "dbname", NULL };
-        const char *values[] = { STORE_PG_CONNECT_TIMEOUT, uri, NULL };
+/* libpq prints the server's notices on stderr; what matters of them (a
+ * connection terminated) comes back as an error and is logged once. */
+static void store_pg_notice(void *userdata, const char *message) {
+        (void) userdata;
+        (void) message;
+}
+
+/* A new connection, or -ENOTCONN and libpq's words. Named for
+ * pg_stat_activity: "syncd", or "syncd listen" for the one that LISTENs. */
+static int store_pg_connect_as(const char *uri, const char *name, PGconn **ret, char **ret_error) {
+        static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+        const char *values[] = { STORE_PG_CONNECT_TIMEOUT, name, uri, NULL };
         PGconn *conn = PQconnectdbParams(keys, values, 1);
         char buf[512];
         int r;
@@ -200,8 +215,13 @@ static int store_pg_connect(const char *uri, PGconn **ret, char **ret_error) {
                 PQfinish(conn);
                 return r;
         }
+        (void) PQsetNoticeProcessor(conn, store_pg_notice, NULL);
         *ret = conn;
         return 0;
+}
+
+static int store_pg_connect(const char *uri, PGconn **ret, char **ret_error) {
+        return store_pg_connect_as(uri, "syncd", ret, ret_error);
 }
 
 /* The connection is gone: said once, then retried with backoff. */
@@ -430,26 +450,6 @@ static int store_pg_load_secret(struct store_pg *p, char **ret_error) {
                 return errmsg_setf(ret_error, -EIO, "cannot read or make the cursor secret: %s",
                                    store_pg_message(PQerrorMessage(p->conn), buf, sizeof(buf)));
         memcpy(p->secret, PQgetvalue(res, 0, 0), CURSOR_SECRET_SIZE);
-        return 0;
-}
-
-int store_pg_open(const char *uri, uint64_t *errors, struct store_pg **ret, char **ret_error) {
-        _cleanup_(store_pg_freep) struct store_pg *p = calloc(1, sizeof(*p));
-        int r;
-
-        if (!p || !(p->uri = strdup(uri)))
-                return errmsg_setf(ret_error, -ENOMEM, "out of memory");
-        p->errors = errors;
-        r = store_pg_connect(uri, &p->conn, ret_error);
-        if (r >= 0)
-                r = store_pg_make_schema(p->conn, ret_error);
-        if (r >= 0)
-                r = store_pg_prepare(p->conn, ret_error);
-        if (r >= 0)
-                r = store_pg_load_secret(p, ret_error);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(p);
         return 0;
 }
 
@@ -703,4 +703,103 @@ int store_pg_devices_list(struct store_pg *p, const char *account, const char *a
         for (int i = 0; r >= 0 && i < PQntuples(res); i++)
                 r = fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), userdata);
         return r < 0 ? r : 0;
+}
+
+int store_pg_notify(struct store_pg *p, const char *account) {
+        struct store_pg_args a = {};
+
+        store_pg_arg_text(&a, account);
+        return store_pg_run_done(p, P_NOTIFY, &a);
+}
+
+/* The connection that LISTENs, made anew. */
+static int store_pg_listen_start(struct store_pg *p, char **ret_error) {
+        int r;
+
+        r = store_pg_connect_as(p->uri, "syncd listen", &p->listen, ret_error);
+        if (r >= 0 && (r = store_pg_simple(p->listen, "LISTEN " STORE_PG_CHANNEL, ret_error)) < 0)
+                p->listen = (PQfinish(p->listen), NULL);
+        return r;
+}
+
+static void store_pg_listen_lost(struct store_pg *p, uint64_t now_ms) {
+        char buf[512];
+
+        log_msg("database notifications lost (%s); long polls wait for other syncd's pushes until it is back",
+                store_pg_message(PQerrorMessage(p->listen), buf, sizeof(buf)));
+        PQfinish(p->listen);
+        p->listen = NULL;
+        p->listen_backoff_ms = STORE_PG_BACKOFF_MIN_MS;
+        p->listen_retry_at_ms = now_ms;
+}
+
+int store_pg_changes_fd(const struct store_pg *p) {
+        return p->listen ? PQsocket(p->listen) : -1;
+}
+
+int store_pg_changes_timeout_ms(const struct store_pg *p, uint64_t now_ms) {
+        if (p->listen)
+                return -1;
+        return p->listen_retry_at_ms > now_ms ? (int) (p->listen_retry_at_ms - now_ms) : 0;
+}
+
+/* Without the connection: another try when due; back, it calls fn(NULL),
+ * since any account may have changed while nobody listened. */
+static void store_pg_listen_retry(struct store_pg *p, uint64_t now_ms, store_change_fn fn, void *userdata) {
+        _cleanup_(freep) char *error = NULL;
+
+        if (now_ms < p->listen_retry_at_ms)
+                return;
+        if (store_pg_listen_start(p, &error) < 0) {
+                p->listen_retry_at_ms = now_ms + p->listen_backoff_ms;
+                p->listen_backoff_ms = p->listen_backoff_ms * 2 < STORE_PG_BACKOFF_MAX_MS ?
+                        p->listen_backoff_ms * 2 : STORE_PG_BACKOFF_MAX_MS;
+                return;
+        }
+        log_msg("database notifications back; waking every parked long poll");
+        fn(NULL, userdata);
+}
+
+/* The notifications that arrived; our own transactions' are skipped (their
+ * long polls were woken after the COMMIT). libpq's sockets are non-blocking:
+ * this never waits. */
+void store_pg_changes_process(struct store_pg *p, uint64_t now_ms, store_change_fn fn, void *userdata) {
+        int own = p->conn ? PQbackendPID(p->conn) : 0;
+        PGnotify *n;
+
+        if (!p->listen) {
+                store_pg_listen_retry(p, now_ms, fn, userdata);
+                return;
+        }
+        if (!PQconsumeInput(p->listen) || PQstatus(p->listen) != CONNECTION_OK) {
+                store_pg_listen_lost(p, now_ms);
+                return;
+        }
+        while ((n = PQnotifies(p->listen))) {
+                if (n->be_pid != own)
+                        fn(n->extra, userdata);
+                PQfreemem(n);
+        }
+}
+
+int store_pg_open(const char *uri, uint64_t *errors, struct store_pg **ret, char **ret_error) {
+        _cleanup_(store_pg_freep) struct store_pg *p = calloc(1, sizeof(*p));
+        int r;
+
+        if (!p || !(p->uri = strdup(uri)))
+                return errmsg_setf(ret_error, -ENOMEM, "out of memory");
+        p->errors = errors;
+        r = store_pg_connect(uri, &p->conn, ret_error);
+        if (r >= 0)
+                r = store_pg_make_schema(p->conn, ret_error);
+        if (r >= 0)
+                r = store_pg_prepare(p->conn, ret_error);
+        if (r >= 0)
+                r = store_pg_load_secret(p, ret_error);
+        if (r >= 0)
+                r = store_pg_listen_start(p, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
 }

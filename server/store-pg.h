@@ -48,3 +48,8 @@ int store_pg_device_put(struct store_pg *p, const char *account, const char *id,
 int store_pg_devices_trim(struct store_pg *p, const char *account, const char *keep_id, unsigned max);
 int store_pg_devices_list(struct store_pg *p, const char *account, const char *after, unsigned limit,
                           store_device_fn fn, void *userdata);
+
+int store_pg_notify(struct store_pg *p, const char *account);
+int store_pg_changes_fd(const struct store_pg *p);
+int store_pg_changes_timeout_ms(const struct store_pg *p, uint64_t now_ms);
+void store_pg_changes_process(struct store_pg *p, uint64_t now_ms, store_change_fn fn, void *userdata);

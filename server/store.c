@@ -695,3 +695,20 @@ int store_devices_list(struct store *s, const char *account, const char *after, 
                 return r;
         return rc == SQLITE_DONE ? 0 : store_errno(rc) ?: -EIO;
 }
+
+int store_notify(struct store *s, const char *account) {
+        return s->pg ? store_pg_notify(s->pg, account) : 0;
+}
+
+int store_changes_fd(const struct store *s) {
+        return s->pg ? store_pg_changes_fd(s->pg) : -1;
+}
+
+int store_changes_timeout_ms(const struct store *s, uint64_t now_ms) {
+        return s->pg ? store_pg_changes_timeout_ms(s->pg, now_ms) : -1;
+}
+
+void store_changes_process(struct store *s, uint64_t now_ms, store_change_fn fn, void *userdata) {
+        if (s->pg)
+                store_pg_changes_process(s->pg, now_ms, fn, userdata);
+}

@@ -98,3 +98,19 @@ int store_devices_trim(struct store *s, const char *account, const char *keep_id
 typedef int (*store_device_fn)(const char *id, const char *json, void *userdata);
 int store_devices_list(struct store *s, const char *account, const char *after, unsigned limit,
                        store_device_fn fn, void *userdata);
+
+/* The other syncd on the same database (PostgreSQL; on SQLite there are
+ * none: -1, -1, nothing). A change is only a hint that the account's
+ * sequence moved: whoever is woken reads it again. */
+typedef void (*store_change_fn)(const char *account, void *userdata);
+/* In a write transaction: tells the other syncd, at its COMMIT, that the
+ * account changed (once per account and transaction). */
+int store_notify(struct store *s, const char *account);
+/* The descriptor to poll for their changes, or -1 (none, or that
+ * connection is down: then store_changes_timeout_ms says when to retry). */
+int store_changes_fd(const struct store *s);
+int store_changes_timeout_ms(const struct store *s, uint64_t now_ms);
+/* Calls fn for each account another syncd changed, or once with NULL when
+ * any may have (the connection came back after a gap); reconnects when due.
+ * Never waits. */
+void store_changes_process(struct store *s, uint64_t now_ms, store_change_fn fn, void *userdata);

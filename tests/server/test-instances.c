@@ -4,7 +4,8 @@
  * its own certificate and port, seen by a client as one server: a push
  * answered by A is replayed by B, a cursor of A is valid on B, and the same
  * push sent to A and B at once is applied once, the other answer being its
- * replay (or 409 while it is in progress). */
+ * replay (or 409 while it is in progress), a push on A wakes a long poll
+ * parked on B, and B's LISTEN connection cut wakes every long poll on B. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -182,6 +183,109 @@ static void test_same_push_at_once(void **state) {
                replays, conflicts);
 }
 
+/* A long poll parked on s (a round trip after it on another connection:
+ * it is parked by then), for cursor, 25 s: only a wake-up answers it 200
+ * before curl's own 30 s. */
+static CURL *wait_parked(CURLM *m, const struct harness_syncd *s, const char *cursor, struct harness_resp *r) {
+        char path[160];
+        CURL *e;
+        int running;
+
+        snprintf(path, sizeof(path), "/v1/sync/wait?cursor=%s&timeout=25", cursor);
+        e = harness_easy(s, "GET", path, HARNESS_TOKEN_A, NULL, NULL, r);
+        curl_multi_add_handle(m, e);
+        for (uint64_t deadline = harness_now_ms() + 10000; harness_now_ms() < deadline;) {
+                long n = 0;
+
+                curl_multi_perform(m, &running);
+                curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &n);
+                if (n > 0)
+                        break;
+                curl_multi_poll(m, NULL, 0, 20, NULL);
+        }
+        cJSON_Delete(get_ok(s, "GET", "/v1/sync/status", NULL));
+        return e;
+}
+
+/* Drives m until e ends (under curl's deadline); its status. */
+static long wait_answer(CURLM *m, CURL *e, struct harness_resp *r) {
+        int running = 1;
+        CURLMsg *msg;
+        int left;
+
+        for (bool done = false; !done && running;) {
+                curl_multi_perform(m, &running);
+                while ((msg = curl_multi_info_read(m, &left)))
+                        done |= msg->msg == CURLMSG_DONE && msg->easy_handle == e;
+                if (!done && running)
+                        curl_multi_poll(m, NULL, 0, 50, NULL);
+        }
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_multi_remove_handle(m, e);
+        harness_easy_free(e);
+        return r->status;
+}
+
+static char *cursor_of(const struct harness_syncd *s) {
+        cJSON *j = get_ok(s, "GET", "/v1/sync/status", NULL);
+        char *c = strdup(cJSON_GetObjectItem(j, "cursor")->valuestring);
+
+        cJSON_Delete(j);
+        return c;
+}
+
+/* A push on A wakes a long poll parked on B (LISTEN/NOTIFY). */
+static void test_wake_across(void **state) {
+        CURLM *m = curl_multi_init();
+        struct harness_resp w, r;
+        char *cursor = cursor_of(&B), key[37], hdr[80], *body = push_body(wall_ms());
+        uint64_t t0;
+        CURL *e;
+        cJSON *j, *jr;
+
+        (void) state;
+        e = wait_parked(m, &B, cursor, &w);
+        new_uuid(key);
+        t0 = harness_now_ms();
+        perform(push_easy(&A, key, body, &r, hdr), &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(wait_answer(m, e, &w), 200);
+        printf("FIGURE long poll on B woken by a push on A: %llu ms from the push sent to the wait answered\n",
+               (unsigned long long) (harness_now_ms() - t0));
+        j = cJSON_Parse(w.body);                /* the cursor after the push */
+        jr = cJSON_Parse(r.body);
+        assert_non_null(j);
+        assert_non_null(jr);
+        assert_string_equal(cJSON_GetObjectItem(j, "cursor")->valuestring,
+                            cJSON_GetObjectItem(jr, "cursor")->valuestring);
+        cJSON_Delete(j);
+        cJSON_Delete(jr);
+        harness_resp_clear(&w);
+        harness_resp_clear(&r);
+        curl_multi_cleanup(m);
+        free(cursor);
+        free(body);
+}
+
+/* B's LISTEN connection cut by the server: when it is back, every long
+ * poll parked on B is woken (changes may have been missed meanwhile). */
+static void test_wake_after_listen_lost(void **state) {
+        CURLM *m = curl_multi_init();
+        struct harness_resp w;
+        char *cursor = cursor_of(&B), cmd[512];
+        CURL *e;
+
+        (void) state;
+        e = wait_parked(m, &B, cursor, &w);
+        snprintf(cmd, sizeof(cmd), "psql -q -h '%s' -U syncd -d postgres -Atc \"SELECT count(pg_terminate_backend(pid)) "
+                 "FROM pg_stat_activity WHERE application_name = 'syncd listen'\" >/dev/null", harness_pg());
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(wait_answer(m, e, &w), 200);
+        harness_resp_clear(&w);
+        curl_multi_cleanup(m);
+        free(cursor);
+}
+
 static int setup(void **state) {
         (void) state;
         if (!harness_pg()) {
@@ -215,6 +319,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_replay_and_cursor_across),
                 cmocka_unit_test(test_same_push_at_once),
+                cmocka_unit_test(test_wake_across),
+                cmocka_unit_test(test_wake_after_listen_lost),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
