@@ -5,8 +5,10 @@
  * answered by A is replayed by B, a cursor of A is valid on B, and the same
  * push sent to A and B at once is applied once, the other answer being its
  * replay (or 409 while it is in progress), a push on A wakes a long poll
- * parked on B, and B's LISTEN connection cut wakes every long poll on B. */
+ * parked on B, B's LISTEN connection cut wakes every long poll on B, and a
+ * push A committed but never answered (A killed) is replayed by B. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,6 +98,13 @@ static bool is_replay(const struct harness_resp *r) {
 
 static void perform(CURL *e, struct harness_resp *r) {
         assert_int_equal(curl_easy_perform(e), CURLE_OK);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+        harness_easy_free(e);
+}
+
+/* The transfer's own result, whatever it is. */
+static void e_perform_raw(CURL *e, struct harness_resp *r) {
+        r->curl_code = (int) curl_easy_perform(e);
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
         harness_easy_free(e);
 }
@@ -286,6 +295,33 @@ static void test_wake_after_listen_lost(void **state) {
         free(cursor);
 }
 
+/* A commits a push and dies before its answer leaves (apply_then_drop,
+ * then kill -9): the client's retry on B gets A's answer as a replay, and
+ * the record was applied once. Last: A stays dead. */
+static void test_retry_on_b_after_a_died(void **state) {
+        struct harness_resp r;
+        char key[37], hdr[80], rules[] = "[{\"path\": \"/v1/sync/push\", \"action\": \"apply_then_drop\"}]";
+        char *body = push_body(wall_ms() + 1);
+        uint64_t seq0 = seq_of(&B);
+
+        (void) state;
+        assert_int_equal(harness_request(&A, "POST", "/test/faults", NULL, rules, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        harness_resp_clear(&r);
+        new_uuid(key);
+        e_perform_raw(push_easy(&A, key, body, &r, hdr), &r);
+        assert_int_equal(r.curl_code, CURLE_GOT_NOTHING);
+        harness_resp_clear(&r);
+        assert_int_equal(kill(A.pid, SIGKILL), 0);
+        perform(push_easy(&B, key, body, &r, hdr), &r);
+        assert_int_equal(r.status, 200);
+        assert_true(is_replay(&r));
+        assert_non_null(strstr(r.body, "\"applied\""));
+        assert_int_equal(seq_of(&B), seq0 + 1);
+        harness_resp_clear(&r);
+        free(body);
+}
+
 static int setup(void **state) {
         (void) state;
         if (!harness_pg()) {
@@ -296,7 +332,7 @@ static int setup(void **state) {
         if (harness_dir(&A) < 0 || harness_dir(&B) < 0)
                 return -1;
         memcpy(B.db, A.db, sizeof(B.db));       /* one database */
-        if (harness_start(&A, false, NULL) < 0 || harness_start(&B, false, NULL) < 0) {
+        if (harness_start(&A, true, NULL) < 0 || harness_start(&B, false, NULL) < 0) {
                 fprintf(stderr, "cannot start syncd\n");
                 return -1;
         }
@@ -307,7 +343,7 @@ static int teardown(void **state) {
         int r = 0;
 
         (void) state;
-        r |= harness_stop(&A);
+        (void) harness_stop(&A);        /* killed by the last test */
         r |= harness_stop(&B);
         harness_cleanup(&A);
         harness_cleanup(&B);
@@ -321,6 +357,7 @@ int main(void) {
                 cmocka_unit_test(test_same_push_at_once),
                 cmocka_unit_test(test_wake_across),
                 cmocka_unit_test(test_wake_after_listen_lost),
+                cmocka_unit_test(test_retry_on_b_after_a_died),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
