@@ -76,7 +76,7 @@ static const char *const store_pg_sql[_P_MAX] = {
                        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, key) DO UPDATE "
                        "SET digest = excluded.digest, status = excluded.status, body = excluded.body, "
                        "created_ms = excluded.created_ms",
-        [P_IDEM_USAGE] = "SELECT coalesce(sum(octet_length(body)), 0) FROM idempotency WHERE account = $1",
+        [P_IDEM_USAGE] = "SELECT bytes FROM idempotency_usage WHERE account = $1",
         [P_IDEM_DROP_OLDEST] = "DELETE FROM idempotency WHERE account = $1 AND key = (SELECT key FROM idempotency "
                                "WHERE account = $1 AND key <> $2 ORDER BY created_ms, key LIMIT 1)",
         [P_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < $1",
@@ -107,7 +107,21 @@ static const char store_pg_schema[] =
         "CREATE INDEX idempotency_by_age ON idempotency (created_ms);"
         "CREATE INDEX idempotency_by_account_age ON idempotency (account, created_ms);"
         "CREATE TABLE devices (account text COLLATE \"C\" NOT NULL, id text COLLATE \"C\" NOT NULL,"
-        " json text NOT NULL, PRIMARY KEY (account, id));";
+        " json text NOT NULL, PRIMARY KEY (account, id));"
+        /* the bytes of each account's stored answers, kept by a trigger so that no statement can forget
+         * them: summing them for each push costs as much as the account keeps (8 MiB by default) */
+        "CREATE TABLE idempotency_usage (account text COLLATE \"C\" PRIMARY KEY, bytes bigint NOT NULL);"
+        "CREATE FUNCTION idempotency_usage_track() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF TG_OP <> 'INSERT' THEN"
+        "  UPDATE idempotency_usage SET bytes = bytes - octet_length(OLD.body) WHERE account = OLD.account;"
+        " END IF;"
+        " IF TG_OP <> 'DELETE' THEN"
+        "  INSERT INTO idempotency_usage (account, bytes) VALUES (NEW.account, octet_length(NEW.body))"
+        "  ON CONFLICT (account) DO UPDATE SET bytes = idempotency_usage.bytes + excluded.bytes;"
+        " END IF;"
+        " RETURN NULL; END $$;"
+        "CREATE TRIGGER idempotency_usage_track AFTER INSERT OR UPDATE OR DELETE ON idempotency"
+        " FOR EACH ROW EXECUTE FUNCTION idempotency_usage_track();";
 
 struct store_pg {
         char *uri;
