@@ -44,6 +44,15 @@ struct sync_push {
         bool reused;                    /* another syncd stored an answer of another body under the key */
 };
 
+/* The key, no longer in progress here nor for the other syncd. */
+static void sync_push_unclaim(struct sync_push *p) {
+        if (!p->claim)
+                return;
+        store_idem_release(p->s->store, p->account, idempotency_claim_key(p->claim));
+        idempotency_release(p->s->idempotency, p->claim);
+        p->claim = NULL;
+}
+
 /* After the 400s and the 409, which cost nothing: only a push that would be
  * processed is counted. Its body is then read and dropped (http.c). */
 static int sync_push_rate(struct sync_ctx *s, const char *account, struct reply *ret) {
@@ -79,6 +88,10 @@ int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret)
                 return -ENOMEM;
         *p = (struct sync_push) { .s = s, .account = req->account, .device = dev };
         r = idempotency_claim(s->idempotency, req->account, norm, &p->claim);
+        if (r >= 0 && (r = store_idem_claim(s->store, req->account, norm)) < 0) {
+                idempotency_release(s->idempotency, p->claim);
+                p->claim = NULL;
+        }
         if (r < 0) {
                 free(p);
                 return r != -EBUSY ? r : reply_error(ret, 409, "in_progress",
@@ -89,12 +102,12 @@ int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret)
 }
 
 void sync_push_done(void *userdata, struct http_request *req) {
-        struct sync_ctx *s = userdata;
         struct sync_push *p = req->data;
 
+        (void) userdata;
         if (!p)
                 return;
-        idempotency_release(s->idempotency, p->claim);
+        sync_push_unclaim(p);
         cJSON_Delete(p->root);
         free(p->body);
         free(p);
@@ -327,8 +340,7 @@ static void sync_push_committed(void *userdata, int result) {
         p->s->counters->push_applied += p->applied;    /* counted once on disk, not when tried */
         p->s->counters->push_stale += p->stale;
         p->s->counters->push_rejected += p->rejected;
-        idempotency_release(p->s->idempotency, p->claim);      /* stored: no longer in progress */
-        p->claim = NULL;
+        sync_push_unclaim(p);           /* stored: no longer in progress */
         if (p->applied > 0)
                 longpoll_wake(p->s->longpoll, p->account);
 }

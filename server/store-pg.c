@@ -51,6 +51,8 @@ enum store_pg_query {
         P_DEVICES_TRIM,
         P_DEVICES_LIST,
         P_NOTIFY,
+        P_IDEM_CLAIM,
+        P_IDEM_RELEASE,
         _P_MAX,
 };
 
@@ -89,6 +91,10 @@ static const char *const store_pg_sql[_P_MAX] = {
         [P_DEVICES_LIST] = "SELECT id, json FROM devices WHERE account = $1 AND id > $2 ORDER BY id LIMIT $3",
         /* sent at COMMIT; the same account twice in one transaction is sent once */
         [P_NOTIFY] = "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)",
+        /* a key in progress: a lock of the session, gone with the connection of a syncd that died; two
+         * int4 keys, apart from the bigint one of the schema lock (a collision costs a spurious 409) */
+        [P_IDEM_CLAIM] = "SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))",
+        [P_IDEM_RELEASE] = "SELECT pg_advisory_unlock(hashtext($1), hashtext($2))",
 };
 
 /* Text columns compare bytewise (COLLATE "C"), as SQLite's do: device ids
@@ -717,6 +723,34 @@ int store_pg_devices_list(struct store_pg *p, const char *account, const char *a
         for (int i = 0; r >= 0 && i < PQntuples(res); i++)
                 r = fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), userdata);
         return r < 0 ? r : 0;
+}
+
+int store_pg_idem_claim(struct store_pg *p, const char *account, const char *key) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        struct store_pg_args a = {};
+        int r;
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, key);
+        res = store_pg_run(p, P_IDEM_CLAIM, &a, 0, &r);
+        if (r < 0)
+                return r;
+        if (PQntuples(res) != 1)
+                return -EIO;
+        return strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 0 : -EBUSY;
+}
+
+/* Not inside a transaction's failure: a group that failed has rolled back
+ * before its members let their keys go. A lock lost with its connection
+ * is gone already (the server only warns). */
+void store_pg_idem_release(struct store_pg *p, const char *account, const char *key) {
+        struct store_pg_args a = {};
+
+        if (!p->conn)
+                return;
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, key);
+        (void) store_pg_run_done(p, P_IDEM_RELEASE, &a);
 }
 
 int store_pg_notify(struct store_pg *p, const char *account) {

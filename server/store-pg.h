@@ -53,3 +53,5 @@ int store_pg_notify(struct store_pg *p, const char *account);
 int store_pg_changes_fd(const struct store_pg *p);
 int store_pg_changes_timeout_ms(const struct store_pg *p, uint64_t now_ms);
 void store_pg_changes_process(struct store_pg *p, uint64_t now_ms, store_change_fn fn, void *userdata);
+int store_pg_idem_claim(struct store_pg *p, const char *account, const char *key);
+void store_pg_idem_release(struct store_pg *p, const char *account, const char *key);

@@ -712,3 +712,12 @@ void store_changes_process(struct store *s, uint64_t now_ms, store_change_fn fn,
         if (s->pg)
                 store_pg_changes_process(s->pg, now_ms, fn, userdata);
 }
+
+int store_idem_claim(struct store *s, const char *account, const char *key) {
+        return s->pg ? store_pg_idem_claim(s->pg, account, key) : 0;
+}
+
+void store_idem_release(struct store *s, const char *account, const char *key) {
+        if (s->pg)
+                store_pg_idem_release(s->pg, account, key);
+}

@@ -83,6 +83,12 @@ int store_idem_get(struct store *s, const char *account, const char *key, uint64
 int store_idem_put(struct store *s, const char *account, const char *key,
                    const uint8_t digest[static STORE_DIGEST_SIZE], unsigned status, const char *body,
                    uint64_t now_ms);
+/* Marks (account, key) in progress for every syncd on the database until
+ * store_idem_release, or until this syncd's connection to it ends (one that
+ * died holds nothing): -EBUSY while another syncd holds it. On SQLite there
+ * is one syncd, whose own claims (idempotency.c) suffice: always 0. */
+int store_idem_claim(struct store *s, const char *account, const char *key);
+void store_idem_release(struct store *s, const char *account, const char *key);
 /* Drops the account's oldest stored responses, never keep_key's, until they
  * take at most max_bytes (keep_key's alone may take more). Returns how many
  * went. */
