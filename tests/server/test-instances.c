@@ -6,7 +6,8 @@
  * push sent to A and B at once is applied once, the other answer being its
  * replay (or 409 while it is in progress), a push on A wakes a long poll
  * parked on B, B's LISTEN connection cut wakes every long poll on B, and a
- * push A committed but never answered (A killed) is replayed by B. */
+ * push A committed but never answered (A killed) is replayed by B; a
+ * database of a newer schema is refused at start. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -322,6 +323,40 @@ static void test_retry_on_b_after_a_died(void **state) {
         free(body);
 }
 
+/* A database whose schema_version is newer than this syncd's is refused
+ * at start, with the line that says so, and left as it was; one out of
+ * reach stops the start with libpq's words. */
+static void test_newer_schema_refused(void **state) {
+        struct harness_syncd n;
+        char cmd[512], out[2048], cert[128], key[128], tokens[128], db[160];
+
+        (void) state;
+        assert_int_equal(harness_dir(&n), 0);
+        assert_int_equal(harness_start(&n, false, NULL), 0);    /* makes the tables */
+        assert_int_equal(harness_stop(&n), 0);
+        snprintf(cmd, sizeof(cmd), "psql -q -h '%s' -U syncd -d '%s' -c 'UPDATE schema_version SET version = 7'",
+                 harness_pg(), strrchr(n.dir, '/') + 1);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cert, sizeof(cert), "%s/server.pem", n.dir);
+        snprintf(key, sizeof(key), "%s/server.key", n.dir);
+        snprintf(tokens, sizeof(tokens), "%s/tokens", n.dir);
+        assert_int_equal(harness_run_syncd((const char *[]) { "syncd", "--listen", "127.0.0.1:0", "--cert", cert,
+                                           "--key", key, "--db", n.db, "--tokens", tokens, NULL }, out,
+                                           sizeof(out)), 1);
+        assert_non_null(strstr(out, "its schema version 7 is newer than this syncd's 1"));
+        assert_int_equal(harness_run_syncd((const char *[]) { "syncd", "--listen", "127.0.0.1:0", "--cert", cert,
+                                           "--key", key, "--db", n.db, "--tokens", tokens, NULL }, out,
+                                           sizeof(out)), 1);       /* refused again: nothing was changed */
+        assert_non_null(strstr(out, "its schema version 7 is newer"));
+        snprintf(db, sizeof(db), "postgresql:///nonexistent?host=%s&user=syncd", harness_pg());
+        assert_int_equal(harness_run_syncd((const char *[]) { "syncd", "--listen", "127.0.0.1:0", "--cert", cert,
+                                           "--key", key, "--db", db, "--tokens", tokens, NULL }, out,
+                                           sizeof(out)), 1);
+        assert_non_null(strstr(out, "cannot use database postgresql:///nonexistent"));
+        assert_non_null(strstr(out, "does not exist"));
+        harness_cleanup(&n);
+}
+
 static int setup(void **state) {
         (void) state;
         if (!harness_pg()) {
@@ -355,6 +390,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_replay_and_cursor_across),
                 cmocka_unit_test(test_same_push_at_once),
+                cmocka_unit_test(test_newer_schema_refused),
                 cmocka_unit_test(test_wake_across),
                 cmocka_unit_test(test_wake_after_listen_lost),
                 cmocka_unit_test(test_retry_on_b_after_a_died),
