@@ -71,9 +71,11 @@ static const char *const store_pg_sql[_P_MAX] = {
                          "SET seq = excluded.seq, hlc = excluded.hlc, origin = excluded.origin, "
                          "device = excluded.device, json = excluded.json",
         [P_RECORDS_SINCE] = "SELECT seq, json FROM records WHERE account = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        /* binary results: the digest's bytes as they are */
-        [P_IDEM_GET] = "SELECT digest, status::text, body FROM idempotency "
-                       "WHERE account = $1 AND key = $2 AND created_ms >= $3",
+        /* binary results: the digest's bytes as they are. The age is compared by the caller: given
+         * created_ms >= $3, the generic plan of this statement walked the account's answers by age
+         * (idempotency_by_account_age) instead of finding the key, a cost growing with each answer kept */
+        [P_IDEM_GET] = "SELECT digest, status::text, body, created_ms::text FROM idempotency "
+                       "WHERE account = $1 AND key = $2",
         [P_IDEM_PUT] = "INSERT INTO idempotency (account, key, digest, status, body, created_ms) "
                        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, key) DO UPDATE "
                        "SET digest = excluded.digest, status = excluded.status, body = excluded.body, "
@@ -616,16 +618,20 @@ int store_pg_idem_get(struct store_pg *p, const char *account, const char *key, 
                       uint8_t ret_digest[static STORE_DIGEST_SIZE], unsigned *ret_status, char **ret_body) {
         _cleanup_(PQclearp) PGresult *res = NULL;
         struct store_pg_args a = {};
+        uint64_t created_ms;
         char *body;
         int r;
 
         store_pg_arg_text(&a, account);
         store_pg_arg_text(&a, key);
-        store_pg_arg_i64(&a, (int64_t) not_before_ms);
         res = store_pg_run(p, P_IDEM_GET, &a, 1, &r);
         if (r < 0)
                 return r;
         if (PQntuples(res) == 0)
+                return -ENOENT;
+        if (store_pg_parse_u64(PQgetvalue(res, 0, 3), &created_ms) < 0)
+                return -EIO;
+        if (created_ms < not_before_ms)
                 return -ENOENT;
         if (PQgetlength(res, 0, 0) != STORE_DIGEST_SIZE)
                 return -EIO;
