@@ -287,8 +287,9 @@ static void test_wake_after_listen_lost(void **state) {
 
         (void) state;
         e = wait_parked(m, &B, cursor, &w);
-        snprintf(cmd, sizeof(cmd), "psql -q -h '%s' -U syncd -d postgres -Atc \"SELECT count(pg_terminate_backend(pid)) "
-                 "FROM pg_stat_activity WHERE application_name = 'syncd listen'\" >/dev/null", harness_pg());
+        snprintf(cmd, sizeof(cmd), "psql -q -h '%s' -U syncd -d postgres -Atc "
+                 "\"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                 "WHERE application_name = 'syncd listen'\" >/dev/null", harness_pg());
         assert_int_equal(system(cmd), 0);
         assert_int_equal(wait_answer(m, e, &w), 200);
         harness_resp_clear(&w);
