@@ -26,6 +26,7 @@
 
 #define DEV_HDR "Device-Id: 00a1b2c3d4e5f607"
 #define ROUNDS 24
+#define UNLIMITED ((const char *const[]) { "--max-pushes-per-minute", "0", NULL })
 
 static struct harness_syncd A, B;
 
@@ -297,6 +298,99 @@ static void test_wake_after_listen_lost(void **state) {
         free(cursor);
 }
 
+#define LOAD_CLIENTS 8
+#define LOAD_PUSHES 240
+
+/* One client of the load: its push in flight, sent again as it is (same key,
+ * same body) after a 503 or a broken connection, as a bridge does. */
+struct load_client {
+        CURL *e;
+        struct harness_resp r;
+        char key[37], hdr[80], *body;
+};
+
+static void load_send(CURLM *m, struct load_client *c, const struct harness_syncd *s) {
+        c->e = push_easy(s, c->key, c->body, &c->r, c->hdr);
+        curl_multi_add_handle(m, c->e);
+}
+
+static void load_next(CURLM *m, struct load_client *c, const struct harness_syncd *s, uint64_t ms) {
+        free(c->body);
+        c->body = push_body(ms);
+        new_uuid(c->key);
+        load_send(m, c, s);
+}
+
+/* PostgreSQL stopped and started again while 8 clients push through A and
+ * B: 503s meanwhile, then every push answered 200, and the account's
+ * sequence moved by exactly the number of answers that say "applied" (a push
+ * committed just before its connection went, answered 503, gets its replay
+ * on the retry: nothing applied twice, nothing acknowledged lost). */
+static void test_database_restart_under_load(void **state) {
+        struct load_client c[LOAD_CLIENTS] = {};
+        uint64_t seq0 = seq_of(&B), ms = wall_ms() + 1000, deadline = harness_now_ms() + 120000;
+        unsigned answered = 0, applied = 0, unavailable = 0, sent = 0;
+        enum { RUNNING, STOPPED, RESTARTED } db = RUNNING;
+        CURLM *m = curl_multi_init();
+        int running;
+
+        (void) state;
+        for (unsigned i = 0; i < LOAD_CLIENTS; i++)
+                load_next(m, &c[i], i % 2 ? &B : &A, ms + sent++);
+        while (answered < LOAD_PUSHES && harness_now_ms() < deadline) {
+                CURLMsg *msg;
+                int left;
+
+                curl_multi_perform(m, &running);
+                while ((msg = curl_multi_info_read(m, &left))) {
+                        struct load_client *lc = NULL;
+                        const struct harness_syncd *s;
+
+                        if (msg->msg != CURLMSG_DONE)
+                                continue;
+                        for (unsigned i = 0; i < LOAD_CLIENTS; i++)      /* CURLOPT_PRIVATE is the harness's */
+                                if (c[i].e == msg->easy_handle)
+                                        lc = &c[i];
+                        assert_non_null(lc);
+                        curl_easy_getinfo(lc->e, CURLINFO_RESPONSE_CODE, &lc->r.status);
+                        curl_multi_remove_handle(m, lc->e);
+                        harness_easy_free(lc->e);
+                        s = (lc - c) % 2 ? &B : &A;
+                        if (lc->r.status == 200) {
+                                answered++;
+                                applied += strstr(lc->r.body, "\"applied\"") != NULL;
+                                harness_resp_clear(&lc->r);
+                                if (sent < LOAD_PUSHES)
+                                        load_next(m, lc, s, ms + sent++);
+                                continue;
+                        }
+                        if (lc->r.status != 503 && lc->r.status != 0)
+                                fprintf(stderr, "load: %ld %s\n", lc->r.status, lc->r.body ?: "");
+                        assert_true(lc->r.status == 503 || lc->r.status == 0);
+                        unavailable++;
+                        harness_resp_clear(&lc->r);
+                        load_send(m, lc, s);
+                }
+                if (db == RUNNING && answered >= LOAD_PUSHES / 3) {
+                        assert_int_equal(harness_pg_ctl("stop"), 0);
+                        db = STOPPED;
+                } else if (db == STOPPED && unavailable >= 2 * LOAD_CLIENTS) {
+                        assert_int_equal(harness_pg_ctl("start"), 0);
+                        db = RESTARTED;
+                }
+                if (answered < LOAD_PUSHES)
+                        curl_multi_poll(m, NULL, 0, 50, NULL);
+        }
+        assert_int_equal(db, RESTARTED);
+        assert_int_equal(answered, LOAD_PUSHES);
+        assert_int_equal(seq_of(&B) - seq0, applied);
+        printf("restart under load: %u pushes answered 200 (%u applied, the rest stale), %u answers 503 or "
+               "broken and sent again\n", answered, applied, unavailable);
+        for (unsigned i = 0; i < LOAD_CLIENTS; i++)
+                free(c[i].body);
+        curl_multi_cleanup(m);
+}
+
 /* A commits a push and dies before its answer leaves (apply_then_drop,
  * then kill -9): the client's retry on B gets A's answer as a replay, and
  * the record was applied once. Last: A stays dead. */
@@ -368,7 +462,8 @@ static int setup(void **state) {
         if (harness_dir(&A) < 0 || harness_dir(&B) < 0)
                 return -1;
         memcpy(B.db, A.db, sizeof(B.db));       /* one database */
-        if (harness_start(&A, true, NULL) < 0 || harness_start(&B, false, NULL) < 0) {
+        /* no rate limit: the load test pushes hundreds a minute to one account */
+        if (harness_start(&A, true, UNLIMITED) < 0 || harness_start(&B, false, UNLIMITED) < 0) {
                 fprintf(stderr, "cannot start syncd\n");
                 return -1;
         }
@@ -394,6 +489,7 @@ int main(void) {
                 cmocka_unit_test(test_newer_schema_refused),
                 cmocka_unit_test(test_wake_across),
                 cmocka_unit_test(test_wake_after_listen_lost),
+                cmocka_unit_test(test_database_restart_under_load),
                 cmocka_unit_test(test_retry_on_b_after_a_died),
         };
 
