@@ -34,6 +34,7 @@ enum longpoll_admission {
         LONGPOLL_ADMITTED,
         LONGPOLL_ACCOUNT_FULL,
         LONGPOLL_ADDRESS_FULL,
+        LONGPOLL_CLOSING,       /* after longpoll_stop_all: the server is shutting down */
 };
 
 struct longpoll;
