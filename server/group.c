@@ -130,6 +130,8 @@ static int group_commit_some(struct group *g) {
         int r;
 
         r = group_apply(g, n);
+        if (r == -EDEADLK)      /* PostgreSQL chose this transaction to end a deadlock: once more */
+                r = group_apply(g, n);
         took = now_us(CLOCK_MONOTONIC) - t0;
         g->wait_us = took / 2 < GROUP_WAIT_MAX_US ? took / 2 : GROUP_WAIT_MAX_US;
         g->expect = n;

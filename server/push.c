@@ -294,7 +294,8 @@ static int sync_push_apply(void *userdata) {
         if (!results)
                 return -ENOMEM;
         p->now_ms = now_ms(CLOCK_REALTIME);
-        p->applied = p->stale = p->rejected = 0;
+        p->applied = p->stale = p->rejected = 0;        /* a group run again after a deadlock starts afresh */
+        p->replay = p->reused = false;
         r = sync_push_stored_meanwhile(p);
         if (r != 0)
                 return r < 0 ? r : 0;

@@ -303,7 +303,9 @@ static int store_pg_errno(struct store_pg *p, const PGresult *res) {
         if (p->errors)
                 (*p->errors)++;
         log_msg("PostgreSQL: %s", store_pg_message(PQresultErrorMessage(res), buf, sizeof(buf)));
-        if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
+        if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+                return -EDEADLK;        /* this transaction was chosen to end a deadlock: run it again */
+        if (strcmp(state, "55P03") == 0)
                 return -EBUSY;
         if (strncmp(state, "23", 2) == 0)
                 return -EEXIST;

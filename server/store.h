@@ -7,7 +7,9 @@
  * synchronous=FULL: a commit is on disk when it returns, so syncd answers
  * only after store_commit(). On PostgreSQL every operation may fail
  * -ENOTCONN: the server is unreachable (answer 503 and retry later; the
- * store reconnects by itself, with backoff).
+ * store reconnects by itself, with backoff), and a write transaction may
+ * fail -EDEADLK: the server ended a deadlock with another syncd by failing
+ * it, and it may be run again.
  * Every query is keyed by account; nothing here crosses accounts. Knows no
  * HTTP and no JSON beyond storing texts it is given. */
 #pragma once
