@@ -55,7 +55,7 @@ compile_commands.json:
 .PHONY: $(TOP_TARGETS) deps clean
 else
 
-PKGS := libsystemd sqlite3 libcurl libcjson cmocka inih libmicrohttpd
+PKGS := libsystemd sqlite3 libpq libcurl libcjson cmocka inih libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 pkglibs = $(shell pkg-config --libs $(1))
 

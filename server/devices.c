@@ -121,7 +121,7 @@ static void devices_put_committed(void *userdata, int result) {
  * whole group, by the loop). */
 static int devices_put_answer(struct devices_put *p, struct reply *ret) {
         if (p->result < 0)
-                return reply_error(ret, 500, "internal", "internal error: %s", strerror(-p->result));
+                return reply_failure(ret, p->result);
         reply_clear(ret);
         ret->status = 200;
         ret->body = TAKE_PTR(p->json);
@@ -138,7 +138,7 @@ static int devices_put_join(struct devices_ctx *d, struct http_request *req, cha
         }
         *p = (struct devices_put) { d->store, d->max, req->account, req->path_arg, json, 0 };
         r = group_join(d->group, req->connection, &(struct group_write) { devices_put_apply,
-                                                                          devices_put_committed, p });
+                                                                          devices_put_committed, p, p->account });
         if (r < 0) {
                 free(json);
                 free(p);

@@ -5,6 +5,7 @@
  * with a connection still suspended. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "group.h"
 #include "now.h"
@@ -85,12 +86,35 @@ int group_timeout_ms(const struct group *g) {
         return (int) ((g->first_us + g->wait_us - now + 999) / 1000);
 }
 
+static int group_account_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Every member's account, each once, in byte order: two syncd on one
+ * database whose groups share accounts take them in the same order, so
+ * neither waits for the other in a cycle. */
+static int group_lock_accounts(struct group *g, size_t n) {
+        const char *accounts[GROUP_MAX];
+        struct group_member *m = g->head;
+        int r = 0;
+
+        for (size_t i = 0; i < n; i++, m = m->next)
+                accounts[i] = m->w.account;
+        qsort(accounts, n, sizeof(accounts[0]), group_account_cmp);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (i == 0 || strcmp(accounts[i], accounts[i - 1]) != 0)
+                        r = store_account_lock(g->store, accounts[i]);
+        return r;
+}
+
 /* One transaction for the first n members. */
 static int group_apply(struct group *g, size_t n) {
         struct group_member *m = g->head;
         int r;
 
         r = store_begin(g->store);
+        if (r >= 0)
+                r = group_lock_accounts(g, n);
         for (; r >= 0 && n > 0; n--, m = m->next)
                 r = m->w.apply(m->w.userdata);
         if (r >= 0)
@@ -106,6 +130,8 @@ static int group_commit_some(struct group *g) {
         int r;
 
         r = group_apply(g, n);
+        if (r == -EDEADLK)      /* PostgreSQL chose this transaction to end a deadlock: once more */
+                r = group_apply(g, n);
         took = now_us(CLOCK_MONOTONIC) - t0;
         g->wait_us = took / 2 < GROUP_WAIT_MAX_US ? took / 2 : GROUP_WAIT_MAX_US;
         g->expect = n;

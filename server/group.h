@@ -21,12 +21,17 @@
 #define GROUP_WAIT_MAX_US 5000          /* the longest a group waits for its expected members */
 
 /* apply runs inside the transaction and sees every earlier member's writes;
- * < 0 fails the whole group. done runs once the outcome is known, before the
- * connection is resumed: result 0 after the COMMIT, < 0 after the ROLLBACK. */
+ * < 0 fails the whole group. It may run twice: a transaction that failed
+ * -EDEADLK (PostgreSQL ended a deadlock another syncd on the database took
+ * part in) is rolled back and run once more. done runs once the outcome is known, before the
+ * connection is resumed: result 0 after the COMMIT, < 0 after the ROLLBACK.
+ * account is the one the write changes: the transaction holds every member's
+ * account (store_account_lock, in one order) before the first apply. */
 struct group_write {
         int (*apply)(void *userdata);
         void (*done)(void *userdata, int result);
         void *userdata;
+        const char *account;
 };
 
 /* Told of every transaction once it ended: its members, how long BEGIN to

@@ -343,7 +343,7 @@ static enum MHD_Result http_begin(struct http *h, struct http_ctx *x, struct MHD
         if (r >= 0 && !x->pending.status && x->route->begin)
                 r = x->route->begin(x->route->userdata, &x->req, &x->pending);
         if (r < 0)
-                r = reply_error(&x->pending, 500, "internal", "internal error");
+                r = reply_failure(&x->pending, r);
         if (r < 0)
                 return MHD_NO;
         if (http_body_far_too_large(c))
@@ -450,8 +450,9 @@ static enum MHD_Result http_reply(struct http_ctx *x, int r, struct reply *rp) {
         if (r == HTTP_PARKED)
                 return MHD_YES;
         if (r < 0) {
-                log_msg("%s %s failed: %s", x->req.method, x->route->path, strerror(-r));
-                if (reply_error(rp, 500, "internal", "internal error: %s", strerror(-r)) < 0)
+                if (r != -ENOTCONN)     /* the store said so once */
+                        log_msg("%s %s failed: %s", x->req.method, x->route->path, strerror(-r));
+                if (reply_failure(rp, r) < 0)
                         return MHD_NO;
         }
         if (x->fault.action == FAULTS_APPLY_THEN_DROP) {

@@ -42,6 +42,7 @@ struct longpoll {
         struct longpoll_limits limits;
         struct counters *counters;
         int epoll_fd;
+        bool stopping;                  /* no more parking: a kept-alive client's next wait would outlive the stop */
 };
 
 int longpoll_new(const struct longpoll_limits *limits, struct counters *counters, struct longpoll **ret) {
@@ -102,6 +103,8 @@ enum longpoll_admission longpoll_admit(struct longpoll *lp, struct MHD_Connectio
         unsigned n_account = 0, n_address = 0;
         struct longpoll_addr a;
 
+        if (lp->stopping)
+                return LONGPOLL_CLOSING;
         longpoll_addr_of(c, &a);
         for (const struct longpoll_waiter *w = lp->head; w; w = w->next) {
                 if (w->state != LONGPOLL_WAITING || !w->account)
@@ -220,6 +223,14 @@ void longpoll_wake(struct longpoll *lp, const char *account) {
                 }
 }
 
+void longpoll_wake_all(struct longpoll *lp) {
+        for (struct longpoll_waiter *w = lp->head; w; w = w->next)
+                if (w->state == LONGPOLL_WAITING && w->account) {
+                        longpoll_resume(lp, w, LONGPOLL_CHANGED);
+                        lp->counters->waits_woken++;
+                }
+}
+
 void longpoll_expire(struct longpoll *lp, uint64_t now_ms) {
         for (struct longpoll_waiter *w = lp->head; w; w = w->next)
                 if (w->state == LONGPOLL_WAITING && w->deadline_ms <= now_ms)
@@ -227,6 +238,7 @@ void longpoll_expire(struct longpoll *lp, uint64_t now_ms) {
 }
 
 void longpoll_stop_all(struct longpoll *lp) {
+        lp->stopping = true;
         for (struct longpoll_waiter *w = lp->head; w; w = w->next)
                 if (w->state == LONGPOLL_WAITING)
                         longpoll_resume(lp, w, LONGPOLL_STOPPING);

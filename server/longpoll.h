@@ -34,6 +34,7 @@ enum longpoll_admission {
         LONGPOLL_ADMITTED,
         LONGPOLL_ACCOUNT_FULL,
         LONGPOLL_ADDRESS_FULL,
+        LONGPOLL_CLOSING,       /* after longpoll_stop_all: the server is shutting down */
 };
 
 struct longpoll;
@@ -57,6 +58,9 @@ enum longpoll_state longpoll_waiter_state(const struct longpoll_waiter *w);
 void longpoll_waiter_free(struct longpoll *lp, struct longpoll_waiter *w);
 
 void longpoll_wake(struct longpoll *lp, const char *account);
+/* Every account's waiters, as if each had changed: when changes may have
+ * been missed (another syncd's, while their notifications were down). */
+void longpoll_wake_all(struct longpoll *lp);
 void longpoll_expire(struct longpoll *lp, uint64_t now_ms);
 void longpoll_stop_all(struct longpoll *lp);
 /* Resumes up to n of the oldest parked long polls as LONGPOLL_SHED; returns

@@ -5,7 +5,7 @@
 # tests and benchmark live in tests/server/ and start the built binary.
 SYNCD_SRCS := $(sort $(wildcard server/*.c))
 SYNCD_OBJS := $(SYNCD_SRCS:%.c=$(B)/%.o)
-SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3 zlib inih libsystemd) $(CODEC_LIBS)
+SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3 libpq zlib inih libsystemd) $(CODEC_LIBS)
 SYNCD_TEST_LIBS = $(call pkglibs,libcurl)
 
 PROGRAMS += $(B)/server/syncd
@@ -19,7 +19,16 @@ $(B)/server/syncd: $(SYNCD_OBJS) $(B)/common/errmsg.o $(B)/common/ini-file.o $(B
 TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/server/test-hostile \
 	$(B)/tests/server/test-observe $(B)/tests/server/test-conf $(B)/tests/server/test-reload \
 	$(B)/tests/server/test-backup
-BENCHES += $(B)/tests/server/bench-syncd
+# test-syncd once more with every syncd on PostgreSQL (tests/server/pg-harness),
+# and two syncd on one PostgreSQL database (test-instances-pg.sh).
+TESTS += tests/server/test-syncd-pg.sh tests/server/test-instances-pg.sh
+tests/server/test-syncd-pg.sh: $(B)/tests/server/test-syncd
+tests/server/test-instances-pg.sh: $(B)/tests/server/test-instances
+
+$(B)/tests/server/test-instances: $(B)/tests/server/test-instances.o $(B)/tests/lib/harness.o | $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson) $(SYNCD_TEST_LIBS)
+BENCHES += $(B)/tests/server/bench-syncd tests/server/bench-syncd-pg.sh
+tests/server/bench-syncd-pg.sh: $(B)/tests/server/bench-syncd
 
 $(B)/tests/server/test-syncd: $(B)/tests/server/test-syncd.o $(B)/tests/lib/harness.o | $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libcjson) $(SYNCD_TEST_LIBS)

@@ -37,9 +37,21 @@ struct sync_push {
         uint64_t now_ms;
         unsigned applied, stale, rejected;
         char *body;                     /* the answer, once applied */
+        unsigned status;                /* its status */
         int result;                     /* the group's outcome */
         bool joined;
+        bool replay;                    /* body is the stored answer another syncd gave first */
+        bool reused;                    /* another syncd stored an answer of another body under the key */
 };
+
+/* The key, no longer in progress here nor for the other syncd. */
+static void sync_push_unclaim(struct sync_push *p) {
+        if (!p->claim)
+                return;
+        store_idem_release(p->s->store, p->account, idempotency_claim_key(p->claim));
+        idempotency_release(p->s->idempotency, p->claim);
+        p->claim = NULL;
+}
 
 /* After the 400s and the 409, which cost nothing: only a push that would be
  * processed is counted. Its body is then read and dropped (http.c). */
@@ -76,6 +88,10 @@ int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret)
                 return -ENOMEM;
         *p = (struct sync_push) { .s = s, .account = req->account, .device = dev };
         r = idempotency_claim(s->idempotency, req->account, norm, &p->claim);
+        if (r >= 0 && (r = store_idem_claim(s->store, req->account, norm)) < 0) {
+                idempotency_release(s->idempotency, p->claim);
+                p->claim = NULL;
+        }
         if (r < 0) {
                 free(p);
                 return r != -EBUSY ? r : reply_error(ret, 409, "in_progress",
@@ -86,12 +102,12 @@ int sync_push_begin(void *userdata, struct http_request *req, struct reply *ret)
 }
 
 void sync_push_done(void *userdata, struct http_request *req) {
-        struct sync_ctx *s = userdata;
         struct sync_push *p = req->data;
 
+        (void) userdata;
         if (!p)
                 return;
-        idempotency_release(s->idempotency, p->claim);
+        sync_push_unclaim(p);
         cJSON_Delete(p->root);
         free(p->body);
         free(p);
@@ -240,8 +256,32 @@ static int sync_push_one(struct sync_push *p, const cJSON *j, cJSON *results) {
         return sync_push_apply_one(p, &rec, res);
 }
 
-/* Inside the group's transaction: every record, the cursor, the stored
- * response. */
+/* 1 when the key's answer was stored since the replay check: by another
+ * syncd on the same database (the claim of this one kept out its own
+ * duplicates), which holds the account until its COMMIT. Its answer is then
+ * this one's, as a replay. */
+static int sync_push_stored_meanwhile(struct sync_push *p) {
+        uint8_t stored[STORE_DIGEST_SIZE];
+        char *body = NULL;
+        unsigned status;
+        int r;
+
+        r = store_idem_get(p->s->store, p->account, idempotency_claim_key(p->claim),
+                           p->now_ms - IDEMPOTENCY_TTL_MS, stored, &status, &body);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        p->reused = memcmp(stored, p->digest, STORE_DIGEST_SIZE) != 0;
+        p->replay = !p->reused;
+        free(p->body);
+        p->body = body;
+        p->status = status;
+        return 1;
+}
+
+/* Inside the group's transaction, its accounts held: every record, the
+ * cursor, the stored response. */
 static int sync_push_apply(void *userdata) {
         _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
         _cleanup_(freep) char *body = NULL;
@@ -254,12 +294,18 @@ static int sync_push_apply(void *userdata) {
         if (!results)
                 return -ENOMEM;
         p->now_ms = now_ms(CLOCK_REALTIME);
-        p->applied = p->stale = p->rejected = 0;
+        p->applied = p->stale = p->rejected = 0;        /* a group run again after a deadlock starts afresh */
+        p->replay = p->reused = false;
+        r = sync_push_stored_meanwhile(p);
+        if (r != 0)
+                return r < 0 ? r : 0;
         cJSON_ArrayForEach(j, p->records) {
                 r = sync_push_one(p, j, results);
                 if (r < 0)
                         return r;
         }
+        if (p->applied > 0 && (r = store_notify(p->s->store, p->account)) < 0)   /* the other syncd's long polls */
+                return r;
         r = store_seq(p->s->store, p->account, &seq);
         if (r >= 0)
                 r = sync_cursor_json(p->s, p->account, seq, root);
@@ -281,6 +327,7 @@ static int sync_push_apply(void *userdata) {
                 return r;
         free(p->body);
         p->body = TAKE_PTR(body);
+        p->status = 200;
         return 0;
 }
 
@@ -294,18 +341,21 @@ static void sync_push_committed(void *userdata, int result) {
         p->s->counters->push_applied += p->applied;    /* counted once on disk, not when tried */
         p->s->counters->push_stale += p->stale;
         p->s->counters->push_rejected += p->rejected;
-        idempotency_release(p->s->idempotency, p->claim);      /* stored: no longer in progress */
-        p->claim = NULL;
+        sync_push_unclaim(p);           /* stored: no longer in progress */
         if (p->applied > 0)
                 longpoll_wake(p->s->longpoll, p->account);
 }
 
 static int sync_push_answer(struct sync_push *p, struct reply *ret) {
         if (p->result < 0)              /* logged once for the whole group, by the loop */
-                return reply_error(ret, 500, "internal", "internal error: %s", strerror(-p->result));
+                return reply_failure(ret, p->result);
+        if (p->reused)
+                return reply_error(ret, 422, "idempotency_key_reused",
+                                   "this Idempotency-Key was used for another body");
         reply_clear(ret);
-        ret->status = 200;
+        ret->status = p->status;
         ret->body = TAKE_PTR(p->body);
+        ret->replay = p->replay;
         return 0;
 }
 
@@ -331,7 +381,7 @@ int sync_push_handle(void *userdata, struct http_request *req, struct reply *ret
         if (r != 0)
                 return r < 0 ? r : 0;
         r = group_join(s->group, req->connection,
-                       &(struct group_write) { sync_push_apply, sync_push_committed, p });
+                       &(struct group_write) { sync_push_apply, sync_push_committed, p, p->account });
         if (r < 0)
                 return r;
         p->joined = true;

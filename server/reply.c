@@ -125,3 +125,13 @@ int reply_schema_mismatch(struct reply *r, const char *fmt, ...) {
         va_end(ap);
         return k;
 }
+
+int reply_failure(struct reply *r, int error) {
+        int k;
+
+        if (error != -ENOTCONN)
+                return reply_error(r, 500, "internal", "internal error: %s", strerror(-error));
+        k = reply_error(r, 503, "unavailable", "the database is out of reach; retry later");
+        r->retry_after = REPLY_UNAVAILABLE_RETRY_SEC;
+        return k;
+}

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #define REPLY_REQUIRED_SCHEMA 1
+#define REPLY_UNAVAILABLE_RETRY_SEC 1   /* Retry-After of a 503 for a database out of reach */
 
 struct reply {
         unsigned status;                /* 0: nothing decided yet */
@@ -31,6 +32,11 @@ int reply_empty(struct reply *r, unsigned status);
 int reply_error(struct reply *r, unsigned status, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 int reply_schema_mismatch(struct reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The answer to a request that failed with the negative errno error: 503
+ * unavailable with Retry-After for -ENOTCONN (what the store says when its
+ * database is out of reach: the same request will work later), else 500
+ * internal. */
+int reply_failure(struct reply *r, int error);
 
 /* The error code the API uses for a status ("internal" for any other 5xx). */
 const char *reply_code_for_status(unsigned status);

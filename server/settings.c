@@ -22,7 +22,7 @@ const struct settings_key settings_keys[] = {
         SETTINGS_STRING("cert", "Server", "Certificate", SETTINGS_PATH, cert),
         SETTINGS_STRING("key", "Server", "Key", SETTINGS_PATH, key),
         SETTINGS_STRING("tokens", "Server", "Tokens", SETTINGS_PATH, tokens),
-        SETTINGS_STRING("db", "Server", "Database", SETTINGS_PATH, db),
+        SETTINGS_STRING("db", "Server", "Database", SETTINGS_DATABASE, db),
         SETTINGS_OPTIONAL("metrics", "Server", "Metrics", SETTINGS_ADDRESS, metrics),
         SETTINGS_NUMBER("max-skew-sec", "MaxSkewSec", max_skew_sec, 0, 86400),
         SETTINGS_NUMBER("max-replay-kib", "MaxReplayKiB", max_replay_kib, 1, SETTINGS_REPLAY_KIB_MAX),
@@ -93,6 +93,7 @@ int settings_set(struct settings *s, const struct settings_key *k, const char *t
                         return -EINVAL;
                 return settings_set_string(s, k, text);
         case SETTINGS_PATH:
+        case SETTINGS_DATABASE:
                 return settings_set_string(s, k, text);
         case SETTINGS_NUMBER:
                 if (settings_check_number(k, text, &v) < 0)

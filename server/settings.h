@@ -42,6 +42,7 @@ struct settings {
 enum settings_kind {
         SETTINGS_ADDRESS,               /* ADDR:PORT (settings_parse_listen) */
         SETTINGS_PATH,                  /* a file; in the configuration file an absolute path */
+        SETTINGS_DATABASE,              /* a file as SETTINGS_PATH, or a postgresql:// or postgres:// URI */
         SETTINGS_NUMBER,                /* decimal digits, min..max */
 };
 

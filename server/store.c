@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "common/errmsg.h"
+#include "store-pg.h"
 #include "store.h"
 
 #define STRINGIFY_(x) #x
@@ -108,7 +109,10 @@ static const char store_upgrade[] =
         " SELECT account, sum(length(CAST(body AS BLOB))) FROM idempotency GROUP BY account;"
         "PRAGMA user_version = " STRINGIFY(STORE_SCHEMA_VERSION) ";";
 
+static uint64_t *store_error_counter;   /* for PostgreSQL's failed statements */
+
 struct store {
+        struct store_pg *pg;            /* PostgreSQL: every operation goes there (store-pg.c) */
         char *path;
         sqlite3 *db;
         sqlite3_stmt *stmt[_Q_MAX];
@@ -118,6 +122,7 @@ struct store {
 struct store *store_free(struct store *s) {
         if (!s)
                 return NULL;
+        store_pg_free(s->pg);
         for (size_t i = 0; i < _Q_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         (void) sqlite3_close(s->db);
@@ -344,6 +349,13 @@ int store_open(const char *path, struct store **ret, char **ret_error) {
 
         if (!s || !(s->path = strdup(path)))
                 return errmsg_setf(ret_error, -ENOMEM, "out of memory");
+        if (store_pg_is_uri(path)) {
+                r = store_pg_open(path, store_error_counter, &s->pg, ret_error);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(s);
+                return 0;
+        }
         rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK)
                 return store_sqlite_error(s, rc, ret_error);
@@ -378,6 +390,7 @@ static void store_on_log(void *userdata, int rc, const char *msg) {
 }
 
 int store_count_errors(uint64_t *counter) {
+        store_error_counter = counter;
         return sqlite3_config(SQLITE_CONFIG_LOG, store_on_log, counter) == SQLITE_OK ? 0 : -EBUSY;
 }
 
@@ -393,6 +406,8 @@ static int store_ping_query(sqlite3 *db) {
 }
 
 int store_ping(struct store *s) {
+        if (s->pg)
+                return store_pg_ping(s->pg);
         sqlite3 *db = NULL;
         int rc, r;
 
@@ -411,20 +426,35 @@ int store_ping(struct store *s) {
 }
 
 const uint8_t *store_secret(const struct store *s) {
+        if (s->pg)
+                return store_pg_secret(s->pg);
         return s->secret;
 }
 
 int store_begin(struct store *s) {
+        if (s->pg)
+                return store_pg_begin(s->pg);
         return store_step_done(store_q(s, Q_BEGIN));
 }
 
 int store_commit(struct store *s) {
+        if (s->pg)
+                return store_pg_commit(s->pg);
         return store_step_done(store_q(s, Q_COMMIT));
 }
 
 void store_rollback(struct store *s) {
+        if (s->pg) {
+                store_pg_rollback(s->pg);
+                return;
+        }
         if (!sqlite3_get_autocommit(s->db))
                 (void) store_step_done(store_q(s, Q_ROLLBACK));
+}
+
+/* SQLite: BEGIN IMMEDIATE already holds the whole file for one writer. */
+int store_account_lock(struct store *s, const char *account) {
+        return s->pg ? store_pg_account_lock(s->pg, account) : 0;
 }
 
 static int store_step_u64(sqlite3_stmt *st, uint64_t *ret) {
@@ -439,6 +469,8 @@ static int store_step_u64(sqlite3_stmt *st, uint64_t *ret) {
 }
 
 int store_seq(struct store *s, const char *account, uint64_t *ret) {
+        if (s->pg)
+                return store_pg_seq(s->pg, account, ret);
         sqlite3_stmt *st = store_q(s, Q_SEQ);
         int r;
 
@@ -459,6 +491,8 @@ static char *store_column_strdup(sqlite3_stmt *st, int col) {
 
 int store_record_get(struct store *s, const char *account, const char *key, const char *family,
                      struct stamp *ret_stamp, char **ret_json) {
+        if (s->pg)
+                return store_pg_record_get(s->pg, account, key, family, ret_stamp, ret_json);
         sqlite3_stmt *st = store_q(s, Q_RECORD_GET);
         struct stamp stamp;
         char *json = NULL;
@@ -487,6 +521,8 @@ int store_record_get(struct store *s, const char *account, const char *key, cons
 
 int store_record_put(struct store *s, const char *account, const char *key, const char *family,
                      struct stamp stamp, const char *device, const char *json, uint64_t *ret_seq) {
+        if (s->pg)
+                return store_pg_record_put(s->pg, account, key, family, stamp, device, json, ret_seq);
         sqlite3_stmt *st = store_q(s, Q_SEQ_NEXT);
         uint64_t seq;
         int r;
@@ -513,6 +549,8 @@ int store_record_put(struct store *s, const char *account, const char *key, cons
 
 int store_records_since(struct store *s, const char *account, uint64_t since, unsigned limit,
                         store_record_fn fn, void *userdata) {
+        if (s->pg)
+                return store_pg_records_since(s->pg, account, since, limit, fn, userdata);
         sqlite3_stmt *st = store_q(s, Q_RECORDS_SINCE);
         int rc, r = 0;
 
@@ -533,6 +571,8 @@ int store_records_since(struct store *s, const char *account, uint64_t since, un
 
 int store_idem_get(struct store *s, const char *account, const char *key, uint64_t not_before_ms,
                    uint8_t ret_digest[static STORE_DIGEST_SIZE], unsigned *ret_status, char **ret_body) {
+        if (s->pg)
+                return store_pg_idem_get(s->pg, account, key, not_before_ms, ret_digest, ret_status, ret_body);
         sqlite3_stmt *st = store_q(s, Q_IDEM_GET);
         char *body = NULL;
         int rc;
@@ -561,6 +601,8 @@ int store_idem_get(struct store *s, const char *account, const char *key, uint64
 int store_idem_put(struct store *s, const char *account, const char *key,
                    const uint8_t digest[static STORE_DIGEST_SIZE], unsigned status, const char *body,
                    uint64_t now_ms) {
+        if (s->pg)
+                return store_pg_idem_put(s->pg, account, key, digest, status, body, now_ms);
         sqlite3_stmt *st = store_q(s, Q_IDEM_PUT);
 
         sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
@@ -573,6 +615,8 @@ int store_idem_put(struct store *s, const char *account, const char *key,
 }
 
 int store_idem_trim(struct store *s, const char *account, const char *keep_key, uint64_t max_bytes) {
+        if (s->pg)
+                return store_pg_idem_trim(s->pg, account, keep_key, max_bytes);
         int dropped = 0, r;
 
         for (;;) {
@@ -598,6 +642,8 @@ int store_idem_trim(struct store *s, const char *account, const char *keep_key, 
 }
 
 int store_idem_purge(struct store *s, uint64_t before_ms) {
+        if (s->pg)
+                return store_pg_idem_purge(s->pg, before_ms);
         sqlite3_stmt *st = store_q(s, Q_IDEM_PURGE);
 
         sqlite3_bind_int64(st, 1, (sqlite3_int64) before_ms);
@@ -605,6 +651,8 @@ int store_idem_purge(struct store *s, uint64_t before_ms) {
 }
 
 int store_device_put(struct store *s, const char *account, const char *id, const char *json) {
+        if (s->pg)
+                return store_pg_device_put(s->pg, account, id, json);
         sqlite3_stmt *st = store_q(s, Q_DEVICE_PUT);
 
         sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
@@ -614,6 +662,8 @@ int store_device_put(struct store *s, const char *account, const char *id, const
 }
 
 int store_devices_trim(struct store *s, const char *account, const char *keep_id, unsigned max) {
+        if (s->pg)
+                return store_pg_devices_trim(s->pg, account, keep_id, max);
         sqlite3_stmt *st = store_q(s, Q_DEVICES_TRIM);
         int r;
 
@@ -626,6 +676,8 @@ int store_devices_trim(struct store *s, const char *account, const char *keep_id
 
 int store_devices_list(struct store *s, const char *account, const char *after, unsigned limit,
                        store_device_fn fn, void *userdata) {
+        if (s->pg)
+                return store_pg_devices_list(s->pg, account, after, limit, fn, userdata);
         sqlite3_stmt *st = store_q(s, Q_DEVICES_LIST);
         int rc, r = 0;
 
@@ -642,4 +694,30 @@ int store_devices_list(struct store *s, const char *account, const char *after, 
         if (r < 0)
                 return r;
         return rc == SQLITE_DONE ? 0 : store_errno(rc) ?: -EIO;
+}
+
+int store_notify(struct store *s, const char *account) {
+        return s->pg ? store_pg_notify(s->pg, account) : 0;
+}
+
+int store_changes_fd(const struct store *s) {
+        return s->pg ? store_pg_changes_fd(s->pg) : -1;
+}
+
+int store_changes_timeout_ms(const struct store *s, uint64_t now_ms) {
+        return s->pg ? store_pg_changes_timeout_ms(s->pg, now_ms) : -1;
+}
+
+void store_changes_process(struct store *s, uint64_t now_ms, store_change_fn fn, void *userdata) {
+        if (s->pg)
+                store_pg_changes_process(s->pg, now_ms, fn, userdata);
+}
+
+int store_idem_claim(struct store *s, const char *account, const char *key) {
+        return s->pg ? store_pg_idem_claim(s->pg, account, key) : 0;
+}
+
+void store_idem_release(struct store *s, const char *account, const char *key) {
+        if (s->pg)
+                store_pg_idem_release(s->pg, account, key);
 }

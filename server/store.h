@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* syncd's SQLite store: per account, the newest record of every (key,
+/* syncd's store, on SQLite (a file, the default) or on PostgreSQL (a
+ * --db that is a libpq URI, store-pg.c; nothing above this header knows
+ * which): per account, the newest record of every (key,
  * family), the account's change sequence, the stored first responses of
- * idempotent pushes, and the device registry. WAL, synchronous=FULL: a commit
- * is on disk when it returns, so syncd answers only after store_commit().
+ * idempotent pushes, and the device registry. SQLite runs WAL,
+ * synchronous=FULL: a commit is on disk when it returns, so syncd answers
+ * only after store_commit(). On PostgreSQL every operation may fail
+ * -ENOTCONN: the server is unreachable (answer 503 and retry later; the
+ * store reconnects by itself, with backoff), and a write transaction may
+ * fail -EDEADLK: the server ended a deadlock with another syncd by failing
+ * it, and it may be run again.
  * Every query is keyed by account; nothing here crosses accounts. Knows no
  * HTTP and no JSON beyond storing texts it is given. */
 #pragma once
@@ -19,10 +26,16 @@
 
 struct store;
 
-/* Opens or creates the database. A file of a newer schema (-EPROTONOSUPPORT),
+/* Opens or creates the database: a PostgreSQL database when path starts
+ * with postgresql:// or postgres:// (a libpq URI, its query parameters
+ * included), else an SQLite file. A file of a newer schema (-EPROTONOSUPPORT),
  * one that fails PRAGMA quick_check (-EUCLEAN), or one SQLite cannot use is
  * refused, with SQLite's own words in *ret_error (malloc'd; see
- * common/errmsg.h); the checks run before anything is written to the file. */
+ * common/errmsg.h); the checks run before anything is written to the file.
+ * PostgreSQL: the tables are made on first use (under an advisory lock, so
+ * several syncd may start at once); a database whose schema_version is newer
+ * is refused (-EPROTONOSUPPORT), one out of reach at start is -ENOTCONN with
+ * libpq's words. */
 int store_open(const char *path, struct store **ret, char **ret_error);
 /* Counts SQLite's error reports into *counter from now on (SQLite's error
  * log: a failed statement, and for an I/O error also the system call, so one
@@ -39,6 +52,12 @@ struct store *store_free(struct store *s);
 const uint8_t *store_secret(const struct store *s);
 
 int store_begin(struct store *s);
+/* Inside a transaction, before reading what a write of the account is
+ * arbitrated against: holds the account against every other writer until
+ * the transaction ends (PostgreSQL: its row, SELECT ... FOR UPDATE; SQLite's
+ * BEGIN IMMEDIATE already holds the whole file). Take several accounts in
+ * one order (group.c sorts them), or two syncd may deadlock. */
+int store_account_lock(struct store *s, const char *account);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
 
@@ -66,6 +85,12 @@ int store_idem_get(struct store *s, const char *account, const char *key, uint64
 int store_idem_put(struct store *s, const char *account, const char *key,
                    const uint8_t digest[static STORE_DIGEST_SIZE], unsigned status, const char *body,
                    uint64_t now_ms);
+/* Marks (account, key) in progress for every syncd on the database until
+ * store_idem_release, or until this syncd's connection to it ends (one that
+ * died holds nothing): -EBUSY while another syncd holds it. On SQLite there
+ * is one syncd, whose own claims (idempotency.c) suffice: always 0. */
+int store_idem_claim(struct store *s, const char *account, const char *key);
+void store_idem_release(struct store *s, const char *account, const char *key);
 /* Drops the account's oldest stored responses, never keep_key's, until they
  * take at most max_bytes (keep_key's alone may take more). Returns how many
  * went. */
@@ -81,3 +106,19 @@ int store_devices_trim(struct store *s, const char *account, const char *keep_id
 typedef int (*store_device_fn)(const char *id, const char *json, void *userdata);
 int store_devices_list(struct store *s, const char *account, const char *after, unsigned limit,
                        store_device_fn fn, void *userdata);
+
+/* The other syncd on the same database (PostgreSQL; on SQLite there are
+ * none: -1, -1, nothing). A change is only a hint that the account's
+ * sequence moved: whoever is woken reads it again. */
+typedef void (*store_change_fn)(const char *account, void *userdata);
+/* In a write transaction: tells the other syncd, at its COMMIT, that the
+ * account changed (once per account and transaction). */
+int store_notify(struct store *s, const char *account);
+/* The descriptor to poll for their changes, or -1 (none, or that
+ * connection is down: then store_changes_timeout_ms says when to retry). */
+int store_changes_fd(const struct store *s);
+int store_changes_timeout_ms(const struct store *s, uint64_t now_ms);
+/* Calls fn for each account another syncd changed, or once with NULL when
+ * any may have (the connection came back after a gap); reconnects when due.
+ * Never waits. */
+void store_changes_process(struct store *s, uint64_t now_ms, store_change_fn fn, void *userdata);

@@ -240,6 +240,8 @@ int sync_handle_wait(void *userdata, struct http_request *req, struct reply *ret
         if (current > since)
                 return sync_wait_changed(s, req->account, current, ret);
         admission = longpoll_admit(s->longpoll, req->connection, req->account, now_ms(CLOCK_MONOTONIC), &retry);
+        if (admission == LONGPOLL_CLOSING)
+                return reply_error(ret, 503, "unavailable", "the server is stopping");
         if (admission != LONGPOLL_ADMITTED) {
                 r = reply_error(ret, 429, "rate_limited", "too many long polls are waiting %s; retry in %u s",
                                 admission == LONGPOLL_ACCOUNT_FULL ? "for this account" : "from this address",

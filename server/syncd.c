@@ -528,7 +528,7 @@ static void syncd_commit(struct syncd *d) {
         if (group_empty(d->group))
                 return;
         r = group_commit(d->group);
-        if (r < 0)
+        if (r < 0 && r != -ENOTCONN)    /* a database out of reach: the store said so once */
                 log_msg("group commit failed: %s; its pushes and device PUTs are answered 500, nothing stored",
                         strerror(-r));
         (void) http_run(d->http);       /* only a run sees the connections resumed outside one */
@@ -654,25 +654,38 @@ static void syncd_reload(struct syncd *d) {
         notify_ready(d->notify, syncd_status(d, status));
 }
 
+/* Another syncd on the database changed account (NULL: any account may
+ * have changed): its waiters here read their sequence again. */
+static void syncd_changed(const char *account, void *userdata) {
+        struct syncd *d = userdata;
+
+        if (account)
+                longpoll_wake(d->longpoll, account);
+        else
+                longpoll_wake_all(d->longpoll);
+}
+
 /* One turn of the loop: sleep until the daemon, a hang-up, a deadline, the
  * group commit or a signal wants us, let libmicrohttpd take what is ready,
  * commit the group when it is due. Returns 1 when a signal asks to stop. */
 static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
         char status[512];
-        struct pollfd p[4] = {
+        struct pollfd p[5] = {
                 { .fd = http_epoll_fd(d->http), .events = POLLIN },
                 { .fd = longpoll_fd(d->longpoll), .events = POLLIN },
                 { .fd = sfd, .events = POLLIN },
                 { .fd = d->monitor ? monitor_epoll_fd(d->monitor) : -1, .events = POLLIN },
+                { .fd = store_changes_fd(d->store), .events = POLLIN },
         };
         int timeout = syncd_min_timeout(http_timeout_ms(d->http),
                                         longpoll_timeout_ms(d->longpoll, now_ms(CLOCK_MONOTONIC)));
 
         timeout = syncd_min_timeout(timeout, group_timeout_ms(d->group));
+        timeout = syncd_min_timeout(timeout, store_changes_timeout_ms(d->store, now_ms(CLOCK_MONOTONIC)));
         timeout = syncd_min_timeout(timeout, notify_timeout_ms(d->notify, now_ms(CLOCK_MONOTONIC)));
         timeout = syncd_min_timeout(timeout, d->monitor ? monitor_timeout_ms(d->monitor) : -1);
         timeout = syncd_min_timeout(timeout, max_ms);
-        if (poll(p, 4, timeout) < 0 && errno != EINTR)       /* a descriptor of -1 is not polled */
+        if (poll(p, 5, timeout) < 0 && errno != EINTR)       /* a descriptor of -1 is not polled */
                 return -errno;
         if (sfd >= 0 && p[2].revents) {
                 struct signalfd_siginfo si;
@@ -685,6 +698,8 @@ static int syncd_turn(struct syncd *d, int sfd, int max_ms) {
                 (void) monitor_run(d->monitor);
         if (p[1].revents)
                 longpoll_hangups(d->longpoll);
+        if (p[4].revents || p[4].fd < 0)        /* down: it reconnects when due */
+                store_changes_process(d->store, now_ms(CLOCK_MONOTONIC), syncd_changed, d);
         longpoll_expire(d->longpoll, now_ms(CLOCK_MONOTONIC));
         syncd_shed(d);
         (void) http_run(d->http);
@@ -729,6 +744,9 @@ static int syncd_backup(const char *db, const char *dest) {
         struct backup_stats s;
         int r;
 
+        if (strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0)
+                return log_msg("--backup copies SQLite files; a PostgreSQL database is backed up with pg_dump "
+                               "(docs/operations.md)"), 1;
         r = backup_run(db, dest, &s, &error);
         if (r < 0)
                 return log_msg("backup of %s failed: %s", db, error ?: strerror(-r)), 1;

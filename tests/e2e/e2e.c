@@ -2,6 +2,7 @@
 /* End-to-end harness (see e2e.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -62,7 +63,8 @@ static int write_conf(struct e2e *e) {
         (void) snprintf(text, sizeof(text),
                         "[Server]\nUrl=%s\nTokenFile=%s\nCAFile=%s\nLongPoll=%s\n\n"
                         "[Sync]\nPushDebounceMs=%u\n",
-                        e->server.base, path, e->server.ca, e->long_poll ? "yes" : "no", e->push_debounce_ms);
+                        e->url[0] ? e->url : e->server.base, path, e->server.ca, e->long_poll ? "yes" : "no",
+                        e->push_debounce_ms);
         return write_file(e->conf, text);
 }
 
@@ -97,6 +99,99 @@ static int connect_bus(struct e2e *e) {
         return r < 0 ? r : 0;
 }
 
+/* A free port on 127.0.0.1 for HAProxy (taken back at once: HAProxy binds
+ * it next). */
+static int free_port(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+        if (fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
+            getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
+                port = ntohs(sa.sin_port);
+        if (fd >= 0)
+                close(fd);
+        return port;
+}
+
+/* HAProxy in master-worker mode under a notify socket of ours: its READY=1
+ * says the listener is bound (the event waited for, under a deadline). */
+static int haproxy_start(struct e2e *e, int port) {
+        char cfg[160], text[768], ready[128], buf[256];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        uint64_t deadline = harness_now_ms() + 15000;
+        int fd, r = -ETIMEDOUT;
+
+        (void) snprintf(cfg, sizeof(cfg), "%s/haproxy.cfg", e->dir);
+        (void) snprintf(text, sizeof(text),
+                        "global\n  maxconn 2000\n"
+                        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 120s\n"
+                        "  timeout server 120s\n"
+                        "frontend sync\n  bind 127.0.0.1:%d\n  default_backend syncd\n"
+                        "backend syncd\n  balance roundrobin\n"
+                        "  server a 127.0.0.1:%d\n  server b 127.0.0.1:%d\n",
+                        port, e->server.port, e->server2.port);
+        if (write_file(cfg, text) < 0)
+                return -EIO;
+        (void) snprintf(ready, sizeof(ready), "%s/haproxy-notify", e->dir);
+        memcpy(sa.sun_path, ready, strlen(ready) + 1);
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        e->haproxy = fork();
+        if (e->haproxy == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                (void) setenv("NOTIFY_SOCKET", ready, 1);
+                execlp("haproxy", "haproxy", "-Ws", "-q", "-f", cfg, (char *) NULL);
+                _exit(127);
+        }
+        while (e->haproxy > 0 && harness_now_ms() < deadline) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t n;
+
+                if (poll(&p, 1, (int) (deadline - harness_now_ms())) <= 0)
+                        break;
+                n = recv(fd, buf, sizeof(buf) - 1, 0);
+                buf[n > 0 ? n : 0] = '\0';
+                if (strstr(buf, "READY=1")) {
+                        r = 0;
+                        break;
+                }
+        }
+        close(fd);
+        return r;
+}
+
+/* The second syncd (same directory, certificate and database) and HAProxy
+ * in front of both. */
+static int balancer_start(struct e2e *e) {
+        int port = free_port(), r;
+
+        memset(&e->server2, 0, sizeof(e->server2));
+        e->server2.pid = e->server2.pidfd = -1;
+        memcpy(e->server2.dir, e->server.dir, sizeof(e->server.dir));
+        memcpy(e->server2.ca, e->server.ca, sizeof(e->server.ca));
+        memcpy(e->server2.db, e->server.db, sizeof(e->server.db));
+        r = harness_start(&e->server2, !e->server_no_faults, e->server_args);
+        if (r < 0 || port <= 0)
+                return r < 0 ? r : -EADDRNOTAVAIL;
+        r = haproxy_start(e, port);
+        if (r < 0)
+                return r;
+        (void) snprintf(e->url, sizeof(e->url), "https://127.0.0.1:%d", port);
+        return 0;
+}
+
+static void balancer_stop(struct e2e *e) {
+        if (e->haproxy > 0) {
+                (void) kill(e->haproxy, SIGTERM);
+                (void) waitpid(e->haproxy, NULL, 0);
+        }
+        e->haproxy = 0;
+        if (e->server2.pid > 0)
+                (void) harness_stop(&e->server2);
+}
+
 static int start(struct e2e *e, const struct e2e *owner, bool no_bridged, bool no_faults,
                  const char *const *server_args) {
         char budsim[160];
@@ -124,11 +219,14 @@ static int start(struct e2e *e, const struct e2e *owner, bool no_bridged, bool n
                 return r;
         if (owner) {
                 e->server = owner->server;
+                memcpy(e->url, owner->url, sizeof(e->url));
                 e->server_shared = true;
         } else {
                 r = harness_dir(&e->server);
                 if (r == 0)
                         r = harness_start(&e->server, !e->server_no_faults, e->server_args);
+                if (r == 0 && getenv("E2E_HAPROXY") && harness_pg())
+                        r = balancer_start(e);
                 if (r < 0)
                         return r;
         }
@@ -169,6 +267,7 @@ void e2e_stop(struct e2e *e) {
                 (void) testbus_kill(e->budsim);
         e->budsim = 0;
         if (!e->server_shared) {
+                balancer_stop(e);
                 if (e->server.pid > 0)
                         (void) harness_stop(&e->server);
                 harness_cleanup(&e->server);
@@ -285,6 +384,8 @@ int e2e_bridged_stop(struct e2e *e, int sig) {
 int e2e_server_stop(struct e2e *e) {
         int r = harness_stop(&e->server);
 
+        if (e->server2.pid > 0 && harness_stop(&e->server2) != 0)     /* behind HAProxy: the whole service */
+                r = -1;
         e->server.pid = 0;
         if (r != 0)
                 fprintf(stderr, "syncd stop: %d\n", r);
@@ -292,8 +393,12 @@ int e2e_server_stop(struct e2e *e) {
 }
 
 int e2e_server_start_with(struct e2e *e, const char *const *extra) {
-        /* the same port, so bridged's Url= still points at it */
-        return harness_start(&e->server, !e->server_no_faults, extra);
+        /* the same port, so bridged's Url= (or HAProxy) still points at it */
+        int r = harness_start(&e->server, !e->server_no_faults, extra);
+
+        if (r == 0 && e->haproxy > 0)
+                r = harness_start(&e->server2, !e->server_no_faults, extra);
+        return r;
 }
 
 int e2e_server_start(struct e2e *e) {

@@ -34,6 +34,13 @@ struct e2e {
         bool server_shared;             /* another e2e's syncd: not ours to stop */
         bool server_no_faults;          /* syncd without its test fault hooks (the demo) */
         const char *const *server_args; /* more syncd options, at every start; NULL-ended */
+        /* With E2E_HAPROXY=1 and SYNCD_TEST_PG: a second syncd on server's
+         * database and directory, and HAProxy (TCP, round robin) in front of
+         * both; bridged's Url= is HAProxy's. e2e_server_stop and _start act
+         * on both. */
+        struct harness_syncd server2;
+        pid_t haproxy;
+        char url[64];                   /* bridged's Url=: "" for server.base */
         uint64_t ready_usec;            /* start to READY=1 of the last start */
 };
 

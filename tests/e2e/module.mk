@@ -11,6 +11,12 @@ $(B)/tests/e2e/test-scenarios: $(B)/tests/e2e/test-scenarios.o $(E2E_OBJS) $(B)/
 		| $(B)/bridged/bridged $(B)/bridged/bridgectl $(B)/tests/budsim/budsim $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl) $(CODEC_LIBS)
 
+# The same scenarios with syncd on PostgreSQL (tests/server/pg-harness), and
+# the four of one service with bridged through HAProxy to two syncd on one
+# database (test-scenarios-haproxy.sh).
+TESTS += tests/e2e/test-scenarios-pg.sh tests/e2e/test-scenarios-haproxy.sh
+tests/e2e/test-scenarios-pg.sh tests/e2e/test-scenarios-haproxy.sh: $(B)/tests/e2e/test-scenarios
+
 # bridgectl eq import and eq export (test-eq-import), on the same harness.
 TESTS += $(B)/tests/e2e/test-eq-import
 

@@ -887,7 +887,19 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
         };
+        /* E2E_HAPROXY=1 (test-scenarios-haproxy.sh): the four scenarios of one
+         * service, with bridged through HAProxy to two syncd on one
+         * PostgreSQL database; the others drive one syncd's fault hooks */
+        const struct CMUnitTest balanced[] = {
+                cmocka_unit_test_setup_teardown(test_online, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_offline_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_phone_switch, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_buds_switch, setup, teardown),
+        };
+
         if (getenv("E2E_ONLY"))
                 cmocka_set_test_filter(getenv("E2E_ONLY"));    /* e.g. E2E_ONLY=test_online */
+        if (getenv("E2E_HAPROXY"))
+                return cmocka_run_group_tests_name("through HAProxy to two syncd", balanced, NULL, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

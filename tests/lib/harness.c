@@ -64,6 +64,32 @@ static const char *harness_syncd_path(char *buf, size_t size) {
         return buf;
 }
 
+const char *harness_pg(void) {
+        const char *dir = getenv("SYNCD_TEST_PG");
+
+        return dir && *dir ? dir : NULL;
+}
+
+/* With SYNCD_TEST_PG: a database of its own on that server, named for the
+ * directory, as syncd's default --db. */
+static int harness_pg_db(struct harness_syncd *s) {
+        const char *name = strrchr(s->dir, '/') + 1;
+        char cmd[256];
+
+        snprintf(cmd, sizeof(cmd), "createdb -h '%s' -U syncd '%s'", harness_pg(), name);
+        if (system(cmd) != 0)
+                return -EIO;
+        snprintf(s->db, sizeof(s->db), "postgresql:///%s?host=%s&user=syncd", name, harness_pg());
+        return 0;
+}
+
+int harness_pg_ctl(const char *action) {
+        char cmd[256];
+
+        snprintf(cmd, sizeof(cmd), "tests/server/pg-harness %s '%s'", action, harness_pg());
+        return system(cmd) == 0 ? 0 : -EIO;
+}
+
 int harness_dir(struct harness_syncd *s) {
         char cmd[256];
         FILE *f;
@@ -74,6 +100,8 @@ int harness_dir(struct harness_syncd *s) {
         strcpy(s->dir, "/tmp/syncd-test-XXXXXX");
         if (!mkdtemp(s->dir))
                 return -errno;
+        if (harness_pg() && harness_pg_db(s) < 0)
+                return -EIO;
         snprintf(cmd, sizeof(cmd), "tests/lib/mkcerts.sh '%s'", s->dir);
         if (system(cmd) != 0)
                 return -EIO;

@@ -23,7 +23,7 @@ struct harness_syncd {
         char dir[64];
         char base[64];                  /* "https://127.0.0.1:PORT" */
         char ca[128];                   /* "": the system's trust store */
-        char db[128];                   /* "": DIR/db */
+        char db[128];                   /* "": DIR/db (harness_dir sets a PostgreSQL URI under SYNCD_TEST_PG) */
         const char *cert;               /* the certificate in DIR: NULL for "server" (mkcerts.sh) */
         bool quiet;                     /* syncd's stderr to /dev/null */
         char log_path[128];             /* "": stderr as the test's; else appended to this file */
@@ -59,6 +59,13 @@ struct harness_resp {
 /* A fresh directory with certificates and tokens (alice, bob; mode 0600, as
  * syncd wants a file of secrets). */
 int harness_dir(struct harness_syncd *s);
+/* $SYNCD_TEST_PG: the socket directory of the PostgreSQL that
+ * tests/server/pg-harness started for this run (each harness_dir then makes
+ * a database there for its syncd), or NULL: SQLite files. */
+const char *harness_pg(void);
+/* tests/server/pg-harness stop or start on that server: the database goes
+ * away under a running syncd, or comes back (ready when this returns). */
+int harness_pg_ctl(const char *action);
 /* Starts syncd in s->dir (db s->dir/db) on s->port when set (a restart), else
  * on a free port; extra: more arguments or NULL. */
 int harness_start(struct harness_syncd *s, bool faults, const char *const *extra);

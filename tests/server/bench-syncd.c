@@ -10,7 +10,10 @@
  * disk's fdatasync latency, while N clients share each fdatasync. Every
  * figure is given with the database on the test directory's disk and on
  * tmpfs (/dev/shm, where fdatasync is free), the second showing what the
- * server itself costs. Prints figures; asserts nothing about them. */
+ * server itself costs; under SYNCD_TEST_PG (bench-syncd-pg.sh) every figure
+ * once more with the database on that PostgreSQL server, then 16 clients
+ * spread over 2 and 4 syncd on one database, and the wake-up across two.
+ * Prints figures; asserts nothing about them. */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +31,7 @@
 #define CONCURRENT_PUSHES 8000        /* per figure, after each connection's warm-up push */
 static const unsigned CONNECTIONS[] = { 16, 64 };
 #define ROUNDS 30
+#define BENCH_PG "postgresql"           /* bench_run: the database harness_dir made under SYNCD_TEST_PG */
 
 static uint64_t wall_ms(void) {
         struct timeval tv;
@@ -202,9 +206,10 @@ static void bench_multi_report(struct bench_multi *b, double secs) {
                b->lat_us[b->done / 2] / 1000.0, b->lat_us[(size_t) b->done * 99 / 100] / 1000.0, b->connects);
 }
 
-/* n keep-alive TLS connections pushing at once: a warm-up round (the n
+/* n keep-alive TLS connections pushing at once, connection i to server
+ * s[i % ns] (several syncd on one database): a warm-up round (the n
  * handshakes), then CONCURRENT_PUSHES measured pushes. */
-static int bench_concurrent(const struct harness_syncd *s, unsigned n) {
+static int bench_concurrent(const struct harness_syncd *s, unsigned ns, unsigned n) {
         struct bench_multi b = { .m = curl_multi_init(), .n = n, .base_ms = wall_ms() - 60000 };
         long *lat = calloc(CONCURRENT_PUSHES, sizeof(long));
         uint64_t t0;
@@ -214,7 +219,7 @@ static int bench_concurrent(const struct harness_syncd *s, unsigned n) {
         b.c = calloc(n, sizeof(*b.c));
         curl_multi_setopt(b.m, CURLMOPT_MAXCONNECTS, (long) n);
         for (unsigned i = 0; i < n; i++) {
-                b.c[i].e = push_handle(s, &b.c[i].r);
+                b.c[i].e = push_handle(&s[i % ns], &b.c[i].r);
                 curl_easy_setopt(b.c[i].e, CURLOPT_PRIVATE, &b.c[i]);
         }
         r = bench_multi_drive(&b, n);           /* warm up: every connection's handshake */
@@ -223,6 +228,8 @@ static int bench_concurrent(const struct harness_syncd *s, unsigned n) {
         if (r == 0)
                 r = bench_multi_drive(&b, CONCURRENT_PUSHES);
         secs = (double) (harness_now_ms() - t0) / 1000.0;
+        if (r == 0 && ns > 1)
+                printf("%u syncd on one database: ", ns);
         if (r == 0)
                 bench_multi_report(&b, secs);
         else
@@ -239,6 +246,8 @@ static int bench_concurrent(const struct harness_syncd *s, unsigned n) {
 
 /* n waiters on the current cursor, then one push; the latency of the last
  * waiter's answer, in ms, or -1. */
+/* The waiters on s; pusher may be bound to another syncd on the same
+ * database. */
 static long bench_wake(const struct harness_syncd *s, CURL *pusher, struct harness_resp *pr, int n, unsigned round) {
         struct harness_resp st, resp[100];
         char path[160], cur[40] = "";
@@ -295,18 +304,34 @@ static long bench_wake(const struct harness_syncd *s, CURL *pusher, struct harne
         return done == n ? (long) (last - t0) : -1;
 }
 
+/* One waiter on waiter's syncd, pushes on pusher's, ROUNDS times: the
+ * latencies sorted into lat. */
+static int bench_wake_rounds(const struct harness_syncd *waiter, const struct harness_syncd *pushes, long *lat) {
+        struct harness_resp pr = {};
+        CURL *pusher = push_handle(pushes, &pr);
+        int r = 0;
+
+        for (unsigned i = 0; r == 0 && i < ROUNDS; i++)
+                if ((lat[i] = bench_wake(waiter, pusher, &pr, 1, i)) < 0)
+                        r = -1;
+        curl_easy_cleanup(pusher);
+        free(pr.body);
+        if (r == 0)
+                qsort(lat, ROUNDS, sizeof(lat[0]), cmp_long);
+        return r;
+}
+
 static int bench_longpoll(const struct harness_syncd *s) {
         struct harness_resp pr = {};
-        CURL *pusher = push_handle(s, &pr);
         long lat[ROUNDS], all;
+        CURL *pusher;
 
-        for (unsigned i = 0; i < ROUNDS; i++)
-                if ((lat[i] = bench_wake(s, pusher, &pr, 1, i)) < 0)
-                        return -1;
-        qsort(lat, ROUNDS, sizeof(lat[0]), cmp_long);
-        all = bench_wake(s, pusher, &pr, 100, ROUNDS);
+        if (bench_wake_rounds(s, s, lat) < 0)
+                return -1;
         printf("long poll: wake-up latency, 1 waiter, push started -> answer: median %ld ms, max %ld ms (%d rounds)\n",
                lat[ROUNDS / 2], lat[ROUNDS - 1], ROUNDS);
+        pusher = push_handle(s, &pr);
+        all = bench_wake(s, pusher, &pr, 100, ROUNDS);
         printf("long poll: 100 waiters woken by one push: last answer after %ld ms\n", all);
         curl_easy_cleanup(pusher);
         free(pr.body);
@@ -332,30 +357,60 @@ static void bench_fdatasync(const char *dir) {
         unlink(path);
 }
 
-/* One server, its database at db (NULL: on disk in its directory). */
+/* One server, its database at db (NULL: on disk in its directory;
+ * BENCH_PG: the PostgreSQL database harness_dir made under SYNCD_TEST_PG). */
 static int bench_run(const char *db, bool longpoll) {
         struct harness_syncd s;
         int r;
 
         if (harness_dir(&s) < 0)
                 return -1;
-        if (db)
+        if (db && strcmp(db, BENCH_PG) != 0)
                 snprintf(s.db, sizeof(s.db), "%s", db);
-        else
+        else if (!db) {
+                s.db[0] = '\0';
                 bench_fdatasync(s.dir);
+        }
         /* thousands of pushes a second from one account: no rate limit here */
         if (harness_start(&s, false, (const char *const[]) { "--max-pushes-per-minute", "0", NULL }) < 0) {
                 fprintf(stderr, "bench-syncd: cannot start syncd\n");
                 harness_cleanup(&s);
                 return -1;
         }
-        printf("== database %s\n", db ? db : "on disk (the test directory)");
+        printf("== database %s\n", s.db[0] ? s.db : "on disk (the test directory)");
         r = bench_pushes(&s);
         for (size_t i = 0; r == 0 && i < sizeof(CONNECTIONS) / sizeof(CONNECTIONS[0]); i++)
-                r = bench_concurrent(&s, CONNECTIONS[i]);
+                r = bench_concurrent(&s, 1, CONNECTIONS[i]);
         if (r == 0 && longpoll)
                 r = bench_longpoll(&s);
         harness_cleanup(&s);
+        return r;
+}
+
+/* n syncd on one PostgreSQL database (SYNCD_TEST_PG), 16 connections
+ * spread over them; with two, the wake-up of a long poll on one by a push on
+ * the other. */
+static int bench_instances(unsigned n) {
+        struct harness_syncd s[4] = {};
+        unsigned started = 0;
+        long lat[ROUNDS];
+        int r = 0;
+
+        for (; r == 0 && started < n; started++) {
+                r = harness_dir(&s[started]);
+                if (r == 0 && started > 0)
+                        memcpy(s[started].db, s[0].db, sizeof(s[0].db));
+                if (r == 0)
+                        r = harness_start(&s[started], false,
+                                          (const char *const[]) { "--max-pushes-per-minute", "0", NULL });
+        }
+        if (r == 0)
+                r = bench_concurrent(s, n, 16);
+        if (r == 0 && n == 2 && (r = bench_wake_rounds(&s[1], &s[0], lat)) == 0)
+                printf("long poll: wake-up latency across two syncd (push on one, waiter on the other): "
+                       "median %ld ms, max %ld ms (%d rounds)\n", lat[ROUNDS / 2], lat[ROUNDS - 1], ROUNDS);
+        while (started > 0)
+                harness_cleanup(&s[--started]);
         return r;
 }
 
@@ -376,6 +431,10 @@ int main(void) {
                 }
                 rmdir(shm);
         }
+        if (r == 0 && harness_pg())
+                r = bench_run(BENCH_PG, true);
+        for (unsigned n = 2; r == 0 && harness_pg() && n <= 4; n *= 2)
+                r = bench_instances(n);
         curl_global_cleanup();
         return r < 0 ? 1 : 0;
 }

@@ -4,8 +4,9 @@
  * uploading, 422), account isolation, long polls (100 woken by one push, 204
  * on timeout), restart on the same database, group commit (concurrent pushes
  * to one item, replays within a group, restart after a group), the command
- * line, and the test fault hooks. Starts the built binary (BRIDGED_BUILD) on
- * 127.0.0.1 port 0. */
+ * line, and the test fault hooks; with SYNCD_TEST_PG (tests/server/pg-harness)
+ * all of it on PostgreSQL, and the database stopped and started under
+ * syncd. Starts the built binary (BRIDGED_BUILD) on 127.0.0.1 port 0. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1187,6 +1188,58 @@ static void test_command_line(void **state) {
         assert_non_null(strstr(out, "/nonexistent.pem"));
 }
 
+/* PostgreSQL only (SYNCD_TEST_PG): the database stopped under the running
+ * syncd and started again. Meanwhile every request is answered at once, 503
+ * unavailable with Retry-After (never a hang: each is under curl's deadline),
+ * a push included; after the start syncd serves again by itself, with what
+ * it acknowledged before and its stored answers. */
+static void test_database_away(void **state) {
+        struct harness_resp r1, r2, r;
+        char key[37], key2[37], *body, *body2, buf[16];
+        uint64_t deadline;
+        cJSON *j;
+
+        (void) state;
+        if (!harness_pg())
+                skip();
+        new_uuid(key);
+        body = push_body(1, rec("profile", "any", wall_ms() - 10, 0, ORIGIN_A, NULL));
+        push_with_key(&S, HARNESS_TOKEN_A, key, body, &r1);
+        assert_int_equal(r1.status, 200);
+        assert_int_equal(harness_pg_ctl("stop"), 0);
+        for (int i = 0; i < 3; i++) {
+                request_expect_error("GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, 503, "unavailable");
+                request_expect_error("POST", "/v1/sync/pull", HARNESS_TOKEN_A, "{\"cursor\": null, \"limit\": 10}",
+                                     NULL, 503, "unavailable");
+        }
+        new_uuid(key2);
+        body2 = push_body(1, rec("eq.custom", "pro", wall_ms() - 5, 0, ORIGIN_A, NULL));
+        push_with_key(&S, HARNESS_TOKEN_A, key2, body2, &r);
+        assert_error(&r, 503, "unavailable");
+        assert_non_null(harness_header(&r, "Retry-After", buf, sizeof(buf)));
+        assert_string_equal(buf, "1");
+        harness_resp_clear(&r);
+        assert_int_equal(harness_pg_ctl("start"), 0);
+        deadline = harness_now_ms() + 30000;    /* the reconnection's backoff is at most 8 s */
+        do {
+                harness_resp_clear(&r);
+                push_with_key(&S, HARNESS_TOKEN_A, key2, body2, &r);
+        } while (r.status == 503 && harness_now_ms() < deadline);
+        assert_int_equal(r.status, 200);        /* the push refused while away was not stored */
+        assert_null(harness_header(&r, "Idempotent-Replay", buf, sizeof(buf)));
+        harness_resp_clear(&r);
+        push_with_key(&S, HARNESS_TOKEN_A, key, body, &r2);     /* the one acknowledged before is there */
+        assert_int_equal(r2.status, 200);
+        assert_string_equal(r1.body, r2.body);
+        assert_non_null(harness_header(&r2, "Idempotent-Replay", buf, sizeof(buf)));
+        j = get_ok(&S, HARNESS_TOKEN_A, "GET", "/v1/sync/status", NULL);
+        cJSON_Delete(j);
+        harness_resp_clear(&r1);
+        harness_resp_clear(&r2);
+        free(body);
+        free(body2);
+}
+
 static void test_tls_verified(void **state) {
         struct harness_resp r;
         CURL *e;
@@ -1241,6 +1294,7 @@ int main(void) {
                 cmocka_unit_test(test_faults),
                 cmocka_unit_test(test_command_line),
                 cmocka_unit_test(test_tls_verified),
+                cmocka_unit_test(test_database_away),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

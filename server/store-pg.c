@@ -1,0 +1,861 @@
+/* SPDX-License-Identifier: MIT */
+/* The PostgreSQL side of syncd's store: one libpq connection, statements
+ * prepared on each (re)connection, synchronous calls from the one thread.
+ * hlc and origin are stored as the bit patterns of signed 64-bit integers and
+ * compared in C with stamp_cmp, never in SQL. Several syncd may share the
+ * database: a write transaction holds each account it writes with SELECT ...
+ * FOR UPDATE (store_pg_account_lock) before it reads what it arbitrates
+ * against. When the server goes away, every call fails -ENOTCONN at once
+ * (the caller answers 503) until a reconnection, tried with backoff, works;
+ * a transaction whose connection was lost is never carried on over a new
+ * one. Must never answer from an uncommitted state. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <libpq-fe.h>
+
+#include "cleanup.h"
+#include "common/errmsg.h"
+#include "log.h"
+#include "now.h"
+#include "store-pg.h"
+
+#define STORE_PG_BACKOFF_MIN_MS 250u
+#define STORE_PG_BACKOFF_MAX_MS 8000u
+#define STORE_PG_CONNECT_TIMEOUT "5"    /* seconds; the URI's own connect_timeout wins */
+#define STORE_PG_SCHEMA_LOCK "7163011"  /* pg_advisory_xact_lock key: one syncd at a time makes the schema */
+#define STORE_PG_ARGS_MAX 8
+#define STORE_PG_CHANNEL "syncd_changes"        /* NOTIFY payload: the account a transaction changed */
+
+enum store_pg_query {
+        P_BEGIN,
+        P_COMMIT,
+        P_ROLLBACK,
+        P_ACCOUNT_MAKE,
+        P_ACCOUNT_LOCK,
+        P_SEQ,
+        P_SEQ_NEXT,
+        P_RECORD_GET,
+        P_RECORD_PUT,
+        P_RECORDS_SINCE,
+        P_IDEM_GET,
+        P_IDEM_PUT,
+        P_IDEM_USAGE,
+        P_IDEM_DROP_OLDEST,
+        P_IDEM_PURGE,
+        P_DEVICE_PUT,
+        P_DEVICES_TRIM,
+        P_DEVICES_LIST,
+        P_NOTIFY,
+        P_IDEM_CLAIM,
+        P_IDEM_RELEASE,
+        _P_MAX,
+};
+
+static const char *const store_pg_sql[_P_MAX] = {
+        [P_BEGIN] = "BEGIN",
+        [P_COMMIT] = "COMMIT",
+        [P_ROLLBACK] = "ROLLBACK",
+        [P_ACCOUNT_MAKE] = "INSERT INTO accounts (account, seq) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING",
+        [P_ACCOUNT_LOCK] = "SELECT seq FROM accounts WHERE account = $1 FOR UPDATE",
+        [P_SEQ] = "SELECT seq FROM accounts WHERE account = $1",
+        [P_SEQ_NEXT] = "INSERT INTO accounts (account, seq) VALUES ($1, 1) "
+                       "ON CONFLICT (account) DO UPDATE SET seq = accounts.seq + 1 RETURNING seq",
+        [P_RECORD_GET] = "SELECT hlc, origin, json FROM records WHERE account = $1 AND key = $2 AND family = $3",
+        [P_RECORD_PUT] = "INSERT INTO records (account, key, family, seq, hlc, origin, device, json) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account, key, family) DO UPDATE "
+                         "SET seq = excluded.seq, hlc = excluded.hlc, origin = excluded.origin, "
+                         "device = excluded.device, json = excluded.json",
+        [P_RECORDS_SINCE] = "SELECT seq, json FROM records WHERE account = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        /* binary results: the digest's bytes as they are. The age is compared by the caller: given
+         * created_ms >= $3, the generic plan of this statement walked the account's answers by age
+         * (idempotency_by_account_age) instead of finding the key, a cost growing with each answer kept */
+        [P_IDEM_GET] = "SELECT digest, status::text, body, created_ms::text FROM idempotency "
+                       "WHERE account = $1 AND key = $2",
+        [P_IDEM_PUT] = "INSERT INTO idempotency (account, key, digest, status, body, created_ms) "
+                       "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, key) DO UPDATE "
+                       "SET digest = excluded.digest, status = excluded.status, body = excluded.body, "
+                       "created_ms = excluded.created_ms",
+        [P_IDEM_USAGE] = "SELECT bytes FROM idempotency_usage WHERE account = $1",
+        [P_IDEM_DROP_OLDEST] = "DELETE FROM idempotency WHERE account = $1 AND key = (SELECT key FROM idempotency "
+                               "WHERE account = $1 AND key <> $2 ORDER BY created_ms, key LIMIT 1)",
+        [P_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < $1",
+        [P_DEVICE_PUT] = "INSERT INTO devices (account, id, json) VALUES ($1, $2, $3) "
+                         "ON CONFLICT (account, id) DO UPDATE SET json = excluded.json",
+        /* as SQLite's json_extract orders them: numbers by value, a missing one last */
+        [P_DEVICES_TRIM] = "DELETE FROM devices WHERE account = $1 AND id IN (SELECT id FROM devices "
+                           "WHERE account = $1 AND id <> $2 ORDER BY (json::jsonb -> 'last_seen_ms') DESC NULLS LAST, "
+                           "id DESC OFFSET $3)",
+        [P_DEVICES_LIST] = "SELECT id, json FROM devices WHERE account = $1 AND id > $2 ORDER BY id LIMIT $3",
+        /* sent at COMMIT; the same account twice in one transaction is sent once */
+        [P_NOTIFY] = "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)",
+        /* a key in progress: a lock of the session, gone with the connection of a syncd that died; two
+         * int4 keys, apart from the bigint one of the schema lock (a collision costs a spurious 409) */
+        [P_IDEM_CLAIM] = "SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))",
+        [P_IDEM_RELEASE] = "SELECT pg_advisory_unlock(hashtext($1), hashtext($2))",
+};
+
+/* Text columns compare bytewise (COLLATE "C"), as SQLite's do: device ids
+ * page in the same order on both backends. */
+static const char store_pg_schema[] =
+        "CREATE TABLE schema_version (version integer NOT NULL);"
+        "CREATE TABLE meta (name text COLLATE \"C\" PRIMARY KEY, value bytea NOT NULL);"
+        "CREATE TABLE accounts (account text COLLATE \"C\" PRIMARY KEY, seq bigint NOT NULL);"
+        "CREATE TABLE records (account text COLLATE \"C\" NOT NULL, key text COLLATE \"C\" NOT NULL,"
+        " family text COLLATE \"C\" NOT NULL, seq bigint NOT NULL, hlc bigint NOT NULL, origin bigint NOT NULL,"
+        " device text NOT NULL, json text NOT NULL, PRIMARY KEY (account, key, family));"
+        "CREATE INDEX records_by_seq ON records (account, seq);"
+        "CREATE TABLE idempotency (account text COLLATE \"C\" NOT NULL, key text COLLATE \"C\" NOT NULL,"
+        " digest bytea NOT NULL, status integer NOT NULL, body text NOT NULL, created_ms bigint NOT NULL,"
+        " PRIMARY KEY (account, key));"
+        "CREATE INDEX idempotency_by_age ON idempotency (created_ms);"
+        "CREATE INDEX idempotency_by_account_age ON idempotency (account, created_ms);"
+        "CREATE TABLE devices (account text COLLATE \"C\" NOT NULL, id text COLLATE \"C\" NOT NULL,"
+        " json text NOT NULL, PRIMARY KEY (account, id));"
+        /* the bytes of each account's stored answers, kept by a trigger so that no statement can forget
+         * them: summing them for each push costs as much as the account keeps (8 MiB by default) */
+        "CREATE TABLE idempotency_usage (account text COLLATE \"C\" PRIMARY KEY, bytes bigint NOT NULL);"
+        "CREATE FUNCTION idempotency_usage_track() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF TG_OP <> 'INSERT' THEN"
+        "  UPDATE idempotency_usage SET bytes = bytes - octet_length(OLD.body) WHERE account = OLD.account;"
+        " END IF;"
+        " IF TG_OP <> 'DELETE' THEN"
+        "  INSERT INTO idempotency_usage (account, bytes) VALUES (NEW.account, octet_length(NEW.body))"
+        "  ON CONFLICT (account) DO UPDATE SET bytes = idempotency_usage.bytes + excluded.bytes;"
+        " END IF;"
+        " RETURN NULL; END $$;"
+        "CREATE TRIGGER idempotency_usage_track AFTER INSERT OR UPDATE OR DELETE ON idempotency"
+        " FOR EACH ROW EXECUTE FUNCTION idempotency_usage_track();";
+
+struct store_pg {
+        char *uri;
+        PGconn *conn;                   /* NULL while the server is unreachable */
+        PGconn *listen;                 /* LISTENs to the other syncd; NULL while down */
+        uint64_t listen_retry_at_ms, listen_backoff_ms;
+        bool in_tx;                     /* between BEGIN and COMMIT or ROLLBACK */
+        uint64_t *errors;               /* failed statements, for the metrics */
+        uint64_t down_since_ms, retry_at_ms, backoff_ms;
+        uint8_t secret[CURSOR_SECRET_SIZE];
+};
+
+/* Up to STORE_PG_ARGS_MAX parameters of a statement, with room for the
+ * numbers' text. */
+struct store_pg_args {
+        int n;
+        const char *values[STORE_PG_ARGS_MAX];
+        int lengths[STORE_PG_ARGS_MAX];
+        int formats[STORE_PG_ARGS_MAX];
+        char nums[STORE_PG_ARGS_MAX][24];
+};
+
+static void store_pg_arg_text(struct store_pg_args *a, const char *text) {
+        a->values[a->n] = text;
+        a->lengths[a->n] = 0;
+        a->formats[a->n++] = 0;
+}
+
+static void store_pg_arg_i64(struct store_pg_args *a, int64_t v) {
+        snprintf(a->nums[a->n], sizeof(a->nums[a->n]), "%" PRId64, v);
+        store_pg_arg_text(a, a->nums[a->n]);
+}
+
+static void store_pg_arg_bytes(struct store_pg_args *a, const void *bytes, int len) {
+        a->values[a->n] = bytes;
+        a->lengths[a->n] = len;
+        a->formats[a->n++] = 1;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear)
+
+bool store_pg_is_uri(const char *db) {
+        return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0;
+}
+
+struct store_pg *store_pg_free(struct store_pg *p) {
+        if (!p)
+                return NULL;
+        PQfinish(p->conn);
+        PQfinish(p->listen);
+        free(p->uri);
+        free(p);
+        return NULL;
+}
+
+static void store_pg_freep(struct store_pg **p) {
+        store_pg_free(*p);
+}
+
+/* libpq's messages end in a newline (some in two lines): one line of them. */
+static const char *store_pg_message(const char *msg, char *buf, size_t size) {
+        snprintf(buf, size, "%s", msg && *msg ? msg : "unknown error");
+        for (char *c = buf; *c; c++)
+                if (*c == '\n' || *c == '\t')
+                        *c = c[1] ? ' ' : '\0';
+        return buf;
+}
+
+static int store_pg_prepare(PGconn *conn, char **ret_error) {
+        char name[8], buf[256];
+
+        for (size_t i = 0; i < _P_MAX; i++) {
+                _cleanup_(PQclearp) PGresult *res = NULL;
+
+                snprintf(name, sizeof(name), "q%zu", i);
+                res = PQprepare(conn, name, store_pg_sql[i], 0, NULL);
+                if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                        return errmsg_setf(ret_error, -EIO, "cannot prepare a statement: %s",
+                                           store_pg_message(PQerrorMessage(conn), buf, sizeof(buf)));
+        }
+        return 0;
+}
+
+/* libpq prints the server's notices on stderr; what matters of them (a
+ * connection terminated) comes back as an error and is logged once. */
+static void store_pg_notice(void *userdata, const char *message) {
+        (void) userdata;
+        (void) message;
+}
+
+/* A new connection, or -ENOTCONN and libpq's words. Named for
+ * pg_stat_activity: "syncd", or "syncd listen" for the one that LISTENs. */
+static int store_pg_connect_as(const char *uri, const char *name, PGconn **ret, char **ret_error) {
+        static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+        const char *values[] = { STORE_PG_CONNECT_TIMEOUT, name, uri, NULL };
+        PGconn *conn = PQconnectdbParams(keys, values, 1);
+        char buf[512];
+        int r;
+
+        if (!conn)
+                return errmsg_setf(ret_error, -ENOMEM, "out of memory");
+        if (PQstatus(conn) != CONNECTION_OK) {
+                r = errmsg_setf(ret_error, -ENOTCONN, "%s",
+                                store_pg_message(PQerrorMessage(conn), buf, sizeof(buf)));
+                PQfinish(conn);
+                return r;
+        }
+        (void) PQsetNoticeProcessor(conn, store_pg_notice, NULL);
+        *ret = conn;
+        return 0;
+}
+
+static int store_pg_connect(const char *uri, PGconn **ret, char **ret_error) {
+        return store_pg_connect_as(uri, "syncd", ret, ret_error);
+}
+
+/* The connection is gone: said once, then retried with backoff. */
+static void store_pg_lost(struct store_pg *p) {
+        char buf[512];
+        uint64_t now = now_ms(CLOCK_MONOTONIC);
+
+        if (!p->conn)
+                return;
+        log_msg("database connection lost (%s); answering 503 unavailable and reconnecting with backoff",
+                store_pg_message(PQerrorMessage(p->conn), buf, sizeof(buf)));
+        PQfinish(p->conn);
+        p->conn = NULL;
+        p->down_since_ms = now;
+        p->backoff_ms = STORE_PG_BACKOFF_MIN_MS;
+        p->retry_at_ms = now;           /* a restarted server is likely back already: one try at once */
+}
+
+/* A connection to run a statement on: the one in use, or a new one when the
+ * backoff allows. Never a new one inside a transaction: what it wrote so far
+ * went with the old one. */
+static int store_pg_ensure(struct store_pg *p) {
+        _cleanup_(freep) char *error = NULL;
+        uint64_t now;
+        int r;
+
+        if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
+                return 0;
+        store_pg_lost(p);
+        if (p->in_tx)
+                return -ENOTCONN;
+        now = now_ms(CLOCK_MONOTONIC);
+        if (now < p->retry_at_ms)
+                return -ENOTCONN;
+        r = store_pg_connect(p->uri, &p->conn, &error);
+        if (r >= 0 && (r = store_pg_prepare(p->conn, &error)) < 0)
+                p->conn = (PQfinish(p->conn), NULL);
+        if (r < 0) {
+                p->retry_at_ms = now + p->backoff_ms;
+                p->backoff_ms = p->backoff_ms * 2 < STORE_PG_BACKOFF_MAX_MS ? p->backoff_ms * 2
+                                                                            : STORE_PG_BACKOFF_MAX_MS;
+                return -ENOTCONN;
+        }
+        log_msg("database reachable again after %.1f s", (double) (now - p->down_since_ms) / 1000.0);
+        return 0;
+}
+
+/* What a failed statement means to the caller; a lost server is -ENOTCONN
+ * (also when it said it is shutting down or starting: class 08, 57P0x). */
+static int store_pg_errno(struct store_pg *p, const PGresult *res) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        char buf[512];
+
+        if (PQstatus(p->conn) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
+            strncmp(state, "57P0", 4) == 0)
+                return -ENOTCONN;
+        if (p->errors)
+                (*p->errors)++;
+        log_msg("PostgreSQL: %s", store_pg_message(PQresultErrorMessage(res), buf, sizeof(buf)));
+        if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+                return -EDEADLK;        /* this transaction was chosen to end a deadlock: run it again */
+        if (strcmp(state, "55P03") == 0)
+                return -EBUSY;
+        if (strncmp(state, "23", 2) == 0)
+                return -EEXIST;
+        if (strcmp(state, "53100") == 0)
+                return -ENOSPC;
+        if (strncmp(state, "53", 2) == 0)
+                return -ENOMEM;
+        return -EIO;
+}
+
+static PGresult *store_pg_exec(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a,
+                               int result_format, int *ret) {
+        char name[8];
+        PGresult *res;
+        int r;
+
+        snprintf(name, sizeof(name), "q%d", (int) q);
+        res = PQexecPrepared(p->conn, name, a ? a->n : 0, a ? a->values : NULL, a ? a->lengths : NULL,
+                             a ? a->formats : NULL, result_format);
+        switch (PQresultStatus(res)) {
+        case PGRES_COMMAND_OK:
+        case PGRES_TUPLES_OK:
+                *ret = 0;
+                return res;
+        default:
+                break;
+        }
+        r = store_pg_errno(p, res);
+        PQclear(res);
+        if (r == -ENOTCONN)
+                store_pg_lost(p);
+        *ret = r;
+        return NULL;
+}
+
+/* Runs q; NULL and *ret < 0 when it failed. Outside a transaction, a
+ * connection found dead is replaced and the statement tried once more: a
+ * server restarted while syncd was idle costs no request a 503. */
+static PGresult *store_pg_run(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a,
+                              int result_format, int *ret) {
+        PGresult *res;
+
+        *ret = store_pg_ensure(p);
+        if (*ret < 0)
+                return NULL;
+        res = store_pg_exec(p, q, a, result_format, ret);
+        if (res || *ret != -ENOTCONN || p->in_tx)
+                return res;
+        *ret = store_pg_ensure(p);
+        return *ret < 0 ? NULL : store_pg_exec(p, q, a, result_format, ret);
+}
+
+static int store_pg_run_done(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        int r;
+
+        res = store_pg_run(p, q, a, 0, &r);
+        return r;
+}
+
+static int store_pg_parse_u64(const char *text, uint64_t *ret) {
+        char *end;
+
+        errno = 0;
+        *ret = (uint64_t) strtoll(text, &end, 10);
+        return errno || end == text || *end ? -EIO : 0;
+}
+
+/* The first column of the first row as a number; -ENOENT without a row. */
+static int store_pg_run_u64(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a,
+                            uint64_t *ret) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        int r;
+
+        res = store_pg_run(p, q, a, 0, &r);
+        if (r < 0)
+                return r;
+        if (PQntuples(res) == 0)
+                return -ENOENT;
+        return store_pg_parse_u64(PQgetvalue(res, 0, 0), ret);
+}
+
+static int store_pg_simple(PGconn *conn, const char *sql, char **ret_error) {
+        _cleanup_(PQclearp) PGresult *res = PQexec(conn, sql);
+        char buf[512];
+
+        if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+                return 0;
+        return errmsg_setf(ret_error, -EIO, "%s", store_pg_message(PQerrorMessage(conn), buf, sizeof(buf)));
+}
+
+/* The first column of the first row of a query of one row; NULL when it
+ * failed. */
+static PGresult *store_pg_one(PGconn *conn, const char *sql, char **ret_error) {
+        PGresult *res = PQexec(conn, sql);
+        char buf[512];
+
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+                return res;
+        PQclear(res);
+        (void) errmsg_setf(ret_error, -EIO, "cannot read its schema version: %s",
+                           store_pg_message(PQerrorMessage(conn), buf, sizeof(buf)));
+        return NULL;
+}
+
+/* The schema version the database holds (0: none yet), read under the
+ * schema lock. */
+static int store_pg_version(PGconn *conn, int *ret, char **ret_error) {
+        _cleanup_(PQclearp) PGresult *has = NULL, *res = NULL;
+
+        has = store_pg_one(conn, "SELECT to_regclass('schema_version') IS NOT NULL", ret_error);
+        if (!has)
+                return -EIO;
+        if (strcmp(PQgetvalue(has, 0, 0), "t") != 0) {
+                *ret = 0;
+                return 0;
+        }
+        res = store_pg_one(conn, "SELECT coalesce(max(version), 0) FROM schema_version", ret_error);
+        if (!res)
+                return -EIO;
+        *ret = atoi(PQgetvalue(res, 0, 0));
+        return 0;
+}
+
+/* The tables, made once, in one transaction under an advisory lock, so that
+ * two syncd starting together make them once. A database of a newer schema
+ * is refused before anything is written to it. */
+static int store_pg_make_schema(PGconn *conn, char **ret_error) {
+        int r, version = 0;
+
+        r = store_pg_simple(conn, "BEGIN; SELECT pg_advisory_xact_lock(" STORE_PG_SCHEMA_LOCK ")", ret_error);
+        if (r >= 0)
+                r = store_pg_version(conn, &version, ret_error);
+        if (r >= 0 && version > STORE_PG_SCHEMA_VERSION)
+                r = errmsg_setf(ret_error, -EPROTONOSUPPORT,
+                                "its schema version %d is newer than this syncd's %d (a newer syncd wrote it); "
+                                "refusing to use it, nothing was written to it", version, STORE_PG_SCHEMA_VERSION);
+        if (r >= 0 && version == 0) {
+                r = store_pg_simple(conn, store_pg_schema, ret_error);
+                if (r >= 0)
+                        r = store_pg_simple(conn, "INSERT INTO schema_version (version) VALUES (1)", ret_error);
+        }
+        if (r >= 0)
+                return store_pg_simple(conn, "COMMIT", ret_error);
+        (void) store_pg_simple(conn, "ROLLBACK", NULL);
+        return r;
+}
+
+/* The cursor secret: the first syncd to start makes it, every other one
+ * reads the same, so a cursor is valid on every instance. */
+static int store_pg_load_secret(struct store_pg *p, char **ret_error) {
+        _cleanup_(PQclearp) PGresult *ins = NULL, *res = NULL;
+        const char *values[1] = { (const char *) p->secret };
+        const int lengths[1] = { CURSOR_SECRET_SIZE }, formats[1] = { 1 };
+        char buf[512];
+
+        if (getrandom(p->secret, sizeof(p->secret), 0) != sizeof(p->secret))
+                return errmsg_setf(ret_error, -EIO, "cannot make the cursor secret: getrandom failed");
+        ins = PQexecParams(p->conn, "INSERT INTO meta (name, value) VALUES ('cursor_secret', $1::bytea) "
+                                    "ON CONFLICT (name) DO NOTHING", 1, NULL, values, lengths, formats, 0);
+        if (PQresultStatus(ins) == PGRES_COMMAND_OK)
+                res = PQexecParams(p->conn, "SELECT value FROM meta WHERE name = 'cursor_secret'",
+                                   0, NULL, NULL, NULL, NULL, 1);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+            PQgetlength(res, 0, 0) != CURSOR_SECRET_SIZE)
+                return errmsg_setf(ret_error, -EIO, "cannot read or make the cursor secret: %s",
+                                   store_pg_message(PQerrorMessage(p->conn), buf, sizeof(buf)));
+        memcpy(p->secret, PQgetvalue(res, 0, 0), CURSOR_SECRET_SIZE);
+        return 0;
+}
+
+int store_pg_ping(struct store_pg *p) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        int r;
+
+        r = store_pg_ensure(p);
+        if (r < 0)
+                return r;
+        res = PQexec(p->conn, "SELECT 1");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK)
+                return 0;
+        r = store_pg_errno(p, res);
+        if (r == -ENOTCONN)
+                store_pg_lost(p);
+        return r;
+}
+
+const uint8_t *store_pg_secret(const struct store_pg *p) {
+        return p->secret;
+}
+
+int store_pg_begin(struct store_pg *p) {
+        int r = store_pg_run_done(p, P_BEGIN, NULL);
+
+        p->in_tx = r >= 0;
+        return r;
+}
+
+int store_pg_commit(struct store_pg *p) {
+        int r = store_pg_run_done(p, P_COMMIT, NULL);
+
+        p->in_tx = false;       /* committed, or gone with its connection (see docs/operations.md) */
+        return r;
+}
+
+void store_pg_rollback(struct store_pg *p) {
+        if (p->in_tx && p->conn)
+                (void) store_pg_run_done(p, P_ROLLBACK, NULL);
+        p->in_tx = false;
+}
+
+/* The account's row, made when missing, held until the transaction ends:
+ * another syncd's writer of the same account waits here, before it reads
+ * anything it arbitrates against. */
+int store_pg_account_lock(struct store_pg *p, const char *account) {
+        struct store_pg_args a = {};
+        uint64_t seq;
+        int r;
+
+        store_pg_arg_text(&a, account);
+        r = store_pg_run_done(p, P_ACCOUNT_MAKE, &a);
+        if (r >= 0)
+                r = store_pg_run_u64(p, P_ACCOUNT_LOCK, &a, &seq);
+        return r == -ENOENT ? -EIO : r;
+}
+
+int store_pg_seq(struct store_pg *p, const char *account, uint64_t *ret) {
+        struct store_pg_args a = {};
+        int r;
+
+        store_pg_arg_text(&a, account);
+        r = store_pg_run_u64(p, P_SEQ, &a, ret);
+        if (r == -ENOENT) {
+                *ret = 0;
+                return 0;
+        }
+        return r;
+}
+
+int store_pg_record_get(struct store_pg *p, const char *account, const char *key, const char *family,
+                        struct stamp *ret_stamp, char **ret_json) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        struct store_pg_args a = {};
+        struct stamp stamp;
+        char *json;
+        int r;
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, key);
+        store_pg_arg_text(&a, family);
+        res = store_pg_run(p, P_RECORD_GET, &a, 0, &r);
+        if (r < 0)
+                return r;
+        if (PQntuples(res) == 0)
+                return -ENOENT;
+        if (store_pg_parse_u64(PQgetvalue(res, 0, 0), &stamp.hlc) < 0 ||
+            store_pg_parse_u64(PQgetvalue(res, 0, 1), &stamp.origin) < 0)
+                return -EIO;
+        json = strdup(PQgetvalue(res, 0, 2));
+        if (!json)
+                return -ENOMEM;
+        *ret_stamp = stamp;
+        *ret_json = json;
+        return 0;
+}
+
+int store_pg_record_put(struct store_pg *p, const char *account, const char *key, const char *family,
+                        struct stamp stamp, const char *device, const char *json, uint64_t *ret_seq) {
+        struct store_pg_args a = {};
+        uint64_t seq;
+        int r;
+
+        store_pg_arg_text(&a, account);
+        r = store_pg_run_u64(p, P_SEQ_NEXT, &a, &seq);
+        if (r < 0)
+                return r == -ENOENT ? -EIO : r;
+        store_pg_arg_text(&a, key);
+        store_pg_arg_text(&a, family);
+        store_pg_arg_i64(&a, (int64_t) seq);
+        store_pg_arg_i64(&a, (int64_t) stamp.hlc);
+        store_pg_arg_i64(&a, (int64_t) stamp.origin);
+        store_pg_arg_text(&a, device);
+        store_pg_arg_text(&a, json);
+        r = store_pg_run_done(p, P_RECORD_PUT, &a);
+        if (r < 0)
+                return r;
+        *ret_seq = seq;
+        return 0;
+}
+
+int store_pg_records_since(struct store_pg *p, const char *account, uint64_t since, unsigned limit,
+                           store_record_fn fn, void *userdata) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        struct store_pg_args a = {};
+        int r;
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_i64(&a, (int64_t) since);
+        store_pg_arg_i64(&a, limit);
+        res = store_pg_run(p, P_RECORDS_SINCE, &a, 0, &r);
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
+                uint64_t seq;
+
+                r = store_pg_parse_u64(PQgetvalue(res, i, 0), &seq);
+                if (r >= 0)
+                        r = fn(seq, PQgetvalue(res, i, 1), userdata);
+        }
+        return r < 0 ? r : 0;
+}
+
+int store_pg_idem_get(struct store_pg *p, const char *account, const char *key, uint64_t not_before_ms,
+                      uint8_t ret_digest[static STORE_DIGEST_SIZE], unsigned *ret_status, char **ret_body) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        struct store_pg_args a = {};
+        uint64_t created_ms;
+        char *body;
+        int r;
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, key);
+        res = store_pg_run(p, P_IDEM_GET, &a, 1, &r);
+        if (r < 0)
+                return r;
+        if (PQntuples(res) == 0)
+                return -ENOENT;
+        if (store_pg_parse_u64(PQgetvalue(res, 0, 3), &created_ms) < 0)
+                return -EIO;
+        if (created_ms < not_before_ms)
+                return -ENOENT;
+        if (PQgetlength(res, 0, 0) != STORE_DIGEST_SIZE)
+                return -EIO;
+        body = strndup(PQgetvalue(res, 0, 2), (size_t) PQgetlength(res, 0, 2));
+        if (!body)
+                return -ENOMEM;
+        memcpy(ret_digest, PQgetvalue(res, 0, 0), STORE_DIGEST_SIZE);
+        *ret_status = (unsigned) atoi(PQgetvalue(res, 0, 1));
+        *ret_body = body;
+        return 0;
+}
+
+int store_pg_idem_put(struct store_pg *p, const char *account, const char *key,
+                      const uint8_t digest[static STORE_DIGEST_SIZE], unsigned status, const char *body,
+                      uint64_t now_ms) {
+        struct store_pg_args a = {};
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, key);
+        store_pg_arg_bytes(&a, digest, STORE_DIGEST_SIZE);
+        store_pg_arg_i64(&a, status);
+        store_pg_arg_text(&a, body);
+        store_pg_arg_i64(&a, (int64_t) now_ms);
+        return store_pg_run_done(p, P_IDEM_PUT, &a);
+}
+
+/* How many rows the statement changed. */
+static int store_pg_run_changes(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        int r;
+
+        res = store_pg_run(p, q, a, 0, &r);
+        return r < 0 ? r : atoi(PQcmdTuples(res));
+}
+
+int store_pg_idem_trim(struct store_pg *p, const char *account, const char *keep_key, uint64_t max_bytes) {
+        struct store_pg_args a = {};
+        int dropped = 0, r;
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, keep_key);
+        for (;;) {
+                uint64_t bytes;
+
+                r = store_pg_run_u64(p, P_IDEM_USAGE, &(struct store_pg_args) { .n = 1, .values = { account } },
+                                     &bytes);
+                if (r < 0)
+                        return r == -ENOENT ? dropped : r;
+                if (bytes <= max_bytes)
+                        return dropped;
+                r = store_pg_run_changes(p, P_IDEM_DROP_OLDEST, &a);
+                if (r <= 0)
+                        return r < 0 ? r : dropped;     /* keep_key's answer alone is over max_bytes */
+                dropped++;
+        }
+}
+
+int store_pg_idem_purge(struct store_pg *p, uint64_t before_ms) {
+        struct store_pg_args a = {};
+        int r;
+
+        store_pg_arg_i64(&a, (int64_t) before_ms);
+        r = store_pg_run_changes(p, P_IDEM_PURGE, &a);
+        return r < 0 ? r : 0;
+}
+
+int store_pg_device_put(struct store_pg *p, const char *account, const char *id, const char *json) {
+        struct store_pg_args a = {};
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, id);
+        store_pg_arg_text(&a, json);
+        return store_pg_run_done(p, P_DEVICE_PUT, &a);
+}
+
+int store_pg_devices_trim(struct store_pg *p, const char *account, const char *keep_id, unsigned max) {
+        struct store_pg_args a = {};
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, keep_id);
+        store_pg_arg_i64(&a, max > 0 ? max - 1 : 0);
+        return store_pg_run_changes(p, P_DEVICES_TRIM, &a);
+}
+
+int store_pg_devices_list(struct store_pg *p, const char *account, const char *after, unsigned limit,
+                          store_device_fn fn, void *userdata) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        struct store_pg_args a = {};
+        int r;
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, after ?: "");
+        store_pg_arg_i64(&a, limit);
+        res = store_pg_run(p, P_DEVICES_LIST, &a, 0, &r);
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++)
+                r = fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), userdata);
+        return r < 0 ? r : 0;
+}
+
+int store_pg_idem_claim(struct store_pg *p, const char *account, const char *key) {
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        struct store_pg_args a = {};
+        int r;
+
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, key);
+        res = store_pg_run(p, P_IDEM_CLAIM, &a, 0, &r);
+        if (r < 0)
+                return r;
+        if (PQntuples(res) != 1)
+                return -EIO;
+        return strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 0 : -EBUSY;
+}
+
+/* Not inside a transaction's failure: a group that failed has rolled back
+ * before its members let their keys go. A lock lost with its connection
+ * is gone already (the server only warns). */
+void store_pg_idem_release(struct store_pg *p, const char *account, const char *key) {
+        struct store_pg_args a = {};
+
+        if (!p->conn)
+                return;
+        store_pg_arg_text(&a, account);
+        store_pg_arg_text(&a, key);
+        (void) store_pg_run_done(p, P_IDEM_RELEASE, &a);
+}
+
+int store_pg_notify(struct store_pg *p, const char *account) {
+        struct store_pg_args a = {};
+
+        store_pg_arg_text(&a, account);
+        return store_pg_run_done(p, P_NOTIFY, &a);
+}
+
+/* The connection that LISTENs, made anew. */
+static int store_pg_listen_start(struct store_pg *p, char **ret_error) {
+        int r;
+
+        r = store_pg_connect_as(p->uri, "syncd listen", &p->listen, ret_error);
+        if (r >= 0 && (r = store_pg_simple(p->listen, "LISTEN " STORE_PG_CHANNEL, ret_error)) < 0)
+                p->listen = (PQfinish(p->listen), NULL);
+        return r;
+}
+
+static void store_pg_listen_lost(struct store_pg *p, uint64_t now_ms) {
+        char buf[512];
+
+        log_msg("database notifications lost (%s); long polls wait for other syncd's pushes until it is back",
+                store_pg_message(PQerrorMessage(p->listen), buf, sizeof(buf)));
+        PQfinish(p->listen);
+        p->listen = NULL;
+        p->listen_backoff_ms = STORE_PG_BACKOFF_MIN_MS;
+        p->listen_retry_at_ms = now_ms;
+}
+
+int store_pg_changes_fd(const struct store_pg *p) {
+        return p->listen ? PQsocket(p->listen) : -1;
+}
+
+int store_pg_changes_timeout_ms(const struct store_pg *p, uint64_t now_ms) {
+        if (p->listen)
+                return -1;
+        return p->listen_retry_at_ms > now_ms ? (int) (p->listen_retry_at_ms - now_ms) : 0;
+}
+
+/* Without the connection: another try when due; back, it calls fn(NULL),
+ * since any account may have changed while nobody listened. */
+static void store_pg_listen_retry(struct store_pg *p, uint64_t now_ms, store_change_fn fn, void *userdata) {
+        _cleanup_(freep) char *error = NULL;
+
+        if (now_ms < p->listen_retry_at_ms)
+                return;
+        if (store_pg_listen_start(p, &error) < 0) {
+                p->listen_retry_at_ms = now_ms + p->listen_backoff_ms;
+                p->listen_backoff_ms = p->listen_backoff_ms * 2 < STORE_PG_BACKOFF_MAX_MS ?
+                        p->listen_backoff_ms * 2 : STORE_PG_BACKOFF_MAX_MS;
+                return;
+        }
+        log_msg("database notifications back; waking every parked long poll");
+        fn(NULL, userdata);
+}
+
+/* The notifications that arrived; our own transactions' are skipped (their
+ * long polls were woken after the COMMIT). libpq's sockets are non-blocking:
+ * this never waits. */
+void store_pg_changes_process(struct store_pg *p, uint64_t now_ms, store_change_fn fn, void *userdata) {
+        int own = p->conn ? PQbackendPID(p->conn) : 0;
+        PGnotify *n;
+
+        if (!p->listen) {
+                store_pg_listen_retry(p, now_ms, fn, userdata);
+                return;
+        }
+        if (!PQconsumeInput(p->listen) || PQstatus(p->listen) != CONNECTION_OK) {
+                store_pg_listen_lost(p, now_ms);
+                return;
+        }
+        while ((n = PQnotifies(p->listen))) {
+                if (n->be_pid != own)
+                        fn(n->extra, userdata);
+                PQfreemem(n);
+        }
+}
+
+int store_pg_open(const char *uri, uint64_t *errors, struct store_pg **ret, char **ret_error) {
+        _cleanup_(store_pg_freep) struct store_pg *p = calloc(1, sizeof(*p));
+        int r;
+
+        if (!p || !(p->uri = strdup(uri)))
+                return errmsg_setf(ret_error, -ENOMEM, "out of memory");
+        p->errors = errors;
+        r = store_pg_connect(uri, &p->conn, ret_error);
+        if (r >= 0)
+                r = store_pg_make_schema(p->conn, ret_error);
+        if (r >= 0)
+                r = store_pg_prepare(p->conn, ret_error);
+        if (r >= 0)
+                r = store_pg_load_secret(p, ret_error);
+        if (r >= 0)
+                r = store_pg_listen_start(p, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
