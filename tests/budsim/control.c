@@ -283,6 +283,11 @@ static int set_option(struct sim *sim, const char *name, sd_bus_message *m) {
                 o->stale_cache = r >= 0 ? b : o->stale_cache;
                 return r;
         }
+        if (strcmp(name, "disconnect-reply-first") == 0) {
+                r = sd_bus_message_read(m, "v", "b", &b);
+                o->disconnect_reply_first = r >= 0 ? b : o->disconnect_reply_first;
+                return r;
+        }
         return -EINVAL;
 }
 
@@ -325,6 +330,8 @@ static int method_get_option(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return sd_bus_reply_method_return(m, "v", "b", (int) o->silent_connect);
         if (strcmp(name, "stale-cache") == 0)
                 return sd_bus_reply_method_return(m, "v", "b", (int) o->stale_cache);
+        if (strcmp(name, "disconnect-reply-first") == 0)
+                return sd_bus_reply_method_return(m, "v", "b", (int) o->disconnect_reply_first);
         return sd_bus_error_setf(error, CTL_ERROR ".InvalidArgs", "option %s: unknown", name);
 }
 

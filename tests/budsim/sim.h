@@ -38,6 +38,7 @@ struct sim_options {
         bool silent_connect;    /* Connected=true without PropertiesChanged (5.66's race) */
         bool stale_cache;       /* a GATT cache without the Buds Sync service (5.66, after the
                                  * database changed mid-discovery): neither in UUIDs nor exported */
+        bool disconnect_reply_first; /* Disconnect answered before Connected=false (5.66) */
 };
 
 enum sim_svc {
@@ -163,6 +164,7 @@ struct sim_device {
         enum sim_link link;
         bool gatt_ready;                        /* ATT usable: reads do not fail "Not connected" */
         bool services_resolved;
+        bool hold_connected;                    /* link_down leaves Connected=false to its caller */
         bool exported;                          /* GATT objects on the bus */
         struct buds *buds;
         struct sim_service svc[_SIM_SVC_MAX];

@@ -290,6 +290,7 @@ struct fix {
         sd_bus *bus;
         /* signals seen */
         unsigned added, removed, value_changes, resolved_true, resolved_false, owner_changes;
+        unsigned connected_false, connected_false_at_reply, replies;
         uint8_t value[128];
         size_t value_len;
         char value_path[160];
@@ -347,6 +348,9 @@ static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 } else if (strcmp(name, "ServicesResolved") == 0) {
                         assert_true(sd_bus_message_read(m, "v", "b", &b) > 0);
                         *(b ? &f->resolved_true : &f->resolved_false) += 1;
+                } else if (strcmp(name, "Connected") == 0) {
+                        assert_true(sd_bus_message_read(m, "v", "b", &b) > 0);
+                        f->connected_false += !b;
                 } else
                         assert_true(sd_bus_message_skip(m, "v") >= 0);
                 assert_true(sd_bus_message_exit_container(m) > 0);
@@ -689,6 +693,41 @@ static void test_sim_resolve_before(void **state) {
         chrc_path(f, BUDS_MANIFEST_UUID, path, sizeof(path));
 }
 
+static int on_disconnect_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct fix *f = userdata;
+
+        (void) error;
+        assert_false(sd_bus_message_is_method_error(m, NULL));
+        f->connected_false_at_reply = f->connected_false;
+        f->replies++;
+        return 0;
+}
+
+/* Disconnect; returns how many Connected=false came before its reply. */
+static unsigned disconnect_dev(struct fix *f) {
+        unsigned want = f->connected_false + 1, replies = f->replies + 1, before = f->connected_false;
+
+        assert_true(sd_bus_call_method_async(f->bus, NULL, "org.bluez", DEV, "org.bluez.Device1", "Disconnect",
+                                             on_disconnect_reply, f, NULL) >= 0);
+        wait_for(f, &f->replies, replies);
+        wait_for(f, &f->connected_false, want);
+        return f->connected_false_at_reply - before;
+}
+
+/* The order of Disconnect's reply and Connected=false is BlueZ's choice:
+ * 5.82 signals first (the default), 5.66 answers first. */
+static void test_sim_disconnect_order(void **state) {
+        struct fix *f = *state;
+
+        connect_dev(f);
+        assert_int_equal(disconnect_dev(f), 1);
+        assert_true(sd_bus_call_method(f->bus, CTL, "SetOption", NULL, NULL, "sv", "disconnect-reply-first",
+                                       "b", 1) >= 0);
+        connect_dev(f);
+        assert_int_equal(disconnect_dev(f), 0);
+        assert_int_equal(f->resolved_false, 2);
+}
+
 static void test_sim_control(void **state) {
         struct fix *f = *state;
         sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -820,6 +859,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sim_notify, setup_sim, teardown_sim),
                 cmocka_unit_test_setup_teardown(test_sim_cache_no, setup_sim, teardown_sim),
                 cmocka_unit_test_setup_teardown(test_sim_resolve_before, setup_sim, teardown_sim),
+                cmocka_unit_test_setup_teardown(test_sim_disconnect_order, setup_sim, teardown_sim),
                 cmocka_unit_test_setup_teardown(test_sim_control, setup_sim, teardown_sim),
                 cmocka_unit_test_setup_teardown(test_sim_link_loss_in_write, setup_sim, teardown_sim),
                 cmocka_unit_test_setup_teardown(test_sim_restart, setup_sim, teardown_sim),

@@ -180,10 +180,10 @@ static void test_connect_fails_then_backoff(void **state) {
  * was answered "Operation already in progress", long after the Buds were
  * back: the bridge never connected. Two such answers in a row, and no
  * link: the client cancels the attempt (Disconnect) and connects anew. */
-static void test_stuck_connect_cancelled(void **state) {
+static void stuck_connect_cancelled(bool disconnect_reply_first) {
         struct fix *f = start((const char *[]) { ONE_PRO, NULL });
 
-        (void) state;
+        fix_call(f, "SetOption", "sv", "disconnect-reply-first", "b", (int) disconnect_reply_first);
         fix_option_u(f, "connect-timeout-ms", 600000);  /* an attempt that does not end */
         fix_call(f, "SetReachable", "sb", FIX_ADDR1, 0);
         assert_int_equal(fix_client(f), 0);
@@ -192,6 +192,18 @@ static void test_stuck_connect_cancelled(void **state) {
         fix_wait_ready(f, FIX_ADDR1, 1);
         assert_true(fix_counter(f, FIX_ADDR1, "connect") >= 2);
         assert_true(fix_counter(f, FIX_ADDR1, "disconnect") >= 1);   /* the cancel */
+}
+
+/* bluetoothd 5.82's order: Connected=false, then Disconnect's reply. */
+static void test_stuck_connect_cancelled(void **state) {
+        (void) state;
+        stuck_connect_cancelled(false);
+}
+
+/* bluetoothd 5.66's: the reply first (HIL VM, probe-basic). */
+static void test_stuck_connect_cancelled_reply_first(void **state) {
+        (void) state;
+        stuck_connect_cancelled(true);
 }
 
 /* Buds that appear while the client runs, as discovery makes them appear:
@@ -700,6 +712,7 @@ int main(void) {
                 T(test_resolve_before),
                 T(test_connect_fails_then_backoff),
                 T(test_stuck_connect_cancelled),
+                T(test_stuck_connect_cancelled_reply_first),
                 T(test_connected_never_signalled),
                 T(test_connected_by_another_never_signalled),
                 T(test_setup_not_connected_on_live_link),

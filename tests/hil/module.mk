@@ -7,6 +7,11 @@
 # when it cannot), builds the image (cached under $(HIL_CACHE)) and runs it.
 HIL_CACHE ?= $(B)/hil-vm
 HIL_TESTS ?= probe-basic scenarios scenarios-paired real-rig
+# The BlueZ release(s) the VM runs (tests/hil/vm/release): bookworm (5.66),
+# trixie (Debian 13's), or both, one VM each, their figures side by side.
+HIL_BLUEZ ?= bookworm
+# HIL_RECORD=1: each run's row goes into docs/compatibility.md (tests/hil/vm/report).
+HIL_RECORD ?=
 
 HIL_PERIPH := $(B)/tests/hil/buds-periph
 HIL_PROBE := $(B)/tests/hil/hil-probe
@@ -43,11 +48,19 @@ HIL_IMAGE_FILES := $(HIL_PERIPH) $(HIL_PROBE) $(HIL_SCENARIOS_BIN) tests/hil/rea
 HIL_IMAGE_DEPS := $(foreach f,$(HIL_IMAGE_FILES),$(firstword $(subst :, ,$(f))))
 
 hil-vm: $(HIL_IMAGE_DEPS) $(HIL_LATENCY_SIM)
-	@tests/hil/vm/check-environment --cache "$(HIL_CACHE)" || { \
-		test $$? -eq 77 && echo "make hil-vm: skipped" >&2 && exit 0; exit 1; } ; \
-	tests/hil/vm/build --cache "$(HIL_CACHE)" $(HIL_IMAGE_FILES) && \
-	{ $(HIL_LATENCY_SIM) 2>/dev/null || true; } && \
-	tests/hil/vm/run --cache "$(HIL_CACHE)" $(HIL_TESTS)
+	@rc=0; sums=""; \
+	for r in $(HIL_BLUEZ); do \
+		HIL_BLUEZ=$$r tests/hil/vm/check-environment --cache "$(HIL_CACHE)" || { \
+			test $$? -eq 77 && echo "make hil-vm: skipped" >&2 && exit 0; exit 1; } ; \
+		HIL_BLUEZ=$$r tests/hil/vm/build --cache "$(HIL_CACHE)" $(HIL_IMAGE_FILES) || exit 1; \
+		HIL_BLUEZ=$$r tests/hil/vm/run --cache "$(HIL_CACHE)" $(HIL_TESTS) || rc=1; \
+		sums="$$sums $(HIL_CACHE)/$$r/last-run.summary"; \
+	done; \
+	{ $(HIL_LATENCY_SIM) 2>/dev/null || true; }; \
+	echo "==== hil-vm: figures per BlueZ release"; \
+	tests/hil/vm/report $$sums; \
+	if [ "$(HIL_RECORD)" = 1 ]; then tests/hil/vm/report --record docs/compatibility.md $$sums; fi; \
+	exit $$rc
 
 # make check: the VM suite is one test program, in the normal pass only;
 # the sanitizer pass (SAN=1) gets a stub that skips with one line.
