@@ -155,11 +155,17 @@ static void on_item_read(struct bluez_buds *bb, int error, const struct record *
                 m->c.gatt_reads++;
                 if (!it->unapplied)
                         item_recovered(it);     /* else when a write is announced, or none is due */
+                if (it->changed_usec && !it->path.read)
+                        it->path.read = manager_clock_usec();
                 engine_outcome_reset(&o);
                 r = engine_buds_record(m->engine, b->address, it->key, rec, rec->revision, &o);
                 if (r < 0)
                         manager_cache_failed(m, r, "taking a record from the Buds");
                 else {
+                        if (it->path.read && !it->path.engine) {
+                                it->path.engine = manager_clock_usec();
+                                it->path.commit_usec = store_last_commit_usec(m->store);
+                        }
                         /* the Buds hold what they should (the write landed and only
                          * its notification was lost, or a newer change came) */
                         if (it->unapplied && !outcome_writes(&o, b->address, it->key))
@@ -231,6 +237,9 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
         m->c.gatt_writes++;
         (void) snprintf(what, sizeof(what), "Writing %s to", key_name(it->key));
         if (error == 0) {
+                if (it->write_issued_usec)
+                        latency_add(&m->path[PATH_WRITE_ANSWERED],
+                                    (uint32_t) (manager_clock_usec() - it->write_issued_usec));
                 if (!it->unapplied)
                         item_recovered(it);     /* else when the Buds announce it */
                 it->stale_streak = 0;
@@ -291,6 +300,9 @@ static void item_write(struct mitem *it, const struct record *rec) {
                 item_failed(it, r, what, strerror(-r));
                 return;
         }
+        it->write_issued_usec = manager_clock_usec();
+        if (it->path.engine && !it->path.write)
+                it->path.write = it->write_issued_usec;
         if (b->m->sync)
                 b->m->sync->writes_pending++;
 }

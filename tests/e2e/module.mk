@@ -28,9 +28,9 @@ $(B)/tests/e2e/test-libraries: $(B)/tests/e2e/test-libraries.o $(E2E_OBJS) $(B)/
 
 BENCHES += $(B)/tests/e2e/bench-bridged
 
-$(B)/tests/e2e/bench-bridged: $(B)/tests/e2e/bench-bridged.o $(E2E_OBJS) $(B)/libcodec.a \
+$(B)/tests/e2e/bench-bridged: $(B)/tests/e2e/bench-bridged.o $(E2E_OBJS) $(B)/tests/lib/procinfo.o $(B)/libcodec.a \
 		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd libcurl) $(CODEC_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd libcurl sqlite3) $(CODEC_LIBS)
 
 E2E_REGRESS_OBJS := $(B)/tests/e2e/e2e.o $(B)/tests/lib/harness.o $(B)/tests/lib/phone.o $(B)/tests/lib/testbus.o
 TESTS += $(B)/tests/e2e/test-regress
