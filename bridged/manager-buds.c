@@ -307,11 +307,18 @@ static void item_write(struct mitem *it, const struct record *rec) {
                 b->m->sync->writes_pending++;
 }
 
+/* The engine's step is committed: everything here may leave, in the order
+ * that puts the server's copy first. The push is what a change waits on to
+ * reach the server, and it needs nothing of the write-backs, nor they of it
+ * (each carries only what the commit recorded), so it is started before
+ * them and before the signals. */
 void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
         if (m->cache_error && !m->cache_damaged) {
                 log_notice("The cache works again.");
                 m->cache_error = mfree(m->cache_error);
         }
+        if (o->push)
+                manager_schedule_push(m);
         for (unsigned i = 0; i < o->n_writes; i++) {
                 struct mbuds *b = manager_find_buds(m, o->writes[i].address);
                 if (b && b->ready)
@@ -339,8 +346,6 @@ void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
                 if (o->changed[k] && engine_intent(m->engine, (enum key) k, &intent) == 0 && m->ops.changed)
                         m->ops.changed((enum key) k, &intent, m->userdata);
         }
-        if (o->push)
-                manager_schedule_push(m);
         manager_notify_properties(m);
 }
 

@@ -27,15 +27,16 @@
 struct mbuds;
 
 /* The steps of a change from the Buds to the server, timed for Stats()
- * (path_usec), each from the step before it: what make bench's profile
- * prints. The write-back and the push leave one after the other without
- * waiting, so the write's answer is timed from its issue, beside the push. */
+ * (path_usec): what make bench's profile prints. The push and the
+ * write-back both leave once the engine step is committed, the push first,
+ * neither waiting for the other: each is timed from the engine step, and
+ * the write's answer from its issue, beside the push. */
 enum path_step {
         PATH_READ,                      /* notification in -> read answered */
         PATH_ENGINE,                    /* read answered -> engine step done, its commit excluded */
         PATH_COMMIT,                    /* the engine step's synchronous=FULL commit */
         PATH_WRITE_ISSUED,              /* engine step done -> write-back issued */
-        PATH_PUSH_ISSUED,               /* write-back issued -> push issued */
+        PATH_PUSH_ISSUED,               /* engine step done -> push issued */
         PATH_PUSH_ANSWERED,             /* push issued -> push answered */
         PATH_WRITE_ANSWERED,            /* write-back issued -> write-back answered */
         _PATH_STEP_MAX,

@@ -66,12 +66,12 @@ void manager_path_done(struct manager *m, struct mitem *it) {
 
         /* a change seen only by a read (no notification), or one whose
          * read came before it was noticed, has no whole path */
-        if (p->read && p->engine && p->write && p->push && p->read >= it->changed_usec) {
+        if (p->read && p->engine && p->push && p->read >= it->changed_usec) {
                 path_add(m, PATH_READ, it->changed_usec, p->read);
                 path_add(m, PATH_ENGINE, p->read + p->commit_usec, p->engine);
                 latency_add(&m->path[PATH_COMMIT], (uint32_t) p->commit_usec);
                 path_add(m, PATH_WRITE_ISSUED, p->engine, p->write);
-                path_add(m, PATH_PUSH_ISSUED, p->write, p->push);
+                path_add(m, PATH_PUSH_ISSUED, p->engine, p->push);
                 path_add(m, PATH_PUSH_ANSWERED, p->push, manager_clock_usec());
         }
         it->path = (struct path_times) { 0 };
