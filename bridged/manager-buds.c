@@ -311,13 +311,17 @@ static void item_write(struct mitem *it, const struct record *rec) {
  * that puts the server's copy first. The push is what a change waits on to
  * reach the server, and it needs nothing of the write-backs, nor they of it
  * (each carries only what the commit recorded), so it is started before
- * them and before the signals. */
+ * them and before the signals — except while a Sync() call runs: it ends
+ * when its calls and its writes are done, so its writes are counted before
+ * a push that could not start lets it end. */
 void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
+        bool push_first = o->push && !m->sync;
+
         if (m->cache_error && !m->cache_damaged) {
                 log_notice("The cache works again.");
                 m->cache_error = mfree(m->cache_error);
         }
-        if (o->push)
+        if (push_first)
                 manager_schedule_push(m);
         for (unsigned i = 0; i < o->n_writes; i++) {
                 struct mbuds *b = manager_find_buds(m, o->writes[i].address);
@@ -346,6 +350,8 @@ void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
                 if (o->changed[k] && engine_intent(m->engine, (enum key) k, &intent) == 0 && m->ops.changed)
                         m->ops.changed((enum key) k, &intent, m->userdata);
         }
+        if (o->push && !push_first)
+                manager_schedule_push(m);
         manager_notify_properties(m);
 }
 
