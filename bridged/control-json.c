@@ -175,6 +175,15 @@ static cJSON *latency_json(const struct latency *l) {
         return o;
 }
 
+/* Each step of a Buds change's path, from the step before it (manager-private.h). */
+static cJSON *path_json(struct manager *m) {
+        cJSON *o = cJSON_CreateObject();
+
+        for (int s = 0; o && s < _PATH_STEP_MAX; s++)
+                cJSON_AddItemToObject(o, manager_path_step_name((enum path_step) s), latency_json(&m->path[s]));
+        return o;
+}
+
 int manager_stats_json(struct manager *m, char **ret) {
         const struct engine_counters *ec = engine_counters(m->engine);
         struct uplink_stats us;
@@ -202,6 +211,7 @@ int manager_stats_json(struct manager *m, char **ret) {
         cJSON_AddItemToObject(lat, "buds_to_server", latency_json(&m->buds_to_server));
         cJSON_AddItemToObject(lat, "server_to_buds", latency_json(&m->server_to_buds));
         cJSON_AddItemToObject(o, "latency_ms", lat);
+        cJSON_AddItemToObject(o, "path_usec", path_json(m));
         *ret = print_json(o);
         return *ret ? 0 : -ENOMEM;
 }

@@ -155,11 +155,17 @@ static void on_item_read(struct bluez_buds *bb, int error, const struct record *
                 m->c.gatt_reads++;
                 if (!it->unapplied)
                         item_recovered(it);     /* else when a write is announced, or none is due */
+                if (it->changed_usec && !it->path.read)
+                        it->path.read = manager_clock_usec();
                 engine_outcome_reset(&o);
                 r = engine_buds_record(m->engine, b->address, it->key, rec, rec->revision, &o);
                 if (r < 0)
                         manager_cache_failed(m, r, "taking a record from the Buds");
                 else {
+                        if (it->path.read && !it->path.engine) {
+                                it->path.engine = manager_clock_usec();
+                                it->path.commit_usec = store_last_commit_usec(m->store);
+                        }
                         /* the Buds hold what they should (the write landed and only
                          * its notification was lost, or a newer change came) */
                         if (it->unapplied && !outcome_writes(&o, b->address, it->key))
@@ -231,6 +237,9 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
         m->c.gatt_writes++;
         (void) snprintf(what, sizeof(what), "Writing %s to", key_name(it->key));
         if (error == 0) {
+                if (it->write_issued_usec)
+                        latency_add(&m->path[PATH_WRITE_ANSWERED],
+                                    (uint32_t) (manager_clock_usec() - it->write_issued_usec));
                 if (!it->unapplied)
                         item_recovered(it);     /* else when the Buds announce it */
                 it->stale_streak = 0;
@@ -291,15 +300,29 @@ static void item_write(struct mitem *it, const struct record *rec) {
                 item_failed(it, r, what, strerror(-r));
                 return;
         }
+        it->write_issued_usec = manager_clock_usec();
+        if (it->path.engine && !it->path.write)
+                it->path.write = it->write_issued_usec;
         if (b->m->sync)
                 b->m->sync->writes_pending++;
 }
 
+/* The engine's step is committed: everything here may leave, in the order
+ * that puts the server's copy first. The push is what a change waits on to
+ * reach the server, and it needs nothing of the write-backs, nor they of it
+ * (each carries only what the commit recorded), so it is started before
+ * them and before the signals — except while a Sync() call runs: it ends
+ * when its calls and its writes are done, so its writes are counted before
+ * a push that could not start lets it end. */
 void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
+        bool push_first = o->push && !m->sync;
+
         if (m->cache_error && !m->cache_damaged) {
                 log_notice("The cache works again.");
                 m->cache_error = mfree(m->cache_error);
         }
+        if (push_first)
+                manager_schedule_push(m);
         for (unsigned i = 0; i < o->n_writes; i++) {
                 struct mbuds *b = manager_find_buds(m, o->writes[i].address);
                 if (b && b->ready)
@@ -327,7 +350,7 @@ void manager_carry_out(struct manager *m, const struct engine_outcome *o) {
                 if (o->changed[k] && engine_intent(m->engine, (enum key) k, &intent) == 0 && m->ops.changed)
                         m->ops.changed((enum key) k, &intent, m->userdata);
         }
-        if (o->push)
+        if (o->push && !push_first)
                 manager_schedule_push(m);
         manager_notify_properties(m);
 }

@@ -26,6 +26,27 @@
 
 struct mbuds;
 
+/* The steps of a change from the Buds to the server, timed for Stats()
+ * (path_usec): what make bench's profile prints. The push and the
+ * write-back both leave once the engine step is committed, the push first,
+ * neither waiting for the other: each is timed from the engine step, and
+ * the write's answer from its issue, beside the push. */
+enum path_step {
+        PATH_READ,                      /* notification in -> read answered */
+        PATH_ENGINE,                    /* read answered -> engine step done, its commit excluded */
+        PATH_COMMIT,                    /* the engine step's synchronous=FULL commit */
+        PATH_WRITE_ISSUED,              /* engine step done -> write-back issued */
+        PATH_PUSH_ISSUED,               /* engine step done -> push issued */
+        PATH_PUSH_ANSWERED,             /* push issued -> push answered */
+        PATH_WRITE_ANSWERED,            /* write-back issued -> write-back answered */
+        _PATH_STEP_MAX,
+};
+
+/* When a change noticed on the Buds passed each step (0: not yet). */
+struct path_times {
+        uint64_t read, engine, commit_usec, write, push;
+};
+
 /* One item of one Buds: at most one GATT operation in flight. */
 struct mitem {
         struct mbuds *owner;
@@ -35,6 +56,8 @@ struct mitem {
         uint32_t notified;              /* the newest revision a notification announced */
         struct record writing;
         uint64_t changed_usec;          /* a change on the Buds was noticed (latency) */
+        struct path_times path;         /* ... and when it passed each step since */
+        uint64_t write_issued_usec;     /* the write in flight left (path profile) */
         uint32_t written;               /* the revision our last write produced (its notify is ours) */
         unsigned stale_streak;          /* stale answers in a row: a CAS that makes no progress */
         uint64_t from_server_usec;      /* a server change is on its way to these Buds */
@@ -100,6 +123,7 @@ struct manager {
         uint64_t rng;                   /* jitter of the Buds items' retries */
         struct counters c;
         struct latency buds_to_server, server_to_buds;
+        struct latency path[_PATH_STEP_MAX];    /* µs, not ms */
         char status_line[160];
 };
 
@@ -107,6 +131,7 @@ static inline char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
 /* manager.c: the whole */
 uint64_t manager_now_usec(struct manager *m);
+uint64_t manager_clock_usec(void);
 uint64_t manager_wall_ms(void *userdata);
 void manager_set_string(char **p, const char *s);
 void manager_notify_properties(struct manager *m);
@@ -114,6 +139,11 @@ void manager_notify_properties(struct manager *m);
  * state is error, with what failed, until a step succeeds again. */
 void manager_cache_failed(struct manager *m, int r, const char *what);
 struct mbuds *manager_find_buds(struct manager *m, const char *address);
+
+/* manager.c: the path profile (Stats() path_usec) */
+const char *manager_path_step_name(enum path_step s);
+/* The change noticed on it reached the server: its steps into m->path. */
+void manager_path_done(struct manager *m, struct mitem *it);
 
 /* manager-buds.c: the Buds items (read, write, check) and the Buds' events */
 extern const struct bluez_ops manager_bluez_ops;

@@ -165,6 +165,7 @@ static enum engine_push_status push_status(const struct uplink_push_result *r) {
 static void push_latency(struct manager *m, enum key key) {
         for (struct mbuds *b = m->buds; b; b = b->next)
                 if (b->item[key].changed_usec) {
+                        manager_path_done(m, &b->item[key]);
                         latency_add(&m->buds_to_server, (uint32_t) ((manager_now_usec(m) - b->item[key].changed_usec) / 1000));
                         b->item[key].changed_usec = 0;
                 }
@@ -252,6 +253,16 @@ static void on_pushed(struct uplink *u, int r, const char *error, const struct u
         manager_kick(m);
 }
 
+/* The changes noticed on the Buds that this push carries leave now. */
+static void path_push_issued(struct manager *m) {
+        uint64_t now = manager_clock_usec();
+
+        for (struct mbuds *b = m->buds; b; b = b->next)
+                for (int k = KEY_MIN; k <= KEY_MAX; k++)
+                        if (b->item[k].path.engine && !b->item[k].path.push)
+                                b->item[k].path.push = now;
+}
+
 static void start_push(struct manager *m) {
         struct record *recs = NULL;
         char *key = NULL;
@@ -274,6 +285,7 @@ static void start_push(struct manager *m) {
                 log_error_errno(r, "Cannot start a push: %m");
                 return;
         }
+        path_push_issued(m);
         manager_notify_properties(m);
 }
 

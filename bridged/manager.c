@@ -25,6 +25,58 @@ uint64_t manager_now_usec(struct manager *m) {
         return t;
 }
 
+/* The clock itself, not the loop's time of this iteration: the steps of
+ * the path profile follow one another within one iteration. */
+uint64_t manager_clock_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+const char *manager_path_step_name(enum path_step s) {
+        switch (s) {
+        case PATH_READ:
+                return "read";
+        case PATH_ENGINE:
+                return "engine";
+        case PATH_COMMIT:
+                return "commit";
+        case PATH_WRITE_ISSUED:
+                return "write_issued";
+        case PATH_PUSH_ISSUED:
+                return "push_issued";
+        case PATH_PUSH_ANSWERED:
+                return "push_answered";
+        case PATH_WRITE_ANSWERED:
+                return "write_answered";
+        case _PATH_STEP_MAX:
+                break;
+        }
+        return NULL;
+}
+
+static void path_add(struct manager *m, enum path_step s, uint64_t from, uint64_t to) {
+        if (from && to >= from)
+                latency_add(&m->path[s], (uint32_t) (to - from));
+}
+
+void manager_path_done(struct manager *m, struct mitem *it) {
+        const struct path_times *p = &it->path;
+
+        /* a change seen only by a read (no notification), or one whose
+         * read came before it was noticed, has no whole path */
+        if (p->read && p->engine && p->push && p->read >= it->changed_usec) {
+                path_add(m, PATH_READ, it->changed_usec, p->read);
+                path_add(m, PATH_ENGINE, p->read + p->commit_usec, p->engine);
+                latency_add(&m->path[PATH_COMMIT], (uint32_t) p->commit_usec);
+                path_add(m, PATH_WRITE_ISSUED, p->engine, p->write);
+                path_add(m, PATH_PUSH_ISSUED, p->engine, p->push);
+                path_add(m, PATH_PUSH_ANSWERED, p->push, manager_clock_usec());
+        }
+        it->path = (struct path_times) { 0 };
+}
+
 uint64_t manager_wall_ms(void *userdata) {
         struct timespec ts;
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -122,6 +123,7 @@ struct store {
         int lock_fd;
         bool in_transaction;
         bool relaxed;                   /* this transaction commits with synchronous=NORMAL */
+        uint64_t last_commit_usec;      /* how long the last synchronous=FULL COMMIT took */
         sqlite3_stmt *stmt[_ST_MAX];
 };
 
@@ -430,6 +432,7 @@ struct store *store_close(struct store *s) {
 }
 
 const char *store_path(const struct store *s) { return s->path; }
+uint64_t store_last_commit_usec(const struct store *s) { return s->last_commit_usec; }
 
 static int begin_with(struct store *s, bool full) {
         int r;
@@ -462,9 +465,19 @@ static void end_transaction(struct store *s) {
         s->in_transaction = false;
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 int store_commit(struct store *s) {
+        uint64_t t0 = now_usec();
         int r = exec(s, "COMMIT");
 
+        if (!s->relaxed)
+                s->last_commit_usec = now_usec() - t0;
         if (r < 0) {
                 store_rollback(s);
                 return r;

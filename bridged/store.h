@@ -91,6 +91,9 @@ bool store_error_is_lasting(int r);
 int store_check(struct store *s, char **ret_error);
 struct store *store_close(struct store *s);
 const char *store_path(const struct store *s);
+/* How long the last durable (synchronous=FULL) COMMIT took, in µs: the
+ * path profile of Stats() (path_usec). */
+uint64_t store_last_commit_usec(const struct store *s);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Nested use is a bug (-EBUSY).
  * store_begin: the commit is durable against a power cut (synchronous=FULL),

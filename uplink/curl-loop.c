@@ -178,6 +178,10 @@ static int curl_loop_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         if (event_reset_time(l->event, &l->timer, CLOCK_MONOTONIC, now, 1, curl_loop_on_timer, l) < 0)
                 return -1;
         (void) sd_event_source_set_description(l->timer, "curl-timer");
+        /* a request started in this iteration (a push, once its change is
+         * committed) leaves at the next one, before the D-Bus traffic that
+         * is pending beside it */
+        (void) sd_event_source_set_priority(l->timer, SD_EVENT_PRIORITY_IMPORTANT);
         return 0;
 }
 

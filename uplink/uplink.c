@@ -386,8 +386,14 @@ static CURLcode call_easy_common(struct uplink_call *c, CURL *e) {
         SETOPT(k, e, CURLOPT_SSL_VERIFYPEER, 1L);
         SETOPT(k, e, CURLOPT_SSL_VERIFYHOST, 2L);
         SETOPT(k, e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-        if (u->ca_file)
+        /* CAFile= is the one source of trust, instead of the system's store:
+         * never also libcurl's built-in CA path (Debian's is /etc/ssl/certs),
+         * which GnuTLS would read whole, certificate by certificate, at every
+         * new connection */
+        if (u->ca_file) {
                 SETOPT(k, e, CURLOPT_CAINFO, u->ca_file);
+                SETOPT(k, e, CURLOPT_CAPATH, NULL);
+        }
         if (u->pin)
                 SETOPT(k, e, CURLOPT_PINNEDPUBLICKEY, u->pin);
         SETOPT(k, e, CURLOPT_ACCEPT_ENCODING, "");

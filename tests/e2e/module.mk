@@ -24,11 +24,19 @@ $(B)/tests/e2e/test-eq-import: $(B)/tests/e2e/test-eq-import.o $(E2E_OBJS) $(B)/
 		| $(B)/bridged/bridged $(B)/bridged/bridgectl $(B)/tests/budsim/budsim $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl) $(CODEC_LIBS)
 
+# One TLS library (test-libraries): GnuTLS in bridged and syncd, never
+# OpenSSL's libssl, read from /proc/PID/maps of the running processes.
+TESTS += $(B)/tests/e2e/test-libraries
+
+$(B)/tests/e2e/test-libraries: $(B)/tests/e2e/test-libraries.o $(E2E_OBJS) $(B)/tests/lib/procinfo.o $(B)/libcodec.a \
+		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl) $(CODEC_LIBS)
+
 BENCHES += $(B)/tests/e2e/bench-bridged
 
-$(B)/tests/e2e/bench-bridged: $(B)/tests/e2e/bench-bridged.o $(E2E_OBJS) $(B)/libcodec.a \
+$(B)/tests/e2e/bench-bridged: $(B)/tests/e2e/bench-bridged.o $(E2E_OBJS) $(B)/tests/lib/procinfo.o $(B)/libcodec.a \
 		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd libcurl) $(CODEC_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,libsystemd libcurl sqlite3) $(CODEC_LIBS)
 
 E2E_REGRESS_OBJS := $(B)/tests/e2e/e2e.o $(B)/tests/lib/harness.o $(B)/tests/lib/phone.o $(B)/tests/lib/testbus.o
 TESTS += $(B)/tests/e2e/test-regress
