@@ -549,6 +549,16 @@ static const struct store_buds *find_buds(struct engine *e, const char *address)
         return NULL;
 }
 
+/* 1 when this host issued stamps under s's origin: its node id, or one it
+ * gave up when it restarted its clock (their stamps are its own as much). */
+static int issued_here(struct engine *e, struct stamp s) {
+        if (stamp_is_factory(s))
+                return 0;
+        if (s.origin == e->clock.node)
+                return 1;
+        return store_past_node_has(e->store, s.origin);
+}
+
 /* The snapshot of a record just read. A DIRTY (or suspect) content gets a
  * stamp of its own, kept while the same revision is read again; a change on
  * top of an earlier one we stamped has that stamp as its base. */
@@ -563,13 +573,19 @@ static int snapshot_of(struct engine *e, const char *address, const struct recor
                 return r;
         if (!(rec->flags & RECORD_DIRTY) && v != HLC_SUSPECT_FUTURE) {
                 /* the same copy read again stays as known as it was; a copy
-                 * under a stamp this host issued went through its cache (an
+                 * under a stamp this host issued (under its node id, or one
+                 * it gave up at a clock restart) went through its cache (an
                  * edit here, or a Buds change it took in, written back): its
                  * fate is the cache copy's, as for a write seen to land, also
-                 * when the write was never announced and the snapshot doubted */
+                 * when the write was never announced and the snapshot doubted,
+                 * or its answer never came */
+                int own = v == HLC_ACCEPTED ? issued_here(e, rec->stamp) : 0;
+
+                if (own < 0)
+                        return own;
                 snap.known = (have_prev && stamp_is_factory(prev.assigned) && stamp_eq(prev.copy.stamp, rec->stamp) &&
                               prev.known) ||
-                             (v == HLC_ACCEPTED && !stamp_is_factory(rec->stamp) && rec->stamp.origin == e->clock.node);
+                             own > 0;
                 *ret = snap;
                 return 0;
         }

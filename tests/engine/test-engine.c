@@ -893,6 +893,36 @@ static void test_sim_second_buds_change_after_restart(void **state) {
         assert_true(value_equal(&got.value, &second));
 }
 
+/* Exploring (seed 1796222084204): an edit here written to the Buds, whose
+ * answer never came (the Buds moved away first); the clock, stepped ahead
+ * for a later edit, restarted with a new node id; the Buds, read again,
+ * held the first edit clean under the node id given up, above the server's
+ * copy: logged as lost to the later edit, a person's own edits in a row. A
+ * node id given up at a restart is this host's as much as the current one. */
+static void test_sim_own_edit_under_given_up_node(void **state) {
+        struct fx *f = *state;
+        struct value first = profile("first"), ahead = profile("made a day ahead");
+        struct record w;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &first, NULL, &f->o), 0);
+        assert_int_equal(f->o.n_writes, 1);
+        w = f->o.writes[0].rec;         /* applied; its answer never comes */
+        f->wall = T0 + 1000 + 86400000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &ahead, NULL, &f->o), 0);
+        f->wall = T0 + 3000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        assert_true(f->o.old_node == w.stamp.origin);
+        w.revision = 2;
+        buds_read(f, L_ADDR, &w);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(store_conflict_count(f->store), 0);
+}
+
 /* Found by the soak: a write acknowledged and dropped by the Buds, then a
  * change made on them took the revision the write would have had. The
  * announcement (DIRTY, that revision) passed for the write's confirmation
@@ -999,6 +1029,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_soak_dirty_at_written_revision, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_soak_clean_announcement_trusted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_values, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_own_edit_under_given_up_node, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1542,6 +1542,7 @@ static const struct {
         { 1796198539218, 160, 0xe8f, "one stamp on two values (a copied state directory): the loser dropped" },
         { 1796199273086, 153, 0xe9f, "(a Buds change taken in offline, the Buds changed again elsewhere: allowed)" },
         { 555, 159, 0xd9f, "Buds holding the losing twin under the winner's stamp were never written" },
+        { 1796222084204, 155, 0xedf, "our own edit read back under a node id given up: a false conflict" },
 };
 
 static uint64_t now_usec(void) {
