@@ -549,6 +549,16 @@ static const struct store_buds *find_buds(struct engine *e, const char *address)
         return NULL;
 }
 
+/* 1 when this host issued stamps under s's origin: its node id, or one it
+ * gave up when it restarted its clock (their stamps are its own as much). */
+static int issued_here(struct engine *e, struct stamp s) {
+        if (stamp_is_factory(s))
+                return 0;
+        if (s.origin == e->clock.node)
+                return 1;
+        return store_past_node_has(e->store, s.origin);
+}
+
 /* The snapshot of a record just read. A DIRTY (or suspect) content gets a
  * stamp of its own, kept while the same revision is read again; a change on
  * top of an earlier one we stamped has that stamp as its base. */
@@ -563,13 +573,19 @@ static int snapshot_of(struct engine *e, const char *address, const struct recor
                 return r;
         if (!(rec->flags & RECORD_DIRTY) && v != HLC_SUSPECT_FUTURE) {
                 /* the same copy read again stays as known as it was; a copy
-                 * under a stamp this host issued went through its cache (an
+                 * under a stamp this host issued (under its node id, or one
+                 * it gave up at a clock restart) went through its cache (an
                  * edit here, or a Buds change it took in, written back): its
                  * fate is the cache copy's, as for a write seen to land, also
-                 * when the write was never announced and the snapshot doubted */
+                 * when the write was never announced and the snapshot doubted,
+                 * or its answer never came */
+                int own = v == HLC_ACCEPTED ? issued_here(e, rec->stamp) : 0;
+
+                if (own < 0)
+                        return own;
                 snap.known = (have_prev && stamp_is_factory(prev.assigned) && stamp_eq(prev.copy.stamp, rec->stamp) &&
                               prev.known) ||
-                             (v == HLC_ACCEPTED && !stamp_is_factory(rec->stamp) && rec->stamp.origin == e->clock.node);
+                             own > 0;
                 *ret = snap;
                 return 0;
         }
@@ -622,11 +638,43 @@ int engine_buds_record(struct engine *e, const char *address, enum key key, cons
         return commit(e);
 }
 
+/* In a snapshot's flags (never sent): the snapshot is our write-back of the
+ * DIRTY change the Buds held at the revision before, under the stamp we
+ * gave it. Should the write prove dropped, the Buds still hold that change
+ * (or one made on top of it), and the stamp is its base. */
+#define SNAP_WRITTEN_BACK 0x80u
+
+/* A write of ours in doubt (never announced) or found dropped: the
+ * snapshot it left is not what the Buds hold. A write-back of a DIRTY
+ * change puts back the change as we stamped it, at the revision it had, so
+ * that a change made on top of it (the person pressing twice) has its
+ * stamp as base, not a conflict with it; any other write's snapshot is
+ * forgotten. Either way the item is read or written again. The change put
+ * back is known: our cache took it in and answers for it (logged there if
+ * it loses while pending). What it was made on is not known any more: no
+ * base (a cache copy that was its base was replaced by it long since). */
+static int undo_written(struct engine *e, const char *address, enum key key) {
+        struct store_buds_item snap;
+        int r = store_buds_item_get(e->store, address, key, &snap);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (!(snap.flags & SNAP_WRITTEN_BACK) || snap.revision == 0)
+                return store_buds_item_forget(e->store, address, key);
+        snap = (struct store_buds_item) { .revision = snap.revision - 1, .flags = RECORD_DIRTY, .copy = snap.copy,
+                                          .assigned = snap.copy.stamp, .known = true };
+        snap.copy.stamp = (struct stamp) { 0 };
+        snap.copy.derived = false;
+        return store_buds_item_put(e->store, address, key, &snap);
+}
+
 int engine_buds_doubt(struct engine *e, const char *address, enum key key) {
         int r = begin_relaxed(e);
 
         if (r == 0)
-                r = store_buds_item_forget(e->store, address, key);
+                r = undo_written(e, address, key);
         if (r < 0)
                 return fail(e, r);
         return commit(e);
@@ -646,9 +694,17 @@ int engine_buds_announced(struct engine *e, const char *address, enum key key, u
         return engine_buds_doubt(e, address, key);
 }
 
+/* The write of rec, sent at the revision of snapshot prev, writes back the
+ * DIRTY change prev holds, under the stamp we gave it. */
+static bool writes_back(const struct store_buds_item *prev, const struct record *rec) {
+        return prev->revision == rec->revision && !stamp_is_factory(prev->assigned) &&
+               stamp_eq(prev->assigned, rec->stamp);
+}
+
 int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision) {
         /* what we wrote came from our cache: its fate is the cache copy's */
-        struct store_buds_item snap = { .revision = new_revision, .flags = rec->flags & RECORD_DERIVED, .known = true };
+        struct store_buds_item prev, snap = { .revision = new_revision, .flags = rec->flags & RECORD_DERIVED,
+                                              .known = true };
         int r = engine_copy_from_record(rec, &snap.copy);
 
         if (r < 0)
@@ -659,8 +715,14 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
          * reads it, and the read stamps it anew */
         if (r == 0 && hlc_is_suspect(&e->clock, rec->stamp, now(e)))
                 r = store_buds_item_forget(e->store, address, rec->value.key);
-        else if (r == 0)
-                r = store_buds_item_put(e->store, address, rec->value.key, &snap);
+        else if (r == 0) {
+                r = store_buds_item_get(e->store, address, rec->value.key, &prev);
+                if (r == 0 && writes_back(&prev, rec))
+                        snap.flags |= SNAP_WRITTEN_BACK;
+                r = r == -ENOENT ? 0 : r;
+                if (r == 0)
+                        r = store_buds_item_put(e->store, address, rec->value.key, &snap);
+        }
         if (r < 0)
                 return fail(e, r);
         return commit(e);

@@ -93,13 +93,16 @@ void engine_buds_gone(struct engine *e, const char *address);
 int engine_buds_record(struct engine *e, const char *address, enum key key, const struct record *rec,
                        uint32_t revision, struct engine_outcome *o);
 /* What the Buds hold of key is in doubt (a write they acknowledged and never
- * announced): the snapshot is forgotten, so the next check reads it. */
+ * announced): the snapshot is forgotten, so the next check reads it; the
+ * snapshot of a write-back of a DIRTY change becomes that change again, as
+ * stamped here, at the revision before (so that a change made on top of it
+ * has it as base), and the next check reads or writes it again. */
 int engine_buds_doubt(struct engine *e, const char *address, enum key key);
 /* The Buds announce (Manifest, notification) the item at revision with
  * flags. DIRTY is a change made on the Buds: a snapshot at that revision
  * that is not one (our write acknowledged, then dropped, and the person's
- * change took the revision our write would have) is forgotten, so the next
- * check reads it. */
+ * change took the revision our write would have) is dealt with as a
+ * doubted one (engine_buds_doubt), so the next check reads it. */
 int engine_buds_announced(struct engine *e, const char *address, enum key key, uint32_t revision, uint8_t flags);
 /* A write the engine asked for succeeded: the Buds now hold rec at new_revision. */
 int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision);

@@ -71,7 +71,7 @@ struct store_buds {
  * same stamp however often it is read). */
 struct store_buds_item {
         uint32_t revision;
-        uint8_t flags;
+        uint8_t flags;                  /* the record's, and bits of engine.c's own (never sent) */
         struct store_copy copy;         /* stamp as on the Buds */
         struct stamp assigned;
         bool known;                     /* not news to this host (engine.c) */

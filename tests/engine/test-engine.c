@@ -893,6 +893,36 @@ static void test_sim_second_buds_change_after_restart(void **state) {
         assert_true(value_equal(&got.value, &second));
 }
 
+/* Exploring (seed 1796222084204): an edit here written to the Buds, whose
+ * answer never came (the Buds moved away first); the clock, stepped ahead
+ * for a later edit, restarted with a new node id; the Buds, read again,
+ * held the first edit clean under the node id given up, above the server's
+ * copy: logged as lost to the later edit, a person's own edits in a row. A
+ * node id given up at a restart is this host's as much as the current one. */
+static void test_sim_own_edit_under_given_up_node(void **state) {
+        struct fx *f = *state;
+        struct value first = profile("first"), ahead = profile("made a day ahead");
+        struct record w;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &first, NULL, &f->o), 0);
+        assert_int_equal(f->o.n_writes, 1);
+        w = f->o.writes[0].rec;         /* applied; its answer never comes */
+        f->wall = T0 + 1000 + 86400000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &ahead, NULL, &f->o), 0);
+        f->wall = T0 + 3000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        assert_true(f->o.old_node == w.stamp.origin);
+        w.revision = 2;
+        buds_read(f, L_ADDR, &w);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(store_conflict_count(f->store), 0);
+}
+
 /* Found by the soak: a write acknowledged and dropped by the Buds, then a
  * change made on them took the revision the write would have had. The
  * announcement (DIRTY, that revision) passed for the write's confirmation
@@ -912,6 +942,101 @@ static void test_soak_dirty_at_written_revision(void **state) {
         assert_int_equal(engine_buds_announced(f->e, L_ADDR, KEY_EQ_CUSTOM, w.revision, RECORD_DIRTY), 0);
         engine_outcome_reset(&f->o);
         assert_int_equal(engine_buds_record(f->e, L_ADDR, KEY_EQ_CUSTOM, NULL, w.revision, &f->o), -ESTALE);
+}
+
+/* The soak under syncd's push limit (seed 1796222364): a change on the Buds
+ * taken in (stamped, pending: its push refused for a while), its write-back
+ * acknowledged and dropped, then a second change on the Buds on top of the
+ * first, at the revision the write would have had. The announcement forgot
+ * the snapshot, and with it that the first change was the second's base:
+ * the first was logged as lost to the second, a person pressing twice. */
+static void test_soak_second_buds_change_over_dropped_write_back(void **state) {
+        struct fx *f = *state;
+        struct record w, got;
+        struct value second = profile("second, on the Buds");
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        buds_read_v(f, L_ADDR, rec(profile("first, on the Buds"), 0, 0, RECORD_DIRTY, 2));
+        assert_int_equal(f->o.n_writes, 1);
+        w = buds_accept(f, 0);          /* acknowledged; the Buds dropped it */
+        assert_int_equal(engine_buds_announced(f->e, L_ADDR, KEY_PROFILE, w.revision, RECORD_DIRTY), 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_buds_record(f->e, L_ADDR, KEY_PROFILE, NULL, w.revision, &f->o), -ESTALE);
+        f->wall += 1500;
+        buds_read_v(f, L_ADDR, rec(second, 0, 0, RECORD_DIRTY, w.revision));
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(store_conflict_count(f->store), 0);
+        assert_int_equal(engine_intent(f->e, KEY_PROFILE, &got), 0);
+        assert_true(value_equal(&got.value, &second));
+}
+
+/* The same when the dropped write-back is doubted first (no announcement
+ * within its time) and the second change comes before the read. */
+static void test_soak_second_buds_change_after_doubted_write_back(void **state) {
+        struct fx *f = *state;
+        struct record w;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        buds_read_v(f, L_ADDR, rec(profile("first, on the Buds"), 0, 0, RECORD_DIRTY, 2));
+        w = buds_accept(f, 0);
+        f->wall += 3000;
+        assert_int_equal(engine_buds_doubt(f->e, L_ADDR, KEY_PROFILE), 0);
+        f->wall += 300;
+        buds_read_v(f, L_ADDR, rec(profile("second, on the Buds"), 0, 0, RECORD_DIRTY, w.revision));
+        assert_int_equal(store_conflict_count(f->store), 0);
+}
+
+/* The change put back after a dropped write-back is still a change of the
+ * Buds that the cache answers for: a newer edit from elsewhere beating it
+ * logs it (once), and an edit here after it supersedes it (no entry). */
+static void test_soak_dropped_write_back_change_keeps_its_fate(void **state) {
+        struct fx *f = *state;
+        struct value mine = profile("mine, after the Buds");
+        struct record w, phone = rec(profile("phone, newer"), T0 + 20000, PHONE, 0, 0);
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        buds_read_v(f, L_ADDR, rec(profile("on the Buds"), 0, 0, RECORD_DIRTY, 2));
+        w = buds_accept(f, 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, NULL, &f->o), 0);
+        assert_int_equal(engine_buds_doubt(f->e, L_ADDR, KEY_PROFILE), 0);
+        buds_read_v(f, L_ADDR, rec(profile("on the Buds"), 0, 0, RECORD_DIRTY, w.revision - 1));
+        assert_int_equal(store_conflict_count(f->store), 0);
+
+        /* our edit sent; another change on the Buds, its write-back dropped,
+         * and a newer edit from elsewhere */
+        assert_int_equal(push_all_applied(f), 1);
+        buds_read_v(f, L_ADDR, rec(profile("again on the Buds"), 0, 0, RECORD_DIRTY, w.revision));
+        assert_int_equal(store_conflict_count(f->store), 0);
+        w = buds_accept(f, 0);
+        assert_int_equal(engine_buds_doubt(f->e, L_ADDR, KEY_PROFILE), 0);
+        f->wall = T0 + 21000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &phone, 1, "c1", &f->o), 0);
+        assert_int_equal(store_conflict_count(f->store), 1);
+        buds_read_v(f, L_ADDR, rec(profile("again on the Buds"), 0, 0, RECORD_DIRTY, w.revision - 1));
+        assert_int_equal(store_conflict_count(f->store), 1);
+}
+
+/* ... but a host edit whose write the Buds dropped is not the base of a
+ * change made on them: it is lost to that change, and logged. */
+static void test_soak_buds_change_over_dropped_edit(void **state) {
+        struct fx *f = *state;
+        struct value mine = profile("mine, dropped by the Buds");
+        struct record w;
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(profile("factory"), 0, 0, 0, 1));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, NULL, &f->o), 0);
+        w = buds_accept(f, 0);
+        assert_int_equal(engine_buds_announced(f->e, L_ADDR, KEY_PROFILE, w.revision, RECORD_DIRTY), 0);
+        f->wall += 1500;
+        buds_read_v(f, L_ADDR, rec(profile("made on the Buds"), 0, 0, RECORD_DIRTY, w.revision));
+        assert_int_equal(store_conflict_count(f->store), 1);
 }
 
 /* ... and a clean announcement of our own write keeps the snapshot: one
@@ -998,7 +1123,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sim_second_buds_change_after_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_soak_dirty_at_written_revision, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_soak_clean_announcement_trusted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_soak_second_buds_change_over_dropped_write_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_soak_second_buds_change_after_doubted_write_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_soak_buds_change_over_dropped_edit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_soak_dropped_write_back_change_keeps_its_fate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_values, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_own_edit_under_given_up_node, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
