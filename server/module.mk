@@ -5,7 +5,7 @@
 # tests and benchmark live in tests/server/ and start the built binary.
 SYNCD_SRCS := $(sort $(wildcard server/*.c))
 SYNCD_OBJS := $(SYNCD_SRCS:%.c=$(B)/%.o)
-SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3 libpq zlib inih libsystemd) $(CODEC_LIBS)
+SYNCD_LIBS = $(call pkglibs,libmicrohttpd gnutls sqlite3 zlib inih libsystemd) $(CODEC_LIBS)
 SYNCD_TEST_LIBS = $(call pkglibs,libcurl)
 
 PROGRAMS += $(B)/server/syncd

@@ -9,6 +9,7 @@
  * (the caller answers 503) until a reconnection, tried with backoff, works;
  * a transaction whose connection was lost is never carried on over a new
  * one. Must never answer from an uncommitted state. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +24,60 @@
 #include "log.h"
 #include "now.h"
 #include "store-pg.h"
+
+/* libpq is loaded when syncd is given a postgresql:// URI, never linked: a
+ * syncd on SQLite maps neither libpq nor the OpenSSL that Debian's libpq
+ * links, and shares GnuTLS with bridged as the one TLS library. */
+#define STORE_PG_LIBPQ "libpq.so.5"
+#define STORE_PG_SYMBOLS(X) \
+        X(PQbackendPID) \
+        X(PQclear) \
+        X(PQcmdTuples) \
+        X(PQconnectdbParams) \
+        X(PQconsumeInput) \
+        X(PQerrorMessage) \
+        X(PQexec) \
+        X(PQexecParams) \
+        X(PQexecPrepared) \
+        X(PQfinish) \
+        X(PQfreemem) \
+        X(PQgetlength) \
+        X(PQgetvalue) \
+        X(PQnotifies) \
+        X(PQntuples) \
+        X(PQprepare) \
+        X(PQresultErrorField) \
+        X(PQresultErrorMessage) \
+        X(PQresultStatus) \
+        X(PQsetNoticeProcessor) \
+        X(PQsocket) \
+        X(PQstatus)
+
+#define STORE_PG_POINTER(f) static typeof(f) *sym_##f;
+STORE_PG_SYMBOLS(STORE_PG_POINTER)
+/* the code below calls libpq by its own names */
+#define PQbackendPID sym_PQbackendPID
+#define PQclear sym_PQclear
+#define PQcmdTuples sym_PQcmdTuples
+#define PQconnectdbParams sym_PQconnectdbParams
+#define PQconsumeInput sym_PQconsumeInput
+#define PQerrorMessage sym_PQerrorMessage
+#define PQexec sym_PQexec
+#define PQexecParams sym_PQexecParams
+#define PQexecPrepared sym_PQexecPrepared
+#define PQfinish sym_PQfinish
+#define PQfreemem sym_PQfreemem
+#define PQgetlength sym_PQgetlength
+#define PQgetvalue sym_PQgetvalue
+#define PQnotifies sym_PQnotifies
+#define PQntuples sym_PQntuples
+#define PQprepare sym_PQprepare
+#define PQresultErrorField sym_PQresultErrorField
+#define PQresultErrorMessage sym_PQresultErrorMessage
+#define PQresultStatus sym_PQresultStatus
+#define PQsetNoticeProcessor sym_PQsetNoticeProcessor
+#define PQsocket sym_PQsocket
+#define PQstatus sym_PQstatus
 
 #define STORE_PG_BACKOFF_MIN_MS 250u
 #define STORE_PG_BACKOFF_MAX_MS 8000u
@@ -838,10 +893,35 @@ void store_pg_changes_process(struct store_pg *p, uint64_t now_ms, store_change_
         }
 }
 
-int store_pg_open(const char *uri, uint64_t *errors, struct store_pg **ret, char **ret_error) {
-        _cleanup_(store_pg_freep) struct store_pg *p = calloc(1, sizeof(*p));
-        int r;
+/* Loads libpq once; -EOPNOTSUPP (with what to install) when it is not there. */
+static int store_pg_load(char **ret_error) {
+        static bool loaded;
+        void *dl;
 
+        if (loaded)
+                return 0;
+        dl = dlopen(STORE_PG_LIBPQ, RTLD_NOW | RTLD_LOCAL);
+        if (!dl)
+                return errmsg_setf(ret_error, -EOPNOTSUPP, "a postgresql:// database needs %s (Debian: libpq5): %s",
+                                   STORE_PG_LIBPQ, dlerror());
+#define STORE_PG_LOAD(f)                                                                                           \
+        if (!(sym_##f = (typeof(sym_##f)) dlsym(dl, #f))) {                                                          \
+                (void) dlclose(dl);                                                                                \
+                return errmsg_setf(ret_error, -EOPNOTSUPP, "%s has no %s: too old a libpq", STORE_PG_LIBPQ, #f); \
+        }
+        STORE_PG_SYMBOLS(STORE_PG_LOAD)
+#undef STORE_PG_LOAD
+        loaded = true;          /* and kept loaded: libpq is not made to be unloaded */
+        return 0;
+}
+
+int store_pg_open(const char *uri, uint64_t *errors, struct store_pg **ret, char **ret_error) {
+        _cleanup_(store_pg_freep) struct store_pg *p = NULL;
+        int r = store_pg_load(ret_error);
+
+        if (r < 0)
+                return r;
+        p = calloc(1, sizeof(*p));
         if (!p || !(p->uri = strdup(uri)))
                 return errmsg_setf(ret_error, -ENOMEM, "out of memory");
         p->errors = errors;
