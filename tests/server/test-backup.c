@@ -155,6 +155,15 @@ static void pushes_run(struct pushes *ps, const struct harness_syncd *s, int kee
         } while (harness_now_ms() < deadline && (keep > 0 || ps->in_flight > 0));
 }
 
+/* Whether a push of each account has been answered 200. */
+static bool pushes_acked_both(const struct pushes *ps) {
+        bool acked[2] = { false, false };
+
+        for (int i = 0; i < ps->n; i++)
+                acked[ps->p[i].account] |= ps->p[i].done_at && ps->p[i].status == 200;
+        return acked[0] && acked[1];
+}
+
 static void pushes_free(struct pushes *ps) {
         for (int i = 0; i < ps->n; i++) {
                 curl_multi_remove_handle(ps->m, ps->p[i].e);
@@ -295,6 +304,10 @@ static void test_backup_during_pushes(void **state) {
         ps->m = curl_multi_init();
         put_devices(&s);
         pushes_run(ps, &s, PUSHERS, -1, 300);
+        /* the backup begins once each account has a push answered (every
+         * push opens a TLS connection: slow under the sanitizers), within 30 s */
+        for (uint64_t until = harness_now_ms() + 30000; !pushes_acked_both(ps) && harness_now_ms() < until;)
+                pushes_run(ps, &s, PUSHERS, -1, 100);
         began = harness_now_ms();
         pid = backup_spawn(s.db, backup, &pidfd, &outfd);
         while (poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) == 0 && harness_now_ms() < began + 60000)
