@@ -11,7 +11,8 @@
  * returns), else DIR/MEMBER.error (first line the error name, the rest the
  * message), else org.freedesktop.DBus.Error.UnknownMethod. DismissConflicts
  * answers the number in DIR/DismissConflicts.count. Prints "ready" once it
- * owns the name; exits by itself after 60 s. */
+ * owns the name (queued behind the fake of the case before, whose exit the
+ * bus may not have seen yet); exits by itself after 60 s. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,15 @@ static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "no canned answer for %s", member);
 }
 
+static int on_acquired(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *name = NULL;
+
+        (void) error;
+        if (sd_bus_message_read_basic(m, 's', &name) >= 0 && name && strcmp(name, "org.bridged") == 0)
+                *(int *) userdata = 1;
+        return 0;
+}
+
 static unsigned long long now_usec(void) {
         struct timespec ts;
 
@@ -98,7 +108,7 @@ static unsigned long long now_usec(void) {
 int main(int argc, char *argv[]) {
         unsigned long long deadline = now_usec() + FAKE_LIFETIME_USEC;
         sd_bus *bus = NULL;
-        int r;
+        int owned = 0, r;
 
         if (argc != 2) {
                 fprintf(stderr, "usage: fake-bridged DIR\n");
@@ -109,7 +119,19 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 r = sd_bus_add_object(bus, NULL, "/org/bridged", on_call, NULL);
         if (r >= 0)
-                r = sd_bus_request_name(bus, "org.bridged", 0);
+                r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "NameAcquired", on_acquired, &owned);
+        if (r >= 0)
+                r = sd_bus_request_name(bus, "org.bridged", SD_BUS_NAME_QUEUE);
+        if (r > 0)
+                owned = 1;
+        while (r >= 0 && !owned && now_usec() < deadline) {
+                r = sd_bus_process(bus, NULL);
+                if (r == 0)
+                        r = sd_bus_wait(bus, deadline - now_usec());
+        }
+        if (r >= 0 && !owned)
+                r = -ETIMEDOUT;
         if (r < 0) {
                 fprintf(stderr, "fake-bridged: %s\n", strerror(-r));
                 return 1;
