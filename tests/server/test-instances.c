@@ -51,9 +51,13 @@ static void new_uuid(char buf[static 37]) {
 }
 
 /* A push of one eq.custom record stamped ms (malloc'd). */
+static uint64_t newest_ms;              /* the newest stamp any test pushed */
+
 static char *push_body(uint64_t ms) {
         char *s;
 
+        if (ms > newest_ms)
+                newest_ms = ms;
         assert_true(asprintf(&s, "{\"schema\": 1, \"records\": [{\"key\": \"eq.custom\", \"family\": \"standard\", "
                              "\"stamp\": {\"ms\": %llu, \"c\": 0, \"origin\": \"00a1b2c3d4e5f607\"}, "
                              "\"derived\": false, \"value\": {\"bands_db\": [0, 1.5, -2, 0, 3]}}]}",
@@ -397,7 +401,8 @@ static void test_database_restart_under_load(void **state) {
 static void test_retry_on_b_after_a_died(void **state) {
         struct harness_resp r;
         char key[37], hdr[80], rules[] = "[{\"path\": \"/v1/sync/push\", \"action\": \"apply_then_drop\"}]";
-        char *body = push_body(wall_ms() + 1);
+        /* newer than every push before, the load's (stamped ahead) included */
+        char *body = push_body((wall_ms() > newest_ms ? wall_ms() : newest_ms) + 1);
         uint64_t seq0 = seq_of(&B);
 
         (void) state;
