@@ -25,8 +25,8 @@
  * - every process it did not kill is alive, and exits cleanly at the end.
  *
  * It prints what it did (counts of each action) and the result; a failure
- * prints the seed and the last actions. docs/simulation.md says how it
- * relates to the simulation. */
+ * prints the seed and the last actions (SOAK_TRACE=1: every action as it
+ * happens). docs/simulation.md says how it relates to the simulation. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
