@@ -299,6 +299,14 @@ static int move_buds(int b, int to) {
                 return r;
         }
         note_overwritten(b, recs);
+        for (int k = KEY_MIN; k <= KEY_MAX && getenv("SOAK_TRACE"); k++) {
+                const struct edit *ed = edit_by_value(&recs[k].value);
+
+                fprintf(stderr, "soak: buds %d leave host %d with %s: edit %td, rev %u%s, stamp %" PRIx64 "/%016" PRIx64
+                        "\n", b, S.where[b], key_name((enum key) k), ed ? ed - S.edits : (ptrdiff_t) -1,
+                        recs[k].revision, recs[k].flags & RECORD_DIRTY ? " DIRTY" : "", recs[k].stamp.hlc,
+                        recs[k].stamp.origin);
+        }
         S.where[b] = to;
         return 0;
 }
