@@ -225,6 +225,13 @@ static int load_round(struct engine *e, struct round *rd) {
         rd->in.buds_family = rd->buds->family;
         rd->in.buds = arb_of(&rd->snap.copy);
         rd->in.buds_known = rd->snap.known;
+        if (!rd->snap.known && stamp_is_factory(rd->snap.assigned) && !stamp_is_factory(rd->snap.copy.stamp)) {
+                /* a copy a change on the Buds was made on: replaced where seen */
+                r = store_superseded_has(e->store, rd->snap.copy.stamp);
+                if (r < 0)
+                        return r;
+                rd->in.buds_known = r > 0;
+        }
         if (!stamp_is_factory(rd->snap.assigned)) {
                 /* a DIRTY (or suspect) record: the content carries the stamp we gave it */
                 rd->in.buds_dirty = true;
@@ -598,6 +605,13 @@ static int snapshot_of(struct engine *e, const char *address, const struct recor
         if (v == HLC_SUSPECT_FUTURE && !(rec->flags & RECORD_DIRTY)) {
                 o->restamped_future++;
                 e->counters.restamped_future++;
+        }
+        /* what the change was made on, the person replaced where they saw
+         * it: a copy of it that other Buds bring later is no lost change */
+        if ((rec->flags & RECORD_DIRTY) && !stamp_is_factory(snap.copy.stamp)) {
+                r = store_superseded_add(e->store, snap.copy.stamp);
+                if (r < 0)
+                        return r;
         }
         r = fresh_stamp(e, &snap.assigned);
         if (r == 0)

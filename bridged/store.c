@@ -20,7 +20,8 @@
 #include "store.h"
 
 enum stmt {
-        ST_NODE_GET, ST_NODE_PUT, ST_PAST_NODE_ADD, ST_PAST_NODE_HAS,
+        ST_NODE_GET, ST_NODE_PUT, ST_PAST_NODE_ADD, ST_PAST_NODE_HAS, ST_SUPERSEDED_ADD, ST_SUPERSEDED_TRIM,
+        ST_SUPERSEDED_HAS,
         ST_ITEM_GET, ST_ITEM_PUT, ST_PENDING_COUNT,
         ST_CURSOR_GET, ST_CURSOR_PUT, ST_LAST_SYNC_PUT,
         ST_PUSH_GET, ST_PUSH_PUT, ST_PUSH_CLEAR,
@@ -40,6 +41,9 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_NODE_PUT] = "INSERT OR REPLACE INTO node (one, node_id, clock_last, clock_issued) VALUES (1, ?, ?, ?)",
         [ST_PAST_NODE_ADD] = "INSERT OR IGNORE INTO past_nodes (node_id) VALUES (?)",
         [ST_PAST_NODE_HAS] = "SELECT 1 FROM past_nodes WHERE node_id = ?",
+        [ST_SUPERSEDED_ADD] = "INSERT OR IGNORE INTO superseded (hlc, origin) VALUES (?, ?)",
+        [ST_SUPERSEDED_TRIM] = "DELETE FROM superseded WHERE rowid <= (SELECT MAX(rowid) FROM superseded) - 1024",
+        [ST_SUPERSEDED_HAS] = "SELECT 1 FROM superseded WHERE hlc = ? AND origin = ?",
         [ST_ITEM_GET] = "SELECT cache_hlc, cache_origin, cache_derived, cache_value, pending, "
                         "server_hlc, server_origin, server_derived, server_value, adopted, refused_hlc, refused_origin "
                         "FROM items WHERE key = ? AND family = ?",
@@ -115,6 +119,9 @@ static const char *const migrations[] = {
         /* 2 -> 3: the node ids this host gave up when its clock was found
          * ahead: copies stamped under them are its own */
         "CREATE TABLE past_nodes (node_id INTEGER PRIMARY KEY);",
+        /* 3 -> 4: the stamps changes made on the Buds were made on (their
+         * bases): a copy under one was replaced where it was seen */
+        "CREATE TABLE superseded (hlc INTEGER NOT NULL, origin INTEGER NOT NULL, PRIMARY KEY (hlc, origin));",
 };
 
 struct store {
@@ -347,7 +354,7 @@ static int open_db(struct store *s, char **ret_error) {
  * what is wrong, rather than found out by every Get and Set later. */
 int store_check(struct store *s, char **ret_error) {
         static const char *const tables[] = { "schema", "node", "items", "sync", "push", "conflicts", "buds",
-                                               "buds_items", "past_nodes" };
+                                               "buds_items", "past_nodes", "superseded" };
         sqlite3_stmt *st = NULL;
         int rc, r = 0;
 
@@ -545,6 +552,35 @@ int store_past_node_has(struct store *s, uint64_t node) {
         if (!st)
                 return -EIO;
         bind_u64(st, 1, node);
+        r = one_row(st);
+        if (r == 0)
+                (void) sqlite3_reset(st);
+        return r == 0 ? 1 : r == -ENOENT ? 0 : r;
+}
+
+int store_superseded_add(struct store *s, struct stamp stamp) {
+        sqlite3_stmt *st = prepare(s, ST_SUPERSEDED_ADD);
+        int r;
+
+        if (!st)
+                return -EIO;
+        bind_u64(st, 1, stamp.hlc);
+        bind_u64(st, 2, stamp.origin);
+        r = finish(st);
+        if (r < 0)
+                return r;
+        st = prepare(s, ST_SUPERSEDED_TRIM);
+        return st ? finish(st) : -EIO;
+}
+
+int store_superseded_has(struct store *s, struct stamp stamp) {
+        sqlite3_stmt *st = prepare(s, ST_SUPERSEDED_HAS);
+        int r;
+
+        if (!st)
+                return -EIO;
+        bind_u64(st, 1, stamp.hlc);
+        bind_u64(st, 2, stamp.origin);
         r = one_row(st);
         if (r == 0)
                 (void) sqlite3_reset(st);

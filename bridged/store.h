@@ -19,7 +19,7 @@
 #include "policy/stamp.h"
 #include "policy/value.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_VALUE_MAX 128
 #define STORE_FILE "bridged.db"
 
@@ -112,6 +112,11 @@ int store_node_put(struct store *s, uint64_t node, uint64_t last, uint64_t issue
  * that id is the other copy's now). has: 1 if node is one, 0 if not. */
 int store_past_node_add(struct store *s, uint64_t node);
 int store_past_node_has(struct store *s, uint64_t node);
+/* Stamps a change made on the Buds was made on (its base), the newest 1024:
+ * a copy under one was replaced by a person where it was seen. has: 1 if
+ * stamp is one, 0 if not. */
+int store_superseded_add(struct store *s, struct stamp stamp);
+int store_superseded_has(struct store *s, struct stamp stamp);
 
 /* An item in one family: absent parts come back with present = false. */
 int store_item_get(struct store *s, enum key key, enum family family, struct store_item *ret);

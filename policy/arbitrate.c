@@ -50,6 +50,15 @@ static bool unpushed_buds(const struct arb_copy *buds, const struct arb_copy *se
         return made_by_person(buds) && above(buds, server);
 }
 
+/* A clean Buds copy was written there by the bridge that stamped it; when
+ * the intent carries the same origin, that bridge stamped it later, over
+ * what its cache held: its own line of changes, and its own cache answers
+ * for the earlier one (logged there if it lost while still to send). */
+static bool superseded_at_origin(const struct arb_input *in, const struct arb_copy *buds,
+                                 const struct arb_decision *d) {
+        return !in->buds_dirty && buds->stamp.origin == d->intent.origin;
+}
+
 static const struct arb_copy *buds_copy(const struct arb_input *in, enum family f) {
         static const struct arb_copy none;
 
@@ -141,7 +150,8 @@ static void decide_family(const struct arb_input *in, struct arb_decision *d, en
         out->lost_cache = unpushed_cache(in, f) && stamp_cmp(cache->stamp, d->intent) < 0 &&
                           !(in->buds_dirty && stamp_eq(cache->stamp, in->buds_base));
         out->lost_buds = !in->buds_known && unpushed_buds(buds, server) && stamp_cmp(buds->stamp, d->intent) < 0 &&
-                         !(out->lost_cache && stamp_eq(cache->stamp, buds->stamp));
+                         !(out->lost_cache && stamp_eq(cache->stamp, buds->stamp)) &&
+                         !superseded_at_origin(in, buds, d);
 }
 
 void arbitrate(const struct arb_input *in, struct arb_decision *ret) {

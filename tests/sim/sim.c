@@ -1309,15 +1309,23 @@ static bool copied_after(int hi, uint64_t at) {
         return false;
 }
 
+/* Host hi holds host who's state as of at or later: a copy of its state
+ * directory made since, or a copy of such a copy. */
+static bool copied_from(int hi, int who, uint64_t at) {
+        for (int h = hi, n = 0; S.host[h].clone_of >= 0 && n < HOSTS_MAX; h = S.host[h].clone_of, n++)
+                if (S.host[h].clone_of == who && at <= S.host[h].clone_at)
+                        return true;
+        return false;
+}
+
 /* Entry c of host i, if its lost side is the edit el and its kept side ek:
  * a person's own edits in a row, not a conflict, and none of the
  * exceptions docs/simulation.md gives. */
 static bool false_pair(int i, const struct store_conflict *c, const struct edit *ek, const struct edit *el) {
-        const struct host *h = &S.host[i];
         /* a copy of a state directory holds the original's pending
          * edits as its own, and cannot tell the original's later
          * edits from anyone's: its log may name them */
-        bool cloned = el->kind == O_HOST && h->clone_of == el->who && el->at <= h->clone_at;
+        bool cloned = el->kind == O_HOST && copied_from(i, el->who, el->at);
         /* a change on the Buds this host took in, still to send, and a
          * later one on the same Buds made while they were with another
          * host: nothing in a record says which Buds made it, so this
@@ -1588,6 +1596,7 @@ static const struct {
         { 1796222084204, 155, 0xedf, "our own edit read back under a node id given up: a false conflict" },
         { 1796222764212, 285, 0xf9b, "(our own edit back from a copy of our state directory: allowed)" },
         { 1796223146249, 429, 0xf9b, "(the simulation's own bug: a restored value taken for the edit it restored)" },
+        { 1796225876785, 99, 0xe1b, "(a copy of a copy holds the original's edits too: allowed)" },
 };
 
 static uint64_t now_usec(void) {

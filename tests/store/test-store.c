@@ -113,6 +113,20 @@ static void test_node_cursor_push(void **state) {
         assert_int_equal(store_push_get(f->s, &key, &body), -ENOENT);
 }
 
+/* The bases of changes made on the Buds: kept, the newest 1024 of them. */
+static void test_superseded_bounded(void **state) {
+        struct fixture *f = *state;
+
+        assert_int_equal(store_superseded_has(f->s, (struct stamp) { 1, 2 }), 0);
+        for (uint64_t i = 1; i <= 1100; i++)
+                assert_int_equal(store_superseded_add(f->s, (struct stamp) { i, 2 }), 0);
+        assert_int_equal(store_superseded_add(f->s, (struct stamp) { 1100, 2 }), 0);     /* again: once */
+        assert_int_equal(store_superseded_has(f->s, (struct stamp) { 1100, 2 }), 1);
+        assert_int_equal(store_superseded_has(f->s, (struct stamp) { 1100, 3 }), 0);
+        assert_int_equal(store_superseded_has(f->s, (struct stamp) { 77, 2 }), 1);
+        assert_int_equal(store_superseded_has(f->s, (struct stamp) { 76, 2 }), 0);
+}
+
 static void test_conflicts_bounded(void **state) {
         struct fixture *f = *state;
         struct store_conflict c = { .key = KEY_PROFILE, .kept_family = FAMILY_ANY, .lost_family = FAMILY_ANY }, got, *all;
@@ -250,7 +264,7 @@ static void test_refusals(void **state) {
                                       NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         assert_int_equal(store_open(dir, &s, &err), -EPROTONOSUPPORT);
-        assert_non_null(strstr(err, "schema version 9 is newer than this bridged understands (3)"));
+        assert_non_null(strstr(err, "schema version 9 is newer than this bridged understands (4)"));
         free(err);
 
         /* not a database */
@@ -356,6 +370,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_items, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_node_cursor_push, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_conflicts_bounded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_superseded_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_buds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_relaxed_transactions, setup, teardown),
