@@ -92,6 +92,7 @@ HIL_SYSTEMD_CACHE ?= $(HIL_CACHE)/systemd
 HIL_SYSTEMD_TESTS ?= systemd-packages
 HIL_SYSTEMD_FILES := tests/hil/vm/systemd/run:/hil/systemd/run \
 	tests/hil/vm/systemd/hil-run.service:/hil/systemd/hil-run.service \
+	tests/hil/vm/systemd/modules-load.conf:/etc/modules-load.d/hil.conf \
 	tests/lib/mkcerts.sh:/hil/tests/lib/mkcerts.sh
 
 hil-vm-systemd: deb
