@@ -567,6 +567,22 @@ static int conf_token_read(struct conf_parser *p, char **ret_token, char **ret_w
         return 0;
 }
 
+/* The fresh copy of the token that bridged.service's ExecReload= left in
+ * $BRIDGED_RELOAD_DIRECTORY, or NULL when there is none. systemd 252 loads
+ * credentials at start only, and its ExecReload= processes do not even see
+ * them in a mount namespace, so the reload copies the token as root. */
+static char *conf_token_reload_path(void) {
+        const char *dir = getenv("BRIDGED_RELOAD_DIRECTORY");
+        char *p;
+
+        if (!dir || !*dir || asprintf(&p, "%s/%s", dir, CONF_TOKEN_CREDENTIAL) < 0)
+                return NULL;
+        if (access(p, F_OK) == 0)
+                return p;
+        free(p);
+        return NULL;
+}
+
 int conf_load_token(const struct conf *c, char **ret_token, char **ret_error, char **ret_warning) {
         _cleanup_free_ char *path = NULL;
         _cleanup_(conf_parser_done) struct conf_parser p = {};
@@ -575,6 +591,8 @@ int conf_load_token(const struct conf *c, char **ret_token, char **ret_error, ch
 
         if (c->token_file)
                 path = strdup(c->token_file);
+        else if ((path = conf_token_reload_path()))
+                ;
         else if (dir && *dir) {
                 if (asprintf(&path, "%s/%s", dir, CONF_TOKEN_CREDENTIAL) < 0)
                         path = NULL;

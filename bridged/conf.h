@@ -76,7 +76,9 @@ static inline void conf_freep(struct conf **c) {
  * success, ret_error only on failure. */
 int conf_load(const char *path, struct conf **ret_conf, char **ret_error);
 
-/* The bearer token: from c->token_file, else $CREDENTIALS_DIRECTORY/token.
+/* The bearer token: from c->token_file, else $BRIDGED_RELOAD_DIRECTORY/token
+ * when that file exists (the copy a reload of bridged.service makes), else
+ * $CREDENTIALS_DIRECTORY/token.
  * One trailing newline is dropped; what remains must be 1..CONF_TOKEN_MAX
  * bytes of printable ASCII without spaces. Errors as conf_load(), naming the
  * file, never its content. Release the token with conf_token_free(). A file

@@ -56,6 +56,7 @@ static int setup(void **state) {
         snprintf(f.conf_path, sizeof(f.conf_path), "%s/bridged.conf", f.dir);
         fx = &f;
         (void) unsetenv("CREDENTIALS_DIRECTORY");
+        (void) unsetenv("BRIDGED_RELOAD_DIRECTORY");
         (void) unsetenv("STATE_DIRECTORY");
         return 0;
 }
@@ -66,6 +67,7 @@ static int teardown(void **state) {
         (void) state;
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
         (void) unsetenv("CREDENTIALS_DIRECTORY");
+        (void) unsetenv("BRIDGED_RELOAD_DIRECTORY");
         (void) unsetenv("STATE_DIRECTORY");
         return system(cmd) == 0 ? 0 : -1;
 }
@@ -981,6 +983,35 @@ static void test_token_credential(void **state) {
         conf_free(c);
 }
 
+/* A reload's copy (bridged.service's ExecReload=) wins over the credential
+ * loaded at start; without the copy, the credential; TokenFile= over both. */
+static void test_token_reload_copy(void **state) {
+        struct conf *c = conf_with_token_file(NULL);
+        char *token = NULL, *error = NULL;
+
+        (void) state;
+        assert_int_equal(mkdir(in_dir("creds"), 0700), 0);
+        assert_int_equal(mkdir(in_dir("reload"), 0700), 0);
+        write_file(in_dir("creds/token"), "at-start\n", 9);
+        assert_int_equal(setenv("CREDENTIALS_DIRECTORY", in_dir("creds"), 1), 0);
+        assert_int_equal(setenv("BRIDGED_RELOAD_DIRECTORY", in_dir("reload"), 1), 0);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), 0);
+        assert_string_equal(token, "at-start");
+        token = conf_token_free(token);
+
+        write_file(in_dir("reload/token"), "replaced\n", 9);
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), 0);
+        assert_string_equal(token, "replaced");
+        token = conf_token_free(token);
+
+        write_file(in_dir("token"), "from-file", 9);
+        c->token_file = strdup(in_dir("token"));
+        assert_int_equal(conf_load_token(c, &token, &error, NULL), 0);
+        assert_string_equal(token, "from-file");
+        token = conf_token_free(token);
+        conf_free(c);
+}
+
 static void test_token_no_source(void **state) {
         struct conf *c = conf_with_token_file(NULL);
         char *token = NULL, *error = NULL;
@@ -1221,6 +1252,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_token_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_missing_or_unreadable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_credential, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_token_reload_copy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_no_source, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_options_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_options_each, setup, teardown),

@@ -111,6 +111,17 @@ if [ -n "$reload_dir" ] && [ -n "$creds" ] && [ "$creds" = "$copies" ]; then
 else
         fail "syncd.service: credentials '$(echo $creds)', copied on reload to '$reload_dir': '$(echo $copies)'"
 fi
+# bridged.service the same for its one credential, the token (make
+# hil-vm-systemd showed why: an ExecReload= process does not see them).
+reload_dir=$(sed -n 's/^Environment=BRIDGED_RELOAD_DIRECTORY=//p' "$units/bridged.service")
+cred=$(sed -n 's/^LoadCredential=token:\(.*\)/\1/p' "$units/bridged.service")
+if [ -n "$reload_dir" ] && [ -n "$cred" ] &&
+   grep -q "^ExecReload=+.* -T $cred $reload_dir/token" "$units/bridged.service" &&
+   grep -q "^ExecStopPost=+/bin/rm -rf $reload_dir\$" "$units/bridged.service"; then
+        pass "bridged.service: the reload copies the token credential ($cred) to $reload_dir/token"
+else
+        fail "bridged.service: the token credential '$cred' is not copied on reload to '$reload_dir'/token"
+fi
 state=$(sed -n 's/^StateDirectory=//p' "$units/syncd.service")
 if [ -n "$state" ] && grep -q "^Database=/var/lib/$state/[^/ ]*" "$units/syncd.conf"; then
         pass "syncd.conf: Database= is in syncd.service's StateDirectory=$state"
