@@ -672,19 +672,37 @@ static int export_eq(sd_bus *bus, const struct action *a) {
         return write_eq_file(a->path, text);
 }
 
-/* sync --no-block: asks, does not wait for the answer (nor its errors). */
+static int on_sync_refused(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        (void) error;
+        if (sd_bus_message_is_method_error(reply, NULL))
+                (void) sd_bus_error_copy(userdata, sd_bus_message_get_error(reply));
+        return 0;
+}
+
+/* sync --no-block: asks, and does not wait for the sync. It waits only for
+ * what the bus says at once (refused by its policy, no bridged on the bus):
+ * the bus handles a connection's messages in order, so once it has answered
+ * a call to itself sent after Sync, any such error of Sync's came before. */
 static int sync_no_block(sd_bus *bus) {
+        sd_bus_error refused = SD_BUS_ERROR_NULL, error = SD_BUS_ERROR_NULL;
         sd_bus_message *m = method(bus, "Sync", NULL);
         int r;
 
         if (!m)
                 return EXIT_FAILURE;
-        r = sd_bus_message_set_expect_reply(m, 0);
-        if (r >= 0)
-                r = sd_bus_send(bus, m, NULL);
+        r = sd_bus_call_async(bus, NULL, m, on_sync_refused, &refused, 0);
         sd_bus_message_unref(m);
-        if (r < 0)
-                return fail_bus("Sync", NULL, r);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "GetId", &error, NULL, "");
+        while (r >= 0 && (r = sd_bus_process(bus, NULL)) > 0)
+                ;
+        if (r < 0 || sd_bus_error_is_set(&refused)) {
+                r = fail_bus("Sync", sd_bus_error_is_set(&refused) ? &refused : &error, r);
+                sd_bus_error_free(&refused);
+                sd_bus_error_free(&error);
+                return r;
+        }
         if (!arg_json)
                 puts("Sync started; bridgectl status shows when it is done.");
         return EXIT_SUCCESS;

@@ -69,10 +69,13 @@ unset NO_COLOR
 passed=0 failed=0
 for case_dir in "$top"/tests/bridgectl/cases/*/; do
         name=$(basename "$case_dir")
-        "$fake" "$case_dir" >"$tmp/fake.out" 2>&1 &
+        # a file of the case's own: the shell truncates a shared one in the
+        # child, after the fork, and under load the wait below read the
+        # "ready" of the case before
+        "$fake" "$case_dir" >"$tmp/fake-$name.out" 2>&1 &
         fake_pid=$!
-        if ! wait_for "$tmp/fake.out" '^ready'; then
-                echo "FAIL: $name: fake-bridged did not start: $(head -n 1 "$tmp/fake.out")"
+        if ! wait_for "$tmp/fake-$name.out" '^ready'; then
+                echo "FAIL: $name: fake-bridged did not start: $(head -n 1 "$tmp/fake-$name.out")"
                 failed=$((failed + 1))
                 kill "$fake_pid" 2>/dev/null
                 continue
