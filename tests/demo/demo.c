@@ -32,13 +32,6 @@
 static struct e2e E;
 static unsigned converged, scenarios;
 
-static uint64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
         va_list ap;
@@ -225,7 +218,7 @@ static bool online(void) {
         say("  bridged stamped the change, wrote it back with DIRTY clear, and pushed it.");
         say("  A phone edits the profile on the server a moment later.");
         r = (struct record) { .value = profile("Phone's profile", NOISE_ANC, 0),
-                              .stamp = { stamp_pack(wall_ms() + 100, 0), E2E_PHONE } };
+                              .stamp = { stamp_pack(harness_wall_ms() + 100, 0), E2E_PHONE } };
         if (e2e_phone_push(&E, &r, status, sizeof(status)) < 0)
                 return false;
         return wait_converged(LEFT, KEY_PROFILE, &r);
@@ -327,7 +320,7 @@ static bool conflict(void) {
         if (e2e_server_start(&E) < 0)
                 return false;
         theirs = (struct record) { .value = profile("The phone's, newer", NOISE_ANC, 0),
-                                   .stamp = { stamp_pack(wall_ms() + 2000, 0), E2E_PHONE } };
+                                   .stamp = { stamp_pack(harness_wall_ms() + 2000, 0), E2E_PHONE } };
         if (e2e_phone_push(&E, &theirs, status, sizeof(status)) < 0)
                 return false;
         say("  This host returns: it pulls first, the phone's newer edit wins, and yours is not lost:");

@@ -47,13 +47,6 @@ static uint64_t quantile(uint64_t *v, size_t n, unsigned q) {
         return v[i ? i - 1 : 0];
 }
 
-static uint64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 static struct value profile(unsigned i) {
         struct value v;
 
@@ -254,12 +247,12 @@ static uint64_t raw_push(void) {
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, answer);
         for (unsigned i = 0; i <= ROUNDS; i++) {
-                struct record r = { .value = profile(i + 5000), .stamp = { stamp_pack(wall_ms(), (uint16_t) i), 0xfd } };
+                struct record r = { .value = profile(i + 5000), .stamp = { stamp_pack(harness_wall_ms(), (uint16_t) i), 0xfd } };
                 char *body = recjson_push_body_print(1, &r, 1);
                 uint64_t t0;
 
                 (void) snprintf(idem, sizeof(idem), "Idempotency-Key: 00000000-0000-4000-8000-%012llx",
-                                (unsigned long long) (wall_ms() * 1000 + i) & 0xffffffffffffULL);
+                                (unsigned long long) (harness_wall_ms() * 1000 + i) & 0xffffffffffffULL);
                 h = curl_slist_append(curl_slist_append(curl_slist_append(curl_slist_append(NULL,
                         "Authorization: Bearer " HARNESS_TOKEN_B), "Content-Type: application/json"),
                         "Device-Id: 00000000000000fd"), idem);
@@ -287,7 +280,7 @@ static uint64_t raw_push(void) {
 static uint64_t raw_commit(void) {
         uint64_t t[ROUNDS];
         char path[192], *json;
-        struct record rec = { .value = profile(7000), .stamp = { stamp_pack(wall_ms(), 0), 0xfd } };
+        struct record rec = { .value = profile(7000), .stamp = { stamp_pack(harness_wall_ms(), 0), 0xfd } };
         sqlite3 *db = NULL;
         sqlite3_stmt *st[3] = {};
         unsigned n = 0;
@@ -342,7 +335,7 @@ static void latency(const char *what, bool buds_to_server, uint64_t floor_usec) 
                                 break;
                 } else {
                         /* the change is on the server once its push is answered */
-                        struct record r = { .value = x.v, .stamp = { stamp_pack(wall_ms(), (uint16_t) i), E2E_PHONE } };
+                        struct record r = { .value = x.v, .stamp = { stamp_pack(harness_wall_ms(), (uint16_t) i), E2E_PHONE } };
                         if (e2e_phone_push(&E, &r, status, sizeof(status)) < 0)
                                 break;
                         t0 = e2e_now_usec();

@@ -206,13 +206,6 @@ static bool cond_intent_is(struct e2e *e, void *userdata) {
         return e2e_intent(e, want->value.key, &got) == 0 && stamp_eq(got.stamp, want->stamp);
 }
 
-static uint64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* One `bridgectl sync` with this host's clock ahead of the server's: every
  * push was answered future_stamp, the cool-down did not apply to a Sync and
  * did not end it, so it pushed ~950 times a second, each under a new
@@ -222,7 +215,7 @@ static void test_sync_ends_on_future_stamp(void **state) {
         static const char *const strict[] = { "--max-skew-sec", "60", NULL };
         struct value mine = profile("ahead of the server");
         struct record ahead = { .value = profile("phone, 200 s ahead"),
-                                .stamp = { stamp_pack(wall_ms() + 200000, 0), E2E_PHONE } };
+                                .stamp = { stamp_pack(harness_wall_ms() + 200000, 0), E2E_PHONE } };
         sd_bus_error err = SD_BUS_ERROR_NULL;
         char status[32], *ans = NULL;
 

@@ -94,6 +94,10 @@ void harness_resp_clear(struct harness_resp *r);
 const char *harness_header(const struct harness_resp *r, const char *name, char *buf, size_t size);
 
 uint64_t harness_now_ms(void);
+/* The wall clock in ms since the epoch, as stamps carry it. */
+uint64_t harness_wall_ms(void);
+/* A random UUID text (an idempotency key), different at each call. */
+void harness_new_uuid(char buf[static 37]);
 
 /* With capture_log: reads what syncd logged until a line holds needle or
  * deadline (harness_now_ms) passes; true when found. */

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -32,13 +31,6 @@
 static const unsigned CONNECTIONS[] = { 16, 64 };
 #define ROUNDS 30
 #define BENCH_PG "postgresql"           /* bench_run: the database harness_dir made under SYNCD_TEST_PG */
-
-static uint64_t wall_ms(void) {
-        struct timeval tv;
-
-        gettimeofday(&tv, NULL);
-        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
-}
 
 static size_t sink(char *data, size_t size, size_t n, void *userdata) {
         struct harness_resp *r = userdata;
@@ -103,7 +95,7 @@ static CURL *push_handle(const struct harness_syncd *s, struct harness_resp *r) 
 static int bench_pushes(const struct harness_syncd *s) {
         struct harness_resp r = {};
         CURL *e = push_handle(s, &r);
-        uint64_t base = wall_ms() - 100000, t0;
+        uint64_t base = harness_wall_ms() - 100000, t0;
         double secs;
 
         if (push(e, 0, base, &r) != 200)        /* warm up: the one TLS handshake */
@@ -211,7 +203,7 @@ static void bench_multi_report(struct bench_multi *b, double secs) {
  * s[i % ns] (several syncd on one database): a warm-up round (the n
  * handshakes), then CONCURRENT_PUSHES measured pushes. */
 static int bench_concurrent(const struct harness_syncd *s, unsigned ns, unsigned n) {
-        struct bench_multi b = { .m = curl_multi_init(), .n = n, .base_ms = wall_ms() - 60000 };
+        struct bench_multi b = { .m = curl_multi_init(), .n = n, .base_ms = harness_wall_ms() - 60000 };
         long *lat = calloc(CONCURRENT_PUSHES, sizeof(long));
         uint64_t t0;
         double secs;
@@ -282,7 +274,7 @@ static long bench_wake(const struct harness_syncd *s, CURL *pusher, struct harne
         harness_request(s, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, &st);  /* a round trip */
         harness_resp_clear(&st);
         t0 = harness_now_ms();
-        push(pusher, 100000 + round, wall_ms(), pr);
+        push(pusher, 100000 + round, harness_wall_ms(), pr);
         while (done < n && harness_now_ms() < deadline) {
                 CURLMsg *msg;
                 int left;

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,13 +81,6 @@ static void make_sizeable(struct harness_syncd *s) {
 
 /* Pushes */
 
-static uint64_t wall_ms(void) {
-        struct timeval tv;
-
-        gettimeofday(&tv, NULL);
-        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
-}
-
 struct push {
         CURL *e;
         struct harness_resp r;
@@ -113,7 +105,7 @@ static void push_start(struct pushes *ps, const struct harness_syncd *s) {
         const char *headers[] = { p->key, DEV_HDR, NULL };
 
         p->account = ps->n % 2;
-        p->stamp_ms = ps->next_ms = ps->next_ms > wall_ms() ? ps->next_ms + 1 : wall_ms();
+        p->stamp_ms = ps->next_ms = ps->next_ms > harness_wall_ms() ? ps->next_ms + 1 : harness_wall_ms();
         snprintf(p->key, sizeof(p->key), "Idempotency-Key: 5d3e8c41-6b2a-4f19-a7c3-%012x", ps->n);
         snprintf(p->body, sizeof(p->body), "{\"schema\": 1, \"records\": [{\"key\": \"eq.active\", \"family\": "
                  "\"pro\", \"stamp\": {\"ms\": %llu, \"c\": 0, \"origin\": \"00a1b2c3d4e5f607\"}, "

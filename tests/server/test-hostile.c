@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -63,13 +62,6 @@ static void stop(struct harness_syncd *s) {
 }
 
 /* Requests */
-
-static uint64_t wall_ms(void) {
-        struct timeval tv;
-
-        gettimeofday(&tv, NULL);
-        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
-}
 
 /* One request from address src (NULL: 127.0.0.1) with a timeout; the status,
  * or 0 when the transfer failed. */
@@ -122,7 +114,7 @@ static long push(const struct harness_syncd *s, const char *token, long timeout_
         snprintf(key, sizeof(key), "Idempotency-Key: 6b1e6a52-2f0a-4c36-9d0b-%012x", ++c);
         snprintf(body, sizeof(body), "{\"schema\": 1, \"records\": [{\"key\": \"eq.active\", \"family\": \"pro\", "
                  "\"stamp\": {\"ms\": %llu, \"c\": %u, \"origin\": \"00a1b2c3d4e5f607\"}, \"derived\": false, "
-                 "\"value\": {\"preset\": \"flat\"}}]}", (unsigned long long) wall_ms(), c);
+                 "\"value\": {\"preset\": \"flat\"}}]}", (unsigned long long) harness_wall_ms(), c);
         status = request_from(s, NULL, "POST", "/v1/sync/push", token, body, headers, timeout_ms, &r);
         harness_resp_clear(&r);
         return status;

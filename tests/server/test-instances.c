@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
@@ -29,26 +28,6 @@
 #define UNLIMITED ((const char *const[]) { "--max-pushes-per-minute", "0", NULL })
 
 static struct harness_syncd A, B;
-
-static uint64_t wall_ms(void) {
-        struct timeval tv;
-
-        gettimeofday(&tv, NULL);
-        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
-}
-
-static void new_uuid(char buf[static 37]) {
-        static unsigned n;
-        unsigned char b[16];
-        FILE *f = fopen("/dev/urandom", "re");
-
-        assert_non_null(f);
-        assert_int_equal(fread(b, 1, 16, f), 16);
-        fclose(f);
-        b[0] ^= (unsigned char) n++;
-        snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
 
 /* A push of one eq.custom record stamped ms (malloc'd). */
 static uint64_t newest_ms;              /* the newest stamp any test pushed */
@@ -117,11 +96,11 @@ static void e_perform_raw(CURL *e, struct harness_resp *r) {
 
 static void test_replay_and_cursor_across(void **state) {
         struct harness_resp ra, rb;
-        char key[37], hdr[80], *body = push_body(wall_ms() - 1000), path[160];
+        char key[37], hdr[80], *body = push_body(harness_wall_ms() - 1000), path[160];
         cJSON *j, *status;
 
         (void) state;
-        new_uuid(key);
+        harness_new_uuid(key);
         perform(push_easy(&A, key, body, &ra, hdr), &ra);
         assert_int_equal(ra.status, 200);
         assert_non_null(strstr(ra.body, "\"applied\""));
@@ -148,7 +127,7 @@ static void test_replay_and_cursor_across(void **state) {
 
 /* One push sent to both at once, ROUNDS times: each applied once. */
 static void test_same_push_at_once(void **state) {
-        uint64_t seq0 = seq_of(&A), ms = wall_ms() - 500;
+        uint64_t seq0 = seq_of(&A), ms = harness_wall_ms() - 500;
         unsigned replays = 0, conflicts = 0;
         CURLM *m = curl_multi_init();
 
@@ -160,7 +139,7 @@ static void test_same_push_at_once(void **state) {
                 uint64_t deadline = harness_now_ms() + 30000;
                 int running = 1, fresh = 0;
 
-                new_uuid(key);
+                harness_new_uuid(key);
                 e[0] = push_easy(&A, key, body, &r[0], hdr[0]);
                 e[1] = push_easy(&B, key, body, &r[1], hdr[1]);
                 curl_multi_add_handle(m, e[0]);
@@ -253,14 +232,14 @@ static char *cursor_of(const struct harness_syncd *s) {
 static void test_wake_across(void **state) {
         CURLM *m = curl_multi_init();
         struct harness_resp w, r;
-        char *cursor = cursor_of(&B), key[37], hdr[80], *body = push_body(wall_ms());
+        char *cursor = cursor_of(&B), key[37], hdr[80], *body = push_body(harness_wall_ms());
         uint64_t t0;
         CURL *e;
         cJSON *j, *jr;
 
         (void) state;
         e = wait_parked(m, &B, cursor, &w);
-        new_uuid(key);
+        harness_new_uuid(key);
         t0 = harness_now_ms();
         perform(push_easy(&A, key, body, &r, hdr), &r);
         assert_int_equal(r.status, 200);
@@ -321,7 +300,7 @@ static void load_send(CURLM *m, struct load_client *c, const struct harness_sync
 static void load_next(CURLM *m, struct load_client *c, const struct harness_syncd *s, uint64_t ms) {
         free(c->body);
         c->body = push_body(ms);
-        new_uuid(c->key);
+        harness_new_uuid(c->key);
         load_send(m, c, s);
 }
 
@@ -332,7 +311,7 @@ static void load_next(CURLM *m, struct load_client *c, const struct harness_sync
  * on the retry: nothing applied twice, nothing acknowledged lost). */
 static void test_database_restart_under_load(void **state) {
         struct load_client c[LOAD_CLIENTS] = {};
-        uint64_t seq0 = seq_of(&B), ms = wall_ms() + 1000, deadline = harness_now_ms() + 120000;
+        uint64_t seq0 = seq_of(&B), ms = harness_wall_ms() + 1000, deadline = harness_now_ms() + 120000;
         unsigned answered = 0, applied = 0, unavailable = 0, sent = 0;
         enum { RUNNING, STOPPED, RESTARTED } db = RUNNING;
         CURLM *m = curl_multi_init();
@@ -402,14 +381,14 @@ static void test_retry_on_b_after_a_died(void **state) {
         struct harness_resp r;
         char key[37], hdr[80], rules[] = "[{\"path\": \"/v1/sync/push\", \"action\": \"apply_then_drop\"}]";
         /* newer than every push before, the load's (stamped ahead) included */
-        char *body = push_body((wall_ms() > newest_ms ? wall_ms() : newest_ms) + 1);
+        char *body = push_body((harness_wall_ms() > newest_ms ? harness_wall_ms() : newest_ms) + 1);
         uint64_t seq0 = seq_of(&B);
 
         (void) state;
         assert_int_equal(harness_request(&A, "POST", "/test/faults", NULL, rules, NULL, &r), 0);
         assert_int_equal(r.status, 200);
         harness_resp_clear(&r);
-        new_uuid(key);
+        harness_new_uuid(key);
         e_perform_raw(push_easy(&A, key, body, &r, hdr), &r);
         assert_int_equal(r.curl_code, CURLE_GOT_NOTHING);
         harness_resp_clear(&r);

@@ -111,18 +111,6 @@ static void push_raw(const struct harness_syncd *s, const char *token, const cha
         assert_int_equal(harness_request(s, "POST", "/v1/sync/push", token, body, headers, resp), 0);
 }
 
-/* A new random UUID. */
-static void new_uuid(char buf[static 37]) {
-        unsigned char b[16];
-        FILE *f = fopen("/dev/urandom", "re");
-
-        assert_non_null(f);
-        assert_int_equal(fread(b, 1, 16, f), 16);
-        fclose(f);
-        snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 /* {"schema": 1, "records": [...]} of n copies of one record (malloc'd). */
 static char *push_of(const char *record, int n) {
         size_t len = strlen(record);
@@ -151,7 +139,7 @@ static long push_new(const struct harness_syncd *s, const char *token, const cha
                      struct harness_resp *resp) {
         char k[37];
 
-        new_uuid(k);
+        harness_new_uuid(k);
         if (key)
                 strcpy(key, k);
         push_raw(s, token, k, body, resp);

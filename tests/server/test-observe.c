@@ -26,7 +26,6 @@
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,15 +54,8 @@ static void start(struct harness_syncd *s, bool metrics, const char *const *extr
         assert_int_equal(harness_start(s, false, extra), 0);
 }
 
-static uint64_t wall_ms(void) {
-        struct timeval tv;
-
-        gettimeofday(&tv, NULL);
-        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
-}
-
 static void uuid_n(unsigned n, char buf[static 37]) {
-        snprintf(buf, 37, "%08x-0000-4000-8000-%012llx", n, (unsigned long long) (wall_ms() & 0xffffffffffffull));
+        snprintf(buf, 37, "%08x-0000-4000-8000-%012llx", n, (unsigned long long) (harness_wall_ms() & 0xffffffffffffull));
 }
 
 /* The largest values each item can hold: what a pull of a full account costs. */
@@ -133,7 +125,7 @@ static void fill_account(const struct harness_syncd *s) {
         char key[37];
 
         for (size_t i = 0; i < 5; i++) {
-                char *r = rec(items[i][0], items[i][1], wall_ms() - 1000, 0, NULL), *next;
+                char *r = rec(items[i][0], items[i][1], harness_wall_ms() - 1000, 0, NULL), *next;
 
                 assert_true(asprintf(&next, "%s%s%s", body, i ? ", " : "", r) > 0);
                 free(body);
@@ -536,7 +528,7 @@ static void test_access_log_fields(void **state) {
         assert_null(strstr(s.log, "nobody-knows-this"));
 
         uuid_n(0xabc, key);
-        assert_int_equal(push(&s, key, push_body1(rec("eq.active", "pro", wall_ms(), 0, NULL))), 200);
+        assert_int_equal(push(&s, key, push_body1(rec("eq.active", "pro", harness_wall_ms(), 0, NULL))), 200);
         access_line(&s, key, line, sizeof(line));
         assert_field(line, "method", "POST");
         assert_field(line, "route", "/v1/sync/push");
@@ -545,7 +537,7 @@ static void test_access_log_fields(void **state) {
         assert_field(line, "idem", key);
         assert_field(line, "replay", "no");
         /* the key again with another body (another stamp): 422, and the key logged again */
-        assert_int_equal(push(&s, key, push_body1(rec("eq.active", "pro", wall_ms(), 0, NULL))), 422);
+        assert_int_equal(push(&s, key, push_body1(rec("eq.active", "pro", harness_wall_ms(), 0, NULL))), 422);
         assert_true(harness_log_wait_count(&s, key, 2, harness_now_ms() + DEADLINE_MS));
 
         assert_int_equal(harness_request(&s, "PUT", "/v1/devices/00a1b2c3d4e5f607", HARNESS_TOKEN_A,
@@ -569,7 +561,7 @@ static void test_access_log_replay_and_bad_key(void **state) {
         (void) state;
         start(&s, false, NULL);
         uuid_n(0xdef, key);
-        body = push_body1(rec("eq.active", "pro", wall_ms(), 0, NULL));
+        body = push_body1(rec("eq.active", "pro", harness_wall_ms(), 0, NULL));
         assert_int_equal(push(&s, key, strdup(body)), 200);
         assert_int_equal(push(&s, key, body), 200);
         assert_true(harness_log_wait_count(&s, key, 2, harness_now_ms() + DEADLINE_MS));
@@ -606,7 +598,7 @@ static void test_access_log_no_secrets(void **state) {
                 headers[i][0] = hdrs[i];
                 headers[i][1] = DEV_HDR;
                 headers[i][2] = NULL;
-                bodies[i] = push_body1(rec("profile", "any", wall_ms() + (uint64_t) i, (unsigned) i, NULL));
+                bodies[i] = push_body1(rec("profile", "any", harness_wall_ms() + (uint64_t) i, (unsigned) i, NULL));
                 e[i] = harness_easy(&s, "POST", "/v1/sync/push", HARNESS_TOKEN_A, bodies[i], headers[i], &resp[i]);
                 curl_multi_add_handle(m, e[i]);
         }
@@ -842,7 +834,7 @@ static void test_metrics_move(void **state) {
         struct harness_syncd s;
         struct harness_resp r, wr;
         char *before, *after, key[37], url[256], cursor[64];
-        uint64_t ms = wall_ms();
+        uint64_t ms = harness_wall_ms();
         CURLM *m = curl_multi_init();
         CURL *wait;
         int running = 1;

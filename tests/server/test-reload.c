@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -101,13 +100,6 @@ static uint64_t reload(struct harness_syncd *s, const char *closing, size_t n) {
 
 /* Requests */
 
-static uint64_t wall_ms(void) {
-        struct timeval tv;
-
-        gettimeofday(&tv, NULL);
-        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
-}
-
 static long request(const struct harness_syncd *s, const char *method, const char *path, const char *token,
                     const char *body, const char *const *headers) {
         struct harness_resp r;
@@ -146,7 +138,7 @@ static long push(const struct harness_syncd *s, const char *token) {
         snprintf(key, sizeof(key), "Idempotency-Key: 7c2f7b63-3a1b-4d47-8e1c-%012x", ++c);
         snprintf(body, sizeof(body), "{\"schema\": 1, \"records\": [{\"key\": \"eq.active\", \"family\": \"pro\", "
                  "\"stamp\": {\"ms\": %llu, \"c\": %u, \"origin\": \"00a1b2c3d4e5f607\"}, \"derived\": false, "
-                 "\"value\": {\"preset\": \"flat\"}}]}", (unsigned long long) wall_ms(), c);
+                 "\"value\": {\"preset\": \"flat\"}}]}", (unsigned long long) harness_wall_ms(), c);
         return request(s, "POST", "/v1/sync/push", token, body, headers);
 }
 

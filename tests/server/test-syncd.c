@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
@@ -30,26 +29,6 @@
 static struct harness_syncd S;          /* the server most tests share */
 
 /* Helpers */
-
-static uint64_t wall_ms(void) {
-        struct timeval tv;
-
-        gettimeofday(&tv, NULL);
-        return (uint64_t) tv.tv_sec * 1000u + (uint64_t) tv.tv_usec / 1000u;
-}
-
-static void new_uuid(char buf[static 37]) {
-        static unsigned n;
-        unsigned char b[16];
-        FILE *f = fopen("/dev/urandom", "re");
-
-        assert_non_null(f);
-        assert_int_equal(fread(b, 1, 16, f), 16);
-        fclose(f);
-        b[0] ^= (unsigned char) n++;
-        snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
 
 static const char *value_of(const char *key, const char *family) {
         if (strcmp(key, "profile") == 0)
@@ -110,7 +89,7 @@ static cJSON *push_ok(const struct harness_syncd *s, const char *token, char *bo
         char key[37];
         cJSON *j;
 
-        new_uuid(key);
+        harness_new_uuid(key);
         push_with_key(s, token, key, body, &r);
         free(body);
         if (r.status != 200)
@@ -197,7 +176,7 @@ static void test_status(void **state) {
         double t = cJSON_GetObjectItem(j, "server_time_ms")->valuedouble;
 
         (void) state;
-        assert_true(t > (double) wall_ms() - 60000 && t < (double) wall_ms() + 60000);
+        assert_true(t > (double) harness_wall_ms() - 60000 && t < (double) harness_wall_ms() + 60000);
         assert_int_equal(strlen(str_of(j, "cursor")), 32);
         assert_int_equal(cJSON_GetObjectItem(j, "schema")->valueint, 1);
         assert_int_equal(cJSON_GetArraySize(j), 3);
@@ -234,7 +213,7 @@ static void test_not_found_and_method(void **state) {
 }
 
 static void test_push_applied_stale_rejected(void **state) {
-        uint64_t t = wall_ms() - 60000;
+        uint64_t t = harness_wall_ms() - 60000;
         cJSON *res, *cur;
 
         (void) state;
@@ -279,8 +258,8 @@ static void test_push_applied_stale_rejected(void **state) {
                         rec("eq.custom", "standard", t + 1000, 0, ORIGIN_A, "{\"bands_db\": [0, 0, 0, 0, 99]}"),
                         rec("eq.active", "pro", t + 1000, 0, ORIGIN_A, "{\"preset\": \"flat\", \"x\": 1}"),
                         strdup("{\"key\": \"volume\", \"family\": \"any\"}"),
-                        rec("eq.active", "pro", wall_ms() + 400000, 0, ORIGIN_A, NULL),
-                        rec("eq.active", "standard", wall_ms() + 100000, 0, ORIGIN_A, NULL)));
+                        rec("eq.active", "pro", harness_wall_ms() + 400000, 0, ORIGIN_A, NULL),
+                        rec("eq.active", "standard", harness_wall_ms() + 100000, 0, ORIGIN_A, NULL)));
         for (int i = 0; i < 5; i++) {
                 cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "results"), i);
 
@@ -307,7 +286,7 @@ static void test_push_bad_requests(void **state) {
         cJSON *j;
 
         (void) state;
-        new_uuid(key);
+        harness_new_uuid(key);
         snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
         body = push_body(1, rec("profile", "any", 5, 0, ORIGIN_A, NULL));
         request_expect_error("POST", "/v1/sync/push", HARNESS_TOKEN_A, body, no_key, 400, "bad_request");
@@ -324,12 +303,12 @@ static void test_push_bad_requests(void **state) {
                 "{\"schema\": 1, \"records\": [{\"key\": \"profile\", \"family\": \"any\"}]} trailing",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                new_uuid(key);
+                harness_new_uuid(key);
                 snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
                 request_expect_error("POST", "/v1/sync/push", HARNESS_TOKEN_A, bad[i], ok, 400, "bad_request");
         }
         /* schema mismatch, with required_schema */
-        new_uuid(key);
+        harness_new_uuid(key);
         snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
         assert_int_equal(harness_request(&S, "POST", "/v1/sync/push", HARNESS_TOKEN_A,
                                          "{\"schema\": 2, \"records\": [], \"future\": 1}", ok, &r), 0);
@@ -350,7 +329,7 @@ static void test_push_bad_requests(void **state) {
         }
         big = realloc(big, strlen(big) + 3);
         strcat(big, "]}");
-        new_uuid(key);
+        harness_new_uuid(key);
         snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
         request_expect_error("POST", "/v1/sync/push", HARNESS_TOKEN_A, big, ok, 413, "too_large");
         free(big);
@@ -360,7 +339,7 @@ static void test_push_bad_requests(void **state) {
         big[1099999] = '\0';
         big[0] = '{';
         big[1099998] = '}';
-        new_uuid(key);
+        harness_new_uuid(key);
         snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
         request_expect_error("POST", "/v1/sync/push", HARNESS_TOKEN_A, big, ok, 413, "too_large");
         request_expect_error("POST", "/v1/sync/pull", HARNESS_TOKEN_A, big, NULL, 413, "too_large");
@@ -377,7 +356,7 @@ static void test_pull_paging(void **state) {
                 { "profile", "any" }, { "eq.custom", "standard" }, { "eq.custom", "pro" },
                 { "eq.active", "standard" }, { "eq.active", "pro" },
         };
-        uint64_t t = wall_ms() - 30000;
+        uint64_t t = harness_wall_ms() - 30000;
         char *cursor = NULL, *c2;
         cJSON *j, *res;
         int seen = 0;
@@ -447,8 +426,8 @@ static void test_idempotent_replay(void **state) {
         cJSON *j;
 
         (void) state;
-        new_uuid(key);
-        body = push_body(1, rec("eq.active", "standard", wall_ms() - 1000, 0, ORIGIN_A, NULL));
+        harness_new_uuid(key);
+        body = push_body(1, rec("eq.active", "standard", harness_wall_ms() - 1000, 0, ORIGIN_A, NULL));
         push_with_key(&S, HARNESS_TOKEN_A, key, body, &r1);
         assert_int_equal(r1.status, 200);
         assert_null(harness_header(&r1, "Idempotent-Replay", buf, sizeof(buf)));
@@ -468,7 +447,7 @@ static void test_idempotent_replay(void **state) {
         assert_string_equal(r1.body, r2.body);
         harness_resp_clear(&r2);
         /* same key, another body: 422 */
-        other = push_body(1, rec("eq.active", "standard", wall_ms() - 500, 0, ORIGIN_A, NULL));
+        other = push_body(1, rec("eq.active", "standard", harness_wall_ms() - 500, 0, ORIGIN_A, NULL));
         push_with_key(&S, HARNESS_TOKEN_A, key, other, &r2);
         assert_error(&r2, 422, "idempotency_key_reused");
         harness_resp_clear(&r2);
@@ -525,7 +504,7 @@ static void multi_drive_until(CURLM *m, bool *flag, int *running) {
 }
 
 static void test_in_progress_409(void **state) {
-        char key[37], hdr[80], *body = push_body(1, rec("profile", "any", wall_ms() - 2000, 0, ORIGIN_A, NULL));
+        char key[37], hdr[80], *body = push_body(1, rec("profile", "any", harness_wall_ms() - 2000, 0, ORIGIN_A, NULL));
         const char *headers[] = { hdr, DEV_HDR, "Expect: 100-continue", "Content-Type: application/json", NULL };
         struct slow_body sb = { .data = body, .len = strlen(body) };
         struct harness_resp ra, rb;
@@ -536,7 +515,7 @@ static void test_in_progress_409(void **state) {
         char buf[16];
 
         (void) state;
-        new_uuid(key);
+        harness_new_uuid(key);
         snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
         a = harness_easy(&S, "POST", "/v1/sync/push", HARNESS_TOKEN_A, NULL, headers, &ra);
         curl_easy_setopt(a, CURLOPT_POST, 1L);
@@ -591,7 +570,7 @@ static void test_accounts_isolated(void **state) {
         cJSON *j;
 
         (void) state;
-        cJSON_Delete(push_ok(&S, HARNESS_TOKEN_A, push_body(1, rec("eq.active", "pro", wall_ms(), 7, ORIGIN_A, NULL))));
+        cJSON_Delete(push_ok(&S, HARNESS_TOKEN_A, push_body(1, rec("eq.active", "pro", harness_wall_ms(), 7, ORIGIN_A, NULL))));
         cJSON_Delete(get_ok(&S, HARNESS_TOKEN_A, "PUT", "/v1/devices/aaaaaaaaaaaaaaaa", dev));
         bob_after = cursor_now(&S, HARNESS_TOKEN_B);
         assert_string_equal(bob_cursor, bob_after);
@@ -749,7 +728,7 @@ static void test_longpoll_wakes_all(void **state) {
         cursor = cursor_now(&S, HARNESS_TOKEN_A);
         curl_multi_perform(m, &running);
         t0 = harness_now_ms();
-        res = push_ok(&S, HARNESS_TOKEN_A, push_body(1, rec("eq.active", "pro", wall_ms(), 9, ORIGIN_B, NULL)));
+        res = push_ok(&S, HARNESS_TOKEN_A, push_body(1, rec("eq.active", "pro", harness_wall_ms(), 9, ORIGIN_B, NULL)));
         while (done < WAITERS && harness_now_ms() < t0 + 10000) {
                 CURLMsg *msg;
                 int left;
@@ -805,9 +784,9 @@ static void test_restart_keeps_everything(void **state) {
         (void) state;
         assert_int_equal(harness_dir(&s2), 0);
         assert_int_equal(harness_start(&s2, false, NULL), 0);
-        new_uuid(key);
-        body = push_body(2, rec("profile", "any", wall_ms() - 10, 0, ORIGIN_A, NULL),
-                         rec("eq.custom", "pro", wall_ms() - 10, 0, ORIGIN_A, NULL));
+        harness_new_uuid(key);
+        body = push_body(2, rec("profile", "any", harness_wall_ms() - 10, 0, ORIGIN_A, NULL),
+                         rec("eq.custom", "pro", harness_wall_ms() - 10, 0, ORIGIN_A, NULL));
         push_with_key(&s2, HARNESS_TOKEN_A, key, body, &r1);
         assert_int_equal(r1.status, 200);
         cJSON_Delete(get_ok(&s2, HARNESS_TOKEN_A, "PUT", "/v1/devices/1111111111111111",
@@ -961,7 +940,7 @@ static void test_group_concurrent_same_item(void **state) {
         struct harness_syncd g;
         struct harness_resp resp[GROUP_CONNS], r;
         char keys[GROUP_CONNS][37], hdr[GROUP_CONNS][80], *bodies[GROUP_CONNS], buf[16];
-        uint64_t t = wall_ms() - 60000, ms[GROUP_CONNS], top = 0;
+        uint64_t t = harness_wall_ms() - 60000, ms[GROUP_CONNS], top = 0;
         cJSON *res[GROUP_CONNS], *j;
         CURL *e[GROUP_CONNS];
         CURLM *m;
@@ -973,7 +952,7 @@ static void test_group_concurrent_same_item(void **state) {
         for (int i = 0; i < GROUP_CONNS; i++) {
                 ms[i] = t + (uint64_t) ((i * 13) % GROUP_CONNS);  /* a permutation: arrival order != stamp order */
                 top = ms[i] > top ? ms[i] : top;
-                new_uuid(keys[i]);
+                harness_new_uuid(keys[i]);
                 bodies[i] = push_body(1, rec("eq.custom", "pro", ms[i], 0, ORIGIN_A, NULL));
                 e[i] = push_easy(&g, keys[i], bodies[i], &resp[i], hdr[i]);
         }
@@ -1025,8 +1004,8 @@ static void test_group_replay_same_group(void **state) {
 
         (void) state;
         for (int k = 0; k < KEYS; k++) {
-                new_uuid(keys[k]);
-                bodies[k] = push_body(1, rec("eq.active", "standard", wall_ms() - 5000 + (uint64_t) k, 0, ORIGIN_A,
+                harness_new_uuid(keys[k]);
+                bodies[k] = push_body(1, rec("eq.active", "standard", harness_wall_ms() - 5000 + (uint64_t) k, 0, ORIGIN_A,
                                              NULL));
                 e[2 * k] = push_easy(&S, keys[k], bodies[k], &resp[2 * k], hdr[2 * k]);
                 e[2 * k + 1] = push_easy(&S, keys[k], bodies[k], &resp[2 * k + 1], hdr[2 * k + 1]);
@@ -1108,8 +1087,8 @@ static void test_faults(void **state) {
         /* the rules are used up: normal again */
         cJSON_Delete(get_ok(&f, HARNESS_TOKEN_A, "GET", "/v1/sync/status", NULL));
         /* apply_then_drop: stored, no answer; the retry with the same key gets the stored response */
-        new_uuid(key);
-        body = push_body(1, rec("eq.active", "pro", wall_ms(), 0, ORIGIN_A, NULL));
+        harness_new_uuid(key);
+        body = push_body(1, rec("eq.active", "pro", harness_wall_ms(), 0, ORIGIN_A, NULL));
         harness_request(&f, "POST", "/v1/sync/push", HARNESS_TOKEN_A, body, (const char *[]) {
                         "Idempotency-Key: 6b1e6a52-2f0a-4c36-9d0b-6f1f2f3a4b5c", DEV_HDR, NULL }, &r);
         assert_int_equal(r.curl_code, CURLE_GOT_NOTHING);
@@ -1202,8 +1181,8 @@ static void test_database_away(void **state) {
         (void) state;
         if (!harness_pg())
                 skip();
-        new_uuid(key);
-        body = push_body(1, rec("profile", "any", wall_ms() - 10, 0, ORIGIN_A, NULL));
+        harness_new_uuid(key);
+        body = push_body(1, rec("profile", "any", harness_wall_ms() - 10, 0, ORIGIN_A, NULL));
         push_with_key(&S, HARNESS_TOKEN_A, key, body, &r1);
         assert_int_equal(r1.status, 200);
         assert_int_equal(harness_pg_ctl("stop"), 0);
@@ -1212,8 +1191,8 @@ static void test_database_away(void **state) {
                 request_expect_error("POST", "/v1/sync/pull", HARNESS_TOKEN_A, "{\"cursor\": null, \"limit\": 10}",
                                      NULL, 503, "unavailable");
         }
-        new_uuid(key2);
-        body2 = push_body(1, rec("eq.custom", "pro", wall_ms() - 5, 0, ORIGIN_A, NULL));
+        harness_new_uuid(key2);
+        body2 = push_body(1, rec("eq.custom", "pro", harness_wall_ms() - 5, 0, ORIGIN_A, NULL));
         push_with_key(&S, HARNESS_TOKEN_A, key2, body2, &r);
         assert_error(&r, 503, "unavailable");
         assert_non_null(harness_header(&r, "Retry-After", buf, sizeof(buf)));

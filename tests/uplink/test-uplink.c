@@ -66,13 +66,6 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-static uint64_t wall_ms(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
-}
-
 static void on_state(struct uplink *u, bool online, const char *last_error, void *userdata) {
         struct fix *f = userdata;
 
@@ -379,7 +372,7 @@ static void test_status(void **state) {
         assert_ok(&res);
         assert_int_equal(res.schema, 1);
         assert_true(res.cursor[0]);
-        assert_true(res.server_time_ms + 60000 > wall_ms() && res.server_time_ms < wall_ms() + 60000);
+        assert_true(res.server_time_ms + 60000 > harness_wall_ms() && res.server_time_ms < harness_wall_ms() + 60000);
         assert_true(f->online);
         assert_int_equal(f->n_online, 1);
         assert_true(uplink_is_online(f->u));
@@ -393,7 +386,7 @@ static void test_pull_paging(void **state) {
         char cursor[128];
         size_t got = 0;
 
-        five_items(recs, wall_ms());
+        five_items(recs, harness_wall_ms());
         push_sync(f, "0b5e1c3a-1111-4a4a-8b8b-000000000001", recs, 5, 0, &res);
         assert_ok(&res);
         pull_sync(f, NULL, 2, 0, &res);
@@ -424,7 +417,7 @@ static void test_pull_paging(void **state) {
 
 static void test_push_outcomes(void **state) {
         struct fix *f = *state;
-        uint64_t now = wall_ms();
+        uint64_t now = harness_wall_ms();
         struct record first = rec_stamped(KEY_EQ_ACTIVE, FAMILY_PRO, now, 7);
         struct record batch[3] = {
                 rec_stamped(KEY_EQ_ACTIVE, FAMILY_PRO, now - 1000, 0),        /* older: stale */
@@ -456,7 +449,7 @@ static void test_push_outcomes(void **state) {
 
 static void test_push_replay_same_key(void **state) {
         struct fix *f = *state;
-        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, wall_ms(), 0);
+        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, harness_wall_ms(), 0);
         const char *key = "0b5e1c3a-3333-4a4a-8b8b-000000000001";
         struct result res = {};
         char cursor[128];
@@ -482,7 +475,7 @@ static void test_push_replay_same_key(void **state) {
 
 static void test_wait(void **state) {
         struct fix *f = *state;
-        struct record r = rec_stamped(KEY_EQ_ACTIVE, FAMILY_STANDARD, wall_ms(), 0);
+        struct record r = rec_stamped(KEY_EQ_ACTIVE, FAMILY_STANDARD, harness_wall_ms(), 0);
         struct result st = {}, w = {}, push = {};
         uint64_t t0;
 
@@ -563,7 +556,7 @@ static void test_devices(void **state) {
 
 static void test_replay_after_drop(void **state) {
         struct fix *f = *state;
-        struct record r = rec_stamped(KEY_EQ_CUSTOM, FAMILY_PRO, wall_ms(), 0);
+        struct record r = rec_stamped(KEY_EQ_CUSTOM, FAMILY_PRO, harness_wall_ms(), 0);
         struct result res = {}, st = {};
 
         faults(f, "[{\"path\": \"/v1/sync/push\", \"action\": \"apply_then_drop\"}]");
@@ -643,7 +636,7 @@ static void test_rate_limited_retry_after(void **state) {
 
 static void test_in_progress_same_key(void **state) {
         struct fix *f = *state;
-        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, wall_ms(), 0);
+        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, harness_wall_ms(), 0);
         struct result res = {};
 
         faults(f, "[{\"path\": \"/v1/sync/push\", \"action\": \"status\", \"status\": 409}]");
@@ -702,7 +695,7 @@ static void test_unauthorized_stops(void **state) {
 
 static void test_schema_mismatch_stops(void **state) {
         struct fix *f = *state;
-        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, wall_ms(), 0);
+        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, harness_wall_ms(), 0);
         struct result res = {};
 
         f->cfg.schema = 2;
@@ -734,7 +727,7 @@ static void test_split_on_413_fault(void **state) {
         struct record recs[5];
         struct result res = {};
 
-        five_items(recs, wall_ms());
+        five_items(recs, harness_wall_ms());
         /* the whole batch and then its first half are "too large" */
         faults(f, "[{\"path\": \"/v1/sync/push\", \"action\": \"status\", \"status\": 413, \"count\": 2}]");
         push_sync(f, "0b5e1c3a-8888-4a4a-8b8b-000000000001", recs, 5, 0, &res);
@@ -761,7 +754,7 @@ static void test_split_over_server_limit(void **state) {
         struct record *recs = calloc(n, sizeof(*recs));
         const char *key = "0b5e1c3a-9999-4a4a-8b8b-000000000001";
         struct result res = {}, st = {};
-        uint64_t now = wall_ms();
+        uint64_t now = harness_wall_ms();
         char cursor[128];
 
         for (size_t i = 0; i < n; i++)
@@ -864,7 +857,7 @@ static void test_tls_system_store_refuses_test_ca(void **state) {
 
 static void test_keep_alive(void **state) {
         struct fix *f = *state;
-        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, wall_ms(), 0);
+        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, harness_wall_ms(), 0);
         struct result res = {};
         char key[40];
 
@@ -1017,7 +1010,7 @@ static void test_free_from_callback(void **state) {
 
 static void test_arguments(void **state) {
         struct fix *f = *state;
-        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, wall_ms(), 0);
+        struct record r = rec_stamped(KEY_PROFILE, FAMILY_ANY, harness_wall_ms(), 0);
         struct result res = {};
 
         uint64_t id = 7;
