@@ -742,11 +742,11 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
         return commit(e);
 }
 
-static int log_conflict_of(struct engine *e, enum key key, enum family f, const struct store_copy *lost,
-                           const char *lost_source, const struct store_copy *kept, const char *kept_source,
-                           struct engine_outcome *o) {
-        struct store_conflict c = { .key = key, .kept_family = f, .lost_family = f, .kept = *kept, .lost = *lost,
-                                    .at_ms = now(e) };
+static int log_conflict_between(struct engine *e, enum key key, enum family lost_f, const struct store_copy *lost,
+                                const char *lost_source, enum family kept_f, const struct store_copy *kept,
+                                const char *kept_source, struct engine_outcome *o) {
+        struct store_conflict c = { .key = key, .kept_family = kept_f, .lost_family = lost_f, .kept = *kept,
+                                    .lost = *lost, .at_ms = now(e) };
         int r;
 
         (void) snprintf(c.kept_source, sizeof(c.kept_source), "%s", kept_source);
@@ -757,6 +757,12 @@ static int log_conflict_of(struct engine *e, enum key key, enum family f, const 
                 e->counters.conflicts_logged++;
         }
         return r < 0 ? r : 0;
+}
+
+static int log_conflict_of(struct engine *e, enum key key, enum family f, const struct store_copy *lost,
+                           const char *lost_source, const struct store_copy *kept, const char *kept_source,
+                           struct engine_outcome *o) {
+        return log_conflict_between(e, key, f, lost, lost_source, f, kept, kept_source, o);
 }
 
 static int log_suspect_conflict(struct engine *e, enum key key, enum family f, const struct store_copy *lost,
@@ -978,13 +984,24 @@ int engine_check_clock(struct engine *e, struct engine_outcome *o) {
         return 1;
 }
 
+/* The node id renewed for a copied state directory (take_twin,
+ * take_family_twin). */
+static void renew_node(struct engine *e, struct engine_outcome *o) {
+        uint64_t node;
+
+        if (random_node(e, &node) == 0) {
+                o->node_renewed = true;
+                o->old_node = e->clock.node;
+                hlc_renew_node(&e->clock, node);
+        }
+}
+
 /* One stamp on two values: only a copy of this state directory, both
  * halves stamping under the same node id at the same instant, makes that.
  * The server's came first and stays; ours goes to the conflict log (if it
  * was an edit still to send) and we take a node id of our own. */
 static int take_twin(struct engine *e, enum key key, enum family f, struct store_item *it, const struct store_copy *c,
                      struct engine_outcome *o) {
-        uint64_t node;
         int r = 0;
 
         if (it->pending && !it->adopted)
@@ -994,12 +1011,69 @@ static int take_twin(struct engine *e, enum key key, enum family f, struct store
         it->cache = *c;
         it->pending = false;
         it->adopted = false;
-        if (c->stamp.origin == e->clock.node && random_node(e, &node) == 0) {
-                o->node_renewed = true;
-                o->old_node = e->clock.node;
-                hlc_renew_node(&e->clock, node);
-        }
+        if (c->stamp.origin == e->clock.node)
+                renew_node(e, o);
         return 0;
+}
+
+/* One stamp of ours on originals of both families, neither converted from
+ * the other: a single bridge never stamps two families' originals at once
+ * (an edit is of one family; the other gets a DERIVED conversion), so the
+ * halves of a copied state directory each made one at the same instant.
+ * Both reached the server, each the intent of its family under one stamp,
+ * so Buds of each family would keep their own for ever. The first family
+ * (standard) wins, as arbitration's tie between families has it: this
+ * bridge stamps its value again, newer than both, so that the other family
+ * gets its conversion; a loser that was this bridge's own edit goes to the
+ * conflict log; and this bridge takes a node id of its own. Both halves do
+ * the same when they see it: the value is one, so the newer re-stamp simply
+ * replaces the other. c (family f) is what the server sent. */
+static int take_family_twin(struct engine *e, enum key key, enum family f, const struct store_copy *c,
+                            struct engine_outcome *o) {
+        enum family fams[2], g, wf, lf;
+        struct store_item mine, win, lose;
+        int r;
+
+        if (arb_families(key, fams) != 2 || c->derived || stamp_is_factory(c->stamp))
+                return 0;
+        r = issued_here(e, c->stamp);
+        if (r <= 0)
+                return r;
+        g = f == fams[0] ? fams[1] : fams[0];
+        r = store_item_get(e->store, key, g, &mine);
+        if (r < 0)
+                return r;
+        if (!mine.cache.present || mine.cache.derived || !stamp_eq(mine.cache.stamp, c->stamp))
+                return 0;
+
+        wf = fams[0];
+        lf = fams[1];
+        r = store_item_get(e->store, key, wf, &win);
+        if (r == 0)
+                r = store_item_get(e->store, key, lf, &lose);
+        if (r < 0)
+                return r;
+        /* the winner came: the loser is in our cache, and if made here, a
+         * person's edit that goes */
+        if (f == wf && !lose.adopted) {
+                r = log_conflict_between(e, key, lf, &lose.cache, "bridge", wf, c, "server", o);
+                if (r < 0)
+                        return r;
+                lose.pending = false;
+                r = store_item_put(e->store, key, lf, &lose);
+                if (r < 0)
+                        return r;
+        }
+        if (c->stamp.origin == e->clock.node)
+                renew_node(e, o);
+        if (f == wf)
+                win.cache = *c;
+        r = fresh_stamp(e, &win.cache.stamp);
+        if (r < 0)
+                return r;
+        win.pending = true;
+        win.adopted = false;
+        return store_item_put(e->store, key, wf, &win);
 }
 
 /* One record from the server into the item's server copy. A suspect future
@@ -1050,7 +1124,10 @@ static int take_server_record(struct engine *e, const struct record *rec, struct
         }
         if (!it.server.present || stamp_cmp(c.stamp, it.server.stamp) > 0)
                 it.server = c;
-        return store_item_put(e->store, key, f, &it);
+        r = store_item_put(e->store, key, f, &it);
+        if (r < 0)
+                return r;
+        return take_family_twin(e, key, f, &c, o);
 }
 
 int engine_server_records(struct engine *e, const struct record *recs, size_t n, const char *cursor,

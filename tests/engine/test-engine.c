@@ -1128,6 +1128,76 @@ static void test_sim_one_stamp_two_values(void **state) {
         free(recs);
 }
 
+/* Found by exploring (make sim, a copied state directory): the copy and
+ * the original each made an edit at the same instant under the same node
+ * id, one in each EQ family; both were applied, so each family's Buds kept
+ * their own for ever. The standard one wins everywhere: the half that sees
+ * it stamps it again, newer, so that the pro family gets its conversion;
+ * the pro edit made here goes to the conflict log. */
+static void test_sim_one_stamp_two_families_ours_loses(void **state) {
+        struct fx *f = *state;
+        struct value mine = pro_eq(60, 120), twin = std_eq(KEY_EQ_CUSTOM, 12);
+        struct store_conflict *list = NULL;
+        struct record stored, got, server;
+        size_t n = 0;
+        uint64_t node = engine_node_id(f->e);
+
+        connect_buds(f, L_ADDR, FAMILY_PRO);
+        buds_read_v(f, L_ADDR, rec(pro_eq(0, 1000), 0, 0, 0, 1));
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, &stored, &f->o), 0);
+        (void) buds_accept(f, 0);
+        assert_int_equal(push_all_applied(f), 1);
+        server = (struct record) { .value = twin, .stamp = stored.stamp };
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &server, 1, NULL, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 1);
+        assert_int_equal(store_conflict_list(f->store, &list, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(list[0].lost_family, FAMILY_PRO);
+        assert_int_equal(list[0].kept_family, FAMILY_STANDARD);
+        free(list);
+        assert_true(f->o.node_renewed && engine_node_id(f->e) != node);
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        assert_true(value_equal(&got.value, &twin));
+        assert_true(stamp_cmp(got.stamp, stored.stamp) > 0);
+        assert_int_equal(got.stamp.origin, engine_node_id(f->e));
+        /* the pro Buds get the standard edit's conversion, under its new stamp */
+        assert_int_equal(f->o.n_writes, 1);
+        assert_int_equal(f->o.writes[0].rec.value.family, FAMILY_PRO);
+        assert_true(f->o.writes[0].rec.flags & RECORD_DERIVED);
+        assert_true(stamp_eq(f->o.writes[0].rec.stamp, got.stamp));
+        assert_int_equal(push_all_applied(f), 2);
+        assert_int_equal(store_pending_count(f->store), 0);
+}
+
+/* The other half of the same: the standard edit is ours, the pro one
+ * arrives. Nothing of ours is lost; ours is stamped again all the same. */
+static void test_sim_one_stamp_two_families_ours_wins(void **state) {
+        struct fx *f = *state;
+        struct value mine = std_eq(KEY_EQ_CUSTOM, 12), twin = pro_eq(60, 120);
+        struct record stored, got, server;
+        uint64_t node = engine_node_id(f->e);
+
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, &stored, &f->o), 0);
+        assert_int_equal(push_all_applied(f), 1);
+        server = (struct record) { .value = twin, .stamp = stored.stamp };
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &server, 1, NULL, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_true(f->o.node_renewed && engine_node_id(f->e) != node);
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        assert_true(value_equal(&got.value, &mine));
+        assert_true(stamp_cmp(got.stamp, stored.stamp) > 0);
+        assert_int_equal(store_pending_count(f->store), 1);
+        /* seen again (a pull from the start): ours is no longer under that stamp */
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &server, 1, NULL, &f->o), 0);
+        assert_false(f->o.node_renewed);
+        assert_int_equal(f->o.conflicts_logged, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_clock_stepped_forward_then_back, setup, teardown),
@@ -1162,6 +1232,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_soak_buds_change_over_dropped_edit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_soak_dropped_write_back_change_keeps_its_fate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_values, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_families_ours_loses, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_families_ours_wins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_own_edit_under_given_up_node, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_soak_copy_of_a_base_from_other_buds, setup, teardown),
         };

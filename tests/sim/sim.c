@@ -1597,6 +1597,7 @@ static const struct {
         { 1796222764212, 285, 0xf9b, "(our own edit back from a copy of our state directory: allowed)" },
         { 1796223146249, 429, 0xf9b, "(the simulation's own bug: a restored value taken for the edit it restored)" },
         { 1796225876785, 99, 0xe1b, "(a copy of a copy holds the original's edits too: allowed)" },
+        { 1796225383250, 134, 0xd9f, "a copy and its original stamped one instant in two families: never converged" },
 };
 
 static uint64_t now_usec(void) {
