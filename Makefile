@@ -133,8 +133,10 @@ check-build: all $(TESTS) $(CHECK_DEPS) $(FUZZERS:%=$(B)/fuzz/%)
 check-san: all $(TESTS) $(CHECK_DEPS)
 	@BRIDGED_SAN=1 build-aux/run-tests "$(B)" $(TESTS)
 
+# BRIDGED_BUILD as run-tests sets it: the scripts and the helpers a bench
+# starts (syncd, budsim) come from this build directory, not build/.
 bench: $(BENCHES)
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(BENCHES); do echo "== $$b"; BRIDGED_BUILD=$(B) $$b || exit 1; done
 
 fuzz: $(FUZZERS:%=$(B)/fuzz/%)
 	@build-aux/run-fuzz "$(B)" $(FUZZ_SECONDS) $(FUZZERS)
