@@ -135,6 +135,18 @@ int harness_dir(struct harness_syncd *s) {
         return chmod(cmd, 0600) < 0 ? -errno : 0;       /* else syncd warns that others can read it */
 }
 
+int harness_tokens_add(const struct harness_syncd *s, const char *token, const char *account) {
+        char path[128];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/tokens", s->dir);
+        f = fopen(path, "ae");
+        if (!f)
+                return -errno;
+        fprintf(f, "%s %s\n", token, account);
+        return fclose(f) == 0 ? 0 : -EIO;
+}
+
 /* Reads one line from fd before the deadline. */
 static int harness_read_line(int fd, char *buf, size_t size, uint64_t deadline) {
         size_t n = 0;

@@ -59,6 +59,10 @@ struct harness_resp {
 /* A fresh directory with certificates and tokens (alice, bob; mode 0600, as
  * syncd wants a file of secrets). */
 int harness_dir(struct harness_syncd *s);
+/* One more "TOKEN ACCOUNT" line in s->dir's tokens file (after harness_dir,
+ * before harness_start, or followed by a SIGHUP): accounts beyond alice and
+ * bob. 0 or a negative errno. */
+int harness_tokens_add(const struct harness_syncd *s, const char *token, const char *account);
 /* $SYNCD_TEST_PG: the socket directory of the PostgreSQL that
  * tests/server/pg-harness started for this run (each harness_dir then makes
  * a database there for its syncd), or NULL: SQLite files. */
