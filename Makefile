@@ -107,12 +107,6 @@ include tests/module.mk tests/policy/module.mk tests/common/module.mk tests/code
 MODULES_UNLISTED := $(filter-out $(MAKEFILE_LIST),$(wildcard */module.mk tests/*/module.mk))
 $(if $(MODULES_UNLISTED),$(error Makefile: add $(MODULES_UNLISTED) to the include list))
 
-# syncd's figures come from tests/server/bench-syncd-pg.sh alone: it runs
-# bench-syncd once, SQLite and PostgreSQL in one table (SQLite alone, saying
-# why, where PostgreSQL is missing); bench-syncd on its own besides would
-# repeat the SQLite half.
-BENCHES := $(filter-out $(B)/tests/server/bench-syncd,$(BENCHES))
-
 all: $(PROGRAMS)
 
 check: all $(TESTS) $(CHECK_DEPS) $(FUZZERS:%=$(B)/fuzz/%)
