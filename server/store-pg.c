@@ -195,6 +195,10 @@ struct store_pg {
         uint64_t *errors;               /* failed statements, for the metrics */
         uint64_t down_since_ms, retry_at_ms, backoff_ms;
         uint8_t secret[CURSOR_SECRET_SIZE];
+        /* what the thread spent waiting on the server, said when it stops
+         * (docs/operations.md, "Synchronous calls, measured") */
+        uint64_t round_trips, tx_round_trips, transactions, wait_us;
+        uint64_t wait_started_us;
 };
 
 /* Up to STORE_PG_ARGS_MAX parameters of a statement, with room for the
@@ -233,6 +237,10 @@ bool store_pg_is_uri(const char *db) {
 struct store_pg *store_pg_free(struct store_pg *p) {
         if (!p)
                 return NULL;
+        if (p->round_trips > 0)
+                log_msg("database: %" PRIu64 " round trips (%" PRIu64 " in %" PRIu64 " transactions), "
+                        "%.2f s waiting for them", p->round_trips, p->tx_round_trips, p->transactions,
+                        (double) p->wait_us / 1e6);
         PQfinish(p->conn);
         PQfinish(p->listen);
         free(p->uri);
@@ -371,6 +379,17 @@ static int store_pg_errno(struct store_pg *p, const PGresult *res) {
         return -EIO;
 }
 
+/* A round trip begins: the thread waits for the server until it ends. */
+static void store_pg_wait_start(struct store_pg *p) {
+        p->wait_started_us = now_us(CLOCK_MONOTONIC);
+}
+
+static void store_pg_wait_end(struct store_pg *p) {
+        p->wait_us += now_us(CLOCK_MONOTONIC) - p->wait_started_us;
+        p->round_trips++;
+        p->tx_round_trips += p->in_tx;
+}
+
 static PGresult *store_pg_exec(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a,
                                int result_format, int *ret) {
         char name[8];
@@ -378,8 +397,10 @@ static PGresult *store_pg_exec(struct store_pg *p, enum store_pg_query q, const 
         int r;
 
         snprintf(name, sizeof(name), "q%d", (int) q);
+        store_pg_wait_start(p);
         res = PQexecPrepared(p->conn, name, a ? a->n : 0, a ? a->values : NULL, a ? a->lengths : NULL,
                              a ? a->formats : NULL, result_format);
+        store_pg_wait_end(p);
         switch (PQresultStatus(res)) {
         case PGRES_COMMAND_OK:
         case PGRES_TUPLES_OK:
@@ -539,7 +560,9 @@ int store_pg_ping(struct store_pg *p) {
         r = store_pg_ensure(p);
         if (r < 0)
                 return r;
+        store_pg_wait_start(p);
         res = PQexec(p->conn, "SELECT 1");
+        store_pg_wait_end(p);
         if (PQresultStatus(res) == PGRES_TUPLES_OK)
                 return 0;
         r = store_pg_errno(p, res);
@@ -562,6 +585,7 @@ int store_pg_begin(struct store_pg *p) {
 int store_pg_commit(struct store_pg *p) {
         int r = store_pg_run_done(p, P_COMMIT, NULL);
 
+        p->transactions++;
         p->in_tx = false;       /* committed, or gone with its connection (see docs/operations.md) */
         return r;
 }
