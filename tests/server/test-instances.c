@@ -453,6 +453,24 @@ static void test_queued_failure_stores_nothing(void **state) {
         free(body);
 }
 
+/* The connections serving A and B cut by the server while idle: a device
+ * PUT, whose first round trip is its transaction's (BEGIN and the account's
+ * lock in one pipeline), finds its connection dead, and that transaction is
+ * sent again on a new one, since nothing of it was answered: 200, not 503,
+ * and the device is stored. */
+static void test_idle_connection_cut(void **state) {
+        struct harness_resp r;
+
+        (void) state;
+        assert_true(pg_value(&A, "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                                 "WHERE application_name = 'syncd'") >= 2);
+        assert_int_equal(harness_request(&A, "PUT", "/v1/devices/00c0ffee00c0ffee", HARNESS_TOKEN_A,
+                                         "{\"kind\": \"host\", \"last_seen_ms\": 1}", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        harness_resp_clear(&r);
+        assert_int_equal(pg_value(&A, "SELECT count(*) FROM devices WHERE id = '00c0ffee00c0ffee'"), 1);
+}
+
 /* The cap of stored answers (--max-replay-kib), trimmed by one statement
  * sent with the COMMIT: the oldest go, the newest replays, the oldest is
  * processed again, one answer over the cap by itself is kept alone. */
@@ -562,6 +580,7 @@ int main(void) {
                 cmocka_unit_test(test_newer_schema_refused),
                 cmocka_unit_test(test_queued_failure_stores_nothing),
                 cmocka_unit_test(test_replay_cap),
+                cmocka_unit_test(test_idle_connection_cut),
                 cmocka_unit_test(test_wake_across),
                 cmocka_unit_test(test_wake_after_listen_lost),
                 cmocka_unit_test(test_database_restart_under_load),
