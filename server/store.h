@@ -98,7 +98,7 @@ int store_idem_claim(struct store *s, const char *account, const char *key);
 void store_idem_release(struct store *s, const char *account, const char *key);
 /* Drops the account's oldest stored responses, never keep_key's, until they
  * take at most max_bytes (keep_key's alone may take more). Returns how many
- * went (PostgreSQL, in a transaction: 0, see below). */
+ * went (PostgreSQL, in a transaction: 0; see the top of this file). */
 int store_idem_trim(struct store *s, const char *account, const char *keep_key, uint64_t max_bytes);
 int store_idem_purge(struct store *s, uint64_t before_ms);
 
