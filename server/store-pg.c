@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The PostgreSQL side of syncd's store: one libpq connection, statements
  * prepared on each (re)connection, synchronous calls from the one thread.
+ * Inside a transaction, a statement whose result nobody waits for is kept
+ * and sent, in libpq's pipeline mode, with the next one whose result is
+ * needed or with the COMMIT: a group is three round trips, not ten a push.
  * hlc and origin are stored as the bit patterns of signed 64-bit integers and
  * compared in C with stamp_cmp, never in SQL. Several syncd may share the
  * database: a write transaction holds each account it writes with SELECT ...
@@ -35,20 +38,25 @@
         X(PQcmdTuples) \
         X(PQconnectdbParams) \
         X(PQconsumeInput) \
+        X(PQenterPipelineMode) \
         X(PQerrorMessage) \
         X(PQexec) \
         X(PQexecParams) \
         X(PQexecPrepared) \
+        X(PQexitPipelineMode) \
         X(PQfinish) \
         X(PQfreemem) \
+        X(PQgetResult) \
         X(PQgetlength) \
         X(PQgetvalue) \
         X(PQnotifies) \
         X(PQntuples) \
+        X(PQpipelineSync) \
         X(PQprepare) \
         X(PQresultErrorField) \
         X(PQresultErrorMessage) \
         X(PQresultStatus) \
+        X(PQsendQueryPrepared) \
         X(PQsetNoticeProcessor) \
         X(PQsocket) \
         X(PQstatus)
@@ -61,20 +69,25 @@ STORE_PG_SYMBOLS(STORE_PG_POINTER)
 #define PQcmdTuples sym_PQcmdTuples
 #define PQconnectdbParams sym_PQconnectdbParams
 #define PQconsumeInput sym_PQconsumeInput
+#define PQenterPipelineMode sym_PQenterPipelineMode
 #define PQerrorMessage sym_PQerrorMessage
 #define PQexec sym_PQexec
 #define PQexecParams sym_PQexecParams
 #define PQexecPrepared sym_PQexecPrepared
+#define PQexitPipelineMode sym_PQexitPipelineMode
 #define PQfinish sym_PQfinish
 #define PQfreemem sym_PQfreemem
+#define PQgetResult sym_PQgetResult
 #define PQgetlength sym_PQgetlength
 #define PQgetvalue sym_PQgetvalue
 #define PQnotifies sym_PQnotifies
 #define PQntuples sym_PQntuples
+#define PQpipelineSync sym_PQpipelineSync
 #define PQprepare sym_PQprepare
 #define PQresultErrorField sym_PQresultErrorField
 #define PQresultErrorMessage sym_PQresultErrorMessage
 #define PQresultStatus sym_PQresultStatus
+#define PQsendQueryPrepared sym_PQsendQueryPrepared
 #define PQsetNoticeProcessor sym_PQsetNoticeProcessor
 #define PQsocket sym_PQsocket
 #define PQstatus sym_PQstatus
@@ -92,15 +105,16 @@ enum store_pg_query {
         P_ROLLBACK,
         P_ACCOUNT_MAKE,
         P_ACCOUNT_LOCK,
+        P_ACCOUNT_RECORDS,
         P_SEQ,
         P_SEQ_NEXT,
+        P_SEQ_SET,
         P_RECORD_GET,
         P_RECORD_PUT,
         P_RECORDS_SINCE,
         P_IDEM_GET,
         P_IDEM_PUT,
-        P_IDEM_USAGE,
-        P_IDEM_DROP_OLDEST,
+        P_IDEM_TRIM,
         P_IDEM_PURGE,
         P_DEVICE_PUT,
         P_DEVICES_TRIM,
@@ -117,9 +131,13 @@ static const char *const store_pg_sql[_P_MAX] = {
         [P_ROLLBACK] = "ROLLBACK",
         [P_ACCOUNT_MAKE] = "INSERT INTO accounts (account, seq) VALUES ($1, 0) ON CONFLICT (account) DO NOTHING",
         [P_ACCOUNT_LOCK] = "SELECT seq FROM accounts WHERE account = $1 FOR UPDATE",
+        /* an account has a few items: all of them, read once the account is held, instead of one
+         * round trip for each record a push arbitrates */
+        [P_ACCOUNT_RECORDS] = "SELECT key, family, hlc, origin, json FROM records WHERE account = $1",
         [P_SEQ] = "SELECT seq FROM accounts WHERE account = $1",
         [P_SEQ_NEXT] = "INSERT INTO accounts (account, seq) VALUES ($1, 1) "
                        "ON CONFLICT (account) DO UPDATE SET seq = accounts.seq + 1 RETURNING seq",
+        [P_SEQ_SET] = "UPDATE accounts SET seq = $2 WHERE account = $1",
         [P_RECORD_GET] = "SELECT hlc, origin, json FROM records WHERE account = $1 AND key = $2 AND family = $3",
         [P_RECORD_PUT] = "INSERT INTO records (account, key, family, seq, hlc, origin, device, json) "
                          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account, key, family) DO UPDATE "
@@ -135,9 +153,17 @@ static const char *const store_pg_sql[_P_MAX] = {
                        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, key) DO UPDATE "
                        "SET digest = excluded.digest, status = excluded.status, body = excluded.body, "
                        "created_ms = excluded.created_ms",
-        [P_IDEM_USAGE] = "SELECT bytes FROM idempotency_usage WHERE account = $1",
-        [P_IDEM_DROP_OLDEST] = "DELETE FROM idempotency WHERE account = $1 AND key = (SELECT key FROM idempotency "
-                               "WHERE account = $1 AND key <> $2 ORDER BY created_ms, key LIMIT 1)",
+        /* the oldest answers but keep_key's ($2) go while the account's bytes are over $3, as one
+         * statement that needs no answer before the COMMIT: a row goes when what remains with it,
+         * the bytes minus the rows older than it, is still over. The usage test has no column of
+         * the rows, so the planner makes it a one-time filter: under the limit (nearly every push)
+         * the answers are not read at all */
+        [P_IDEM_TRIM] = "DELETE FROM idempotency WHERE (SELECT bytes FROM idempotency_usage WHERE account = $1) > $3 "
+                        "AND account = $1 AND key IN (SELECT key FROM (SELECT key, "
+                        "coalesce(sum(octet_length(body)) OVER (ORDER BY created_ms, key "
+                        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS older "
+                        "FROM idempotency WHERE account = $1 AND key <> $2) o "
+                        "WHERE (SELECT bytes FROM idempotency_usage WHERE account = $1) - o.older > $3)",
         [P_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < $1",
         [P_DEVICE_PUT] = "INSERT INTO devices (account, id, json) VALUES ($1, $2, $3) "
                          "ON CONFLICT (account, id) DO UPDATE SET json = excluded.json",
@@ -186,15 +212,53 @@ static const char store_pg_schema[] =
         "CREATE TRIGGER idempotency_usage_track AFTER INSERT OR UPDATE OR DELETE ON idempotency"
         " FOR EACH ROW EXECUTE FUNCTION idempotency_usage_track();";
 
+/* A statement of the transaction waiting for the next round trip, its
+ * parameters copied (the caller's may be gone by then). */
+struct store_pg_pending {
+        enum store_pg_query q;
+        int n;
+        char *values[STORE_PG_ARGS_MAX];
+        int lengths[STORE_PG_ARGS_MAX];
+        int formats[STORE_PG_ARGS_MAX];
+        int result_format;
+        PGresult **ret;                 /* where its result goes; NULL: only whether it failed */
+};
+
+struct store_pg_record {
+        char *key, *family, *json;
+        struct stamp stamp;
+};
+
+/* An account the transaction holds (FOR UPDATE): nobody else writes its
+ * sequence or its records until the transaction ends, so what was read at
+ * lock time plus this transaction's own writes is what the database holds
+ * for it. Arbitration reads here, in C, and so sees the writes of the
+ * group's earlier members. */
+struct store_pg_account {
+        char *account;
+        uint64_t seq, seq_locked;
+        struct store_pg_record *records;
+        size_t n_records, max_records;
+};
+
 struct store_pg {
         char *uri;
         PGconn *conn;                   /* NULL while the server is unreachable */
         PGconn *listen;                 /* LISTENs to the other syncd; NULL while down */
         uint64_t listen_retry_at_ms, listen_backoff_ms;
         bool in_tx;                     /* between BEGIN and COMMIT or ROLLBACK */
+        bool tx_sent;                   /* something of the transaction went to the server */
+        struct store_pg_pending *pending;       /* not sent yet: sent with the next read, or the COMMIT */
+        size_t n_pending, max_pending;
+        struct store_pg_account *accounts;      /* the accounts the transaction holds */
+        size_t n_accounts, max_accounts;
         uint64_t *errors;               /* failed statements, for the metrics */
         uint64_t down_since_ms, retry_at_ms, backoff_ms;
         uint8_t secret[CURSOR_SECRET_SIZE];
+        /* what the thread spent waiting on the server, said when it stops
+         * (docs/operations.md, "Synchronous calls, measured") */
+        uint64_t round_trips, tx_round_trips, transactions, wait_us, commit_wait_us;
+        uint64_t wait_started_us;
 };
 
 /* Up to STORE_PG_ARGS_MAX parameters of a statement, with room for the
@@ -226,6 +290,77 @@ static void store_pg_arg_bytes(struct store_pg_args *a, const void *bytes, int l
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear)
 
+static void store_pg_pending_clear(struct store_pg *p) {
+        for (size_t i = 0; i < p->n_pending; i++)
+                for (int k = 0; k < p->pending[i].n; k++)
+                        free(p->pending[i].values[k]);
+        p->n_pending = 0;
+}
+
+static void store_pg_accounts_clear(struct store_pg *p) {
+        for (size_t i = 0; i < p->n_accounts; i++) {
+                struct store_pg_account *acc = &p->accounts[i];
+
+                for (size_t k = 0; k < acc->n_records; k++) {
+                        free(acc->records[k].key);
+                        free(acc->records[k].family);
+                        free(acc->records[k].json);
+                }
+                free(acc->records);
+                free(acc->account);
+        }
+        p->n_accounts = 0;
+}
+
+/* The transaction is over, whichever way: nothing of it stays here. */
+static void store_pg_tx_end(struct store_pg *p) {
+        store_pg_pending_clear(p);
+        store_pg_accounts_clear(p);
+        p->in_tx = false;
+        p->tx_sent = false;
+}
+
+/* Makes room for one more element of an array that grows by doubling. */
+static int store_pg_grow(void **array, size_t size, size_t n, size_t *max) {
+        size_t m = *max ? *max * 2 : 16;
+        void *a;
+
+        if (n < *max)
+                return 0;
+        a = reallocarray(*array, m, size);
+        if (!a)
+                return -ENOMEM;
+        *array = a;
+        *max = m;
+        return 0;
+}
+
+/* q for the next round trip of the transaction. */
+static int store_pg_queue(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a,
+                          int result_format, PGresult **ret) {
+        struct store_pg_pending *e;
+
+        if (store_pg_grow((void **) &p->pending, sizeof(*p->pending), p->n_pending, &p->max_pending) < 0)
+                return -ENOMEM;
+        e = &p->pending[p->n_pending];
+        *e = (struct store_pg_pending) { .q = q, .result_format = result_format, .ret = ret };
+        for (; a && e->n < a->n; e->n++) {
+                size_t len = a->formats[e->n] ? (size_t) a->lengths[e->n] : strlen(a->values[e->n]) + 1;
+
+                e->values[e->n] = malloc(len ?: 1);
+                if (!e->values[e->n]) {
+                        for (int k = 0; k < e->n; k++)
+                                free(e->values[k]);
+                        return -ENOMEM;
+                }
+                memcpy(e->values[e->n], a->values[e->n], len);
+                e->lengths[e->n] = a->lengths[e->n];
+                e->formats[e->n] = a->formats[e->n];
+        }
+        p->n_pending++;
+        return 0;
+}
+
 bool store_pg_is_uri(const char *db) {
         return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0;
 }
@@ -233,6 +368,13 @@ bool store_pg_is_uri(const char *db) {
 struct store_pg *store_pg_free(struct store_pg *p) {
         if (!p)
                 return NULL;
+        if (p->round_trips > 0)
+                log_msg("database: %" PRIu64 " round trips (%" PRIu64 " in %" PRIu64 " transactions), "
+                        "%.2f s waiting for them (%.2f s for the COMMITs)", p->round_trips, p->tx_round_trips,
+                        p->transactions, (double) p->wait_us / 1e6, (double) p->commit_wait_us / 1e6);
+        store_pg_tx_end(p);
+        free(p->pending);
+        free(p->accounts);
         PQfinish(p->conn);
         PQfinish(p->listen);
         free(p->uri);
@@ -371,6 +513,17 @@ static int store_pg_errno(struct store_pg *p, const PGresult *res) {
         return -EIO;
 }
 
+/* A round trip begins: the thread waits for the server until it ends. */
+static void store_pg_wait_start(struct store_pg *p) {
+        p->wait_started_us = now_us(CLOCK_MONOTONIC);
+}
+
+static void store_pg_wait_end(struct store_pg *p) {
+        p->wait_us += now_us(CLOCK_MONOTONIC) - p->wait_started_us;
+        p->round_trips++;
+        p->tx_round_trips += p->in_tx;
+}
+
 static PGresult *store_pg_exec(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a,
                                int result_format, int *ret) {
         char name[8];
@@ -378,8 +531,10 @@ static PGresult *store_pg_exec(struct store_pg *p, enum store_pg_query q, const 
         int r;
 
         snprintf(name, sizeof(name), "q%d", (int) q);
+        store_pg_wait_start(p);
         res = PQexecPrepared(p->conn, name, a ? a->n : 0, a ? a->values : NULL, a ? a->lengths : NULL,
                              a ? a->formats : NULL, result_format);
+        store_pg_wait_end(p);
         switch (PQresultStatus(res)) {
         case PGRES_COMMAND_OK:
         case PGRES_TUPLES_OK:
@@ -396,18 +551,133 @@ static PGresult *store_pg_exec(struct store_pg *p, enum store_pg_query q, const 
         return NULL;
 }
 
+static int store_pg_broken(struct store_pg *p) {
+        store_pg_lost(p);
+        return -ENOTCONN;
+}
+
+/* The next result of the pipeline: libpq ends each statement's results
+ * with one NULL, and a second one would mean nothing more is coming. */
+static PGresult *store_pg_next(PGconn *conn) {
+        return PQgetResult(conn) ?: PQgetResult(conn);
+}
+
+/* One statement's result; the first failure of the pipeline is its error
+ * (the statements after it are skipped: PGRES_PIPELINE_ABORTED). */
+static int store_pg_receive(struct store_pg *p, struct store_pg_pending *e) {
+        PGresult *res = store_pg_next(p->conn);
+        int r;
+
+        switch (PQresultStatus(res)) {
+        case PGRES_COMMAND_OK:
+        case PGRES_TUPLES_OK:
+                if (e->ret) {
+                        PQclear(*e->ret);
+                        *e->ret = res;
+                } else
+                        PQclear(res);
+                return 0;
+        case PGRES_PIPELINE_ABORTED:
+                PQclear(res);
+                return -ECANCELED;
+        default:
+                break;
+        }
+        r = res ? store_pg_errno(p, res) : -ENOTCONN;
+        PQclear(res);
+        return r;
+}
+
+/* The pending statements, in one pipeline and one round trip: the first
+ * failure, or 0. A connection that fails in the middle is dropped, never
+ * used again: what the server did of the pipeline is not known. */
+static int store_pg_send(struct store_pg *p) {
+        PGresult *sync;
+        bool synced;
+        char name[8];
+        int r = 0;
+
+        if (!PQenterPipelineMode(p->conn))
+                return store_pg_broken(p);
+        for (size_t i = 0; i < p->n_pending; i++) {
+                struct store_pg_pending *e = &p->pending[i];
+
+                snprintf(name, sizeof(name), "q%d", (int) e->q);
+                if (!PQsendQueryPrepared(p->conn, name, e->n, (const char *const *) e->values, e->lengths,
+                                         e->formats, e->result_format))
+                        return store_pg_broken(p);
+        }
+        if (!PQpipelineSync(p->conn))
+                return store_pg_broken(p);
+        for (size_t i = 0; i < p->n_pending; i++) {
+                int k = store_pg_receive(p, &p->pending[i]);
+
+                if (k == -ENOTCONN)
+                        return store_pg_broken(p);
+                if (r == 0 || r == -ECANCELED)
+                        r = k;
+        }
+        sync = store_pg_next(p->conn);
+        synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+        PQclear(sync);
+        if (!synced || !PQexitPipelineMode(p->conn))
+                return store_pg_broken(p);
+        return r == -ECANCELED ? -EIO : r;
+}
+
+/* Sends what the transaction has pending. When nothing of the transaction
+ * reached the server before and this is not its COMMIT, a connection found
+ * dead is replaced and the whole of it sent again: the server rolled back
+ * whatever it had of it, no answer of it was read, so that is the
+ * transaction begun anew (as BEGIN alone was run again before pipelining).
+ * Once something was read, or with the COMMIT in it (which may have
+ * happened), the transaction fails -ENOTCONN. */
+static int store_pg_flush(struct store_pg *p) {
+        bool again = !p->tx_sent && p->pending[p->n_pending - 1].q != P_COMMIT;
+        int r;
+
+        for (;;) {
+                r = store_pg_ensure(p);
+                if (r >= 0) {
+                        store_pg_wait_start(p);
+                        r = store_pg_send(p);
+                        store_pg_wait_end(p);
+                }
+                if (r != -ENOTCONN || !again)
+                        break;
+                again = false;
+                p->in_tx = false;       /* store_pg_ensure may connect anew */
+                r = store_pg_ensure(p);
+                p->in_tx = true;
+                if (r < 0)
+                        break;
+        }
+        p->tx_sent = true;
+        store_pg_pending_clear(p);
+        return r;
+}
+
 /* Runs q; NULL and *ret < 0 when it failed. Outside a transaction, a
  * connection found dead is replaced and the statement tried once more: a
  * server restarted while syncd was idle costs no request a 503. */
 static PGresult *store_pg_run(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a,
                               int result_format, int *ret) {
-        PGresult *res;
+        PGresult *res = NULL;
 
+        if (p->in_tx) {                 /* with what the transaction has pending, in one round trip */
+                *ret = store_pg_queue(p, q, a, result_format, &res);
+                if (*ret >= 0)
+                        *ret = store_pg_flush(p);
+                if (*ret >= 0)
+                        return res;
+                PQclear(res);
+                return NULL;
+        }
         *ret = store_pg_ensure(p);
         if (*ret < 0)
                 return NULL;
         res = store_pg_exec(p, q, a, result_format, ret);
-        if (res || *ret != -ENOTCONN || p->in_tx)
+        if (res || *ret != -ENOTCONN)
                 return res;
         *ret = store_pg_ensure(p);
         return *ret < 0 ? NULL : store_pg_exec(p, q, a, result_format, ret);
@@ -539,7 +809,9 @@ int store_pg_ping(struct store_pg *p) {
         r = store_pg_ensure(p);
         if (r < 0)
                 return r;
+        store_pg_wait_start(p);
         res = PQexec(p->conn, "SELECT 1");
+        store_pg_wait_end(p);
         if (PQresultStatus(res) == PGRES_TUPLES_OK)
                 return 0;
         r = store_pg_errno(p, res);
@@ -552,45 +824,174 @@ const uint8_t *store_pg_secret(const struct store_pg *p) {
         return p->secret;
 }
 
+/* BEGIN goes with the transaction's first round trip (the first account
+ * it holds): a statement needs a connection now, not a round trip. */
 int store_pg_begin(struct store_pg *p) {
-        int r = store_pg_run_done(p, P_BEGIN, NULL);
+        int r = store_pg_ensure(p);
 
+        if (r < 0)
+                return r;
+        store_pg_tx_end(p);
+        r = store_pg_queue(p, P_BEGIN, NULL, 0, NULL);
         p->in_tx = r >= 0;
         return r;
 }
 
+/* The sequences the transaction moved, its pending writes and the COMMIT,
+ * in one round trip; a failure of any of them fails the transaction. */
 int store_pg_commit(struct store_pg *p) {
-        int r = store_pg_run_done(p, P_COMMIT, NULL);
+        int r = 0;
 
-        p->in_tx = false;       /* committed, or gone with its connection (see docs/operations.md) */
+        if (!p->in_tx)
+                return store_pg_run_done(p, P_COMMIT, NULL);
+        for (size_t i = 0; r >= 0 && i < p->n_accounts; i++) {
+                struct store_pg_args a = {};
+
+                if (p->accounts[i].seq == p->accounts[i].seq_locked)
+                        continue;
+                store_pg_arg_text(&a, p->accounts[i].account);
+                store_pg_arg_i64(&a, (int64_t) p->accounts[i].seq);
+                r = store_pg_queue(p, P_SEQ_SET, &a, 0, NULL);
+        }
+        if (r >= 0)
+                r = store_pg_queue(p, P_COMMIT, NULL, 0, NULL);
+        if (r >= 0) {
+                uint64_t waited = p->wait_us;
+
+                r = store_pg_flush(p);
+                p->commit_wait_us += p->wait_us - waited;
+        }
+        p->transactions++;
+        if (r >= 0)
+                store_pg_tx_end(p);
+        /* else the caller rolls back: a transaction whose COMMIT was skipped is still open, aborted */
         return r;
 }
 
+/* Not over a new connection: the transaction went with the old one. A
+ * transaction of which nothing was sent has nothing to roll back. */
 void store_pg_rollback(struct store_pg *p) {
-        if (p->in_tx && p->conn)
-                (void) store_pg_run_done(p, P_ROLLBACK, NULL);
-        p->in_tx = false;
+        if (p->in_tx && p->tx_sent && p->conn) {
+                int r;
+
+                PQclear(store_pg_exec(p, P_ROLLBACK, NULL, 0, &r));
+        }
+        store_pg_tx_end(p);
+}
+
+static struct store_pg_account *store_pg_account_held(struct store_pg *p, const char *account) {
+        for (size_t i = 0; p->in_tx && i < p->n_accounts; i++)
+                if (strcmp(p->accounts[i].account, account) == 0)
+                        return &p->accounts[i];
+        return NULL;
+}
+
+static struct store_pg_record *store_pg_record_find(struct store_pg_account *acc, const char *key,
+                                                    const char *family) {
+        for (size_t i = 0; i < acc->n_records; i++)
+                if (strcmp(acc->records[i].key, key) == 0 && strcmp(acc->records[i].family, family) == 0)
+                        return &acc->records[i];
+        return NULL;
+}
+
+/* (key, family)'s copy in the held account now holds stamp and json. */
+static int store_pg_record_keep(struct store_pg_account *acc, const char *key, const char *family,
+                                struct stamp stamp, const char *json) {
+        struct store_pg_record *rec = store_pg_record_find(acc, key, family);
+        char *copy;
+
+        if (!rec) {
+                if (store_pg_grow((void **) &acc->records, sizeof(*acc->records), acc->n_records,
+                                  &acc->max_records) < 0)
+                        return -ENOMEM;
+                rec = &acc->records[acc->n_records];
+                *rec = (struct store_pg_record) { .key = strdup(key), .family = strdup(family) };
+                if (!rec->key || !rec->family) {
+                        free(rec->key);
+                        free(rec->family);
+                        return -ENOMEM;
+                }
+                acc->n_records++;
+        }
+        copy = strdup(json);
+        if (!copy)
+                return -ENOMEM;
+        free(rec->json);
+        rec->json = copy;
+        rec->stamp = stamp;
+        return 0;
+}
+
+/* The account, held, with its sequence and every record of it as the
+ * lock found them. */
+static int store_pg_account_keep(struct store_pg *p, const char *account, const PGresult *lock,
+                                 const PGresult *records) {
+        struct store_pg_account *acc;
+        uint64_t seq;
+
+        if (PQntuples(lock) != 1 || store_pg_parse_u64(PQgetvalue(lock, 0, 0), &seq) < 0)
+                return -EIO;
+        if (store_pg_grow((void **) &p->accounts, sizeof(*p->accounts), p->n_accounts, &p->max_accounts) < 0)
+                return -ENOMEM;
+        acc = &p->accounts[p->n_accounts];
+        *acc = (struct store_pg_account) { .account = strdup(account), .seq = seq, .seq_locked = seq };
+        if (!acc->account)
+                return -ENOMEM;
+        p->n_accounts++;
+        for (int i = 0; i < PQntuples(records); i++) {
+                struct stamp stamp;
+                int r;
+
+                if (store_pg_parse_u64(PQgetvalue(records, i, 2), &stamp.hlc) < 0 ||
+                    store_pg_parse_u64(PQgetvalue(records, i, 3), &stamp.origin) < 0)
+                        return -EIO;
+                r = store_pg_record_keep(acc, PQgetvalue(records, i, 0), PQgetvalue(records, i, 1), stamp,
+                                         PQgetvalue(records, i, 4));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* The account's row, made when missing, held until the transaction ends:
  * another syncd's writer of the same account waits here, before it reads
- * anything it arbitrates against. */
+ * anything it arbitrates against. In a transaction, the row's making, its
+ * lock and the read of the account's records (after the lock: what the
+ * writer before left) are one round trip, with whatever was pending. */
 int store_pg_account_lock(struct store_pg *p, const char *account) {
+        _cleanup_(PQclearp) PGresult *lock = NULL, *records = NULL;
         struct store_pg_args a = {};
         uint64_t seq;
         int r;
 
         store_pg_arg_text(&a, account);
-        r = store_pg_run_done(p, P_ACCOUNT_MAKE, &a);
+        if (!p->in_tx) {
+                r = store_pg_run_done(p, P_ACCOUNT_MAKE, &a);
+                if (r >= 0)
+                        r = store_pg_run_u64(p, P_ACCOUNT_LOCK, &a, &seq);
+                return r == -ENOENT ? -EIO : r;
+        }
+        if (store_pg_account_held(p, account))
+                return 0;
+        r = store_pg_queue(p, P_ACCOUNT_MAKE, &a, 0, NULL);
         if (r >= 0)
-                r = store_pg_run_u64(p, P_ACCOUNT_LOCK, &a, &seq);
-        return r == -ENOENT ? -EIO : r;
+                r = store_pg_queue(p, P_ACCOUNT_LOCK, &a, 0, &lock);
+        if (r >= 0)
+                r = store_pg_queue(p, P_ACCOUNT_RECORDS, &a, 0, &records);
+        if (r >= 0)
+                r = store_pg_flush(p);
+        return r < 0 ? r : store_pg_account_keep(p, account, lock, records);
 }
 
 int store_pg_seq(struct store_pg *p, const char *account, uint64_t *ret) {
+        struct store_pg_account *acc = store_pg_account_held(p, account);
         struct store_pg_args a = {};
         int r;
 
+        if (acc) {
+                *ret = acc->seq;
+                return 0;
+        }
         store_pg_arg_text(&a, account);
         r = store_pg_run_u64(p, P_SEQ, &a, ret);
         if (r == -ENOENT) {
@@ -603,11 +1004,24 @@ int store_pg_seq(struct store_pg *p, const char *account, uint64_t *ret) {
 int store_pg_record_get(struct store_pg *p, const char *account, const char *key, const char *family,
                         struct stamp *ret_stamp, char **ret_json) {
         _cleanup_(PQclearp) PGresult *res = NULL;
+        struct store_pg_account *acc = store_pg_account_held(p, account);
         struct store_pg_args a = {};
         struct stamp stamp;
         char *json;
         int r;
 
+        if (acc) {
+                struct store_pg_record *rec = store_pg_record_find(acc, key, family);
+
+                if (!rec)
+                        return -ENOENT;
+                json = strdup(rec->json);
+                if (!json)
+                        return -ENOMEM;
+                *ret_stamp = rec->stamp;
+                *ret_json = json;
+                return 0;
+        }
         store_pg_arg_text(&a, account);
         store_pg_arg_text(&a, key);
         store_pg_arg_text(&a, family);
@@ -627,15 +1041,26 @@ int store_pg_record_get(struct store_pg *p, const char *account, const char *key
         return 0;
 }
 
+/* A statement whose result is only whether it worked: in a transaction, it
+ * goes with the next round trip (its failure then fails that one, and with
+ * it the transaction). */
+static int store_pg_write(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a) {
+        return p->in_tx ? store_pg_queue(p, q, a, 0, NULL) : store_pg_run_done(p, q, a);
+}
+
+/* In a held account, the sequence number is counted here (the row is
+ * written once, at COMMIT) and the record sent with the next round trip. */
 int store_pg_record_put(struct store_pg *p, const char *account, const char *key, const char *family,
                         struct stamp stamp, const char *device, const char *json, uint64_t *ret_seq) {
+        struct store_pg_account *acc = store_pg_account_held(p, account);
         struct store_pg_args a = {};
         uint64_t seq;
         int r;
 
         store_pg_arg_text(&a, account);
-        r = store_pg_run_u64(p, P_SEQ_NEXT, &a, &seq);
-        if (r < 0)
+        if (acc)
+                seq = acc->seq + 1;
+        else if ((r = store_pg_run_u64(p, P_SEQ_NEXT, &a, &seq)) < 0)
                 return r == -ENOENT ? -EIO : r;
         store_pg_arg_text(&a, key);
         store_pg_arg_text(&a, family);
@@ -644,7 +1069,9 @@ int store_pg_record_put(struct store_pg *p, const char *account, const char *key
         store_pg_arg_i64(&a, (int64_t) stamp.origin);
         store_pg_arg_text(&a, device);
         store_pg_arg_text(&a, json);
-        r = store_pg_run_done(p, P_RECORD_PUT, &a);
+        r = store_pg_write(p, P_RECORD_PUT, &a);
+        if (r >= 0 && acc && (r = store_pg_record_keep(acc, key, family, stamp, json)) >= 0)
+                acc->seq = seq;
         if (r < 0)
                 return r;
         *ret_seq = seq;
@@ -712,7 +1139,7 @@ int store_pg_idem_put(struct store_pg *p, const char *account, const char *key,
         store_pg_arg_i64(&a, status);
         store_pg_arg_text(&a, body);
         store_pg_arg_i64(&a, (int64_t) now_ms);
-        return store_pg_run_done(p, P_IDEM_PUT, &a);
+        return store_pg_write(p, P_IDEM_PUT, &a);
 }
 
 /* How many rows the statement changed. */
@@ -724,26 +1151,24 @@ static int store_pg_run_changes(struct store_pg *p, enum store_pg_query q, const
         return r < 0 ? r : atoi(PQcmdTuples(res));
 }
 
+/* In a transaction: sent with the COMMIT, how many went not known before
+ * (store.h). */
+static int store_pg_write_changes(struct store_pg *p, enum store_pg_query q, const struct store_pg_args *a) {
+        int r;
+
+        if (!p->in_tx)
+                return store_pg_run_changes(p, q, a);
+        r = store_pg_queue(p, q, a, 0, NULL);
+        return r < 0 ? r : 0;
+}
+
 int store_pg_idem_trim(struct store_pg *p, const char *account, const char *keep_key, uint64_t max_bytes) {
         struct store_pg_args a = {};
-        int dropped = 0, r;
 
         store_pg_arg_text(&a, account);
         store_pg_arg_text(&a, keep_key);
-        for (;;) {
-                uint64_t bytes;
-
-                r = store_pg_run_u64(p, P_IDEM_USAGE, &(struct store_pg_args) { .n = 1, .values = { account } },
-                                     &bytes);
-                if (r < 0)
-                        return r == -ENOENT ? dropped : r;
-                if (bytes <= max_bytes)
-                        return dropped;
-                r = store_pg_run_changes(p, P_IDEM_DROP_OLDEST, &a);
-                if (r <= 0)
-                        return r < 0 ? r : dropped;     /* keep_key's answer alone is over max_bytes */
-                dropped++;
-        }
+        store_pg_arg_i64(&a, (int64_t) max_bytes);
+        return store_pg_write_changes(p, P_IDEM_TRIM, &a);
 }
 
 int store_pg_idem_purge(struct store_pg *p, uint64_t before_ms) {
@@ -751,7 +1176,7 @@ int store_pg_idem_purge(struct store_pg *p, uint64_t before_ms) {
         int r;
 
         store_pg_arg_i64(&a, (int64_t) before_ms);
-        r = store_pg_run_changes(p, P_IDEM_PURGE, &a);
+        r = store_pg_write_changes(p, P_IDEM_PURGE, &a);
         return r < 0 ? r : 0;
 }
 
@@ -761,7 +1186,7 @@ int store_pg_device_put(struct store_pg *p, const char *account, const char *id,
         store_pg_arg_text(&a, account);
         store_pg_arg_text(&a, id);
         store_pg_arg_text(&a, json);
-        return store_pg_run_done(p, P_DEVICE_PUT, &a);
+        return store_pg_write(p, P_DEVICE_PUT, &a);
 }
 
 int store_pg_devices_trim(struct store_pg *p, const char *account, const char *keep_id, unsigned max) {
@@ -770,7 +1195,7 @@ int store_pg_devices_trim(struct store_pg *p, const char *account, const char *k
         store_pg_arg_text(&a, account);
         store_pg_arg_text(&a, keep_id);
         store_pg_arg_i64(&a, max > 0 ? max - 1 : 0);
-        return store_pg_run_changes(p, P_DEVICES_TRIM, &a);
+        return store_pg_write_changes(p, P_DEVICES_TRIM, &a);
 }
 
 int store_pg_devices_list(struct store_pg *p, const char *account, const char *after, unsigned limit,
@@ -820,7 +1245,7 @@ int store_pg_notify(struct store_pg *p, const char *account) {
         struct store_pg_args a = {};
 
         store_pg_arg_text(&a, account);
-        return store_pg_run_done(p, P_NOTIFY, &a);
+        return store_pg_write(p, P_NOTIFY, &a);
 }
 
 /* The connection that LISTENs, made anew. */

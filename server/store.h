@@ -9,7 +9,12 @@
  * -ENOTCONN: the server is unreachable (answer 503 and retry later; the
  * store reconnects by itself, with backoff), and a write transaction may
  * fail -EDEADLK: the server ended a deadlock with another syncd by failing
- * it, and it may be run again.
+ * it, and it may be run again. PostgreSQL, inside a transaction: a write
+ * whose result is only whether it worked (a record, a stored response and
+ * its trim, a device and its trim, a NOTIFY) is sent with the next call that
+ * reads, or with the COMMIT, so its failure may be returned by that later
+ * call; it fails the transaction all the same, and the counts of the trims
+ * are not known (0).
  * Every query is keyed by account; nothing here crosses accounts. Knows no
  * HTTP and no JSON beyond storing texts it is given. */
 #pragma once
@@ -93,13 +98,14 @@ int store_idem_claim(struct store *s, const char *account, const char *key);
 void store_idem_release(struct store *s, const char *account, const char *key);
 /* Drops the account's oldest stored responses, never keep_key's, until they
  * take at most max_bytes (keep_key's alone may take more). Returns how many
- * went. */
+ * went (PostgreSQL, in a transaction: 0; see the top of this file). */
 int store_idem_trim(struct store *s, const char *account, const char *keep_key, uint64_t max_bytes);
 int store_idem_purge(struct store *s, uint64_t before_ms);
 
 int store_device_put(struct store *s, const char *account, const char *id, const char *json);
 /* Drops the account's devices with the oldest "last_seen_ms" (then the
- * lowest id), never keep_id, until at most max remain. Returns how many went. */
+ * lowest id), never keep_id, until at most max remain. Returns how many went
+ * (PostgreSQL, in a transaction: 0). */
 int store_devices_trim(struct store *s, const char *account, const char *keep_id, unsigned max);
 /* Calls fn for the account's devices with an id above after (NULL or "":
  * from the first), in id order, at most limit of them. */

@@ -7,7 +7,9 @@
  * replay (or 409 while it is in progress), a push on A wakes a long poll
  * parked on B, B's LISTEN connection cut wakes every long poll on B, and a
  * push A committed but never answered (A killed) is replayed by B; a
- * database of a newer schema is refused at start. */
+ * database of a newer schema is refused at start. And what PostgreSQL does
+ * differently from SQLite inside syncd: a statement sent in a pipeline that
+ * fails fails its whole transaction, and the stored answers' cap. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -402,6 +404,111 @@ static void test_retry_on_b_after_a_died(void **state) {
         free(body);
 }
 
+/* Runs sql on s's database with psql: its one value as a number, or -1. */
+static long long pg_value(const struct harness_syncd *s, const char *sql) {
+        char cmd[1024], out[64] = "";
+        FILE *f;
+
+        snprintf(cmd, sizeof(cmd), "psql -q -h '%s' -U syncd -d '%s' -Atc \"%s\"", harness_pg(),
+                 strrchr(s->dir, '/') + 1, sql);
+        f = popen(cmd, "r");
+        assert_non_null(f);
+        if (!fgets(out, sizeof(out), f))
+                out[0] = '\0';
+        assert_int_equal(pclose(f), 0);
+        return out[0] ? atoll(out) : -1;
+}
+
+/* A statement whose result nothing waits for (here the stored answer, sent
+ * with the COMMIT after the record's write) fails on the server: the whole
+ * transaction is rolled back, the push answered as failed, and nothing of it
+ * is stored (no record, no sequence number, no answer); the same push sent
+ * again once the fault is gone is processed as new. */
+static void test_queued_failure_stores_nothing(void **state) {
+        uint64_t seq0 = seq_of(&A), ms = harness_wall_ms() - 200;
+        char key[37], hdr[80], sql[256], *body = push_body(ms);
+        struct harness_resp r;
+
+        (void) state;
+        harness_new_uuid(key);
+        pg_value(&A, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                     "\\$\\$ BEGIN RAISE EXCEPTION 'refused by the test'; END \\$\\$; "
+                     "CREATE TRIGGER refuse BEFORE INSERT ON idempotency FOR EACH ROW EXECUTE FUNCTION refuse()");
+        perform(push_easy(&A, key, body, &r, hdr), &r);
+        assert_int_equal(r.status, 500);
+        harness_resp_clear(&r);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM records WHERE json LIKE '%%%llu%%'", (unsigned long long) ms);
+        assert_int_equal(pg_value(&A, sql), 0);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM idempotency WHERE key = '%s'", key);
+        assert_int_equal(pg_value(&A, sql), 0);
+        assert_int_equal(seq_of(&A), seq0);
+        assert_int_equal(seq_of(&B), seq0);
+        pg_value(&A, "DROP TRIGGER refuse ON idempotency; DROP FUNCTION refuse()");
+        perform(push_easy(&B, key, body, &r, hdr), &r);
+        assert_int_equal(r.status, 200);
+        assert_false(is_replay(&r));
+        assert_non_null(strstr(r.body, "\"applied\""));
+        harness_resp_clear(&r);
+        assert_int_equal(seq_of(&A), seq0 + 1);
+        free(body);
+}
+
+/* The connections serving A and B cut by the server while idle: a device
+ * PUT, whose first round trip is its transaction's (BEGIN and the account's
+ * lock in one pipeline), finds its connection dead, and that transaction is
+ * sent again on a new one, since nothing of it was answered: 200, not 503,
+ * and the device is stored. */
+static void test_idle_connection_cut(void **state) {
+        struct harness_resp r;
+
+        (void) state;
+        assert_true(pg_value(&A, "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                                 "WHERE application_name = 'syncd'") >= 2);
+        assert_int_equal(harness_request(&A, "PUT", "/v1/devices/00c0ffee00c0ffee", HARNESS_TOKEN_A,
+                                         "{\"kind\": \"host\", \"last_seen_ms\": 1}", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        harness_resp_clear(&r);
+        assert_int_equal(pg_value(&A, "SELECT count(*) FROM devices WHERE id = '00c0ffee00c0ffee'"), 1);
+}
+
+/* The cap of stored answers (--max-replay-kib), trimmed by one statement
+ * sent with the COMMIT: the oldest go, the newest replays, the oldest is
+ * processed again, one answer over the cap by itself is kept alone. */
+static void test_replay_cap(void **state) {
+        char key[37], first[37], hdr[80], sql[128], *body;
+        struct harness_syncd c;
+        struct harness_resp r;
+        long long n, bytes;
+
+        (void) state;
+        assert_int_equal(harness_dir(&c), 0);
+        assert_int_equal(harness_start(&c, false, (const char *const[]) { "--max-replay-kib", "4",
+                                                                           "--max-pushes-per-minute", "0", NULL }), 0);
+        for (int i = 0; i < 40; i++) {
+                body = push_body(harness_wall_ms() - 1000 + (uint64_t) i);
+                harness_new_uuid(key);
+                if (i == 0)
+                        memcpy(first, key, sizeof(first));
+                perform(push_easy(&c, key, body, &r, hdr), &r);
+                assert_int_equal(r.status, 200);
+                harness_resp_clear(&r);
+                free(body);
+        }
+        n = pg_value(&c, "SELECT count(*) FROM idempotency");
+        bytes = pg_value(&c, "SELECT sum(octet_length(body)) FROM idempotency");
+        fprintf(stderr, "40 pushes under a 4 KiB cap: %lld answers of %lld bytes kept\n", n, bytes);
+        assert_true(n > 1 && n < 40);
+        assert_true(bytes <= 4 * 1024);
+        assert_int_equal(pg_value(&c, "SELECT bytes FROM idempotency_usage"), bytes);
+        perform(push_easy(&c, key, "{}", &r, hdr), &r);         /* the newest is kept: another body under its key */
+        assert_int_equal(r.status, 422);
+        harness_resp_clear(&r);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM idempotency WHERE key = '%s'", first);
+        assert_int_equal(pg_value(&c, sql), 0);
+        assert_int_equal(harness_stop(&c), 0);
+        harness_cleanup(&c);
+}
+
 /* A database whose schema_version is newer than this syncd's is refused
  * at start, with the line that says so, and left as it was; one out of
  * reach stops the start with libpq's words. */
@@ -471,6 +578,9 @@ int main(void) {
                 cmocka_unit_test(test_replay_and_cursor_across),
                 cmocka_unit_test(test_same_push_at_once),
                 cmocka_unit_test(test_newer_schema_refused),
+                cmocka_unit_test(test_queued_failure_stores_nothing),
+                cmocka_unit_test(test_replay_cap),
+                cmocka_unit_test(test_idle_connection_cut),
                 cmocka_unit_test(test_wake_across),
                 cmocka_unit_test(test_wake_after_listen_lost),
                 cmocka_unit_test(test_database_restart_under_load),
