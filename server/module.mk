@@ -20,8 +20,11 @@ TESTS += $(B)/tests/server/test-syncd $(B)/tests/server/test-limits $(B)/tests/s
 	$(B)/tests/server/test-observe $(B)/tests/server/test-conf $(B)/tests/server/test-reload \
 	$(B)/tests/server/test-backup
 # test-syncd once more with every syncd on PostgreSQL (tests/server/pg-harness),
-# and two syncd on one PostgreSQL database (test-instances-pg.sh).
-TESTS += tests/server/test-syncd-pg.sh tests/server/test-instances-pg.sh
+# two syncd on one PostgreSQL database (test-instances-pg.sh), and the other
+# suites that reach the store (test-more-pg.sh).
+TESTS += tests/server/test-syncd-pg.sh tests/server/test-instances-pg.sh tests/server/test-more-pg.sh
+tests/server/test-more-pg.sh: $(B)/tests/server/test-limits $(B)/tests/server/test-observe \
+	$(B)/tests/server/test-reload $(B)/tests/e2e/test-regress
 tests/server/test-syncd-pg.sh: $(B)/tests/server/test-syncd
 tests/server/test-instances-pg.sh: $(B)/tests/server/test-instances
 

@@ -953,7 +953,9 @@ static void test_health_ready(void **state) {
         struct harness_syncd s;
         struct harness_resp r;
         char db[160], moved[160];
+        uint64_t deadline;
         double errors;
+        long status;
 
         (void) state;
         start(&s, true, NULL);
@@ -964,6 +966,22 @@ static void test_health_ready(void **state) {
         expect_monitor(&s, "GET", "/v1/sync/status", 404, NULL);      /* nothing of the API here */
         errors = scrape_one(&s, "syncd_database_errors_total");
 
+        if (harness_pg()) {
+                /* the database server gone: not ready, not dead; back, ready again */
+                assert_int_equal(harness_pg_ctl("stop"), 0);
+                expect_monitor(&s, "GET", "/readyz", 503, NULL);
+                expect_monitor(&s, "GET", "/healthz", 200, "ok");
+                assert_int_equal(harness_pg_ctl("start"), 0);
+                deadline = harness_now_ms() + 30000;    /* the reconnection's backoff is at most 8 s */
+                do {
+                        assert_int_equal(harness_metrics_get(&s, "GET", "/readyz", NULL, &r), 0);
+                        status = r.status;
+                        harness_resp_clear(&r);
+                } while (status == 503 && harness_now_ms() < deadline);
+                assert_int_equal(status, 200);
+                harness_cleanup(&s);
+                return;
+        }
         /* the file taken away under the running server: what a restart would not find */
         snprintf(moved, sizeof(moved), "%s/db.moved", s.dir);
         snprintf(db, sizeof(db), "%s/db", s.dir);
