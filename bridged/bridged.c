@@ -5,6 +5,7 @@
  * ready, and runs the event loop until SIGTERM; SIGHUP re-reads the
  * configuration and keeps the old one when the new one is bad. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ struct daemon {
         struct control *control;
         struct manager *manager;
         char status[160];               /* the STATUS= last sent */
+        bool idle;                      /* nothing was in flight after the last turn */
 };
 
 /* Configuration and token, or exit 78 with the reason. */
@@ -88,13 +90,29 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* Once per sync cycle, when it ends (and after start-up): the heap keeps
+ * the free pages a cycle left between its live blocks (answers, JSON, TLS
+ * records) and SQLite its cache's spare pages; both go back, so that the
+ * private memory is what bridged holds, not what it once held. */
+static void release_memory(struct daemon *d) {
+        bool idle = manager_state(d->manager) == MANAGER_IDLE;
+
+        if (idle && !d->idle) {
+                manager_release_memory(d->manager);
+                (void) malloc_trim(0);
+        }
+        d->idle = idle;
+}
+
 /* After each turn of the loop: STATUS= when the line changed. */
 static int on_post(sd_event_source *s, void *userdata) {
         struct daemon *d = userdata;
 
         (void) s;
-        if (d->manager)
+        if (d->manager) {
                 notify_status(d);
+                release_memory(d);
+        }
         return 0;
 }
 

@@ -253,10 +253,9 @@ static void on_pushed(struct uplink *u, int r, const char *error, const struct u
         manager_kick(m);
 }
 
-/* The changes noticed on the Buds that this push carries leave now. */
-static void path_push_issued(struct manager *m) {
-        uint64_t now = manager_clock_usec();
-
+/* The changes noticed on the Buds that this push carries left at now (taken
+ * before uplink_push(), which sends the request at once). */
+static void path_push_issued(struct manager *m, uint64_t now) {
         for (struct mbuds *b = m->buds; b; b = b->next)
                 for (int k = KEY_MIN; k <= KEY_MAX; k++)
                         if (b->item[k].path.engine && !b->item[k].path.push)
@@ -266,6 +265,7 @@ static void path_push_issued(struct manager *m) {
 static void start_push(struct manager *m) {
         struct record *recs = NULL;
         char *key = NULL;
+        uint64_t issued;
         size_t n;
         int r;
 
@@ -277,6 +277,7 @@ static void start_push(struct manager *m) {
                 manager_cache_failed(m, r, "preparing a push");
                 return;
         }
+        issued = manager_clock_usec();
         r = uplink_push(m->uplink, key, engine_node_id(m->engine), recs, n, m->sync ? UPLINK_NO_RETRY : 0,
                         on_pushed, m, &m->push_id);
         free(recs);
@@ -285,7 +286,7 @@ static void start_push(struct manager *m) {
                 log_error_errno(r, "Cannot start a push: %m");
                 return;
         }
-        path_push_issued(m);
+        path_push_issued(m, issued);
         manager_notify_properties(m);
 }
 

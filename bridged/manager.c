@@ -125,6 +125,10 @@ enum manager_state manager_state(const struct manager *m) {
         return MANAGER_IDLE;
 }
 
+void manager_release_memory(struct manager *m) {
+        store_release_memory(m->store);
+}
+
 const char *manager_state_name(enum manager_state s) {
         switch (s) {
         case MANAGER_IDLE:

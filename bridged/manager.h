@@ -55,6 +55,8 @@ struct manager *manager_free(struct manager *m);
 int manager_reload(struct manager *m, const struct conf *conf, const char *token, char **ret_error);
 
 enum manager_state manager_state(const struct manager *m);
+/* Nothing in flight: the caches give back what they hold beyond use. */
+void manager_release_memory(struct manager *m);
 const char *manager_state_name(enum manager_state s);
 bool manager_online(const struct manager *m);
 unsigned manager_pending(struct manager *m);

@@ -329,7 +329,16 @@ static int check_dir(const char *dir, char **ret_error) {
 }
 
 static int open_db(struct store *s, char **ret_error) {
-        int rc = sqlite3_open_v2(s->path, &s->db,
+        int rc;
+
+        /* No page cache slab up front: SQLite's default is a bulk of 20
+         * pages (87 KiB) per cache, every page of it written at once, and
+         * there are two (the main database and the temporary one that
+         * PRAGMA quick_check builds), while the cache holds a few pages.
+         * Pages then come one by one. A no-op (SQLITE_MISUSE) once SQLite
+         * is initialized, as in a process that opened a store before. */
+        (void) sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+        rc = sqlite3_open_v2(s->path, &s->db,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
                                          SQLITE_OPEN_EXRESCODE, NULL);
         if (rc != SQLITE_OK) {
@@ -423,6 +432,11 @@ int store_open(const char *dir, struct store **ret, char **ret_error) {
         }
         *ret = s;
         return 0;
+}
+
+void store_release_memory(struct store *s) {
+        if (s && s->db)
+                (void) sqlite3_db_release_memory(s->db);
 }
 
 struct store *store_close(struct store *s) {

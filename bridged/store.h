@@ -89,6 +89,9 @@ bool store_error_is_lasting(int r);
 /* PRAGMA quick_check and every table there: 0, or -EBADMSG with what is
  * wrong (store_open runs it; the daemon again when a step failed). */
 int store_check(struct store *s, char **ret_error);
+/* Gives back the page cache's unused pages (nothing is pending: called
+ * when the bridge is idle). */
+void store_release_memory(struct store *s);
 struct store *store_close(struct store *s);
 const char *store_path(const struct store *s);
 /* How long the last durable (synchronous=FULL) COMMIT took, in µs: the

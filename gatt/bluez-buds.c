@@ -43,8 +43,10 @@ struct bluez_buds *bluez_buds_unref(struct bluez_buds *b) {
         if (!b || --b->n_ref > 0)
                 return NULL;
         /* detached (no bluez) and every op gone: each op holds a reference */
-        for (int i = 0; i < _BLUEZ_CHR_MAX; i++)
+        for (int i = 0; i < _BLUEZ_CHR_MAX; i++) {
                 free(b->chr[i].path);
+                sd_bus_slot_unref(b->chr[i].value_match);
+        }
         sd_bus_slot_unref(b->connect_slot);
         sd_bus_slot_unref(b->refresh_slot);
         sd_bus_slot_unref(b->cancel_slot);
@@ -479,7 +481,10 @@ static int setup_step(struct bluez_buds *b) {
                                         BLUEZ_CHR_MANIFEST : BLUEZ_CHR_BATTERY;
                 if (!b->chr[chr].path || b->chr[chr].notify_armed)
                         return 0;
-                /* the PropertiesChanged match is in place since bluez_new() */
+                /* the match first: dbus-daemon takes it before it passes the
+                 * StartNotify on, so no notification comes before it */
+                if (bluez_chr_watch(b, chr) < 0)
+                        return -EIO;
                 return bluez_op_start(b, chr, BLUEZ_OP_START_NOTIFY, NULL, 0, on_setup_notify, b,
                                       &b->setup_op) < 0 ? -EIO : 1;
         }
@@ -563,6 +568,7 @@ void bluez_buds_chr_removed(struct bluez_buds *b, enum bluez_chr_id chr) {
                 unready(b, BLUEZ_GONE_DISCONNECTED);
         bluez_chr_fail_queued(b, chr, -ENOTCONN, why);
         b->chr[chr].path = mfree(b->chr[chr].path);
+        b->chr[chr].value_match = sd_bus_slot_unref(b->chr[chr].value_match);
         b->chr[chr].notify_armed = false;
         bluez_buds_update(b);
         bluez_buds_unref(b);
@@ -581,6 +587,7 @@ static void forget_objects(struct bluez_buds *b, enum bluez_gone_reason reason, 
                 else
                         bluez_chr_fail_all(b, i, r, why);
                 b->chr[i].path = mfree(b->chr[i].path);
+                b->chr[i].value_match = sd_bus_slot_unref(b->chr[i].value_match);
                 b->chr[i].notify_armed = false;
         }
         b->path = mfree(b->path);

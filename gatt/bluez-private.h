@@ -75,6 +75,7 @@ struct bluez_op {
 struct bluez_chr {
         char *path;                     /* NULL while the object is absent */
         bool notify_armed;              /* our StartNotify succeeded on this object */
+        sd_bus_slot *value_match;       /* its own PropertiesChanged match (the notifying ones) */
         struct bluez_op *head;          /* head is the one in flight */
 };
 
@@ -159,7 +160,8 @@ struct bluez {
         sd_bus_slot *match_owner;
         sd_bus_slot *match_added;
         sd_bus_slot *match_removed;
-        sd_bus_slot *match_changed;
+        sd_bus_slot *match_changed;             /* Device1's PropertiesChanged */
+        sd_bus_slot *match_adapter_changed;     /* Adapter1's */
         sd_bus_slot *owner_call;
         sd_bus_slot *objects_call;
         char *owner;                    /* unique name owning org.bluez */
@@ -182,6 +184,9 @@ int bluez_known_put(struct bluez *bz, const char *address, const struct buds_inf
  * would: for when a signal may never come (bluetoothd 5.66 can bring a link
  * up without signalling Connected). One call in flight per Buds. */
 int bluez_device_refresh(struct bluez_buds *b);
+/* The PropertiesChanged match of a characteristic we StartNotify, before
+ * the StartNotify (kept with its path, dropped with it). 0 or -errno. */
+int bluez_chr_watch(struct bluez_buds *b, enum bluez_chr_id chr);
 /* GetManagedObjects again (objects already known are kept): for objects
  * whose signals were missed. */
 void bluez_rescan(struct bluez *bz);

@@ -487,7 +487,9 @@ static void buds_deselect(struct bluez *bz, struct bluez_buds *b) {
                 for (int i = 0; i < _BLUEZ_CHR_MAX; i++) {
                         n->chr[i].path = b->chr[i].path;
                         n->chr[i].notify_armed = b->chr[i].notify_armed;
+                        n->chr[i].value_match = b->chr[i].value_match;
                         b->chr[i].path = NULL;
+                        b->chr[i].value_match = NULL;
                 }
         }
         buds_unlink(bz, b);
@@ -824,6 +826,17 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
+int bluez_chr_watch(struct bluez_buds *b, enum bluez_chr_id chr) {
+        struct bluez_chr *c = &b->chr[chr];
+
+        if (c->value_match)
+                return 0;
+        if (!b->bluez || !c->path)
+                return -ENOTCONN;
+        return sd_bus_match_signal_async(b->bluez->bus, &c->value_match, BLUEZ_SERVICE, c->path, PROPS_IFACE,
+                                         "PropertiesChanged", on_properties_changed, NULL, b->bluez);
+}
+
 /* ---- the owner of org.bluez ---- */
 
 static void owner_lost(struct bluez *bz) {
@@ -900,7 +913,17 @@ static int watch_start(struct bluez *bz) {
                 r = sd_bus_add_match_async(bz->bus, &bz->match_changed,
                                            "type='signal',sender='" BLUEZ_SERVICE "',"
                                            "interface='" PROPS_IFACE "',member='PropertiesChanged',"
-                                           "path_namespace='/org/bluez'",
+                                           "path_namespace='/org/bluez',arg0='" BLUEZ_DEVICE_IFACE "'",
+                                           on_properties_changed, NULL, bz);
+        /* adapters and devices here; a characteristic only when we asked for
+         * its notifications (bluez_chr_watch): BlueZ announces the Value
+         * after every ReadValue, and each read would otherwise bring that
+         * signal before its answer */
+        if (r >= 0)
+                r = sd_bus_add_match_async(bz->bus, &bz->match_adapter_changed,
+                                           "type='signal',sender='" BLUEZ_SERVICE "',"
+                                           "interface='" PROPS_IFACE "',member='PropertiesChanged',"
+                                           "path_namespace='/org/bluez',arg0='" BLUEZ_ADAPTER_IFACE "'",
                                            on_properties_changed, NULL, bz);
         if (r < 0)
                 return r;
@@ -981,6 +1004,7 @@ struct bluez *bluez_free(struct bluez *bz) {
         bz->match_added = sd_bus_slot_unref(bz->match_added);
         bz->match_removed = sd_bus_slot_unref(bz->match_removed);
         bz->match_changed = sd_bus_slot_unref(bz->match_changed);
+        bz->match_adapter_changed = sd_bus_slot_unref(bz->match_adapter_changed);
         bz->owner_call = sd_bus_slot_unref(bz->owner_call);
         bz->objects_call = sd_bus_slot_unref(bz->objects_call);
         while (bz->buds) {

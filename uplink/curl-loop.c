@@ -2,7 +2,9 @@
 /* The sd-event side of libcurl's multi interface (the pattern of systemd's
  * src/import/curl-util.c): CURLMOPT_SOCKETFUNCTION adds, changes and drops
  * one I/O source per socket, CURLMOPT_TIMERFUNCTION arms one time source, and
- * both call curl_multi_socket_action() and then hand finished transfers on.
+ * both call curl_multi_socket_action() and then hand finished transfers on;
+ * a transfer added from outside curl is started at once (its request
+ * written before the caller's next D-Bus message), not at the next iteration.
  * Must never call curl_multi_socket_action() from inside a curl callback, and
  * never let an owner's callback run while curl is on the stack. */
 #include <errno.h>
@@ -27,10 +29,12 @@ struct curl_loop {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
+        sd_event_source *later;         /* hands on what a kick finished */
         struct curl_loop_io *ios;
         curl_loop_done_fn done;
         void *userdata;
         unsigned dispatching;           /* nesting depth of done callbacks */
+        unsigned acting;                /* inside curl_multi_socket_action() */
         bool dead;                      /* freed while dispatching */
 };
 
@@ -53,8 +57,17 @@ static void curl_loop_destroy(struct curl_loop *l) {
         while (l->ios)
                 curl_loop_io_free(l->ios);
         (void) sd_event_source_disable_unref(l->timer);
+        (void) sd_event_source_disable_unref(l->later);
         sd_event_unref(l->event);
         free(l);
+}
+
+static void curl_loop_act(struct curl_loop *l, curl_socket_t fd, int action) {
+        int running;
+
+        l->acting++;
+        (void) curl_multi_socket_action(l->multi, fd, action, &running);
+        l->acting--;
 }
 
 /* Hands every finished transfer to the owner, one at a time. */
@@ -79,7 +92,7 @@ static void curl_loop_dispatch(struct curl_loop *l) {
 
 static int curl_loop_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct curl_loop *l = userdata;
-        int action = 0, running;
+        int action = 0;
 
         (void) s;
         if (revents & EPOLLIN)
@@ -88,20 +101,41 @@ static int curl_loop_on_io(sd_event_source *s, int fd, uint32_t revents, void *u
                 action |= CURL_CSELECT_OUT;
         if (revents & (EPOLLERR | EPOLLHUP))
                 action |= CURL_CSELECT_ERR;
-        (void) curl_multi_socket_action(l->multi, fd, action, &running);
+        curl_loop_act(l, fd, action);
         curl_loop_dispatch(l);
         return 0;
 }
 
 static int curl_loop_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct curl_loop *l = userdata;
-        int running;
 
         (void) s;
         (void) usec;
-        (void) curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        curl_loop_act(l, CURL_SOCKET_TIMEOUT, 0);
         curl_loop_dispatch(l);
         return 0;
+}
+
+static int curl_loop_on_later(sd_event_source *s, void *userdata) {
+        (void) s;
+        curl_loop_dispatch(userdata);
+        return 0;
+}
+
+/* A transfer finished by a kick is handed on at the next iteration, from
+ * an event source of its own: never from inside curl_loop_add(), and never
+ * by moving curl's timer, which curl does not arm again for the same time. */
+static int curl_loop_dispatch_later(struct curl_loop *l) {
+        int r;
+
+        if (!l->later) {
+                r = sd_event_add_defer(l->event, &l->later, curl_loop_on_later, l);
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_description(l->later, "curl-later");
+                (void) sd_event_source_set_priority(l->later, SD_EVENT_PRIORITY_IMPORTANT);
+        }
+        return sd_event_source_set_enabled(l->later, SD_EVENT_ONESHOT);
 }
 
 static uint32_t curl_loop_events(int what) {
@@ -128,6 +162,10 @@ static int curl_loop_io_add(struct curl_loop *l, curl_socket_t fd, uint32_t even
                 return r;
         }
         (void) sd_event_source_set_description(io->source, "curl-io");
+        /* an answer that came in beside D-Bus traffic is read first: the
+         * engine step that traffic starts (a commit) would hold it a
+         * millisecond or more */
+        (void) sd_event_source_set_priority(io->source, SD_EVENT_PRIORITY_IMPORTANT);
         io->loop = l;
         io->next = l->ios;
         if (l->ios)
@@ -221,7 +259,20 @@ int curl_loop_add(struct curl_loop *l, CURL *easy) {
 
         if (m == CURLM_OUT_OF_MEMORY)
                 return -ENOMEM;
-        return m == CURLM_OK ? 0 : -EIO;
+        if (m != CURLM_OK)
+                return -EIO;
+        if (l->acting > 0)
+                return 0;       /* inside curl: its 0 ms timer starts the transfer */
+        /* The request leaves now, on a kept-alive connection, not at the
+         * next iteration: the caller goes on to send D-Bus messages (a push
+         * is issued before its write-back and the signals), and sd-bus
+         * writes those at once, so the request would queue behind them and
+         * the answer behind what they bring. If the source to hand on what
+         * the kick finishes cannot be had, curl's own timer starts it. */
+        if (l->dispatching == 0 && curl_loop_dispatch_later(l) < 0)
+                return 0;
+        curl_loop_act(l, CURL_SOCKET_TIMEOUT, 0);
+        return 0;
 }
 
 void curl_loop_remove(struct curl_loop *l, CURL *easy) {

@@ -21,7 +21,9 @@ int curl_loop_new(sd_event *event, curl_loop_done_fn done, void *userdata, struc
  * call from the done callback (the release then waits until it returns). */
 struct curl_loop *curl_loop_free(struct curl_loop *l);
 
-/* Starts a transfer. 0 or a negative errno. */
+/* Starts a transfer: its request leaves in this call when a connection is
+ * there to reuse (and curl is not on the stack); its done callback never
+ * runs from inside it. 0 or a negative errno. */
 int curl_loop_add(struct curl_loop *l, CURL *easy);
 /* Stops a running transfer; its done callback is not called. */
 void curl_loop_remove(struct curl_loop *l, CURL *easy);

@@ -405,6 +405,10 @@ static CURLcode call_easy_common(struct uplink_call *c, CURL *e) {
         SETOPT(k, e, CURLOPT_WRITEFUNCTION, call_on_data);
         SETOPT(k, e, CURLOPT_WRITEDATA, c);
         SETOPT(k, e, CURLOPT_USERAGENT, "bridged");
+        /* libcurl's smallest upload buffer (its default is 64 KiB per
+         * transfer, held as long as the long poll is parked); the bodies
+         * are small and leave from memory */
+        SETOPT(k, e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
         return k;
 }
 
