@@ -805,11 +805,13 @@ static bool cond_link_down(void *userdata) {
 static bool periph_switch(struct buds *from, struct buds *to) {
         if (H.real)
                 return true;
-        info("Buds switch: %s on %s, then %s on %s", from->address, from->adapter, to->address, to->adapter);
         if (strcmp(from->adapter, to->adapter) != 0 && from->pid > 0 &&
             (!periph_do(from, "away") || !wait_for(cond_link_down, from, DEADLINE)))
                 return failf("the Buds on %s stayed connected after going away", from->adapter);
-        return periph_stop(from) && periph_start(to);
+        if (!periph_stop(from) || !periph_start(to))
+                return false;
+        info("Buds switch: %s on %s, then %s on %s", from->address, from->adapter, to->address, to->adapter);
+        return true;
 }
 
 static bool periph_do(struct buds *b, const char *fmt, ...) {
