@@ -790,12 +790,29 @@ static bool periph_stop(struct buds *b) {
         return true;
 }
 
-/* Another Buds on the same controller: one peripheral at a time. */
-static bool periph_switch(struct buds *from, struct buds *to) {
-        return H.real || (periph_stop(from) && periph_start(to));
+static bool periph_do(struct buds *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static bool cond_link_down(void *userdata) {
+        return !device_bool(userdata, "Connected");
 }
 
-static bool periph_do(struct buds *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Another Buds: one peripheral at a time. On another controller the first
+ * Buds go out of range first (their adapter off, so the link drops) and
+ * hci0 keeps no link to them: btvirt forwards a link's ACL packets under
+ * the sender's handle, and each controller numbers its links from 42, so a
+ * second link of hci0 (43) would reach the other controller (42) as an
+ * unknown handle. */
+static bool periph_switch(struct buds *from, struct buds *to) {
+        if (H.real)
+                return true;
+        if (strcmp(from->adapter, to->adapter) != 0 && from->pid > 0 &&
+            (!periph_do(from, "away") || !wait_for(cond_link_down, from, DEADLINE)))
+                return failf("the Buds on %s stayed connected after going away", from->adapter);
+        if (!periph_stop(from) || !periph_start(to))
+                return false;
+        info("Buds switch: %s on %s, then %s on %s", from->address, from->adapter, to->address, to->adapter);
+        return true;
+}
 
 static bool periph_do(struct buds *b, const char *fmt, ...) {
         char line[256];
