@@ -77,26 +77,34 @@ static size_t collect(char *p, size_t s, size_t n, void *u) {
         return s * n;
 }
 
+/* A handle that pulls bridged's account from the start (its few records fit
+ * one page); *ret_h: its headers, to free after the handle. */
+static CURL *pull_handle(struct curl_slist **ret_h) {
+        CURL *c = curl_easy_init();
+        char url[128];
+
+        *ret_h = curl_slist_append(curl_slist_append(NULL, "Authorization: Bearer " HARNESS_TOKEN_A),
+                                   "Content-Type: application/json");
+        (void) snprintf(url, sizeof(url), "%s/v1/sync/pull", E.server.base);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_CAINFO, E.server.ca);
+        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, *ret_h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"cursor\":null,\"limit\":1000}");
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        return c;
+}
+
 /* The server's profile through one kept-alive connection, so that checking
  * costs a request, not a handshake. */
 static bool server_has(const struct value *v) {
         static CURL *c;
         static struct curl_slist *h;
-        char url[128], *body = NULL, *want = recjson_value_print(v);
+        char *body = NULL, *want = recjson_value_print(v);
         bool ok;
 
-        if (!c) {
-                c = curl_easy_init();
-                h = curl_slist_append(curl_slist_append(NULL, "Authorization: Bearer " HARNESS_TOKEN_A),
-                                      "Content-Type: application/json");
-                (void) snprintf(url, sizeof(url), "%s/v1/sync/pull", E.server.base);
-                curl_easy_setopt(c, CURLOPT_URL, url);
-                curl_easy_setopt(c, CURLOPT_CAINFO, E.server.ca);
-                curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"cursor\":null,\"limit\":1000}");
-                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-        }
+        if (!c)
+                c = pull_handle(&h);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
         ok = curl_easy_perform(c) == CURLE_OK && body && want && strstr(body, want + 1);
         free(body);
@@ -413,19 +421,11 @@ static void *park_run(void *userdata) {
 
 /* The server's cursor for bridged's account now (a pull; its few records fit one page). */
 static char *server_cursor(void) {
-        CURL *c = curl_easy_init();
-        struct curl_slist *h = curl_slist_append(curl_slist_append(NULL, "Authorization: Bearer " HARNESS_TOKEN_A),
-                                                 "Content-Type: application/json");
-        char url[128], *body = NULL, *cursor = NULL;
+        struct curl_slist *h;
+        CURL *c = pull_handle(&h);
+        char *body = NULL, *cursor = NULL;
         cJSON *doc;
 
-        (void) snprintf(url, sizeof(url), "%s/v1/sync/pull", E.server.base);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_CAINFO, E.server.ca);
-        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"cursor\":null,\"limit\":1000}");
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
         if (curl_easy_perform(c) == CURLE_OK && body && (doc = cJSON_Parse(body))) {
                 const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "cursor"));
