@@ -256,6 +256,9 @@ static void test_damaged_cache_is_an_error(void **state) {
         assert_int_equal(e2e_bridged_start(&E, true), 0);
         (void) snprintf(path, sizeof(path), "%s/bridged.db", E.state);
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        /* bridged may be inside a transaction (its first sync's): wait for
+         * the lock, with a deadline, as another writer of the file would */
+        assert_int_equal(sqlite3_busy_timeout(db, 30000), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db, "DROP TABLE items;", NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint", -1, &st, NULL), SQLITE_OK);
         (void) sqlite3_step(st);
