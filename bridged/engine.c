@@ -226,8 +226,11 @@ static int load_round(struct engine *e, struct round *rd) {
         rd->in.buds = arb_of(&rd->snap.copy);
         rd->in.buds_known = rd->snap.known;
         if (!rd->snap.known && stamp_is_factory(rd->snap.assigned) && !stamp_is_factory(rd->snap.copy.stamp)) {
-                /* a copy a change on the Buds was made on: replaced where seen */
-                r = store_superseded_has(e->store, rd->snap.copy.stamp);
+                /* a copy a change on the Buds was made on: replaced where seen;
+                 * or an earlier copy of the bridge that stamped that one, which
+                 * replaced it there in its own cache and answers for it (as
+                 * when the intent itself carries its origin) */
+                r = store_superseded_covers(e->store, rd->snap.copy.stamp);
                 if (r < 0)
                         return r;
                 rd->in.buds_known = r > 0;
@@ -600,8 +603,18 @@ static int snapshot_of(struct engine *e, const char *address, const struct recor
                 *ret = prev;    /* the same change, read again */
                 return 0;
         }
-        if (have_prev && !stamp_is_factory(prev.assigned))
+        if (have_prev && !stamp_is_factory(prev.assigned)) {
                 snap.copy.stamp = prev.assigned;        /* base: our stamp of the change before */
+                /* a stamp on the Buds newer than ours was written there after
+                 * we stamped that change, by another host while the Buds were
+                 * away (which took the change in, or wrote over it): this
+                 * change was made on that copy, replaced where seen as well */
+                if ((rec->flags & RECORD_DIRTY) && stamp_cmp(rec->stamp, prev.assigned) > 0) {
+                        r = store_superseded_add(e->store, rec->stamp);
+                        if (r < 0)
+                                return r;
+                }
+        }
         if (v == HLC_SUSPECT_FUTURE && !(rec->flags & RECORD_DIRTY)) {
                 o->restamped_future++;
                 e->counters.restamped_future++;

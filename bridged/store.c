@@ -22,6 +22,7 @@
 enum stmt {
         ST_NODE_GET, ST_NODE_PUT, ST_PAST_NODE_ADD, ST_PAST_NODE_HAS, ST_SUPERSEDED_ADD, ST_SUPERSEDED_TRIM,
         ST_SUPERSEDED_HAS,
+        ST_SUPERSEDED_COVERS,
         ST_ITEM_GET, ST_ITEM_PUT, ST_PENDING_COUNT,
         ST_CURSOR_GET, ST_CURSOR_PUT, ST_LAST_SYNC_PUT,
         ST_PUSH_GET, ST_PUSH_PUT, ST_PUSH_CLEAR,
@@ -44,6 +45,7 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_SUPERSEDED_ADD] = "INSERT OR IGNORE INTO superseded (hlc, origin) VALUES (?, ?)",
         [ST_SUPERSEDED_TRIM] = "DELETE FROM superseded WHERE rowid <= (SELECT MAX(rowid) FROM superseded) - 1024",
         [ST_SUPERSEDED_HAS] = "SELECT 1 FROM superseded WHERE hlc = ? AND origin = ?",
+        [ST_SUPERSEDED_COVERS] = "SELECT 1 FROM superseded WHERE hlc >= ? AND origin = ? LIMIT 1",
         [ST_ITEM_GET] = "SELECT cache_hlc, cache_origin, cache_derived, cache_value, pending, "
                         "server_hlc, server_origin, server_derived, server_value, adopted, refused_hlc, refused_origin "
                         "FROM items WHERE key = ? AND family = ?",
@@ -587,8 +589,8 @@ int store_superseded_add(struct store *s, struct stamp stamp) {
         return st ? finish(st) : -EIO;
 }
 
-int store_superseded_has(struct store *s, struct stamp stamp) {
-        sqlite3_stmt *st = prepare(s, ST_SUPERSEDED_HAS);
+static int superseded_find(struct store *s, enum stmt which, struct stamp stamp) {
+        sqlite3_stmt *st = prepare(s, which);
         int r;
 
         if (!st)
@@ -599,6 +601,12 @@ int store_superseded_has(struct store *s, struct stamp stamp) {
         if (r == 0)
                 (void) sqlite3_reset(st);
         return r == 0 ? 1 : r == -ENOENT ? 0 : r;
+}
+
+int store_superseded_has(struct store *s, struct stamp stamp) { return superseded_find(s, ST_SUPERSEDED_HAS, stamp); }
+
+int store_superseded_covers(struct store *s, struct stamp stamp) {
+        return superseded_find(s, ST_SUPERSEDED_COVERS, stamp);
 }
 
 int store_item_get(struct store *s, enum key key, enum family family, struct store_item *ret) {

@@ -117,9 +117,11 @@ int store_past_node_add(struct store *s, uint64_t node);
 int store_past_node_has(struct store *s, uint64_t node);
 /* Stamps a change made on the Buds was made on (its base), the newest 1024:
  * a copy under one was replaced by a person where it was seen. has: 1 if
- * stamp is one, 0 if not. */
+ * stamp is one, 0 if not. covers: 1 if one of them has stamp's origin and
+ * is at least as new (the same, or that origin's later stamp), 0 if not. */
 int store_superseded_add(struct store *s, struct stamp stamp);
 int store_superseded_has(struct store *s, struct stamp stamp);
+int store_superseded_covers(struct store *s, struct stamp stamp);
 
 /* An item in one family: absent parts come back with present = false. */
 int store_item_get(struct store *s, enum key key, enum family family, struct store_item *ret);
