@@ -1044,7 +1044,7 @@ static int take_twin(struct engine *e, enum key key, enum family f, struct store
 static int take_family_twin(struct engine *e, enum key key, enum family f, const struct store_copy *c,
                             struct engine_outcome *o) {
         enum family fams[2], g, wf, lf;
-        struct store_item mine, win, lose;
+        struct store_item it[FAMILY_COUNT];
         int r;
 
         if (arb_families(key, fams) != 2 || c->derived || stamp_is_factory(c->stamp))
@@ -1053,40 +1053,38 @@ static int take_family_twin(struct engine *e, enum key key, enum family f, const
         if (r <= 0)
                 return r;
         g = f == fams[0] ? fams[1] : fams[0];
-        r = store_item_get(e->store, key, g, &mine);
+        r = store_item_get(e->store, key, g, &it[g]);
         if (r < 0)
                 return r;
-        if (!mine.cache.present || mine.cache.derived || !stamp_eq(mine.cache.stamp, c->stamp))
+        if (!it[g].cache.present || it[g].cache.derived || !stamp_eq(it[g].cache.stamp, c->stamp))
                 return 0;
+        r = store_item_get(e->store, key, f, &it[f]);
+        if (r < 0)
+                return r;
 
         wf = fams[0];
         lf = fams[1];
-        r = store_item_get(e->store, key, wf, &win);
-        if (r == 0)
-                r = store_item_get(e->store, key, lf, &lose);
-        if (r < 0)
-                return r;
         /* the winner came: the loser is in our cache, and if made here, a
          * person's edit that goes */
-        if (f == wf && !lose.adopted) {
-                r = log_conflict_between(e, key, lf, &lose.cache, "bridge", wf, c, "server", o);
+        if (f == wf && !it[lf].adopted) {
+                r = log_conflict_between(e, key, lf, &it[lf].cache, "bridge", wf, c, "server", o);
                 if (r < 0)
                         return r;
-                lose.pending = false;
-                r = store_item_put(e->store, key, lf, &lose);
+                it[lf].pending = false;
+                r = store_item_put(e->store, key, lf, &it[lf]);
                 if (r < 0)
                         return r;
         }
         if (c->stamp.origin == e->clock.node)
                 renew_node(e, o);
         if (f == wf)
-                win.cache = *c;
-        r = fresh_stamp(e, &win.cache.stamp);
+                it[wf].cache = *c;
+        r = fresh_stamp(e, &it[wf].cache.stamp);
         if (r < 0)
                 return r;
-        win.pending = true;
-        win.adopted = false;
-        return store_item_put(e->store, key, wf, &win);
+        it[wf].pending = true;
+        it[wf].adopted = false;
+        return store_item_put(e->store, key, wf, &it[wf]);
 }
 
 /* One record from the server into the item's server copy. A suspect future
