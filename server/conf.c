@@ -58,9 +58,9 @@ static int conf_set(struct conf_parser *p, const struct settings_key *k, const c
 
         if (k->kind == SETTINGS_NUMBER && !*value)
                 return conf_fail(p, "%s= is empty; it takes a number %u..%u", k->name, k->min, k->max);
-        /* a database URI is libpq's to read: the same prefixes as store_open's */
-        if ((k->kind == SETTINGS_PATH || (k->kind == SETTINGS_DATABASE && strncmp(value, "postgresql://", 13) != 0 &&
-                                          strncmp(value, "postgres://", 11) != 0)) && *value && value[0] != '/')
+        /* a database URI is libpq's to read */
+        if ((k->kind == SETTINGS_PATH || (k->kind == SETTINGS_DATABASE && !settings_database_is_uri(value))) &&
+            *value && value[0] != '/')
                 return conf_fail(p, "%s=%s is not an absolute path%s", k->name, value,
                                  k->kind == SETTINGS_DATABASE ? " (nor a postgresql:// URI)" : "");
         r = settings_set(&p->settings, k, value);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define SETTINGS_REPLAY_KIB_DEFAULT 8192u       /* 8 MiB: nine of the largest answers (850 KB) */
@@ -45,6 +46,11 @@ enum settings_kind {
         SETTINGS_DATABASE,              /* a file as SETTINGS_PATH, or a postgresql:// or postgres:// URI */
         SETTINGS_NUMBER,                /* decimal digits, min..max */
 };
+
+/* Whether a database setting is a libpq connection URI rather than a file. */
+static inline bool settings_database_is_uri(const char *db) {
+        return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0;
+}
 
 struct settings_key {
         const char *option;             /* the command line's --OPTION */

@@ -361,10 +361,6 @@ static int store_pg_queue(struct store_pg *p, enum store_pg_query q, const struc
         return 0;
 }
 
-bool store_pg_is_uri(const char *db) {
-        return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0;
-}
-
 struct store_pg *store_pg_free(struct store_pg *p) {
         if (!p)
                 return NULL;

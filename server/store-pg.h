@@ -13,9 +13,6 @@
 
 struct store_pg;
 
-/* Whether a --db value is a libpq connection URI rather than a file path. */
-bool store_pg_is_uri(const char *db);
-
 /* errors (or NULL) counts the statements that failed other than for a lost
  * connection. */
 int store_pg_open(const char *uri, uint64_t *errors, struct store_pg **ret, char **ret_error);

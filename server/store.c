@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "common/errmsg.h"
+#include "settings.h"
 #include "store-pg.h"
 #include "store.h"
 
@@ -349,7 +350,7 @@ int store_open(const char *path, struct store **ret, char **ret_error) {
 
         if (!s || !(s->path = strdup(path)))
                 return errmsg_setf(ret_error, -ENOMEM, "out of memory");
-        if (store_pg_is_uri(path)) {
+        if (settings_database_is_uri(path)) {
                 r = store_pg_open(path, store_error_counter, &s->pg, ret_error);
                 if (r < 0)
                         return r;

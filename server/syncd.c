@@ -744,7 +744,7 @@ static int syncd_backup(const char *db, const char *dest) {
         struct backup_stats s;
         int r;
 
-        if (strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0)
+        if (settings_database_is_uri(db))
                 return log_msg("--backup copies SQLite files; a PostgreSQL database is backed up with pg_dump "
                                "(docs/operations.md)"), 1;
         r = backup_run(db, dest, &s, &error);
