@@ -25,7 +25,7 @@
 
 struct peer {
         sd_bus *bus;
-        const char *name;
+        char name[64];          /* a copy: the bus's own goes with it */
         unsigned changed, markers;
 };
 
@@ -60,8 +60,12 @@ static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 }
 
 static void peer_connect(struct peer *p) {
+        const char *name;
+
         *p = (struct peer) { .bus = connect_bus() };
-        assert_true(sd_bus_get_unique_name(p->bus, &p->name) >= 0);
+        assert_true(sd_bus_get_unique_name(p->bus, &name) >= 0);
+        assert_true(strlen(name) < sizeof(p->name));
+        strcpy(p->name, name);
         assert_true(sd_bus_match_signal(p->bus, NULL, NULL, PATH, IFACE, NULL, on_signal, p) >= 0);
 }
 
