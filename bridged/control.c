@@ -362,7 +362,8 @@ static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         if (!sd_bus_message_is_method_call(m, NULL, NULL) || !sender || !control_path(sd_bus_message_get_path(m)) ||
             control_watch_find(c->watch, sender))
                 return 0;
-        r = control_caller(c, m, &caller, gids);
+        /* full: no round trip to the bus for credentials not kept */
+        r = control_watch_count(c->watch) >= CONTROL_WATCH_MAX ? -EUSERS : control_caller(c, m, &caller, gids);
         if (r >= 0)
                 r = control_watch_add(c->watch, sender, &caller);
         if (r == -EUSERS && !c->watch_full_logged) {
