@@ -2,7 +2,10 @@
 /* bridgectl monitor: every event of bridged, one line each (or one JSON
  * object with --json): an item's new intent, the properties of the manager
  * and of each Buds as they change, Buds seen or forgotten, bridged stopping
- * and coming back. The matches name org.bridged, so they follow a restart. */
+ * and coming back. The matches name org.bridged, so they follow a restart.
+ * bridged sends Changed only to clients that called it (and may read the
+ * record): the monitor calls Status once its matches are in place, and
+ * again each time bridged comes back. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -220,8 +223,19 @@ static int on_object(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         return 0;
 }
 
+/* Status, its answer unused: the call makes this client one bridged sends
+ * Changed to. After the matches, so that nothing falls between. */
+static int subscribe(sd_bus *bus, sd_bus_error *error) {
+        sd_bus_message *reply = NULL;
+        int r = sd_bus_call_method(bus, SERVICE, PATH, IFACE, "Status", error, &reply, NULL);
+
+        sd_bus_message_unref(reply);
+        return r;
+}
+
 /* bridged stopped or came back: the matches name org.bridged, so they
- * follow the new owner by themselves. */
+ * follow the new owner by themselves; the new bridged is told again that
+ * this client watches, before the line that says it is back. */
 static int on_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         const char *name, *old, *new;
 
@@ -229,6 +243,8 @@ static int on_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         (void) ret_error;
         if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || strcmp(name, SERVICE) != 0)
                 return 0;
+        if (*new)
+                (void) subscribe(sd_bus_message_get_bus(m), NULL);
         if (arg_json) {
                 cJSON *o = cJSON_CreateObject();
 
@@ -270,6 +286,12 @@ int monitor(sd_bus *bus) {
                                         "org.freedesktop.DBus", "NameOwnerChanged", on_owner, NULL);
         if (r < 0)
                 return fail_bus("monitor", NULL, r);
+        r = subscribe(bus, &error);
+        if (r < 0) {
+                r = fail_bus("monitor", &error, r);
+                sd_bus_error_free(&error);
+                return r;
+        }
         if (!arg_json) {
                 printf("Watching bridged (Ctrl-C ends it).\n");
                 fflush(stdout);

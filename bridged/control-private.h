@@ -4,6 +4,7 @@
 
 #include "access.h"
 #include "control.h"
+#include "control-watch.h"
 
 #define CONTROL_BUDS_PATH_MAX 64        /* "/org/bridged/buds/AA_BB_CC_DD_EE_FF" */
 
@@ -18,6 +19,10 @@ struct control {
         sd_bus_slot *slot;
         struct manager *manager;
         struct access_rules rules;
+        /* who gets the Changed signal (control-watch.h) */
+        sd_bus_slot *filter_slot;
+        struct control_watch *watch;
+        bool watch_full_logged;
         /* the properties as last announced */
         const char *state;
         int online, bluetoothd;

@@ -110,21 +110,35 @@ static int control_caller(struct control *c, sd_bus_message *m, struct access_ca
         return 0;
 }
 
+/* access.c's table; logind is asked only when the seat decides, since
+ * that reads its state, and asked each time: a chvt changes the answer. */
+static bool control_may(struct control *c, const struct access_caller *caller, enum access_need need) {
+        struct access_caller seat = *caller;
+
+        if (access_allowed(&c->rules, caller, need))
+                return true;
+        seat.on_active_seat = need == ACCESS_READ_SHARED && sd_uid_get_seats(caller->uid, 1, NULL) > 0;
+        return access_allowed(&c->rules, &seat, need);
+}
+
 /* 1 when the caller may, else a D-Bus error (AccessDenied, as the bus's
- * own policy answers) and a negative errno. */
+ * own policy answers) and a negative errno. A watcher's credentials are
+ * those the bus gave for its connection, which do not change while it is
+ * connected: they are not asked again. */
 static int control_check(struct control *c, sd_bus_message *m, enum access_need need, sd_bus_error *ret_error) {
+        const struct access_caller *known = control_watch_find(c->watch, sd_bus_message_get_sender(m) ?: "");
         gid_t gids[CONTROL_GIDS_MAX];
         struct access_caller caller;
-        int r = control_caller(c, m, &caller, gids);
+        int r = 0;
 
+        if (known)
+                caller = *known;
+        else
+                r = control_caller(c, m, &caller, gids);
         if (r < 0)
                 return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "cannot tell who is calling (%s), so no access", strerror(-r));
-        if (access_allowed(&c->rules, &caller, need))
-                return 1;
-        /* The seat is asked only when it decides: it reads logind's state. */
-        caller.on_active_seat = need == ACCESS_READ_SHARED && sd_uid_get_seats(caller.uid, 1, NULL) > 0;
-        if (access_allowed(&c->rules, &caller, need))
+        if (control_may(c, &caller, need))
                 return 1;
         return sd_bus_error_set(ret_error, SD_BUS_ERROR_ACCESS_DENIED, access_refusal(need));
 }
@@ -324,6 +338,45 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* "/org/bridged" and what is under it: bridged's objects. */
+static bool control_path(const char *path) {
+        size_t n = strlen(CONTROL_PATH);
+
+        return path && strncmp(path, CONTROL_PATH, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Before any dispatch: a call of any method on bridged's objects (Status,
+ * properties, GetManagedObjects as well as Get) makes its sender a watcher,
+ * the way a client subscribes to systemd's Manager, but without asking: a
+ * client reads the current values first anyway, and then gets the Changed
+ * signals (control-watch.h). Whether it may read them is asked at each send.
+ * Nothing here refuses the call. */
+static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct control *c = userdata;
+        const char *sender = sd_bus_message_get_sender(m);
+        gid_t gids[CONTROL_GIDS_MAX];
+        struct access_caller caller;
+        int r;
+
+        (void) ret_error;
+        if (!sd_bus_message_is_method_call(m, NULL, NULL) || !sender || !control_path(sd_bus_message_get_path(m)) ||
+            control_watch_find(c->watch, sender))
+                return 0;
+        /* full: no round trip to the bus for credentials not kept */
+        r = control_watch_count(c->watch) >= CONTROL_WATCH_MAX ? -EUSERS : control_caller(c, m, &caller, gids);
+        if (r >= 0)
+                r = control_watch_add(c->watch, sender, &caller);
+        if (r == -EUSERS && !c->watch_full_logged) {
+                log_warning("%zu clients of the control API are connected already: %s and any further one gets "
+                            "no Changed signal until some leave (said once).", control_watch_count(c->watch),
+                            sender);
+                c->watch_full_logged = true;
+        } else if (r < 0 && r != -EUSERS) {
+                log_debug_errno(r, "Cannot watch %s for the Changed signal, ignoring: %m", sender);
+        }
+        return 0;
+}
+
 /* Looked up once: a group made later counts from the next start. */
 static void control_rules_init(struct access_rules *rules) {
         struct group gr, *found = NULL;
@@ -345,7 +398,11 @@ int control_new(sd_bus *bus, struct control **ret) {
         c->online = -1;
         c->bluetoothd = -1;
         control_rules_init(&c->rules);
-        r = sd_bus_add_object_vtable(bus, &c->slot, CONTROL_PATH, CONTROL_INTERFACE, manager_vtable, c);
+        r = control_watch_new(bus, CONTROL_WATCH_MAX, &c->watch);
+        if (r >= 0)
+                r = sd_bus_add_filter(bus, &c->filter_slot, on_incoming, c);
+        if (r >= 0)
+                r = sd_bus_add_object_vtable(bus, &c->slot, CONTROL_PATH, CONTROL_INTERFACE, manager_vtable, c);
         if (r >= 0)
                 r = control_buds_init(c);
         if (r < 0) {
@@ -361,6 +418,8 @@ struct control *control_free(struct control *c) {
                 return NULL;
         control_buds_done(c);
         sd_bus_slot_unref(c->slot);
+        sd_bus_slot_unref(c->filter_slot);
+        c->watch = control_watch_free(c->watch);
         sd_bus_unref(c->bus);
         free(c);
         return NULL;
@@ -371,6 +430,11 @@ void control_set_manager(struct control *c, struct manager *m) {
         control_buds_refresh(c);
 }
 
+static bool may_read(const struct access_caller *caller, void *userdata) {
+        return control_may(userdata, caller, ACCESS_READ_SHARED);
+}
+
+/* Never a broadcast: to each watcher that may read the Shared Data now. */
 static void on_changed(enum key key, const struct record *intent, void *userdata) {
         struct control *c = userdata;
         char *json = recjson_record_print(intent);
@@ -378,7 +442,8 @@ static void on_changed(enum key key, const struct record *intent, void *userdata
 
         if (!json)
                 return;
-        r = sd_bus_emit_signal(c->bus, CONTROL_PATH, CONTROL_INTERFACE, "Changed", "ss", key_name(key), json);
+        r = control_watch_signal(c->watch, may_read, c, CONTROL_PATH, CONTROL_INTERFACE, "Changed", "ss",
+                                 key_name(key), json);
         if (r < 0)
                 log_debug_errno(r, "Cannot send Changed: %m");
         free(json);

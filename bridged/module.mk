@@ -17,7 +17,7 @@ $(B)/libbridged-base.a: $(BRIDGED_BASE_OBJS) ; $(AR_RULE)
 # The daemon: the store, the sync engine's core, the manager that drives it
 # over BlueZ (libgatt) and the server (libuplink), and the control API.
 BRIDGED_SRCS := bridged/store.c bridged/engine.c bridged/latency.c bridged/manager.c bridged/manager-buds.c bridged/manager-sync.c \
-	bridged/manager-registry.c bridged/manager-sync-call.c bridged/sync-loop.c bridged/access.c bridged/control.c bridged/control-buds.c bridged/control-json.c
+	bridged/manager-registry.c bridged/manager-sync-call.c bridged/sync-loop.c bridged/access.c bridged/control.c bridged/control-watch.c bridged/control-buds.c bridged/control-json.c
 BRIDGED_OBJS := $(BRIDGED_SRCS:%.c=$(B)/%.o)
 BRIDGED_LIBS = $(BRIDGED_BASE_LIBS) $(call pkglibs,libcurl libsystemd sqlite3) $(CODEC_LIBS)
 

@@ -19,3 +19,11 @@ TESTS += $(B)/tests/bridged/test-access
 
 $(B)/tests/bridged/test-access: $(B)/tests/bridged/test-access.o $(B)/bridged/access.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka)
+
+# test-control-watch: the watchers the Changed signal goes to
+# (bridged/control-watch.c), on a private dbus-daemon.
+TESTS += $(B)/tests/bridged/test-control-watch
+
+$(B)/tests/bridged/test-control-watch: $(B)/tests/bridged/test-control-watch.o $(B)/bridged/control-watch.o \
+		$(B)/tests/lib/testbus.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd)

@@ -783,6 +783,136 @@ static void test_access_others(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* ---- Changed: addressed to each client that called bridged and may read ---- */
+
+/* Another connection to the test bus, as another client. */
+struct client {
+        sd_bus *bus;
+        unsigned changed, battery;      /* Changed; a Buds PropertiesChanged naming Battery */
+};
+
+static int on_client_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct client *cl = userdata;
+        struct buds_watch w = {};
+
+        if (strcmp(sd_bus_message_get_member(m), "Changed") == 0) {
+                cl->changed++;
+                return 0;
+        }
+        (void) on_buds_signal(m, &w, ret_error);
+        cl->battery += w.battery;
+        return 0;
+}
+
+static void client_connect(struct client *cl) {
+        *cl = (struct client) {};
+        assert_true(sd_bus_new(&cl->bus) >= 0);
+        assert_true(sd_bus_set_address(cl->bus, testbus_address(E.tb)) >= 0);
+        assert_true(sd_bus_set_bus_client(cl->bus, 1) >= 0);
+        assert_true(sd_bus_start(cl->bus) >= 0);
+        assert_true(sd_bus_match_signal(cl->bus, NULL, "org.bridged", "/org/bridged", "org.bridged.Manager1",
+                                        "Changed", on_client_signal, cl) >= 0);
+        assert_true(sd_bus_match_signal(cl->bus, NULL, "org.bridged", BUDS_PATH_A, "org.freedesktop.DBus.Properties",
+                                        "PropertiesChanged", on_client_signal, cl) >= 0);
+}
+
+/* Both clients have had the Battery change (their signals read meanwhile). */
+static bool clients_have_battery(struct e2e *e, void *userdata) {
+        struct client *cl = userdata;
+
+        (void) e;
+        for (int i = 0; i < 3; i++)
+                while (cl[i].bus && sd_bus_process(cl[i].bus, NULL) > 0)
+                        ;
+        return cl[0].battery && cl[1].battery && cl[2].battery;
+}
+
+/* Copies bridgectl where user nobody can run it (the build directory may be
+ * closed to others) and starts its monitor as nobody; false when this test
+ * cannot change user. */
+static bool monitor_as_nobody(char *dir, pid_t *ret_pid, int *ret_fd, char *out, size_t size) {
+        char cmd[1024];
+
+        if (geteuid() != 0 || system("command -v setpriv >/dev/null 2>&1") != 0)
+                return false;
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0755), 0);
+        (void) snprintf(cmd, sizeof(cmd), "install -m 0755 '%s/bridged/bridgectl' '%s/'",
+                        getenv("BRIDGED_BUILD") ?: "build", dir);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(testbus_open_to_others(E.tb), 0);
+        (void) snprintf(cmd, sizeof(cmd), "exec setpriv --reuid=65534 --regid=65534 --clear-groups "
+                        "env DBUS_SYSTEM_BUS_ADDRESS='%s' %s/bridgectl monitor 2>&1", testbus_address(E.tb), dir);
+        assert_int_equal(e2e_spawn(&E, cmd, ret_pid, ret_fd), 0);
+        if (!e2e_read_until(&E, *ret_fd, "Watching bridged", out, size, E2E_DEADLINE_USEC))
+                fail_msg("monitor as nobody printed: %s", out);
+        return true;
+}
+
+/* bridged never broadcasts Changed: it addresses it to each client that
+ * called a method on its objects (Status, a property) and may read the
+ * Shared Data at the moment of sending. A client that only listens, and
+ * user nobody's monitor (which calls Status, but may not read), have the
+ * Buds' Battery change that bridged sends after the edit's Changed, and no
+ * Changed before it: the bus keeps bridged's messages in order for each. */
+static void test_changed_addressed(void **state) {
+        char dir[] = "/tmp/e2e-changed-XXXXXX", cmd[512], out[16384] = "";
+        struct value v = test_profile("for watchers");
+        struct client cl[3];    /* called Status, read a property, never called */
+        sd_bus_message *reply = NULL;
+        char *s = NULL;
+        bool nobody;
+        pid_t pid = 0;
+        int fd = -1;
+
+        (void) state;
+        add_buds(A, FAMILY_PRO, 0x0101);
+        for (int i = 0; i < 3; i++)
+                client_connect(&cl[i]);
+        assert_true(sd_bus_call_method(cl[0].bus, "org.bridged", "/org/bridged", "org.bridged.Manager1", "Status",
+                                       NULL, &reply, NULL) >= 0);
+        reply = sd_bus_message_unref(reply);
+        assert_true(sd_bus_get_property_string(cl[1].bus, "org.bridged", "/org/bridged", "org.bridged.Manager1",
+                                               "State", NULL, &s) >= 0);
+        free(s);
+        nobody = monitor_as_nobody(dir, &pid, &fd, out, sizeof(out));
+
+        (void) set(&v);
+        assert_int_equal(e2e_sim(&E, "SetBattery", NULL, "sy", A, (uint8_t) 42), 0);
+        assert_true(e2e_wait(&E, clients_have_battery, cl, E2E_DEADLINE_USEC));
+        /* at least the edit's (the Buds' first reading may still announce theirs) */
+        assert_true(cl[0].changed >= 1);
+        assert_true(cl[1].changed >= 1);
+        assert_int_equal(cl[2].changed, 0);
+        if (nobody) {
+                if (!e2e_read_until(&E, fd, "Battery: 42", out, sizeof(out), E2E_DEADLINE_USEC))
+                        fail_msg("monitor as nobody printed: %s", out);
+                if (strstr(out, "for watchers"))
+                        fail_msg("nobody's monitor shows the record: %s", out);
+                (void) kill(pid, SIGINT);
+                assert_int_equal(testbus_wait(pid, E2E_DEADLINE_USEC), 0);
+                (void) close(fd);
+                (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+                assert_int_equal(system(cmd), 0);
+        }
+
+        /* one leaves; the next edit still reaches the other */
+        cl[0].bus = sd_bus_flush_close_unref(cl[0].bus);
+        cl[0].battery = 1;      /* no more to wait for */
+        cl[1].changed = 0;
+        v = test_profile("after one left");
+        (void) set(&v);
+        assert_int_equal(e2e_sim(&E, "SetBattery", NULL, "sy", A, (uint8_t) 43), 0);
+        cl[1].battery = cl[2].battery = 0;
+        assert_true(e2e_wait(&E, clients_have_battery, cl, E2E_DEADLINE_USEC));
+        assert_true(cl[1].changed >= 1);
+        assert_int_equal(cl[2].changed, 0);
+        for (int i = 1; i < 3; i++)
+                sd_bus_flush_close_unref(cl[i].bus);
+        if (!nobody)
+                skip();         /* the rest passed; nobody's part needs root and setpriv */
+}
+
 /* ---- bridged --check-config: what a start says, and nothing started ---- */
 
 /* Runs the built bridged with args; stdout and stderr together in out. */
@@ -883,6 +1013,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_buds_objects, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_access_others, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_changed_addressed, setup, teardown),
                 cmocka_unit_test(test_check_config),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),

@@ -11,7 +11,8 @@
 # - org.bridged.conf: a private dbus-daemon starts with it included; then, as
 #   root, with user and group "bridged" played by "daemon": only that user may
 #   own org.bridged, anyone may see the state, only root and the group may
-#   read the Shared Data (Get, ListConflicts, the Changed signal) and call
+#   read the Shared Data (Get, ListConflicts, the Changed signal, broadcast
+#   or addressed to them) and call
 #   Set, Sync, Restore and DismissConflicts (bus-peer answers in bridged's
 #   place); the active seat's user (at_console) needs a logind session and
 #   is left to bridged's own check, tested in the e2e suite;
@@ -302,29 +303,45 @@ expect allowed member $M DismissConflicts at 0
 expect allowed root $M Set sss active_eq "" '{}'
 expect allowed root $M Sync
 
-# The Changed signal carries a record: the group gets it, nobody does. Both
+# The Changed signal carries a record: the group gets it, nobody does, and
+# nobody not even addressed to them (bridged never broadcasts it; it sends
+# it to each client it checked, and the policy is the second lock). Both
 # listen; root makes bus-peer send Changed, then Ping (open to all). Signals
 # of one sender keep their order, so a Changed let through would come first.
-$as_nobody "$peer" --listen >"$tmp/listen-nobody" 2>&1 &
-pids="$pids $!"
-$as_member "$peer" --listen >"$tmp/listen-member" 2>&1 &
-pids="$pids $!"
-if wait_for "$tmp/listen-nobody" '^listening' && wait_for "$tmp/listen-member" '^listening' &&
-   busctl --timeout=5 call org.bridged /org/bridged $M Emit >/dev/null 2>&1 &&
-   wait_for "$tmp/listen-nobody" '^Ping' && wait_for "$tmp/listen-member" '^Ping'; then
-        if grep -q '^Changed' "$tmp/listen-member"; then
-                pass "group bridged receives Changed"
+changed_round() {   # HOW: Emit (broadcast) or EmitTo (addressed to each)
+        rm -f "$tmp/listen-nobody" "$tmp/listen-member"
+        $as_nobody "$peer" --listen >"$tmp/listen-nobody" 2>&1 &
+        pids="$pids $!"
+        $as_member "$peer" --listen >"$tmp/listen-member" 2>&1 &
+        pids="$pids $!"
+        wait_for "$tmp/listen-nobody" '^listening' && wait_for "$tmp/listen-member" '^listening' || return 1
+        if [ "$1" = Emit ]; then
+                busctl --timeout=5 call org.bridged /org/bridged $M Emit >/dev/null 2>&1 || return 1
         else
-                fail "group bridged does not receive Changed"
+                busctl --timeout=5 call org.bridged /org/bridged $M EmitTo as 2 \
+                        "$(sed -n 's/^listening //p' "$tmp/listen-nobody")" \
+                        "$(sed -n 's/^listening //p' "$tmp/listen-member")" >/dev/null 2>&1 || return 1
         fi
-        if grep -q '^Changed' "$tmp/listen-nobody"; then
-                fail "another user receives Changed (a record of the Shared Data)"
+        wait_for "$tmp/listen-nobody" '^Ping' && wait_for "$tmp/listen-member" '^Ping'
+}
+for how in Emit EmitTo; do
+        what="Changed"
+        [ $how = EmitTo ] && what="Changed addressed to them"
+        if changed_round $how; then
+                if grep -q '^Changed' "$tmp/listen-member"; then
+                        pass "group bridged receives $what"
+                else
+                        fail "group bridged does not receive $what"
+                fi
+                if grep -q '^Changed' "$tmp/listen-nobody"; then
+                        fail "another user receives $what (a record of the Shared Data)"
+                else
+                        pass "another user does not receive $what"
+                fi
         else
-                pass "another user does not receive Changed"
+                fail "the $what check did not run: $(cat "$tmp/listen-nobody" "$tmp/listen-member" | head -n 2)"
         fi
-else
-        fail "the Changed signal check did not run: $(cat "$tmp/listen-nobody" "$tmp/listen-member" | head -n 2)"
-fi
+done
 
 echo "ok: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
