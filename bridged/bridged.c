@@ -93,12 +93,14 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 /* Once per sync cycle, when it ends (and after start-up): the heap keeps
  * the free pages a cycle left between its live blocks (answers, JSON, TLS
  * records) and SQLite its cache's spare pages; both go back, so that the
- * private memory is what bridged holds, not what it once held. */
+ * private memory is what bridged holds, not what it once held. The store's
+ * WAL is checkpointed here too, when due, rather than in a commit that a
+ * change waits for. */
 static void release_memory(struct daemon *d) {
         bool idle = manager_state(d->manager) == MANAGER_IDLE;
 
         if (idle && !d->idle) {
-                manager_release_memory(d->manager);
+                manager_tidy(d->manager);
                 (void) malloc_trim(0);
         }
         d->idle = idle;

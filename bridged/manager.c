@@ -125,7 +125,8 @@ enum manager_state manager_state(const struct manager *m) {
         return MANAGER_IDLE;
 }
 
-void manager_release_memory(struct manager *m) {
+void manager_tidy(struct manager *m) {
+        (void) store_checkpoint(m->store);     /* off the engine steps' commits; see store.h */
         store_release_memory(m->store);
 }
 

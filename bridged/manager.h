@@ -55,8 +55,10 @@ struct manager *manager_free(struct manager *m);
 int manager_reload(struct manager *m, const struct conf *conf, const char *token, char **ret_error);
 
 enum manager_state manager_state(const struct manager *m);
-/* Nothing in flight: the caches give back what they hold beyond use. */
-void manager_release_memory(struct manager *m);
+/* Nothing in flight: the WAL is checkpointed when due (not inside an
+ * engine step's commit), and the caches give back what they hold beyond
+ * use. */
+void manager_tidy(struct manager *m);
 const char *manager_state_name(enum manager_state s);
 bool manager_online(const struct manager *m);
 unsigned manager_pending(struct manager *m);

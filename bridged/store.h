@@ -92,6 +92,11 @@ int store_check(struct store *s, char **ret_error);
 /* Gives back the page cache's unused pages (nothing is pending: called
  * when the bridge is idle). */
 void store_release_memory(struct store *s);
+/* Copies the WAL into the database once it holds 1,000 pages or more, and
+ * starts it over: for idle time (a sync cycle ended), so that no commit
+ * an engine step waits for carries a checkpoint. 1 when done, 0 when not due
+ * (or a reader elsewhere holds part of the WAL). */
+int store_checkpoint(struct store *s);
 struct store *store_close(struct store *s);
 const char *store_path(const struct store *s);
 /* How long the last durable (synchronous=FULL) COMMIT took, in µs: the

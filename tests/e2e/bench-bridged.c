@@ -284,18 +284,49 @@ static uint64_t raw_push(void) {
         return n ? quantile(t, n, 50) : 0;
 }
 
+static bool cond_never(struct e2e *e, void *userdata) {
+        (void) e;
+        (void) userdata;
+        return false;
+}
+
+/* One commit of the floor's three rows; its time from BEGIN to COMMIT's
+ * return, 0 when it failed. */
+static uint64_t floor_commit_once(sqlite3 *db, sqlite3_stmt *st[3], const char *json, unsigned i) {
+        uint64_t t0 = e2e_now_usec();
+        bool ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+
+        for (unsigned j = 0; ok && j < 2; j++) {
+                ok = sqlite3_bind_text(st[j], 1, json, -1, SQLITE_STATIC) == SQLITE_OK &&
+                     sqlite3_step(st[j]) == SQLITE_DONE && sqlite3_reset(st[j]) == SQLITE_OK;
+        }
+        ok = ok && sqlite3_bind_int64(st[2], 1, (sqlite3_int64) i) == SQLITE_OK &&
+             sqlite3_bind_int64(st[2], 2, (sqlite3_int64) i) == SQLITE_OK &&
+             sqlite3_step(st[2]) == SQLITE_DONE && sqlite3_reset(st[2]) == SQLITE_OK &&
+             sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+        return ok ? e2e_now_usec() - t0 ?: 1 : 0;
+}
+
 /* One local synchronous=FULL commit (WAL, as bridged's store) of what the
  * engine step writes for one change, in bridged's state directory's file
  * system: the Buds' snapshot and the cache copy (each the record's JSON)
- * and the clock, three tables, one transaction. */
-static uint64_t raw_commit(void) {
-        uint64_t t[ROUNDS];
+ * and the clock, three tables, one transaction. Like bridged's: into a WAL
+ * that is in use (bridged's is overwritten from its start after each
+ * checkpoint, never grown), and after the pause the engine step's commit
+ * follows (the bench's 20 ms before each change, and the read): on this
+ * kind of machine a commit after a pause costs two to four times one
+ * right after another (the disk's flush carries what was written
+ * meanwhile). Back to back, as the floor was until issue 16's commit
+ * work, in *ret_back_to_back. */
+static uint64_t raw_commit(uint64_t *ret_back_to_back) {
+        uint64_t t[ROUNDS], b2b[ROUNDS];
         char path[192], *json;
         struct record rec = { .value = profile(7000), .stamp = { stamp_pack(harness_wall_ms(), 0), 0xfd } };
         sqlite3 *db = NULL;
         sqlite3_stmt *st[3] = {};
-        unsigned n = 0;
+        unsigned n = 0, nb = 0, i = 0;
 
+        *ret_back_to_back = 0;
         (void) snprintf(path, sizeof(path), "%s/floor.db", E.dir);
         json = recjson_record_print(&rec);
         if (!json || sqlite3_open(path, &db) != SQLITE_OK ||
@@ -308,27 +339,25 @@ static uint64_t raw_commit(void) {
             sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO copy VALUES (1, ?)", -1, &st[1], NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO clock VALUES (1, 253, ?, ?)", -1, &st[2], NULL) != SQLITE_OK)
                 goto out;
-        for (unsigned i = 0; i < ROUNDS; i++) {
-                uint64_t t0 = e2e_now_usec();
-                bool ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-
-                for (unsigned j = 0; ok && j < 2; j++) {
-                        ok = sqlite3_bind_text(st[j], 1, json, -1, SQLITE_STATIC) == SQLITE_OK &&
-                             sqlite3_step(st[j]) == SQLITE_DONE && sqlite3_reset(st[j]) == SQLITE_OK;
-                }
-                ok = ok && sqlite3_bind_int64(st[2], 1, (sqlite3_int64) i) == SQLITE_OK &&
-                     sqlite3_bind_int64(st[2], 2, (sqlite3_int64) i) == SQLITE_OK &&
-                     sqlite3_step(st[2]) == SQLITE_DONE && sqlite3_reset(st[2]) == SQLITE_OK &&
-                     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
-                if (!ok)
+        /* three pages a commit: past the 1,000 of the automatic checkpoint,
+         * which starts the WAL over */
+        for (; i < 2 * ROUNDS; i++)
+                if (!floor_commit_once(db, st, json, i))
+                        goto out;
+        for (; nb < ROUNDS && (b2b[nb] = floor_commit_once(db, st, json, i++)); nb++)
+                ;
+        for (; n < ROUNDS; n++) {
+                (void) e2e_wait(&E, cond_never, NULL, 20000);
+                if (!(t[n] = floor_commit_once(db, st, json, i++)))
                         break;
-                t[n++] = e2e_now_usec() - t0;
         }
 out:
         for (unsigned j = 0; j < 3; j++)
                 sqlite3_finalize(st[j]);
         sqlite3_close(db);
         free(json);
+        if (nb)
+                *ret_back_to_back = quantile(b2b, nb, 50);
         return n ? quantile(t, n, 50) : 0;
 }
 
@@ -439,12 +468,6 @@ static char *server_cursor(void) {
         curl_easy_cleanup(c);
         curl_slist_free_all(h);
         return cursor;
-}
-
-static bool cond_never(struct e2e *e, void *userdata) {
-        (void) e;
-        (void) userdata;
-        return false;
 }
 
 /* One change: ret_usec is notification -> parked long poll answered, ret_touch_usec the bench's own
@@ -722,7 +745,7 @@ static void internal_stats(void) {
 }
 
 int main(void) {
-        uint64_t raw_read, raw_write, raw_http, raw_pushed, raw_committed, floor_usec;
+        uint64_t raw_read, raw_write, raw_http, raw_pushed, raw_committed, raw_back_to_back, floor_usec;
         struct procinfo_memory mem_start;
         int r;
 
@@ -746,13 +769,13 @@ int main(void) {
         raw_gatt(&raw_read, &raw_write);
         raw_http = raw_https();
         raw_pushed = raw_push();
-        raw_committed = raw_commit();
+        raw_committed = raw_commit(&raw_back_to_back);
         floor_usec = raw_read + raw_write + raw_pushed + raw_committed;
         printf("honest floor, same run (medians of %u): D-Bus ReadValue %.3f ms + WriteValue %.3f ms + a push syncd "
-               "applies and commits %.3f ms + a local synchronous=FULL commit of the same rows %.3f ms = %.3f ms "
-               "(a kept-alive HTTPS request that commits nothing: %.3f ms)\n", ROUNDS, raw_read / 1000.0,
-               raw_write / 1000.0, raw_pushed / 1000.0, raw_committed / 1000.0, floor_usec / 1000.0,
-               raw_http / 1000.0);
+               "applies and commits %.3f ms + a local synchronous=FULL commit of the same rows after a pause %.3f ms "
+               "= %.3f ms (a kept-alive HTTPS request that commits nothing: %.3f ms; the commit back to back: "
+               "%.3f ms)\n", ROUNDS, raw_read / 1000.0, raw_write / 1000.0, raw_pushed / 1000.0,
+               raw_committed / 1000.0, floor_usec / 1000.0, raw_http / 1000.0, raw_back_to_back / 1000.0);
         latency_buds_to_server(floor_usec);
         path_profile(floor_usec);
         latency("server change -> Buds copy", false, 0);

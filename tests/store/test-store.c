@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of bridged/store.c on real SQLite files: creation and migration,
  * refusals with clear messages, one daemon per directory, every table's
- * round trip, the bounded conflict log, and transactions. */
+ * round trip, the bounded conflict log, transactions, and checkpoints
+ * kept out of them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -225,6 +226,52 @@ static void test_relaxed_transactions(void **state) {
         assert_int_equal(store_commit(f->s), 0);
 }
 
+/* Frames in the WAL now, asked through a connection of the test's own
+ * (a PASSIVE checkpoint's "log" column). */
+static int wal_frames_of(const char *dir) {
+        char path[128];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        int n;
+
+        (void) snprintf(path, sizeof(path), "%s/bridged.db", dir);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(PASSIVE)", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        n = sqlite3_column_int(st, 1);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+}
+
+/* No checkpoint inside a commit at SQLite's 1,000 pages: the WAL grows past
+ * them until store_checkpoint(), which copies it and starts it over. */
+static void test_checkpoint_when_idle(void **state) {
+        struct fixture *f = *state;
+        uint64_t node, last, issued;
+        char wal[128];
+        struct stat st;
+
+        assert_int_equal(store_checkpoint(f->s), 0);    /* not due */
+        for (unsigned i = 1; i <= 1100; i++) {          /* a page each: the clock */
+                assert_int_equal(store_begin_relaxed(f->s), 0);
+                assert_int_equal(store_node_put(f->s, 7, i, i), 0);
+                assert_int_equal(store_commit(f->s), 0);
+        }
+        (void) snprintf(wal, sizeof(wal), "%s/bridged.db-wal", f->dir);
+        assert_int_equal(stat(wal, &st), 0);
+        assert_true(st.st_size >= 1100 * (4096 + 24));
+        assert_int_equal(store_checkpoint(f->s), 1);
+        assert_int_equal(store_checkpoint(f->s), 0);    /* done: not due again */
+        assert_int_equal(store_begin(f->s), 0);
+        assert_int_equal(store_node_put(f->s, 7, 1101, 1101), 0);
+        assert_int_equal(store_commit(f->s), 0);
+        /* started over by store_checkpoint's own write, before this commit */
+        assert_int_equal(wal_frames_of(f->dir), 2);
+        assert_int_equal(store_node_get(f->s, &node, &last, &issued), 0);
+        assert_true(node == 7 && last == 1101 && issued == 1101);
+}
+
 static void test_reopen_and_lock(void **state) {
         struct fixture *f = *state;
         struct store *other = NULL;
@@ -374,6 +421,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_buds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_relaxed_transactions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_checkpoint_when_idle, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopen_and_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_upgrade_from_empty, setup, teardown),
