@@ -237,7 +237,7 @@ int curl_loop_new(sd_event *event, curl_loop_done_fn done, void *userdata, struc
          * transfer added) kept four, each with its TLS session, priorities
          * and a parse of CAFile (about 40 KiB of heap apiece), opened when
          * a burst of calls met; a call beyond two still runs at once, on a
-         * connection closed when it ends. */
+         * new connection, and when it ends the oldest idle one is closed. */
         if (!l->multi ||
             curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, curl_loop_socket_cb) != CURLM_OK ||
             curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
