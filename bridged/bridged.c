@@ -233,6 +233,7 @@ out:
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+#ifndef __SANITIZE_ADDRESS__
 /* envp's value of name, or NULL. */
 static const char *env_get(char **envp, const char *name) {
         size_t len = strlen(name);
@@ -288,7 +289,6 @@ static void exec_without_tcache(int argc, char **argv, char **envp) {
         free(entry);
 }
 
-#ifndef __SANITIZE_ADDRESS__
 __attribute__((section(".preinit_array"), used))
 static void (*const preinit_exec_without_tcache)(int, char **, char **) = exec_without_tcache;
 #endif
