@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -278,7 +279,9 @@ static void exec_without_tcache(int argc, char **argv, char **envp) {
         char *entry = NULL, **env;
 
         (void) argc;
-        if (t && strstr(t, "glibc.malloc.tcache_count"))
+        /* in secure-execution mode (set-user-ID, file capabilities) ld.so
+         * drops the setting, and bridged would execute itself forever */
+        if (getauxval(AT_SECURE) || (t && strstr(t, "glibc.malloc.tcache_count")))
                 return;
         if (asprintf(&entry, "GLIBC_TUNABLES=%s%sglibc.malloc.tcache_count=0", t ?: "", t ? ":" : "") < 0)
                 return;
