@@ -265,8 +265,8 @@ static char **env_with(char **envp, const char *name, char *entry) {
 /* glibc keeps up to seven freed blocks of each size to 1 KiB in a cache of
  * the thread (tcache), out of its free lists: they merge with no neighbour,
  * and malloc_trim() cannot give back the pages they sit on. In bridged's
- * heap that was most of the growth over 1,000 syncs (+68 KiB with it, +12
- * without) and 76 KiB after start. The cache can be turned off only by
+ * heap that was most of the growth over 1,000 syncs (+96 and +136 KiB with
+ * it, +24 and +32 without) and some 50 KiB after start. The cache can be turned off only by
  * GLIBC_TUNABLES, which ld.so reads as the process starts: bridged adds
  * that setting and executes itself again, once. It does so before the
  * libraries' constructors run (GnuTLS's initialization among them), from
