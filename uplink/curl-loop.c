@@ -232,11 +232,18 @@ int curl_loop_new(sd_event *event, curl_loop_done_fn done, void *userdata, struc
         l->done = done;
         l->userdata = userdata;
         l->multi = curl_multi_init();
+        /* Two connections kept open between transfers: the parked long
+         * poll's and one for everything else. libcurl's default (four per
+         * transfer added) kept four, each with its TLS session, priorities
+         * and a parse of CAFile (about 40 KiB of heap apiece), opened when
+         * a burst of calls met; a call beyond two still runs at once, on a
+         * new connection, and when it ends the oldest idle one is closed. */
         if (!l->multi ||
             curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, curl_loop_socket_cb) != CURLM_OK ||
             curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
             curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, curl_loop_timer_cb) != CURLM_OK ||
-            curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK) {
+            curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK ||
+            curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, 2L) != CURLM_OK) {
                 curl_loop_destroy(l);
                 return -ENOMEM;
         }

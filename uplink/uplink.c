@@ -8,6 +8,7 @@
  * derived keys. TLS is always verified; there is no switch to turn it off.
  * The token goes only into the Authorization header: never into a message,
  * never into curl's verbose output (which is never on). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -41,6 +42,7 @@
 #define UPLINK_CONNECT_TIMEOUT_MAX (10 * USEC_PER_SEC)
 #define UPLINK_TOKEN_MAX 4096
 #define UPLINK_SEGMENTS_MAX 24                  /* log2(UPLINK_PUSH_MAX) + a margin */
+#define LIBSSH2_INIT_NO_CRYPTO 0x0001           /* libssh2.h's, whose header bridged does not build with */
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
@@ -1070,6 +1072,27 @@ static void uplink_destroy(struct uplink *u) {
         curl_global_cleanup();
 }
 
+/* Debian's libcurl links libssh2, and curl_global_init() initializes it
+ * whatever its flags say; libssh2 then initializes its crypto library,
+ * OpenSSL's libcrypto (its engines, its configuration file, its error
+ * strings: 60 KiB of heap and code touched that nothing else here shares),
+ * for SSH, which the uplink never speaks (https only). libssh2 does that
+ * only at its first initialization, and only when not told otherwise: an
+ * initialization of our own first, without crypto and never undone, makes
+ * libcurl's a count. Looked up at run time: bridged neither links libssh2
+ * nor needs it there (a libcurl built without it, nothing to do). */
+static void skip_ssh_crypto(void) {
+        static bool done;
+        int (*ssh_init)(int);
+
+        if (done)
+                return;
+        done = true;
+        ssh_init = (int (*)(int)) dlsym(RTLD_DEFAULT, "libssh2_init");
+        if (ssh_init)
+                (void) ssh_init(LIBSSH2_INIT_NO_CRYPTO);
+}
+
 int uplink_new(sd_event *event, const struct uplink_config *cfg, const struct uplink_ops *ops, void *userdata,
                struct uplink **ret, char **ret_error) {
         struct uplink *u;
@@ -1080,6 +1103,7 @@ int uplink_new(sd_event *event, const struct uplink_config *cfg, const struct up
         r = uplink_check_config(cfg, ret_error);
         if (r < 0)
                 return r;
+        skip_ssh_crypto();
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return errmsg_setf(ret_error, -EIO, "libcurl failed to initialize");
         u = calloc(1, sizeof(*u));

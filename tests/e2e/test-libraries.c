@@ -5,7 +5,8 @@
  * real processes. Debian's libcurl3-gnutls also links libssh2 (for scp://
  * and sftp://, which bridged never asks for), and libssh2 links OpenSSL's
  * libcrypto: that one file is allowed in bridged only beside libssh2, and
- * never in syncd. Same harness as test-scenarios.c. */
+ * never in syncd. And bridged runs with glibc's tcache off (its heap stays
+ * smaller; see bridged.c). Same harness as test-scenarios.c. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -82,9 +84,40 @@ static void test_one_tls_library(void **state) {
                 fail_msg("syncd maps OpenSSL's libcrypto: %s", path);
 }
 
+/* Whether /proc/PID/environ holds the entry (NUL-separated entries). */
+static bool environ_has(pid_t pid, const char *entry) {
+        char path[64], buf[16384];
+        size_t n, len = strlen(entry);
+        FILE *f;
+
+        (void) snprintf(path, sizeof(path), "/proc/%d/environ", (int) pid);
+        f = fopen(path, "re");
+        assert_non_null(f);
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+                if (strncmp(buf + i, entry, len) == 0 && buf[i + len] == '\0')
+                        return true;
+        return false;
+}
+
+/* bridged runs with glibc's tcache off: started without GLIBC_TUNABLES (as
+ * here), it executed itself again with the setting (bridged.c). */
+static void test_tcache_off(void **state) {
+        (void) state;
+#ifdef __SANITIZE_ADDRESS__
+        skip();                 /* bridged built as this test is: ASan's allocator, no tcache */
+#endif
+        if (getenv("GLIBC_TUNABLES"))
+                skip();         /* then bridged keeps what it was given */
+        assert_true(environ_has(E.bridged, "GLIBC_TUNABLES=glibc.malloc.tcache_count=0"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_one_tls_library, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tcache_off, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
