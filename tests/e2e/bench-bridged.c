@@ -649,6 +649,70 @@ static bool memory_of(const char *when, struct procinfo_memory *ret) {
         return true;
 }
 
+/* Where bridged's PSS goes, by what brings each mapping in: a distribution
+ * shares the libraries with other processes, the bench's machine with few. */
+static const struct pss_group {
+        const char *name;
+        const char *libs;       /* ' '-separated prefixes of the mapped file's name */
+} pss_groups[] = {
+        { "bridged's own (binary, heap, stack, anonymous)", "bridged [" },
+        { "libc and ld.so", "libc. libm. ld-linux ld.so.cache libresolv." },
+        { "GnuTLS and what it loads", "libgnutls libnettle libhogweed libgmp libp11-kit libtasn1 libunistring "
+                                       "libidn2 libffi" },
+        { "libcurl-gnutls and what only it loads", "libcurl libssh2 libcrypto libkrb5 libgssapi libk5crypto "
+                                                     "libldap liblber libsasl2 librtmp libnghttp2 libpsl "
+                                                     "libbrotli libkeyutils libcom_err libz." },
+        { "libsystemd and what it loads", "libsystemd libgcrypt libgpg-error liblz4 liblzma libzstd libcap." },
+        { "SQLite", "libsqlite3" },
+        { "the rest (cJSON, inih, NSS modules)", "" },
+};
+
+static size_t pss_group_of(const char *file) {
+        const char *base = strrchr(file, '/');
+        size_t n = sizeof(pss_groups) / sizeof(pss_groups[0]);
+
+        base = base ? base + 1 : file;
+        for (size_t g = 0; g < n - 1; g++)
+                for (const char *w = pss_groups[g].libs; *w; ) {
+                        size_t len = strcspn(w, " ");
+
+                        if (strncmp(base, w, len) == 0)
+                                return g;
+                        w += len + strspn(w + len, " ");
+                }
+        return n - 1;
+}
+
+static void pss_breakdown(void) {
+        long pss[sizeof(pss_groups) / sizeof(pss_groups[0])] = { 0 }, dirty[sizeof(pss) / sizeof(pss[0])] = { 0 };
+        char path[64], line[512];
+        size_t g = 0;
+        FILE *f;
+
+        (void) snprintf(path, sizeof(path), "/proc/%d/smaps", (int) E.bridged);
+        f = fopen(path, "re");
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long lo, hi;
+                long kib;
+                int off = 0;
+
+                if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) == 2 && off > 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        /* an unnamed mapping is bridged's own memory */
+                        g = pss_group_of(line[off] ? line + off : "[anon]");
+                } else if (sscanf(line, "Pss: %ld kB", &kib) == 1)
+                        pss[g] += kib;
+                else if (sscanf(line, "Private_Dirty: %ld kB", &kib) == 1)
+                        dirty[g] += kib;
+        }
+        fclose(f);
+        printf("where the PSS goes (KiB: PSS, of it private dirty):\n");
+        for (g = 0; g < sizeof(pss) / sizeof(pss[0]); g++)
+                printf("  %-48s %6ld %6ld\n", pss_groups[g].name, pss[g], dirty[g]);
+}
+
 /* SYNCS changes on the Buds, each awaited on the server, then the growth. */
 static void memory_after_syncs(const struct procinfo_memory *before) {
         struct procinfo_memory after;
@@ -668,6 +732,7 @@ static void memory_after_syncs(const struct procinfo_memory *before) {
         if (memory_of(when, &after))
                 printf("memory growth over %u syncs: PSS %+ld KiB, private dirty %+ld KiB (target 0)\n", ok,
                        after.pss_kib - before->pss_kib, after.private_dirty_kib - before->private_dirty_kib);
+        pss_breakdown();
 }
 
 /* The resident KiB of a library's code in bridged (its r-xp mapping in
