@@ -611,27 +611,29 @@ static bool cond_idle(struct e2e *e, void *userdata) {
         return idle;
 }
 
+/* One figure of the mappings whose permissions and name match, summed. */
+struct mapping_sum {
+        const char *perms;              /* NULL: any */
+        const char *name;               /* a part of the name */
+        long rss_kib, private_dirty_kib;
+        bool found;
+};
+
+static void mapping_sum_add(const char *perms, const char *name, const struct procinfo_memory *m, void *userdata) {
+        struct mapping_sum *sum = userdata;
+
+        if ((sum->perms && strcmp(perms, sum->perms) != 0) || !strstr(name, sum->name))
+                return;
+        sum->rss_kib += m->rss_kib;
+        sum->private_dirty_kib += m->private_dirty_kib;
+        sum->found = true;
+}
+
 /* The private dirty KiB of bridged's heap ([heap] in /proc/PID/smaps), -1 if unreadable. */
 static long heap_dirty_kib(void) {
-        char path[64], line[256];
-        bool in_heap = false;
-        long kib = -1;
-        FILE *f;
+        struct mapping_sum sum = { .name = "[heap]" };
 
-        (void) snprintf(path, sizeof(path), "/proc/%d/smaps", (int) E.bridged);
-        f = fopen(path, "re");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long lo, hi;
-
-                if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)    /* a mapping's first line */
-                        in_heap = strstr(line, "[heap]") != NULL;
-                else if (in_heap && sscanf(line, "Private_Dirty: %ld kB", &kib) == 1)
-                        break;
-        }
-        fclose(f);
-        return kib;
+        return procinfo_mappings(E.bridged, mapping_sum_add, &sum) < 0 || !sum.found ? -1 : sum.private_dirty_kib;
 }
 
 /* Read once bridged is idle (no push or pull in flight): what it holds
@@ -683,34 +685,28 @@ static size_t pss_group_of(const char *file) {
         return n - 1;
 }
 
+struct pss_sums {
+        long pss[sizeof(pss_groups) / sizeof(pss_groups[0])];
+        long dirty[sizeof(pss_groups) / sizeof(pss_groups[0])];
+};
+
+static void pss_add(const char *perms, const char *name, const struct procinfo_memory *m, void *userdata) {
+        struct pss_sums *sums = userdata;
+        size_t g = pss_group_of(name[0] ? name : "[anon]");     /* an unnamed map is bridged's own memory */
+
+        (void) perms;
+        sums->pss[g] += m->pss_kib;
+        sums->dirty[g] += m->private_dirty_kib;
+}
+
 static void pss_breakdown(void) {
-        long pss[sizeof(pss_groups) / sizeof(pss_groups[0])] = { 0 }, dirty[sizeof(pss) / sizeof(pss[0])] = { 0 };
-        char path[64], line[512];
-        size_t g = 0;
-        FILE *f;
+        struct pss_sums sums = {};
 
-        (void) snprintf(path, sizeof(path), "/proc/%d/smaps", (int) E.bridged);
-        f = fopen(path, "re");
-        if (!f)
+        if (procinfo_mappings(E.bridged, pss_add, &sums) < 0)
                 return;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long lo, hi;
-                long kib;
-                int off = 0;
-
-                if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) == 2 && off > 0) {
-                        line[strcspn(line, "\n")] = '\0';
-                        /* an unnamed mapping is bridged's own memory */
-                        g = pss_group_of(line[off] ? line + off : "[anon]");
-                } else if (sscanf(line, "Pss: %ld kB", &kib) == 1)
-                        pss[g] += kib;
-                else if (sscanf(line, "Private_Dirty: %ld kB", &kib) == 1)
-                        dirty[g] += kib;
-        }
-        fclose(f);
         printf("where the PSS goes (KiB: PSS, of it private dirty):\n");
-        for (g = 0; g < sizeof(pss) / sizeof(pss[0]); g++)
-                printf("  %-48s %6ld %6ld\n", pss_groups[g].name, pss[g], dirty[g]);
+        for (size_t g = 0; g < sizeof(pss_groups) / sizeof(pss_groups[0]); g++)
+                printf("  %-48s %6ld %6ld\n", pss_groups[g].name, sums.pss[g], sums.dirty[g]);
 }
 
 /* SYNCS changes on the Buds, each awaited on the server, then the growth. */
@@ -739,26 +735,9 @@ static void memory_after_syncs(const struct procinfo_memory *before) {
  * /proc/PID/smaps), -1 if not mapped: libcrypto's shows whether anything
  * initialized OpenSSL there (about 190 KiB loaded only, 1.4 MiB run). */
 static long code_resident_kib(const char *lib) {
-        char path[64], line[512];
-        bool in_code = false;
-        long kib = -1;
-        FILE *f;
+        struct mapping_sum sum = { .perms = "r-xp", .name = lib };
 
-        (void) snprintf(path, sizeof(path), "/proc/%d/smaps", (int) E.bridged);
-        f = fopen(path, "re");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long lo, hi;
-                char perms[8];
-
-                if (sscanf(line, "%lx-%lx %7s ", &lo, &hi, perms) == 3)  /* a mapping's first line */
-                        in_code = strcmp(perms, "r-xp") == 0 && strstr(line, lib) != NULL;
-                else if (in_code && sscanf(line, "Rss: %ld kB", &kib) == 1)
-                        break;
-        }
-        fclose(f);
-        return kib;
+        return procinfo_mappings(E.bridged, mapping_sum_add, &sum) < 0 || !sum.found ? -1 : sum.rss_kib;
 }
 
 /* Which TLS library runs in bridged and syncd (tests/e2e/test-libraries holds them to it). */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* What /proc says of a running process, for the tests and benches that judge
  * bridged and syncd as a distribution would: which shared objects are mapped
- * (/proc/PID/maps), what memory it costs (/proc/PID/smaps_rollup) and how often
+ * (/proc/PID/maps), what memory it costs (/proc/PID/smaps_rollup, and smaps by
+ * mapping) and how often
  * it wakes (/proc/PID/status). Reads only; never changes the process. Test-only. */
 #pragma once
 
@@ -21,5 +22,11 @@ struct procinfo_memory {
 int procinfo_mapped(pid_t pid, const char *prefix, char *ret_path, size_t size);
 /* smaps_rollup's totals. 0 or a negative errno. */
 int procinfo_memory(pid_t pid, struct procinfo_memory *ret);
+/* Each mapping of /proc/PID/smaps, in order: its permissions ("r-xp"), its
+ * name (a path, "[heap]", or "" for an anonymous map) and its figures.
+ * 0 or a negative errno. */
+typedef void (*procinfo_mapping_fn)(const char *perms, const char *name, const struct procinfo_memory *m,
+                                    void *userdata);
+int procinfo_mappings(pid_t pid, procinfo_mapping_fn fn, void *userdata);
 /* A number field of /proc/PID/status ("voluntary_ctxt_switches"), or -1. */
 long procinfo_status(pid_t pid, const char *field);
