@@ -3,6 +3,8 @@
  * pushing to the server — plus the conflict log, kill -9 at random points,
  * a failing server, malformed values, and bad D-Bus and command-line input. */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +22,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "bridged/control-watch.h"
 #include "codec/recjson.h"
 #include "tests/lib/testbus.h"
 #include "tests/lib/values.h"
@@ -913,6 +917,105 @@ static void test_changed_addressed(void **state) {
                 skip();         /* the rest passed; nobody's part needs root and setpriv */
 }
 
+/* ---- the watchers: one user's many connections, clients that come and go ---- */
+
+#define CROWD_MAX 300
+
+/* In a child, as user nobody: connections to the bus, each calling Status
+ * (a watcher of bridged each), until CROWD_MAX or the bus refuses one (it
+ * lets one user hold 256), then "crowd: N" on fd, and they stay until the
+ * child is killed. */
+static _Noreturn void crowd_child(int fd) {
+        char line[32];
+        int n = 0;
+
+        if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                _exit(1);
+        while (n < CROWD_MAX) {
+                sd_bus *bus = NULL;
+
+                if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, testbus_address(E.tb)) < 0 ||
+                    sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0 ||
+                    sd_bus_call_method(bus, "org.bridged", "/org/bridged", "org.bridged.Manager1", "Status", NULL,
+                                       NULL, NULL) < 0) {
+                        sd_bus_unref(bus);
+                        break;
+                }
+                n++;            /* bus held, never unreferenced */
+        }
+        (void) snprintf(line, sizeof(line), "crowd: %d\n", n);
+        if (write(fd, line, strlen(line)) < 0)
+                _exit(1);
+        for (;;)
+                pause();
+}
+
+/* The crowd, in place: its pid, and how many connections it holds. */
+static pid_t crowd_start(int *ret_n) {
+        char out[64] = "";
+        int fds[2];
+        pid_t pid;
+
+        assert_int_equal(testbus_open_to_others(E.tb), 0);
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                close(fds[0]);
+                crowd_child(fds[1]);
+        }
+        close(fds[1]);
+        if (!e2e_read_until(&E, fds[0], "\n", out, sizeof(out), E2E_DEADLINE_USEC) ||
+            sscanf(out, "crowd: %d", ret_n) != 1)
+                fail_msg("the crowd said: %s", out);
+        close(fds[0]);
+        return pid;
+}
+
+static bool client_has_changed(struct e2e *e, void *userdata) {
+        struct client *cl = userdata;
+
+        (void) e;
+        while (sd_bus_process(cl->bus, NULL) > 0)
+                ;
+        return cl->changed > 0;
+}
+
+static void client_call_status(struct client *cl) {
+        sd_bus_message *reply = NULL;
+
+        assert_true(sd_bus_call_method(cl->bus, "org.bridged", "/org/bridged", "org.bridged.Manager1", "Status", NULL,
+                                       &reply, NULL) >= 0);
+        sd_bus_message_unref(reply);
+}
+
+/* One user who holds as many connections to bridged as the bus lets it
+ * (user nobody here, who may not even read the records) does not keep
+ * another user's client from the Changed signal: each user has a share of
+ * the watchers, not all of them. */
+static void test_changed_crowded(void **state) {
+        struct value v = test_profile("past the crowd");
+        struct client cl;
+        int n = 0;
+        pid_t pid;
+
+        (void) state;
+        if (geteuid() != 0)
+                skip();         /* the crowd is another user's */
+        pid = crowd_start(&n);
+        if (n < CONTROL_WATCH_MAX)
+                fail_msg("the crowd holds %d connections, fewer than bridged's %d watchers", n, CONTROL_WATCH_MAX);
+        client_connect(&cl);
+        client_call_status(&cl);
+        (void) set(&v);
+        if (!e2e_wait(&E, client_has_changed, &cl, E2E_DEADLINE_USEC))
+                fail_msg("root's client had no Changed, with %d connections of user nobody watching", n);
+        (void) kill(pid, SIGKILL);
+        assert_true(testbus_wait(pid, E2E_DEADLINE_USEC) >= 0);
+        sd_bus_flush_close_unref(cl.bus);
+}
+
 /* ---- bridged --check-config: what a start says, and nothing started ---- */
 
 /* Runs the built bridged with args; stdout and stderr together in out. */
@@ -1014,6 +1117,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_access_others, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_changed_addressed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_changed_crowded, setup, teardown),
                 cmocka_unit_test(test_check_config),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
