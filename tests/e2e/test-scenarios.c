@@ -1112,6 +1112,84 @@ static void test_watchers_come_and_go(void **state) {
                 fail_msg("bridged ended with status %#x", (unsigned) status);
 }
 
+/* ---- Sync() at once from many, and bridged stopping under a Sync() ---- */
+
+struct sync_answer {
+        bool done;
+        char error[128];        /* the D-Bus error's name, "" for a success */
+        char message[256];
+};
+
+static int on_sync_answer(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct sync_answer *a = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        (void) ret_error;
+        (void) snprintf(a->error, sizeof(a->error), "%s", e ? e->name : "");
+        (void) snprintf(a->message, sizeof(a->message), "%s", e && e->message ? e->message : "");
+        a->done = true;
+        return 0;
+}
+
+struct sync_wait {
+        struct client *cl;
+        struct sync_answer *a;
+        size_t n;
+};
+
+static bool sync_answered(struct e2e *e, void *userdata) {
+        struct sync_wait *w = userdata;
+
+        (void) e;
+        for (size_t i = 0; i < w->n; i++) {
+                while (sd_bus_process(w->cl[i].bus, NULL) > 0)
+                        ;
+                if (!w->a[i].done)
+                        return false;
+        }
+        return true;
+}
+
+/* One Sync() at a time: while the first waits on a stalled server, 20 more
+ * from other clients are each refused at once (no queue for one caller to
+ * fill). bridged stopping then answers the first with an error rather than
+ * leaving it to its timeout, and ends cleanly. */
+static void test_sync_at_stop(void **state) {
+        struct client cl[21];
+        struct sync_answer a[21] = { { 0 } };
+        struct sync_wait w = { cl, a, 1 };
+        int status;
+
+        (void) state;
+        faults("[{\"path\":\"/v1/sync/pull\",\"count\":1,\"action\":\"stall\"}]");
+        for (size_t i = 0; i < 21; i++) {
+                client_connect(&cl[i]);
+                assert_true(sd_bus_call_method_async(cl[i].bus, NULL, "org.bridged", "/org/bridged",
+                                                     "org.bridged.Manager1", "Sync", on_sync_answer, &a[i], "") >= 0);
+                assert_true(sd_bus_flush(cl[i].bus) >= 0);
+                if (i == 0)
+                        continue;
+                /* bridged reads them in order: the first is under way when this one is refused */
+                w = (struct sync_wait) { &cl[i], &a[i], 1 };
+                assert_true(e2e_wait(&E, sync_answered, &w, E2E_DEADLINE_USEC));
+                assert_string_equal(a[i].error, "org.bridged.Error.Failed");
+                assert_non_null(strstr(a[i].message, "already running"));
+        }
+        while (sd_bus_process(cl[0].bus, NULL) > 0)
+                ;
+        assert_false(a[0].done);
+        status = e2e_bridged_stop(&E, SIGTERM);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("bridged ended with status %#x", (unsigned) status);
+        w = (struct sync_wait) { cl, a, 1 };
+        if (!e2e_wait(&E, sync_answered, &w, E2E_DEADLINE_USEC))
+                fail_msg("the Sync() under way had no answer when bridged stopped");
+        if (strcmp(a[0].error, "org.bridged.Error.Failed") != 0 || !strstr(a[0].message, "stopping"))
+                fail_msg("the Sync() under way had %s: %s", a[0].error, a[0].message);
+        for (size_t i = 0; i < 21; i++)
+                sd_bus_flush_close_unref(cl[i].bus);
+}
+
 /* ---- bridged --check-config: what a start says, and nothing started ---- */
 
 /* Runs the built bridged with args; stdout and stderr together in out. */
@@ -1215,6 +1293,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_changed_addressed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_changed_crowded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watchers_come_and_go, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sync_at_stop, setup, teardown),
                 cmocka_unit_test(test_check_config),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
