@@ -1190,6 +1190,41 @@ static void test_sync_at_stop(void **state) {
                 sd_bus_flush_close_unref(cl[i].bus);
 }
 
+/* A reload that moves bridged to another server while a Sync() waits on
+ * the old one: the Sync() is answered (from the new server, unreachable
+ * here), and the next one runs rather than finding one "already running". */
+static void test_sync_across_reload(void **state) {
+        struct client cl[2];
+        struct sync_answer a[2] = { { 0 } };
+        struct sync_wait w = { &cl[1], &a[1], 1 };
+        char *json = NULL;
+
+        (void) state;
+        faults("[{\"path\":\"/v1/sync/pull\",\"count\":1,\"action\":\"stall\"}]");
+        for (size_t i = 0; i < 2; i++) {
+                client_connect(&cl[i]);
+                assert_true(sd_bus_call_method_async(cl[i].bus, NULL, "org.bridged", "/org/bridged",
+                                                     "org.bridged.Manager1", "Sync", on_sync_answer, &a[i], "") >= 0);
+                assert_true(sd_bus_flush(cl[i].bus) >= 0);
+        }
+        assert_true(e2e_wait(&E, sync_answered, &w, E2E_DEADLINE_USEC));
+        assert_non_null(strstr(a[1].message, "already running"));     /* the first is under way */
+
+        (void) snprintf(E.url, sizeof(E.url), "https://127.0.0.1:9");  /* discard: nothing listens */
+        assert_int_equal(e2e_bridged_reload(&E, NULL), 0);
+        w = (struct sync_wait) { cl, a, 1 };
+        if (!e2e_wait(&E, sync_answered, &w, E2E_DEADLINE_USEC))
+                fail_msg("the Sync() under way had no answer after the reload");
+        assert_string_equal(a[0].error, "org.bridged.Error.Offline");
+
+        E.url[0] = '\0';
+        assert_int_equal(e2e_bridged_reload(&E, NULL), 0);
+        assert_int_equal(e2e_call(&E, "Sync", &json, NULL, NULL), 0);
+        free(json);
+        for (size_t i = 0; i < 2; i++)
+                sd_bus_flush_close_unref(cl[i].bus);
+}
+
 /* ---- bridged --check-config: what a start says, and nothing started ---- */
 
 /* Runs the built bridged with args; stdout and stderr together in out. */
@@ -1294,6 +1329,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_changed_crowded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watchers_come_and_go, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_at_stop, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sync_across_reload, setup, teardown),
                 cmocka_unit_test(test_check_config),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
