@@ -268,12 +268,45 @@ static void test_share_per_user(void **state) {
         sd_bus_flush_close_unref(bridged);
 }
 
+/* A watcher that left before bridged heard of it: the signal addressed to
+ * it is no error (the bus drops it), it goes once the bus says so, and a
+ * set freed while such news waits unread frees everything (the sanitizer
+ * build says so). */
+static void test_left_unheard(void **state) {
+        sd_bus *bridged = connect_bus();
+        struct control_watch *w = NULL;
+        struct peer gone, staying, later;
+        const struct access_caller root = { 0, NULL, 0, false };
+        unsigned asked = 0;
+
+        (void) state;
+        peer_connect(&gone);
+        peer_connect(&staying);
+        peer_connect(&later);
+        assert_int_equal(control_watch_new(bridged, 8, 8, &w), 0);
+        assert_int_equal(control_watch_add(w, gone.name, &root), 1);
+        assert_int_equal(control_watch_add(w, staying.name, &root), 1);
+        sd_bus_flush_close_unref(gone.bus);
+        assert_int_equal(control_watch_signal(w, let_all_but_refused, &asked, PATH, IFACE, "Changed", "ss",
+                                              "profile", "{}"), 2);
+        assert_true(pump_until(staying.bus, &staying.changed, 1));
+        assert_true(pump_until_count(bridged, w, 1));
+
+        /* left, its news not read yet when the set goes */
+        assert_int_equal(control_watch_add(w, later.name, &root), 1);
+        sd_bus_flush_close_unref(later.bus);
+        sd_bus_flush_close_unref(staying.bus);
+        w = control_watch_free(w);
+        sd_bus_flush_close_unref(bridged);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_addressed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leaving, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bound_and_copy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_share_per_user, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_left_unheard, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
