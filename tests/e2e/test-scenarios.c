@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,6 +430,19 @@ static void test_bad_input(void **state) {
         expect_error("org.bridged.Error.NotConnected", "Set", "sss", "eq.custom", "", "{\"bands_db\": [0, 0, 0, 0, 0]}");
         expect_error("org.bridged.Error.NotFound", "Restore", "t", (uint64_t) 4242);
         expect_error("org.freedesktop.DBus.Error.InvalidArgs", "Set", "s", "profile");
+        /* ids out of any range, a patch that is no object or too deep, no key */
+        expect_error("org.bridged.Error.NotFound", "Restore", "t", UINT64_MAX);
+        expect_error("org.bridged.Error.NotFound", "Restore", "t", (uint64_t) INT64_MAX + 1);
+        expect_error("org.freedesktop.DBus.Error.InvalidArgs", "Restore", "s", "1");
+        expect_error("org.freedesktop.DBus.Error.InvalidArgs", "DismissConflicts", "as", 1, "1");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "", "null");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "", "[]");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "", "{\"zzz\": 1}");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "",
+                     "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
+                     "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}}}}}}}}}}}}}");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "eq.active", "bogus", "{}");
+        expect_error("org.bridged.Error.InvalidArgument", "Get", "s", "");
 
         /* A huge argument is not echoed back: the message quotes a short
          * excerpt of it, whatever the argument. */
