@@ -345,12 +345,6 @@ static bool control_path(const char *path) {
         return path && strncmp(path, CONTROL_PATH, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* Before any dispatch: a call of any method on bridged's objects (Status,
- * properties, GetManagedObjects as well as Get) makes its sender a watcher,
- * the way a client subscribes to systemd's Manager, but without asking: a
- * client reads the current values first anyway, and then gets the Changed
- * signals (control-watch.h). Whether it may read them is asked at each send.
- * Nothing here refuses the call. */
 /* A client that will not have the Changed signal: each bound said once. */
 static void watch_refused(struct control *c, int r, const char *sender, uid_t uid) {
         if (r == -EUSERS && !c->watch_full_logged) {
@@ -368,6 +362,12 @@ static void watch_refused(struct control *c, int r, const char *sender, uid_t ui
         }
 }
 
+/* Before any dispatch: a call of any method on bridged's objects (Status,
+ * properties, GetManagedObjects as well as Get) makes its sender a watcher,
+ * the way a client subscribes to systemd's Manager, but without asking: a
+ * client reads the current values first anyway, and then gets the Changed
+ * signals (control-watch.h). Whether it may read them is asked at each send.
+ * Nothing here refuses the call. */
 static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         struct control *c = userdata;
         const char *sender = sd_bus_message_get_sender(m);
