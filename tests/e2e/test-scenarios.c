@@ -1128,6 +1128,18 @@ static void test_watchers_come_and_go(void **state) {
 
 /* ---- Sync() at once from many, and bridged stopping under a Sync() ---- */
 
+/* Every pull, not only the next: bridged's own first pull may still be to
+ * come when the rule is set, and a Sync() replaces it with its own. */
+#define STALL_PULLS "[{\"path\":\"/v1/sync/pull\",\"count\":1000,\"action\":\"stall\"}]"
+
+static void faults_clear(void) {
+        struct harness_resp resp = { 0 };
+
+        assert_int_equal(harness_request(&E.server, "DELETE", "/test/faults", NULL, NULL, NULL, &resp), 0);
+        assert_int_equal(resp.status, 200);
+        harness_resp_clear(&resp);
+}
+
 struct sync_answer {
         bool done;
         char error[128];        /* the D-Bus error's name, "" for a success */
@@ -1175,7 +1187,7 @@ static void test_sync_at_stop(void **state) {
         int status;
 
         (void) state;
-        faults("[{\"path\":\"/v1/sync/pull\",\"count\":1,\"action\":\"stall\"}]");
+        faults(STALL_PULLS);
         for (size_t i = 0; i < 21; i++) {
                 client_connect(&cl[i]);
                 assert_true(sd_bus_call_method_async(cl[i].bus, NULL, "org.bridged", "/org/bridged",
@@ -1204,6 +1216,19 @@ static void test_sync_at_stop(void **state) {
                 sd_bus_flush_close_unref(cl[i].bus);
 }
 
+/* bridged's Status names the server userdata (the reload is in effect). */
+static bool status_names_server(struct e2e *e, void *userdata) {
+        char *status = NULL, want[160];
+        bool found;
+
+        (void) snprintf(want, sizeof(want), "\"server\":\"%s\"", (const char *) userdata);
+        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
+                return false;
+        found = strstr(status, want) != NULL;
+        free(status);
+        return found;
+}
+
 /* A reload that moves bridged to another server while a Sync() waits on
  * the old one: the Sync() is answered (from the new server, unreachable
  * here), and the next one runs rather than finding one "already running". */
@@ -1214,7 +1239,7 @@ static void test_sync_across_reload(void **state) {
         char *json = NULL;
 
         (void) state;
-        faults("[{\"path\":\"/v1/sync/pull\",\"count\":1,\"action\":\"stall\"}]");
+        faults(STALL_PULLS);
         for (size_t i = 0; i < 2; i++) {
                 client_connect(&cl[i]);
                 assert_true(sd_bus_call_method_async(cl[i].bus, NULL, "org.bridged", "/org/bridged",
@@ -1226,13 +1251,16 @@ static void test_sync_across_reload(void **state) {
 
         (void) snprintf(E.url, sizeof(E.url), "https://127.0.0.1:9");  /* discard: nothing listens */
         assert_int_equal(e2e_bridged_reload(&E, NULL), 0);
+        assert_true(e2e_wait(&E, status_names_server, E.url, E2E_DEADLINE_USEC));
         w = (struct sync_wait) { cl, a, 1 };
         if (!e2e_wait(&E, sync_answered, &w, E2E_DEADLINE_USEC))
                 fail_msg("the Sync() under way had no answer after the reload");
         assert_string_equal(a[0].error, "org.bridged.Error.Offline");
 
+        faults_clear();
         E.url[0] = '\0';
         assert_int_equal(e2e_bridged_reload(&E, NULL), 0);
+        assert_true(e2e_wait(&E, status_names_server, E.server.base, E2E_DEADLINE_USEC));
         assert_int_equal(e2e_call(&E, "Sync", &json, NULL, NULL), 0);
         free(json);
         for (size_t i = 0; i < 2; i++)
