@@ -150,6 +150,12 @@ static int setup_bus(struct daemon *d) {
         if (r < 0)
                 return log_error_errno(r, "Cannot connect to the system bus: %m");
         r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
+        /* sd-bus would close the connection as the loop exits, before
+         * daemon_done(): the manager's last answers (a Sync() under way
+         * gets "bridged is stopping") would go nowhere, and its caller
+         * have the bus's NoReply instead */
+        if (r >= 0)
+                r = sd_bus_set_close_on_exit(d->bus, 0);
         if (r >= 0)
                 r = control_new(d->bus, &d->control);
         if (r < 0)

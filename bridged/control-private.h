@@ -22,7 +22,7 @@ struct control {
         /* who gets the Changed signal (control-watch.h) */
         sd_bus_slot *filter_slot;
         struct control_watch *watch;
-        bool watch_full_logged;
+        bool watch_full_logged, watch_user_logged;
         /* the properties as last announced */
         const char *state;
         int online, bluetoothd;

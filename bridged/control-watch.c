@@ -21,7 +21,7 @@ struct watcher {
 
 struct control_watch {
         sd_bus *bus;
-        size_t max, n;
+        size_t max, max_per_user, n;
         struct watcher **all;
 };
 
@@ -56,7 +56,7 @@ static int on_left(sd_bus_track *track, void *userdata) {
         return 0;
 }
 
-int control_watch_new(sd_bus *bus, size_t max, struct control_watch **ret) {
+int control_watch_new(sd_bus *bus, size_t max, size_t max_per_user, struct control_watch **ret) {
         struct control_watch *w = calloc(1, sizeof(*w));
 
         if (!w)
@@ -68,6 +68,7 @@ int control_watch_new(sd_bus *bus, size_t max, struct control_watch **ret) {
         }
         w->bus = sd_bus_ref(bus);
         w->max = max;
+        w->max_per_user = max_per_user;
         *ret = w;
         return 0;
 }
@@ -103,6 +104,14 @@ static int watcher_new(struct control_watch *w, const char *name, const struct a
         return 0;
 }
 
+static size_t watch_count_user(const struct control_watch *w, uid_t uid) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < w->n; i++)
+                n += w->all[i]->caller.uid == uid;
+        return n;
+}
+
 int control_watch_add(struct control_watch *w, const char *name, const struct access_caller *caller) {
         struct watcher *p = NULL;
         int r;
@@ -111,6 +120,8 @@ int control_watch_add(struct control_watch *w, const char *name, const struct ac
                 return 0;
         if (w->n >= w->max)
                 return -EUSERS;
+        if (watch_count_user(w, caller->uid) >= w->max_per_user)
+                return -EDQUOT;
         r = watcher_new(w, name, caller, &p);
         if (r < 0)
                 return r;

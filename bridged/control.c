@@ -345,6 +345,23 @@ static bool control_path(const char *path) {
         return path && strncmp(path, CONTROL_PATH, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* A client that will not have the Changed signal: each bound said once. */
+static void watch_refused(struct control *c, int r, const char *sender, uid_t uid) {
+        if (r == -EUSERS && !c->watch_full_logged) {
+                log_warning("%zu clients of the control API are connected already: %s and any further one gets "
+                            "no Changed signal until some leave (said once).", control_watch_count(c->watch),
+                            sender);
+                c->watch_full_logged = true;
+        } else if (r == -EDQUOT && !c->watch_user_logged) {
+                log_warning("User %u has %d clients of the control API connected already: %s and any further "
+                            "one of that user's gets no Changed signal until some leave (said once).",
+                            (unsigned) uid, CONTROL_WATCH_PER_USER, sender);
+                c->watch_user_logged = true;
+        } else if (r != -EUSERS && r != -EDQUOT) {
+                log_debug_errno(r, "Cannot watch %s for the Changed signal, ignoring: %m", sender);
+        }
+}
+
 /* Before any dispatch: a call of any method on bridged's objects (Status,
  * properties, GetManagedObjects as well as Get) makes its sender a watcher,
  * the way a client subscribes to systemd's Manager, but without asking: a
@@ -355,7 +372,7 @@ static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         struct control *c = userdata;
         const char *sender = sd_bus_message_get_sender(m);
         gid_t gids[CONTROL_GIDS_MAX];
-        struct access_caller caller;
+        struct access_caller caller = {};
         int r;
 
         (void) ret_error;
@@ -366,14 +383,8 @@ static int on_incoming(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         r = control_watch_count(c->watch) >= CONTROL_WATCH_MAX ? -EUSERS : control_caller(c, m, &caller, gids);
         if (r >= 0)
                 r = control_watch_add(c->watch, sender, &caller);
-        if (r == -EUSERS && !c->watch_full_logged) {
-                log_warning("%zu clients of the control API are connected already: %s and any further one gets "
-                            "no Changed signal until some leave (said once).", control_watch_count(c->watch),
-                            sender);
-                c->watch_full_logged = true;
-        } else if (r < 0 && r != -EUSERS) {
-                log_debug_errno(r, "Cannot watch %s for the Changed signal, ignoring: %m", sender);
-        }
+        if (r < 0)
+                watch_refused(c, r, sender, caller.uid);
         return 0;
 }
 
@@ -398,7 +409,7 @@ int control_new(sd_bus *bus, struct control **ret) {
         c->online = -1;
         c->bluetoothd = -1;
         control_rules_init(&c->rules);
-        r = control_watch_new(bus, CONTROL_WATCH_MAX, &c->watch);
+        r = control_watch_new(bus, CONTROL_WATCH_MAX, CONTROL_WATCH_PER_USER, &c->watch);
         if (r >= 0)
                 r = sd_bus_add_filter(bus, &c->filter_slot, on_incoming, c);
         if (r >= 0)

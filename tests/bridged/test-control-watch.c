@@ -139,7 +139,7 @@ static void test_addressed(void **state) {
         peer_connect(&watcher);
         peer_connect(&silent);
         peer_connect(&refused);
-        assert_int_equal(control_watch_new(bridged, 8, &w), 0);
+        assert_int_equal(control_watch_new(bridged, 8, 8, &w), 0);
         assert_int_equal(control_watch_add(w, watcher.name, &root), 1);
         assert_int_equal(control_watch_add(w, refused.name, &other), 1);
 
@@ -175,7 +175,7 @@ static void test_leaving(void **state) {
         (void) state;
         peer_connect(&gone);
         peer_connect(&staying);
-        assert_int_equal(control_watch_new(bridged, 8, &w), 0);
+        assert_int_equal(control_watch_new(bridged, 8, 8, &w), 0);
         assert_int_equal(control_watch_add(w, gone.name, &root), 1);
         assert_int_equal(control_watch_add(w, staying.name, &root), 1);
         sd_bus_flush_close_unref(gone.bus);
@@ -210,7 +210,7 @@ static void test_bound_and_copy(void **state) {
         peer_connect(&a);
         peer_connect(&b);
         peer_connect(&c);
-        assert_int_equal(control_watch_new(bridged, 2, &w), 0);
+        assert_int_equal(control_watch_new(bridged, 2, 2, &w), 0);
         assert_int_equal(control_watch_add(w, a.name, &user), 1);
         assert_int_equal(control_watch_add(w, a.name, &user), 0);
         assert_int_equal(control_watch_add(w, b.name, &user), 1);
@@ -236,11 +236,77 @@ static void test_bound_and_copy(void **state) {
         sd_bus_flush_close_unref(bridged);
 }
 
+/* Each user has a share: one more of a user at its share is refused with
+ * -EDQUOT, while another user's is added; the share frees as one leaves. */
+static void test_share_per_user(void **state) {
+        sd_bus *bridged = connect_bus();
+        struct control_watch *w = NULL;
+        struct peer a, b, c, d;
+        const struct access_caller root = { 0, NULL, 0, false }, other = { REFUSED_UID, NULL, 0, false };
+
+        (void) state;
+        peer_connect(&a);
+        peer_connect(&b);
+        peer_connect(&c);
+        peer_connect(&d);
+        assert_int_equal(control_watch_new(bridged, 3, 2, &w), 0);
+        assert_int_equal(control_watch_add(w, a.name, &other), 1);
+        assert_int_equal(control_watch_add(w, b.name, &other), 1);
+        assert_int_equal(control_watch_add(w, c.name, &other), -EDQUOT);
+        assert_int_equal(control_watch_add(w, c.name, &root), 1);
+        assert_int_equal(control_watch_add(w, d.name, &root), -EUSERS);        /* the whole set is full */
+        assert_int_equal(control_watch_count(w), 3);
+
+        sd_bus_flush_close_unref(a.bus);
+        assert_true(pump_until_count(bridged, w, 2));
+        assert_int_equal(control_watch_add(w, d.name, &other), 1);
+
+        w = control_watch_free(w);
+        sd_bus_flush_close_unref(b.bus);
+        sd_bus_flush_close_unref(c.bus);
+        sd_bus_flush_close_unref(d.bus);
+        sd_bus_flush_close_unref(bridged);
+}
+
+/* A watcher that left before bridged heard of it: the signal addressed to
+ * it is no error (the bus drops it), it goes once the bus says so, and a
+ * set freed while such news waits unread frees everything (the sanitizer
+ * build says so). */
+static void test_left_unheard(void **state) {
+        sd_bus *bridged = connect_bus();
+        struct control_watch *w = NULL;
+        struct peer gone, staying, later;
+        const struct access_caller root = { 0, NULL, 0, false };
+        unsigned asked = 0;
+
+        (void) state;
+        peer_connect(&gone);
+        peer_connect(&staying);
+        peer_connect(&later);
+        assert_int_equal(control_watch_new(bridged, 8, 8, &w), 0);
+        assert_int_equal(control_watch_add(w, gone.name, &root), 1);
+        assert_int_equal(control_watch_add(w, staying.name, &root), 1);
+        sd_bus_flush_close_unref(gone.bus);
+        assert_int_equal(control_watch_signal(w, let_all_but_refused, &asked, PATH, IFACE, "Changed", "ss",
+                                              "profile", "{}"), 2);
+        assert_true(pump_until(staying.bus, &staying.changed, 1));
+        assert_true(pump_until_count(bridged, w, 1));
+
+        /* left, its news not read yet when the set goes */
+        assert_int_equal(control_watch_add(w, later.name, &root), 1);
+        sd_bus_flush_close_unref(later.bus);
+        sd_bus_flush_close_unref(staying.bus);
+        w = control_watch_free(w);
+        sd_bus_flush_close_unref(bridged);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_addressed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_leaving, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bound_and_copy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_share_per_user, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_left_unheard, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,13 +3,17 @@
  * pushing to the server — plus the conflict log, kill -9 at random points,
  * a failing server, malformed values, and bad D-Bus and command-line input. */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +23,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "bridged/control-watch.h"
 #include "codec/recjson.h"
 #include "tests/lib/testbus.h"
 #include "tests/lib/values.h"
@@ -425,6 +430,19 @@ static void test_bad_input(void **state) {
         expect_error("org.bridged.Error.NotConnected", "Set", "sss", "eq.custom", "", "{\"bands_db\": [0, 0, 0, 0, 0]}");
         expect_error("org.bridged.Error.NotFound", "Restore", "t", (uint64_t) 4242);
         expect_error("org.freedesktop.DBus.Error.InvalidArgs", "Set", "s", "profile");
+        /* ids out of any range, a patch that is no object or too deep, no key */
+        expect_error("org.bridged.Error.NotFound", "Restore", "t", UINT64_MAX);
+        expect_error("org.bridged.Error.NotFound", "Restore", "t", (uint64_t) INT64_MAX + 1);
+        expect_error("org.freedesktop.DBus.Error.InvalidArgs", "Restore", "s", "1");
+        expect_error("org.freedesktop.DBus.Error.InvalidArgs", "DismissConflicts", "as", 1, "1");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "", "null");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "", "[]");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "", "{\"zzz\": 1}");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "profile", "",
+                     "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
+                     "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}}}}}}}}}}}}}");
+        expect_error("org.bridged.Error.InvalidArgument", "Patch", "sss", "eq.active", "bogus", "{}");
+        expect_error("org.bridged.Error.InvalidArgument", "Get", "s", "");
 
         /* A huge argument is not echoed back: the message quotes a short
          * excerpt of it, whatever the argument. */
@@ -913,6 +931,342 @@ static void test_changed_addressed(void **state) {
                 skip();         /* the rest passed; nobody's part needs root and setpriv */
 }
 
+/* ---- the watchers: one user's many connections, clients that come and go ---- */
+
+#define CROWD_MAX 300
+
+/* In a child, as user nobody: connections to the bus, each calling Status
+ * (a watcher of bridged each), until CROWD_MAX or the bus refuses one (it
+ * lets one user hold 256), then "crowd: N" on fd, and they stay until the
+ * child is killed. */
+static _Noreturn void crowd_child(int fd) {
+        char line[32];
+        int n = 0;
+
+        if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                _exit(1);
+        while (n < CROWD_MAX) {
+                sd_bus *bus = NULL;
+
+                if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, testbus_address(E.tb)) < 0 ||
+                    sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0 ||
+                    sd_bus_call_method(bus, "org.bridged", "/org/bridged", "org.bridged.Manager1", "Status", NULL,
+                                       NULL, NULL) < 0) {
+                        sd_bus_unref(bus);
+                        break;
+                }
+                n++;            /* bus held, never unreferenced */
+        }
+        (void) snprintf(line, sizeof(line), "crowd: %d\n", n);
+        if (write(fd, line, strlen(line)) < 0)
+                _exit(1);
+        for (;;)
+                pause();
+}
+
+/* The crowd, in place: its pid, and how many connections it holds. */
+static pid_t crowd_start(int *ret_n) {
+        char out[64] = "";
+        int fds[2];
+        pid_t pid;
+
+        assert_int_equal(testbus_open_to_others(E.tb), 0);
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                close(fds[0]);
+                crowd_child(fds[1]);
+        }
+        close(fds[1]);
+        if (!e2e_read_until(&E, fds[0], "\n", out, sizeof(out), E2E_DEADLINE_USEC) ||
+            sscanf(out, "crowd: %d", ret_n) != 1)
+                fail_msg("the crowd said: %s", out);
+        close(fds[0]);
+        return pid;
+}
+
+static bool client_has_changed(struct e2e *e, void *userdata) {
+        struct client *cl = userdata;
+
+        (void) e;
+        while (sd_bus_process(cl->bus, NULL) > 0)
+                ;
+        return cl->changed > 0;
+}
+
+static void client_call_status(struct client *cl) {
+        sd_bus_message *reply = NULL;
+
+        assert_true(sd_bus_call_method(cl->bus, "org.bridged", "/org/bridged", "org.bridged.Manager1", "Status", NULL,
+                                       &reply, NULL) >= 0);
+        sd_bus_message_unref(reply);
+}
+
+/* One user who holds as many connections to bridged as the bus lets it
+ * (user nobody here, who may not even read the records) does not keep
+ * another user's client from the Changed signal: each user has a share of
+ * the watchers, not all of them. */
+static void test_changed_crowded(void **state) {
+        struct value v = test_profile("past the crowd");
+        struct client cl;
+        int n = 0;
+        pid_t pid;
+
+        (void) state;
+        if (geteuid() != 0)
+                skip();         /* the crowd is another user's */
+        pid = crowd_start(&n);
+        if (n < CONTROL_WATCH_MAX)
+                fail_msg("the crowd holds %d connections, fewer than bridged's %d watchers", n, CONTROL_WATCH_MAX);
+        client_connect(&cl);
+        client_call_status(&cl);
+        (void) set(&v);
+        if (!e2e_wait(&E, client_has_changed, &cl, E2E_DEADLINE_USEC))
+                fail_msg("root's client had no Changed, with %d connections of user nobody watching", n);
+        (void) kill(pid, SIGKILL);
+        assert_true(testbus_wait(pid, E2E_DEADLINE_USEC) >= 0);
+        sd_bus_flush_close_unref(cl.bus);
+}
+
+/* How many match rules bridged's connection holds, by the bus's own count
+ * (org.freedesktop.DBus.Debug.Stats): one per watcher, and bridged's own.
+ * -EOPNOTSUPP from a bus without the statistics. */
+static int bridged_match_rules(unsigned *ret) {
+        sd_bus_message *reply = NULL;
+        const char *owner, *field;
+        char *name = NULL;
+        int r, found = -ENODATA;
+
+        assert_true(sd_bus_call_method(E.bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "GetNameOwner", NULL, &reply, "s", "org.bridged") >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &owner) >= 0);
+        name = strdup(owner);
+        assert_non_null(name);
+        reply = sd_bus_message_unref(reply);
+        r = sd_bus_call_method(E.bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus.Debug.Stats", "GetConnectionStats", NULL, &reply, "s", name);
+        free(name);
+        if (r < 0)
+                return -EOPNOTSUPP;
+        assert_true(sd_bus_message_enter_container(reply, 'a', "{sv}") >= 0);
+        while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+                assert_true(sd_bus_message_read(reply, "s", &field) >= 0);
+                if (strcmp(field, "MatchRules") == 0) {
+                        uint32_t n;
+
+                        assert_true(sd_bus_message_read(reply, "v", "u", &n) >= 0);
+                        *ret = n;
+                        found = 0;
+                } else {
+                        assert_true(sd_bus_message_skip(reply, "v") >= 0);
+                }
+                assert_true(sd_bus_message_exit_container(reply) >= 0);
+        }
+        sd_bus_message_unref(reply);
+        return found;
+}
+
+static bool match_rules_back(struct e2e *e, void *userdata) {
+        const unsigned *want = userdata;
+        unsigned n = 0;
+
+        (void) e;
+        return bridged_match_rules(&n) == 0 && n == *want;
+}
+
+/* Clients that call and go at once, some before bridged has their
+ * credentials, some while it asks the bus whether they are still there,
+ * some between a Changed and the next, and Changed sent meanwhile: bridged
+ * drops each of them (its match rules, one per watcher, come back to what
+ * they were), the client that stays still has Changed, and bridged ends
+ * cleanly (under the sanitizers: nothing leaked, nothing used after free). */
+static void test_watchers_come_and_go(void **state) {
+        struct client keep;
+        unsigned before = 0;
+        int status;
+
+        (void) state;
+        client_connect(&keep);
+        client_call_status(&keep);
+        assert_int_equal(e2e_call(&E, "Status", NULL, NULL, NULL), 0);   /* the test's own, a watcher too */
+        if (bridged_match_rules(&before) < 0)
+                skip();         /* a bus without its statistics */
+        for (int i = 0; i < 300; i++) {
+                struct client cl;
+
+                client_connect(&cl);
+                if (i % 3 == 0)
+                        client_call_status(&cl);
+                else
+                        assert_true(sd_bus_call_method_async(cl.bus, NULL, "org.bridged", "/org/bridged",
+                                                             "org.bridged.Manager1", i % 3 == 1 ? "Status" : "Get",
+                                                             NULL, NULL, i % 3 == 1 ? "" : "s", "profile") >= 0);
+                sd_bus_flush_close_unref(cl.bus);
+                if (i % 50 == 25) {
+                        struct value v = test_profile(i % 100 == 25 ? "while they come" : "while they go");
+
+                        (void) set(&v);
+                }
+        }
+        if (!e2e_wait(&E, match_rules_back, &before, E2E_DEADLINE_USEC)) {
+                unsigned after = 0;
+
+                (void) bridged_match_rules(&after);
+                fail_msg("bridged holds %u match rules, %u before 300 clients came and went", after, before);
+        }
+        keep.changed = 0;
+        struct value v = test_profile("after they went");
+        (void) set(&v);
+        assert_true(e2e_wait(&E, client_has_changed, &keep, E2E_DEADLINE_USEC));
+        sd_bus_flush_close_unref(keep.bus);
+        status = e2e_bridged_stop(&E, SIGTERM);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("bridged ended with status %#x", (unsigned) status);
+}
+
+/* ---- Sync() at once from many, and bridged stopping under a Sync() ---- */
+
+/* Every pull, not only the next: bridged's own first pull may still be to
+ * come when the rule is set, and a Sync() replaces it with its own. */
+#define STALL_PULLS "[{\"path\":\"/v1/sync/pull\",\"count\":1000,\"action\":\"stall\"}]"
+
+static void faults_clear(void) {
+        struct harness_resp resp = { 0 };
+
+        assert_int_equal(harness_request(&E.server, "DELETE", "/test/faults", NULL, NULL, NULL, &resp), 0);
+        assert_int_equal(resp.status, 200);
+        harness_resp_clear(&resp);
+}
+
+struct sync_answer {
+        bool done;
+        char error[128];        /* the D-Bus error's name, "" for a success */
+        char message[256];
+};
+
+static int on_sync_answer(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct sync_answer *a = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        (void) ret_error;
+        (void) snprintf(a->error, sizeof(a->error), "%s", e ? e->name : "");
+        (void) snprintf(a->message, sizeof(a->message), "%s", e && e->message ? e->message : "");
+        a->done = true;
+        return 0;
+}
+
+struct sync_wait {
+        struct client *cl;
+        struct sync_answer *a;
+        size_t n;
+};
+
+static bool sync_answered(struct e2e *e, void *userdata) {
+        struct sync_wait *w = userdata;
+
+        (void) e;
+        for (size_t i = 0; i < w->n; i++) {
+                while (sd_bus_process(w->cl[i].bus, NULL) > 0)
+                        ;
+                if (!w->a[i].done)
+                        return false;
+        }
+        return true;
+}
+
+/* One Sync() at a time: while the first waits on a stalled server, 20 more
+ * from other clients are each refused at once (no queue for one caller to
+ * fill). bridged stopping then answers the first with an error rather than
+ * leaving it to its timeout, and ends cleanly. */
+static void test_sync_at_stop(void **state) {
+        struct client cl[21];
+        struct sync_answer a[21] = { { 0 } };
+        struct sync_wait w = { cl, a, 1 };
+        int status;
+
+        (void) state;
+        faults(STALL_PULLS);
+        for (size_t i = 0; i < 21; i++) {
+                client_connect(&cl[i]);
+                assert_true(sd_bus_call_method_async(cl[i].bus, NULL, "org.bridged", "/org/bridged",
+                                                     "org.bridged.Manager1", "Sync", on_sync_answer, &a[i], "") >= 0);
+                assert_true(sd_bus_flush(cl[i].bus) >= 0);
+                if (i == 0)
+                        continue;
+                /* bridged reads them in order: the first is under way when this one is refused */
+                w = (struct sync_wait) { &cl[i], &a[i], 1 };
+                assert_true(e2e_wait(&E, sync_answered, &w, E2E_DEADLINE_USEC));
+                assert_string_equal(a[i].error, "org.bridged.Error.Failed");
+                assert_non_null(strstr(a[i].message, "already running"));
+        }
+        while (sd_bus_process(cl[0].bus, NULL) > 0)
+                ;
+        assert_false(a[0].done);
+        status = e2e_bridged_stop(&E, SIGTERM);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("bridged ended with status %#x", (unsigned) status);
+        w = (struct sync_wait) { cl, a, 1 };
+        if (!e2e_wait(&E, sync_answered, &w, E2E_DEADLINE_USEC))
+                fail_msg("the Sync() under way had no answer when bridged stopped");
+        if (strcmp(a[0].error, "org.bridged.Error.Failed") != 0 || !strstr(a[0].message, "stopping"))
+                fail_msg("the Sync() under way had %s: %s", a[0].error, a[0].message);
+        for (size_t i = 0; i < 21; i++)
+                sd_bus_flush_close_unref(cl[i].bus);
+}
+
+/* bridged's Status names the server userdata (the reload is in effect). */
+static bool status_names_server(struct e2e *e, void *userdata) {
+        char *status = NULL, want[160];
+        bool found;
+
+        (void) snprintf(want, sizeof(want), "\"server\":\"%s\"", (const char *) userdata);
+        if (e2e_call(e, "Status", &status, NULL, NULL) < 0)
+                return false;
+        found = strstr(status, want) != NULL;
+        free(status);
+        return found;
+}
+
+/* A reload that moves bridged to another server while a Sync() waits on
+ * the old one: the Sync() is answered (from the new server, unreachable
+ * here), and the next one runs rather than finding one "already running". */
+static void test_sync_across_reload(void **state) {
+        struct client cl[2];
+        struct sync_answer a[2] = { { 0 } };
+        struct sync_wait w = { &cl[1], &a[1], 1 };
+        char *json = NULL;
+
+        (void) state;
+        faults(STALL_PULLS);
+        for (size_t i = 0; i < 2; i++) {
+                client_connect(&cl[i]);
+                assert_true(sd_bus_call_method_async(cl[i].bus, NULL, "org.bridged", "/org/bridged",
+                                                     "org.bridged.Manager1", "Sync", on_sync_answer, &a[i], "") >= 0);
+                assert_true(sd_bus_flush(cl[i].bus) >= 0);
+        }
+        assert_true(e2e_wait(&E, sync_answered, &w, E2E_DEADLINE_USEC));
+        assert_non_null(strstr(a[1].message, "already running"));     /* the first is under way */
+
+        (void) snprintf(E.url, sizeof(E.url), "https://127.0.0.1:9");  /* discard: nothing listens */
+        assert_int_equal(e2e_bridged_reload(&E, NULL), 0);
+        assert_true(e2e_wait(&E, status_names_server, E.url, E2E_DEADLINE_USEC));
+        w = (struct sync_wait) { cl, a, 1 };
+        if (!e2e_wait(&E, sync_answered, &w, E2E_DEADLINE_USEC))
+                fail_msg("the Sync() under way had no answer after the reload");
+        assert_string_equal(a[0].error, "org.bridged.Error.Offline");
+
+        faults_clear();
+        E.url[0] = '\0';
+        assert_int_equal(e2e_bridged_reload(&E, NULL), 0);
+        assert_true(e2e_wait(&E, status_names_server, E.server.base, E2E_DEADLINE_USEC));
+        assert_int_equal(e2e_call(&E, "Sync", &json, NULL, NULL), 0);
+        free(json);
+        for (size_t i = 0; i < 2; i++)
+                sd_bus_flush_close_unref(cl[i].bus);
+}
+
 /* ---- bridged --check-config: what a start says, and nothing started ---- */
 
 /* Runs the built bridged with args; stdout and stderr together in out. */
@@ -1014,6 +1368,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_monitor, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_access_others, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_changed_addressed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_changed_crowded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_watchers_come_and_go, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sync_at_stop, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sync_across_reload, setup, teardown),
                 cmocka_unit_test(test_check_config),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
