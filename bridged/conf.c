@@ -358,7 +358,7 @@ static const struct conf_key conf_keys[] = {
         CONF_KEY("Buds", "Adapter", conf_parse_adapter, adapter, 0, 0),
         CONF_KEY("Sync", "PushDebounceMs", conf_parse_number, push_debounce_ms, 0, 60000),
         CONF_KEY("Sync", "MaxClockSkewSec", conf_parse_number, max_clock_skew_sec, 1, 86400),
-        CONF_KEY("Sync", "ConflictLogLimit", conf_parse_number, conflict_log_limit, 1, 10000),
+        CONF_KEY("Sync", "ConflictLogLimit", conf_parse_number, conflict_log_limit, 1, CONF_CONFLICT_LOG_MAX),
 };
 
 _Static_assert(ELEMENTSOF(conf_keys) <= ELEMENTSOF(((struct conf_parser *) NULL)->seen),

@@ -26,6 +26,10 @@
  *   longer line is an error rather than a line cut in two. */
 #pragma once
 
+/* The most entries ConflictLogLimit= may keep: also the most ids one
+ * DismissConflicts() takes, since more could name no more entries. */
+#define CONF_CONFLICT_LOG_MAX 10000
+
 #include <stdbool.h>
 
 #define CONF_DEFAULT_PATH "/etc/bridged/bridged.conf"
@@ -54,7 +58,7 @@ struct conf {
         /* [Sync] */
         unsigned push_debounce_ms;      /* 0..60000, 0: push at once */
         unsigned max_clock_skew_sec;    /* 1..86400 */
-        unsigned conflict_log_limit;    /* 1..10000 */
+        unsigned conflict_log_limit;    /* 1..CONF_CONFLICT_LOG_MAX */
 };
 
 /* Every setting at its default; url is NULL (there is no default server). */

@@ -245,6 +245,12 @@ static int method_dismiss(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         r = sd_bus_message_read_array(m, 't', &ids, &size);
         if (r < 0)
                 return r;
+        /* one statement per id, in one transaction: a bound on the time the
+         * loop is held (3 million ids took 1.8 s) */
+        if (size / sizeof(uint64_t) > CONF_CONFLICT_LOG_MAX)
+                return sd_bus_error_setf(ret_error, error_name(-EINVAL), "DismissConflicts: %zu ids, at most %d at "
+                                         "a time (the conflict log holds no more entries)",
+                                         size / sizeof(uint64_t), CONF_CONFLICT_LOG_MAX);
         r = manager_dismiss_conflicts(c->manager, ids, size / sizeof(uint64_t), &removed, &error);
         if (r < 0)
                 return reply_error(ret_error, r, error);

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "bridged/conf.h"
 #include "bridged/control-watch.h"
 #include "codec/recjson.h"
 #include "tests/lib/testbus.h"
@@ -475,6 +476,27 @@ static void test_bad_input(void **state) {
                         sd_bus_error_free(&err);
                 }
                 free(big);
+        }
+
+        /* more ids than the conflict log can hold: refused at once, not
+         * one statement each while the loop waits */
+        {
+                size_t n = CONF_CONFLICT_LOG_MAX + 1;
+                uint64_t *ids = calloc(n, sizeof(*ids));
+                sd_bus_message *m = NULL;
+                sd_bus_error err = SD_BUS_ERROR_NULL;
+
+                assert_non_null(ids);
+                assert_int_equal(sd_bus_message_new_method_call(E.bus, &m, "org.bridged", "/org/bridged",
+                                                                "org.bridged.Manager1", "DismissConflicts"), 0);
+                assert_true(sd_bus_message_append_array(m, 't', ids, n * sizeof(*ids)) >= 0);
+                assert_true(sd_bus_call(E.bus, m, 10000000, &err, NULL) < 0);
+                assert_true(sd_bus_error_has_name(&err, "org.bridged.Error.InvalidArgument"));
+                assert_non_null(strstr(err.message, "10001 ids, at most 10000"));
+                sd_bus_error_free(&err);
+                sd_bus_message_unref(m);
+                assert_int_equal(e2e_dismiss_conflicts(&E, ids, CONF_CONFLICT_LOG_MAX), 0);
+                free(ids);
         }
 
         assert_int_equal(run_ctl((const char *[]) { "frobnicate", NULL }, out, sizeof(out)), 2);
