@@ -69,11 +69,11 @@ static void peer_connect(struct peer *p) {
         assert_true(sd_bus_match_signal(p->bus, NULL, NULL, PATH, IFACE, NULL, on_signal, p) >= 0);
 }
 
-/* Runs bus until *count reaches want; false at the deadline. */
-static bool pump_until(sd_bus *bus, const unsigned *count, unsigned want) {
+/* Runs bus until done(userdata) holds; false at the deadline. */
+static bool pump(sd_bus *bus, bool (*done)(const void *userdata, size_t want), const void *userdata, size_t want) {
         uint64_t end = now_usec() + DEADLINE_USEC;
 
-        while (*count < want) {
+        while (!done(userdata, want)) {
                 int r = sd_bus_process(bus, NULL);
 
                 assert_true(r >= 0);
@@ -86,20 +86,21 @@ static bool pump_until(sd_bus *bus, const unsigned *count, unsigned want) {
         return true;
 }
 
+static bool count_reached(const void *count, size_t want) {
+        return *(const unsigned *) count >= want;
+}
+
+static bool watchers_are(const void *w, size_t want) {
+        return control_watch_count(w) == want;
+}
+
+/* Runs bus until *count reaches want; false at the deadline. */
+static bool pump_until(sd_bus *bus, const unsigned *count, unsigned want) {
+        return pump(bus, count_reached, count, want);
+}
+
 static bool pump_until_count(sd_bus *bus, struct control_watch *w, size_t want) {
-        uint64_t end = now_usec() + DEADLINE_USEC;
-
-        while (control_watch_count(w) != want) {
-                int r = sd_bus_process(bus, NULL);
-
-                assert_true(r >= 0);
-                if (r > 0)
-                        continue;
-                if (now_usec() >= end)
-                        return false;
-                assert_true(sd_bus_wait(bus, end - now_usec()) >= 0);
-        }
-        return true;
+        return pump(bus, watchers_are, w, want);
 }
 
 static bool let_all_but_refused(const struct access_caller *caller, void *userdata) {

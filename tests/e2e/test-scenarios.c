@@ -774,6 +774,23 @@ static void test_monitor(void **state) {
 
 /* ---- who may: the daemon's own check, with a bus whose policy allows all ---- */
 
+/* Copies bridgectl into dir (a mkdtemp template) where user nobody can run
+ * it (the build directory may be closed to others) and opens the test bus
+ * to others; false when this test cannot change user. */
+static bool bridgectl_for_nobody(char *dir) {
+        char cmd[512];
+
+        if (geteuid() != 0 || system("command -v setpriv >/dev/null 2>&1") != 0)
+                return false;
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0755), 0);
+        (void) snprintf(cmd, sizeof(cmd), "install -m 0755 '%s/bridged/bridgectl' '%s/'",
+                        getenv("BRIDGED_BUILD") ?: "build", dir);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(testbus_open_to_others(E.tb), 0);
+        return true;
+}
+
 /* Runs bridgectl ARGS as user nobody (no groups) against the test bus; its
  * stderr in err, its exit status returned. */
 static int run_ctl_as_nobody(const char *dir, const char *args, char *err, size_t size) {
@@ -793,15 +810,9 @@ static void test_access_others(void **state) {
         struct value v = test_profile("mine");
 
         (void) state;
-        if (geteuid() != 0 || system("command -v setpriv >/dev/null 2>&1") != 0)
+        if (!bridgectl_for_nobody(dir))
                 skip();
         (void) set(&v);
-        assert_non_null(mkdtemp(dir));
-        assert_int_equal(chmod(dir, 0755), 0);
-        (void) snprintf(cmd, sizeof(cmd), "install -m 0755 '%s/bridged/bridgectl' '%s/'",
-                        getenv("BRIDGED_BUILD") ?: "build", dir);
-        assert_int_equal(system(cmd), 0);
-        assert_int_equal(testbus_open_to_others(E.tb), 0);
 
         assert_int_equal(run_ctl_as_nobody(dir, "--json status", out, sizeof(out)), 0);
         assert_int_equal(run_ctl_as_nobody(dir, "get profile", out, sizeof(out)), 1);
@@ -867,20 +878,13 @@ static bool clients_have_battery(struct e2e *e, void *userdata) {
         return cl[0].battery && cl[1].battery && cl[2].battery;
 }
 
-/* Copies bridgectl where user nobody can run it (the build directory may be
- * closed to others) and starts its monitor as nobody; false when this test
- * cannot change user. */
+/* Starts bridgectl's monitor as nobody (bridgectl_for_nobody); false when
+ * this test cannot change user. */
 static bool monitor_as_nobody(char *dir, pid_t *ret_pid, int *ret_fd, char *out, size_t size) {
         char cmd[1024];
 
-        if (geteuid() != 0 || system("command -v setpriv >/dev/null 2>&1") != 0)
+        if (!bridgectl_for_nobody(dir))
                 return false;
-        assert_non_null(mkdtemp(dir));
-        assert_int_equal(chmod(dir, 0755), 0);
-        (void) snprintf(cmd, sizeof(cmd), "install -m 0755 '%s/bridged/bridgectl' '%s/'",
-                        getenv("BRIDGED_BUILD") ?: "build", dir);
-        assert_int_equal(system(cmd), 0);
-        assert_int_equal(testbus_open_to_others(E.tb), 0);
         (void) snprintf(cmd, sizeof(cmd), "exec setpriv --reuid=65534 --regid=65534 --clear-groups "
                         "env DBUS_SYSTEM_BUS_ADDRESS='%s' %s/bridgectl monitor 2>&1", testbus_address(E.tb), dir);
         assert_int_equal(e2e_spawn(&E, cmd, ret_pid, ret_fd), 0);
