@@ -152,6 +152,11 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                         m->pull_wanted = p->more;
                         if (!p->more)
                                 m->pulled_since_online = true;
+                        if (p->n > 0) {
+                                /* the long polls answered at once had news: not a loop */
+                                m->quick_waits = 0;
+                                m->wait_not_before_usec = 0;
+                        }
                         m->pull_pages = p->more ? m->pull_pages + 1 : 0;
                         if (m->pull_pages >= PULL_PAGES_MAX)
                                 pull_runaway(m);
@@ -316,9 +321,10 @@ static void start_push(struct manager *m) {
         manager_notify_properties(m);
 }
 
-/* A server that answers every long poll at once (204 or 200, honest or
- * not) would have the loop go round as fast as it answers: the next long
- * polls are spaced, until one is not answered at once. */
+/* A server that answers every long poll at once (204, or 200 with nothing
+ * new to pull) would have the loop go round as fast as it answers: the next
+ * long polls are spaced, until one waits or a pull brings records (a busy
+ * account answers at once too, and its changes must not wait). */
 static void wait_pace(struct manager *m) {
         uint64_t now = manager_now_usec(m), delay;
         unsigned over;
