@@ -111,9 +111,16 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
 
                 (void) store_cursor_get(m->store, &cursor);
                 if (cursor) {
-                        /* the server does not know our cursor (reset or moved): start over, once */
-                        log_warning("The server refused the sync cursor (%s); pulling everything again.", error);
-                        (void) store_cursor_put(m->store, NULL);
+                        /* the server does not know our cursor (reset, moved, restored from a
+                         * backup): start over, once, and offer again what it no longer has */
+                        log_warning("The server refused the sync cursor (%s); pulling everything again, then "
+                                    "pushing what the server no longer holds.", error);
+                        engine_outcome_reset(&o);
+                        r = engine_server_forget(m->engine, &o);
+                        if (r < 0)
+                                manager_cache_failed(m, r, "forgetting the server's copies");
+                        else
+                                manager_carry_out(m, &o);
                         m->pull_wanted = true;
                 } else {
                         server_error(m, r, "Pulling from the server", error);

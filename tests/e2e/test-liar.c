@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
@@ -345,6 +346,30 @@ static void test_wait_cursor_refused(void **state) {
         assert_true(e2e_wait(&E, cond_intent, &phone.value, E2E_DEADLINE_USEC));
 }
 
+/* A server restored from an old backup (here: a new, empty database): it
+ * refuses the cursor, and bridged pulled everything again, but its copies
+ * of what the server held were still the ones acknowledged, so what the
+ * server had lost was never offered again. The server's copies are
+ * forgotten with the cursor: what it lacks is pushed. */
+static void test_server_restored(void **state) {
+        struct value mine = profile("lost by the server");
+        char path[192];
+
+        (void) state;
+        if (E.server.db[0])
+                skip();                 /* PostgreSQL: no file to lose */
+        start_with(&mine);
+        assert_int_equal(e2e_server_stop(&E), 0);
+        for (unsigned i = 0; i < 3; i++) {
+                static const char *const suffix[] = { "", "-wal", "-shm" };
+
+                (void) snprintf(path, sizeof(path), "%s/db%s", E.server.dir, suffix[i]);
+                assert_true(unlink(path) == 0 || (errno == ENOENT && i > 0));
+        }
+        assert_int_equal(e2e_server_start(&E), 0);
+        assert_true(e2e_wait(&E, cond_on_server, &mine, E2E_DEADLINE_USEC));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_pull_more_same_cursor, setup, teardown),
@@ -353,6 +378,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_push_lies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stamp_decades_ahead, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_cursor_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_restored, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
