@@ -370,6 +370,78 @@ static void test_server_restored(void **state) {
         assert_true(e2e_wait(&E, cond_on_server, &mine, E2E_DEADLINE_USEC));
 }
 
+/* A cursor of 900 KB (the API's are 32 bytes): refused as a malformed answer
+ * before anything of the page is taken, so the stored cursor stays usable. */
+static void test_cursor_of_megabytes(void **state) {
+        struct value mine = profile("kept under a big cursor");
+        char *rec = profile_json("with a big cursor", harness_wall_ms() + 1000, E2E_PHONE);
+        size_t n = 900 * 1000, len = strlen(rec) + n + 64;
+        char *body = malloc(len);
+        struct record intent;
+        int at;
+
+        (void) state;
+        assert_non_null(body);
+        start_with(&mine);
+        at = snprintf(body, len, "{\"records\":[%s],\"more\":false,\"cursor\":\"", rec);
+        memset(body + at, 'a', n);
+        (void) snprintf(body + at + n, len - (size_t) at - n, "\"}");
+        lie("/v1/sync/pull", body, 1000);
+        sync_fails_with("cursor: 900000 bytes, more than a cursor may have");
+        assert_int_equal(e2e_intent(&E, KEY_PROFILE, &intent), 0);
+        assert_true(value_equal(&intent.value, &mine));
+        assert_kept(&mine);
+        free(body);
+        free(rec);
+}
+
+static char *node_id(void) {
+        char *status = NULL, *id;
+        cJSON *doc;
+
+        assert_int_equal(e2e_call(&E, "Status", &status, NULL, NULL), 0);
+        doc = cJSON_Parse(status);
+        id = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "node_id")));
+        cJSON_Delete(doc);
+        free(status);
+        return id;
+}
+
+/* A record under this bridge's own origin, above anything it issued: the
+ * server claims an edit bridged never made. It is what a copy of the state
+ * directory would make, so bridged takes a new node id (once: the record
+ * names the old one after that), and its later edits still win. */
+static void test_own_origin_claimed(void **state) {
+        struct value mine = profile("mine, really"), next = profile("after the claim");
+        char *before, *after, *rec, *body = NULL;
+        uint64_t origin;
+
+        (void) state;
+        start_with(&mine);
+        before = node_id();
+        assert_int_equal(recjson_origin_parse(before, &origin), 0);
+        rec = profile_json("claimed to be mine", harness_wall_ms() + 2000, origin);
+        assert_true(asprintf(&body, "{\"records\":[%s],\"cursor\":\"" FAKE_CURSOR "\",\"more\":false}", rec) > 0);
+        lie("/v1/sync/pull", body, 1000);
+        sync_ok();
+        sync_ok();
+        after = node_id();
+        assert_string_not_equal(before, after);
+        faults_clear();
+        free(after);
+        sync_ok();
+        after = node_id();
+        assert_int_equal(set_profile(&next), 0);
+        assert_kept(&next);
+        free(before);
+        before = node_id();
+        assert_string_equal(before, after);     /* no second renewal */
+        free(before);
+        free(after);
+        free(body);
+        free(rec);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_pull_more_same_cursor, setup, teardown),
@@ -379,6 +451,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_stamp_decades_ahead, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_cursor_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_restored, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cursor_of_megabytes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_own_origin_claimed, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
