@@ -225,29 +225,42 @@ static void test_pull_more_forever(void **state) {
         free(rec);
 }
 
-/* A long poll answered 200 at once, for ever: bridged went round wait, pull,
- * wait as fast as the server answered. The long poll is paced. */
-static void test_wait_at_once_for_ever(void **state) {
+/* rule: the long poll's fault, used from the next one on */
+static void wait_at_once(const char *rule) {
         struct value mine = profile("kept through polls");
         struct record phone = { .value = profile("from a phone") };
         char status[32];
         unsigned hits;
 
-        (void) state;
         start_with(&mine);
         phone.stamp = (struct stamp) { stamp_pack(harness_wall_ms() + 1000, 0), E2E_PHONE };
-        lie("/v1/sync/wait", "{\"cursor\":\"" FAKE_CURSOR "\"}", 100000);
+        faults_post(rule);
         /* the long poll in flight ends with the phone's change; the next meet the rule */
         assert_int_equal(e2e_phone_push(&E, &phone, status, sizeof(status)), 0);
         assert_string_equal(status, "applied");
         assert_true(e2e_wait(&E, cond_hit, NULL, E2E_DEADLINE_USEC));
         (void) e2e_wait(&E, cond_never, NULL, 3 * UINT64_C(1000000));
         hits = faults_hits();
-        print_message("long polls that met the lie in 3 s: %u\n", hits);
+        print_message("long polls that met the rule in 3 s: %u\n", hits);
         if (hits > 12)
                 fail_msg("%u long polls in 3 s", hits);
         mine = phone.value;
         assert_kept(&mine);
+}
+
+/* A long poll answered 200 at once, for ever: bridged went round wait, pull,
+ * wait as fast as the server answered (956 long polls in 3 s). The long
+ * poll is paced. */
+static void test_wait_at_once_for_ever(void **state) {
+        (void) state;
+        wait_at_once("[{\"path\":\"/v1/sync/wait\",\"count\":100000,\"action\":\"answer\","
+                     "\"body\":{\"cursor\":\"" FAKE_CURSOR "\"}}]");
+}
+
+/* The same with 204 (the API's "nothing changed, poll again") at once. */
+static void test_wait_204_at_once_for_ever(void **state) {
+        (void) state;
+        wait_at_once("[{\"path\":\"/v1/sync/wait\",\"count\":100000,\"action\":\"status\",\"status\":204}]");
 }
 
 /* Push answers that do not match what was pushed: each a Sync's error, the
@@ -447,6 +460,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_pull_more_same_cursor, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pull_more_forever, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_at_once_for_ever, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wait_204_at_once_for_ever, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_push_lies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stamp_decades_ahead, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_cursor_refused, setup, teardown),
