@@ -455,6 +455,30 @@ static void test_own_origin_claimed(void **state) {
         free(rec);
 }
 
+/* A push answered applied, then a pull that shows the item older than what
+ * was applied (a server that lies; one restored from a backup refuses the
+ * cursor instead, test_server_restored): the older copy does not replace
+ * the newer one here, nothing goes to the conflict log, nothing is lost. */
+static void test_older_after_applied(void **state) {
+        struct value mine = profile("applied, then denied");
+        char *rec = profile_json("what the server claims", 1000, E2E_PHONE), *body = NULL, *status = NULL;
+        struct record intent;
+
+        (void) state;
+        start_with(&mine);
+        assert_true(asprintf(&body, "{\"records\":[%s],\"cursor\":\"" FAKE_CURSOR "\",\"more\":false}", rec) > 0);
+        lie("/v1/sync/pull", body, 1000);
+        sync_ok();
+        assert_int_equal(e2e_intent(&E, KEY_PROFILE, &intent), 0);
+        assert_true(value_equal(&intent.value, &mine));
+        assert_int_equal(e2e_call(&E, "Status", &status, NULL, NULL), 0);
+        assert_non_null(strstr(status, "\"conflicts\":0"));
+        free(status);
+        assert_kept(&mine);
+        free(body);
+        free(rec);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_pull_more_same_cursor, setup, teardown),
@@ -467,6 +491,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_server_restored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cursor_of_megabytes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_origin_claimed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_older_after_applied, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
