@@ -1133,8 +1133,10 @@ static int take_server_record(struct engine *e, const struct record *rec, struct
                 if (r < 0)
                         return r;
         }
-        if (!it.server.present || stamp_cmp(c.stamp, it.server.stamp) > 0)
+        if (!it.server.present || stamp_cmp(c.stamp, it.server.stamp) > 0) {
                 it.server = c;
+                o->server_news++;
+        }
         r = store_item_put(e->store, key, f, &it);
         if (r < 0)
                 return r;

@@ -50,6 +50,7 @@ struct engine_outcome {
         bool clock_restarted;           /* the clock was ahead of the wall clock: new node, copies re-stamped */
         uint64_t old_node;              /* with either: the node id before */
         unsigned restamped_ahead;       /* with clock_restarted: copies of this cache stamped again */
+        unsigned server_news;           /* server records newer than the server's copy known here */
 };
 
 struct engine_counters {
