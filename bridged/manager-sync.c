@@ -85,6 +85,13 @@ static void server_error(struct manager *m, int r, const char *what, const char 
         manager_notify_properties(m);
 }
 
+/* Long polls answered at once are explained (news pulled, a push of ours
+ * applied): not a loop. */
+static void wait_unpace(struct manager *m) {
+        m->quick_waits = 0;
+        m->wait_not_before_usec = 0;
+}
+
 /* The server said "more" PULL_PAGES_MAX times in a row: what it took is
  * kept (each page was valid), the rest comes after a cool-down. */
 static void pull_runaway(struct manager *m) {
@@ -159,11 +166,8 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                         m->pull_wanted = p->more;
                         if (!p->more)
                                 m->pulled_since_online = true;
-                        if (p->n > 0) {
-                                /* the long polls answered at once had news: not a loop */
-                                m->quick_waits = 0;
-                                m->wait_not_before_usec = 0;
-                        }
+                        if (o.server_news > 0 || o.restamped_future > 0)
+                                wait_unpace(m);         /* the long polls answered at once had news */
                         m->pull_pages = p->more ? m->pull_pages + 1 : 0;
                         if (m->pull_pages >= PULL_PAGES_MAX)
                                 pull_runaway(m);
@@ -252,6 +256,8 @@ static void take_push_reply(struct manager *m, const struct uplink_push_reply *p
                 return;
         }
         m->push_unusable = 0;
+        if (applied > 0)
+                wait_unpace(m);         /* our own change ends the long poll at once */
         for (size_t i = 0; i < p->n && !o.clock_restarted; i++)
                 if (res[i].status == ENGINE_PUSH_REJECTED_FUTURE) {
                         /* offered again later, not at once (unless the engine found our
@@ -330,8 +336,9 @@ static void start_push(struct manager *m) {
 
 /* A server that answers every long poll at once (204, or 200 with nothing
  * new to pull) would have the loop go round as fast as it answers: the next
- * long polls are spaced, until one waits or a pull brings records (a busy
- * account answers at once too, and its changes must not wait). */
+ * long polls are spaced, until one waits, a pull brings news or a push of
+ * ours is applied (a busy account answers at once too, and its changes must
+ * not wait). */
 static void wait_pace(struct manager *m) {
         uint64_t now = manager_now_usec(m), delay;
         unsigned over;
