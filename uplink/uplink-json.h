@@ -46,8 +46,7 @@ int uplink_json_pull(const cJSON *root, unsigned limit, const char *sent, struct
  * results must hold n. */
 int uplink_json_push(const cJSON *root, const struct record *sent, size_t n, struct uplink_push_result *results,
                      const char **ret_cursor, struct value_err *e);
-/* A 200's: sent is the cursor the long poll sent. */
-int uplink_json_wait(const cJSON *root, const char *sent, const char **ret_cursor, struct value_err *e);
+int uplink_json_wait(const cJSON *root, const char **ret_cursor, struct value_err *e);
 /* *ret is malloc'd (NULL when n is 0). */
 int uplink_json_devices(const cJSON *root, struct uplink_device **ret, size_t *ret_n, struct value_err *e);
 /* Never fails: what cannot be read is left NULL. */

@@ -609,10 +609,13 @@ static int deliver_pull(struct uplink_call *c, const cJSON *root, struct value_e
 
 static int deliver_wait(struct uplink_call *c, const cJSON *root, struct value_err *e) {
         struct uplink_wait_reply w = { .changed = true };
-        int r = uplink_json_wait(root, c->cursor, &w.cursor, e);
+        int r = uplink_json_wait(root, &w.cursor, e);
 
         if (r < 0)
                 return r;
+        /* nothing after the cursor given: what a 204 says (a server that wakes
+         * every long poll when it cannot tell which account changed answers so) */
+        w.changed = strcmp(w.cursor, c->cursor) != 0;
         if (call_answered(c))
                 call_finish(c, 0, NULL, &w);
         return 1;

@@ -266,6 +266,39 @@ static void test_wait_204_at_once_for_ever(void **state) {
                      12);
 }
 
+/* The same with 200 and the cursor bridged sent (what syncd answers when it
+ * wakes every long poll, not knowing which account changed): nothing changed
+ * after that cursor, as a 204 says; not an error, and bridged stays online. */
+static void test_wait_200_same_cursor(void **state) {
+        struct harness_resp resp = { 0 };
+        char *rules = NULL, *status = NULL;
+        unsigned hits;
+        cJSON *doc;
+
+        (void) state;
+        /* the account's cursor before bridged's first pull: the one its long polls send */
+        assert_int_equal(harness_request(&E.server, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, &resp), 0);
+        doc = cJSON_Parse(resp.body);
+        assert_true(asprintf(&rules, "[{\"path\":\"/v1/sync/wait\",\"count\":100000,\"action\":\"answer\","
+                             "\"body\":{\"cursor\":\"%s\"}}]",
+                             cJSON_GetStringValue(cJSON_GetObjectItem(doc, "cursor"))) > 0);
+        cJSON_Delete(doc);
+        harness_resp_clear(&resp);
+        faults_post(rules);
+        assert_int_equal(e2e_bridged_start(&E, true), 0);
+        assert_true(e2e_wait(&E, cond_hit, NULL, E2E_DEADLINE_USEC));
+        (void) e2e_wait(&E, cond_never, NULL, 3 * UINT64_C(1000000));
+        hits = faults_hits();
+        print_message("long polls answered 200 with their own cursor in 3 s: %u\n", hits);
+        if (hits > 12)
+                fail_msg("%u long polls in 3 s", hits);
+        assert_int_equal(e2e_call(&E, "Status", &status, NULL, NULL), 0);
+        assert_non_null(strstr(status, "\"online\":true"));
+        assert_non_null(strstr(status, "\"last_error\":null"));
+        free(status);
+        free(rules);
+}
+
 /* The same with a pull that brings the same record every time (and a cursor
  * other than the long poll's): records, but no news, so still a loop. */
 static void test_wait_at_once_same_records(void **state) {
@@ -504,6 +537,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_wait_at_once_for_ever, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_204_at_once_for_ever, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_at_once_same_records, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wait_200_same_cursor, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_push_lies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stamp_decades_ahead, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_cursor_refused, setup, teardown),

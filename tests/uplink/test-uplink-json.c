@@ -221,20 +221,6 @@ static void test_pull_lies(void **state) {
         free(text);
 }
 
-/* 200 says something changed after the cursor: its cursor cannot be that one. */
-static void test_wait_lies(void **state) {
-        struct value_err e = {};
-        const char *cursor;
-        cJSON *j = parse_ok("{\"cursor\": \"c1\"}");
-
-        (void) state;
-        assert_int_equal(uplink_json_wait(j, "c1", &cursor, &e), -EINVAL);
-        assert_non_null(strstr(e.msg, "cursor: the one sent, but 200 says something changed after it"));
-        assert_int_equal(uplink_json_wait(j, "c0", &cursor, &e), 0);
-        assert_string_equal(cursor, "c1");
-        cJSON_Delete(j);
-}
-
 static void test_pull(void **state) {
         struct uplink_pull_reply p;
         struct value_err e = {};
@@ -370,7 +356,6 @@ int main(void) {
                 cmocka_unit_test(test_status),
                 cmocka_unit_test(test_pull),
                 cmocka_unit_test(test_pull_lies),
-                cmocka_unit_test(test_wait_lies),
                 cmocka_unit_test(test_push),
                 cmocka_unit_test(test_devices_and_errors),
         };
