@@ -1133,12 +1133,47 @@ static int take_server_record(struct engine *e, const struct record *rec, struct
                 if (r < 0)
                         return r;
         }
-        if (!it.server.present || stamp_cmp(c.stamp, it.server.stamp) > 0)
+        if (!it.server.present || stamp_cmp(c.stamp, it.server.stamp) > 0) {
                 it.server = c;
+                o->server_news++;
+        }
         r = store_item_put(e->store, key, f, &it);
         if (r < 0)
                 return r;
         return take_family_twin(e, key, f, &c, o);
+}
+
+static int forget_server_copies(struct engine *e, enum key key) {
+        enum family fams[2];
+        unsigned n = arb_families(key, fams);
+        struct store_item it;
+        int r = 0;
+
+        for (unsigned i = 0; r == 0 && i < n; i++) {
+                r = store_item_get(e->store, key, fams[i], &it);
+                if (r < 0 || !it.server.present)
+                        continue;
+                it.server = (struct store_copy) { 0 };
+                r = store_item_put(e->store, key, fams[i], &it);
+        }
+        return r;
+}
+
+int engine_server_forget(struct engine *e, struct engine_outcome *o) {
+        int r = begin(e);
+
+        if (r < 0)
+                return r;
+        for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
+                r = forget_server_copies(e, (enum key) k);
+                if (r == 0)
+                        r = reconcile(e, (enum key) k, o);
+        }
+        if (r == 0)
+                r = store_cursor_put(e->store, NULL);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
 }
 
 int engine_server_records(struct engine *e, const struct record *recs, size_t n, const char *cursor,

@@ -50,6 +50,7 @@ struct engine_outcome {
         bool clock_restarted;           /* the clock was ahead of the wall clock: new node, copies re-stamped */
         uint64_t old_node;              /* with either: the node id before */
         unsigned restamped_ahead;       /* with clock_restarted: copies of this cache stamped again */
+        unsigned server_news;           /* server records newer than the server's copy known here */
 };
 
 struct engine_counters {
@@ -107,6 +108,11 @@ int engine_buds_announced(struct engine *e, const char *address, enum key key, u
 /* A write the engine asked for succeeded: the Buds now hold rec at new_revision. */
 int engine_buds_written(struct engine *e, const char *address, const struct record *rec, uint32_t new_revision);
 
+/* The server refused the cursor (restored from a backup, a new database):
+ * what it holds is unknown until a pull from the start, so the cursor and
+ * the server's copies are forgotten and every item is decided again; what
+ * that pull does not bring back is pending, offered again. */
+int engine_server_forget(struct engine *e, struct engine_outcome *o);
 /* A record the server sent (pull, long poll, or a push's `stale` current). */
 int engine_server_records(struct engine *e, const struct record *recs, size_t n, const char *cursor,
                           struct engine_outcome *o);

@@ -107,7 +107,11 @@ struct manager {
         /* the sync loop */
         uint64_t pull_id, push_id, wait_id;    /* 0: none in flight; whoever cancels clears it */
         bool pull_wanted, push_wanted, pulled_since_online, online;
-        sd_event_source *debounce, *interval, *registry, *cooldown;
+        sd_event_source *debounce, *interval, *registry, *cooldown, *wait_pace;
+        unsigned pull_pages;            /* pages in a row that said "more" */
+        uint64_t wait_started_usec;     /* the long poll in flight left */
+        unsigned quick_waits;           /* long polls in a row answered at once */
+        uint64_t wait_not_before_usec;  /* the next long poll leaves then at the earliest */
         uint64_t cooldown_usec;         /* after a final error: wait before trying again */
         bool registry_dirty;
         char *halted;                   /* why syncing stopped (401, schema) until a reload */

@@ -15,6 +15,14 @@
 #define WAIT_TIMEOUT_SEC 60
 #define COOLDOWN_MIN_USEC (5 * UINT64_C(1000000))
 #define COOLDOWN_MAX_USEC (300 * UINT64_C(1000000))
+/* A pull gets the newest record of each of five items, at most 1,000 a
+ * page: a server that says "more" this many pages in a row is looping. */
+#define PULL_PAGES_MAX 64
+/* Long polls answered sooner than WAIT_QUICK_USEC, WAIT_QUICK_FREE times in
+ * a row, space the next ones: 0.5 s doubling to the long poll's timeout. */
+#define WAIT_QUICK_USEC (1 * UINT64_C(1000000))
+#define WAIT_QUICK_FREE 3
+#define WAIT_PACE_MIN_USEC (UINT64_C(500000))
 
 static void halt(struct manager *m, const char *why) {
         if (!m->halted)
@@ -77,6 +85,28 @@ static void server_error(struct manager *m, int r, const char *what, const char 
         manager_notify_properties(m);
 }
 
+/* Long polls answered at once are explained (news pulled, a push of ours
+ * applied): not a loop. */
+static void wait_unpace(struct manager *m) {
+        m->quick_waits = 0;
+        m->wait_not_before_usec = 0;
+}
+
+/* The server said "more" PULL_PAGES_MAX times in a row: what it took is
+ * kept (each page was valid), the rest comes after a cool-down. */
+static void pull_runaway(struct manager *m) {
+        char why[160];
+
+        (void) snprintf(why, sizeof(why), "the server said \"more\" on %u pull pages in a row; pulling the rest "
+                        "after a pause", PULL_PAGES_MAX);
+        log_warning("Pulling from the server: %s.", why);
+        m->pull_pages = 0;
+        m->c.syncs_failed++;
+        manager_set_string(&m->last_error, why);
+        cool_down(m, -EPROTO, why);
+        manager_notify_properties(m);
+}
+
 static void on_pulled(struct uplink *u, int r, const char *error, const struct uplink_pull_reply *p, void *userdata) {
         struct manager *m = userdata;
         struct engine_outcome o;
@@ -88,9 +118,16 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
 
                 (void) store_cursor_get(m->store, &cursor);
                 if (cursor) {
-                        /* the server does not know our cursor (reset or moved): start over, once */
-                        log_warning("The server refused the sync cursor (%s); pulling everything again.", error);
-                        (void) store_cursor_put(m->store, NULL);
+                        /* the server does not know our cursor (reset, moved, restored from a
+                         * backup): start over, once, and offer again what it no longer has */
+                        log_warning("The server refused the sync cursor (%s); pulling everything again, then "
+                                    "pushing what the server no longer holds.", error);
+                        engine_outcome_reset(&o);
+                        r = engine_server_forget(m->engine, &o);
+                        if (r < 0)
+                                manager_cache_failed(m, r, "forgetting the server's copies");
+                        else
+                                manager_carry_out(m, &o);
                         m->pull_wanted = true;
                 } else {
                         server_error(m, r, "Pulling from the server", error);
@@ -129,6 +166,11 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                         m->pull_wanted = p->more;
                         if (!p->more)
                                 m->pulled_since_online = true;
+                        if (o.server_news > 0 || o.restamped_future > 0)
+                                wait_unpace(m);         /* the long polls answered at once had news */
+                        m->pull_pages = p->more ? m->pull_pages + 1 : 0;
+                        if (m->pull_pages >= PULL_PAGES_MAX)
+                                pull_runaway(m);
                 }
         }
         manager_kick(m);
@@ -214,6 +256,8 @@ static void take_push_reply(struct manager *m, const struct uplink_push_reply *p
                 return;
         }
         m->push_unusable = 0;
+        if (applied > 0)
+                wait_unpace(m);         /* our own change ends the long poll at once */
         for (size_t i = 0; i < p->n && !o.clock_restarted; i++)
                 if (res[i].status == ENGINE_PUSH_REJECTED_FUTURE) {
                         /* offered again later, not at once (unless the engine found our
@@ -290,15 +334,52 @@ static void start_push(struct manager *m) {
         manager_notify_properties(m);
 }
 
+/* A server that answers every long poll at once (204, or 200 with nothing
+ * new to pull) would have the loop go round as fast as it answers: the next
+ * long polls are spaced, until one waits, a pull brings news or a push of
+ * ours is applied (a busy account answers at once too, and its changes must
+ * not wait). */
+static void wait_pace(struct manager *m) {
+        uint64_t now = manager_now_usec(m), delay;
+        unsigned over;
+
+        if (now - m->wait_started_usec >= WAIT_QUICK_USEC) {
+                m->quick_waits = 0;
+                return;
+        }
+        if (++m->quick_waits < WAIT_QUICK_FREE)
+                return;
+        over = m->quick_waits - WAIT_QUICK_FREE;
+        delay = WAIT_PACE_MIN_USEC << (over < 10 ? over : 10);
+        if (delay > (uint64_t) (m->opts.wait_timeout_sec ?: WAIT_TIMEOUT_SEC) * 1000000)
+                delay = (uint64_t) (m->opts.wait_timeout_sec ?: WAIT_TIMEOUT_SEC) * 1000000;
+        if (over == 0)
+                log_info("The server answered %u long polls in a row at once; spacing them (%" PRIu64 " ms, "
+                         "doubling) until one waits.", m->quick_waits, delay / 1000);
+        m->wait_not_before_usec = now + delay;
+}
+
+static int on_wait_pace(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) usec;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        manager_kick(userdata);
+        return 0;
+}
+
 static void on_waited(struct uplink *u, int r, const char *error, const struct uplink_wait_reply *w, void *userdata) {
         struct manager *m = userdata;
 
         (void) u;
         m->wait_id = 0;
-        if (r < 0)
+        wait_pace(m);
+        if (r < 0) {
                 server_error(m, r, "Waiting for changes on the server", error);
-        else if (w->changed)
+                /* a cursor the server refuses: the pull (after the cool-down) starts over */
+                if (r == -EBADMSG)
+                        m->pull_wanted = true;
+        } else if (w->changed) {
                 m->pull_wanted = true;
+        }
         manager_kick(m);
 }
 
@@ -306,11 +387,18 @@ static void start_wait(struct manager *m) {
         char *cursor = NULL;
         int r;
 
+        if (manager_now_usec(m) < m->wait_not_before_usec) {
+                if (!event_source_is_armed(m->wait_pace))
+                        (void) event_reset_time(m->event, &m->wait_pace, CLOCK_MONOTONIC, m->wait_not_before_usec,
+                                                0, on_wait_pace, m);
+                return;
+        }
         if (store_cursor_get(m->store, &cursor) < 0 || !cursor) {
                 free(cursor);
                 m->pull_wanted = true;
                 return;
         }
+        m->wait_started_usec = manager_now_usec(m);
         r = uplink_wait(m->uplink, cursor, m->opts.wait_timeout_sec ?: WAIT_TIMEOUT_SEC, 0, on_waited, m,
                         &m->wait_id);
         free(cursor);

@@ -289,6 +289,7 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->interval);
         sd_event_source_disable_unref(m->registry);
         sd_event_source_disable_unref(m->cooldown);
+        sd_event_source_disable_unref(m->wait_pace);
         m->engine = engine_free(m->engine);
         m->store = store_close(m->store);
         m->conf = conf_free(m->conf);

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Fault rules: {"path", "method"?, "count"? (default 1), "action", "status"?,
- * "retry_after"?}, checked in order; each match uses up one count. Matching
+ * "retry_after"?, "body"?}, checked in order; each match uses up one count,
+ * and the hits are counted (a client's tests count its requests so). The
+ * action "answer" sends "body" (any JSON) as the answer, status 200 unless
+ * "status" says otherwise, without processing the request: a server that
+ * lies in well-formed JSON. Matching
  * happens when a request's headers arrive, before routing and before the
  * bearer token, so a rule works on any path. Must never be reachable unless
  * enabled at start. */
@@ -20,12 +24,13 @@ struct faults_rule {
         char path[FAULTS_PATH_MAX + 1];
         char method[16];                /* "" matches any */
         unsigned count;
-        struct faults_hit hit;
+        struct faults_hit hit;          /* hit.body: the rule's own */
 };
 
 struct faults {
         struct faults_rule *rules;
         size_t n;
+        unsigned long hits;             /* matches since start or the last DELETE */
 };
 
 int faults_new(struct faults **ret) {
@@ -37,18 +42,25 @@ int faults_new(struct faults **ret) {
         return 0;
 }
 
-struct faults *faults_free(struct faults *f) {
-        if (!f)
-                return NULL;
-        free(f->rules);
-        free(f);
-        return NULL;
+static void faults_free_bodies(struct faults_rule *rules, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(rules[i].hit.body);
 }
 
 void faults_clear(struct faults *f) {
+        faults_free_bodies(f->rules, f->n);
         free(f->rules);
         f->rules = NULL;
         f->n = 0;
+        f->hits = 0;
+}
+
+struct faults *faults_free(struct faults *f) {
+        if (!f)
+                return NULL;
+        faults_clear(f);
+        free(f);
+        return NULL;
 }
 
 static int faults_action_from_name(const char *s, enum faults_action *ret) {
@@ -58,6 +70,7 @@ static int faults_action_from_name(const char *s, enum faults_action *ret) {
                 [FAULTS_TRUNCATE] = "truncate",
                 [FAULTS_STALL] = "stall",
                 [FAULTS_APPLY_THEN_DROP] = "apply_then_drop",
+                [FAULTS_ANSWER] = "answer",
         };
 
         for (size_t i = FAULTS_STATUS; i < sizeof(names) / sizeof(names[0]); i++)
@@ -88,8 +101,23 @@ static int faults_string(const cJSON *j, const char *name, char *buf, size_t siz
         return 0;
 }
 
+/* "body" only with "answer", and "answer" only with a body. */
+static int faults_body(const cJSON *j, struct faults_rule *rule, struct value_err *e) {
+        if (!j != (rule->hit.action != FAULTS_ANSWER))
+                return value_errf(e, -EINVAL, "\"body\" goes with the action \"answer\", and only there");
+        if (!j)
+                return 0;
+        rule->hit.body = cJSON_PrintUnformatted(j);
+        if (!rule->hit.body)
+                return -ENOMEM;
+        if (rule->hit.status == 0)
+                rule->hit.status = 200;
+        return 0;
+}
+
 static int faults_rule_from(const cJSON *j, struct faults_rule *ret, struct value_err *e) {
-        static const char *const names[] = { "path", "method", "count", "action", "status", "retry_after", NULL };
+        static const char *const names[] = { "path", "method", "count", "action", "status", "retry_after", "body",
+                                             NULL };
         struct faults_rule rule = { .count = 1 };
         const cJSON *action = cJSON_GetObjectItemCaseSensitive(j, "action");
         int r;
@@ -114,6 +142,9 @@ static int faults_rule_from(const cJSON *j, struct faults_rule *ret, struct valu
                 return r;
         if (rule.hit.action == FAULTS_STATUS && rule.hit.status == 0)
                 return value_errf(e, -EINVAL, "action \"status\" needs \"status\"");
+        r = faults_body(cJSON_GetObjectItemCaseSensitive(j, "body"), &rule, e);
+        if (r < 0)
+                return r;
         *ret = rule;
         return 0;
 }
@@ -133,6 +164,7 @@ int faults_add(struct faults *f, const cJSON *rules, struct value_err *e) {
         cJSON_ArrayForEach(j, rules) {
                 r = faults_rule_from(j, &all[f->n + i], e);
                 if (r < 0) {
+                        faults_free_bodies(all + f->n, i);
                         value_err_prefix(e, "rule %zu: ", i);
                         return r;
                 }
@@ -143,6 +175,8 @@ int faults_add(struct faults *f, const cJSON *rules, struct value_err *e) {
 }
 
 struct faults_hit faults_take(struct faults *f, const char *method, const char *path) {
+        struct faults_hit hit;
+
         for (size_t i = 0; i < f->n; i++) {
                 struct faults_rule *rule = &f->rules[i];
 
@@ -150,9 +184,13 @@ struct faults_hit faults_take(struct faults *f, const char *method, const char *
                     (rule->method[0] && strcmp(rule->method, method) != 0))
                         continue;
                 rule->count--;
-                return rule->hit;
+                f->hits++;
+                hit = rule->hit;
+                if (hit.body)
+                        hit.body = strdup(hit.body);
+                return hit;
         }
-        return (struct faults_hit) { FAULTS_NONE, 0, 0 };
+        return (struct faults_hit) { FAULTS_NONE, 0, 0, NULL };
 }
 
 static size_t faults_active(const struct faults *f) {
@@ -166,7 +204,8 @@ static size_t faults_active(const struct faults *f) {
 static int faults_reply_count(struct faults *f, struct reply *ret) {
         cJSON *root = cJSON_CreateObject();
 
-        if (!root || !cJSON_AddNumberToObject(root, "rules", (double) faults_active(f))) {
+        if (!root || !cJSON_AddNumberToObject(root, "rules", (double) faults_active(f)) ||
+            !cJSON_AddNumberToObject(root, "hits", (double) f->hits)) {
                 cJSON_Delete(root);
                 return -ENOMEM;
         }

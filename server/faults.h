@@ -19,12 +19,14 @@ enum faults_action {
         FAULTS_TRUNCATE,                /* declare a Content-Length, send less, close */
         FAULTS_STALL,                   /* never answer (until FAULTS_STALL_CAP_MS, then close) */
         FAULTS_APPLY_THEN_DROP,         /* process and store, then close without answering */
+        FAULTS_ANSWER,                  /* answer status (default 200) with the rule's JSON body, unprocessed */
 };
 
 struct faults_hit {
         enum faults_action action;
         unsigned status;
         unsigned retry_after;
+        char *body;                     /* FAULTS_ANSWER: malloc'd, the taker frees it */
 };
 
 struct faults;
@@ -35,7 +37,8 @@ struct faults *faults_free(struct faults *f);
 /* Appends the rules of a JSON array; all or none. */
 int faults_add(struct faults *f, const cJSON *rules, struct value_err *e);
 void faults_clear(struct faults *f);
-/* Consumes one use of the first rule matching method and path. */
+/* Consumes one use of the first rule matching method and path. A hit's body
+ * (FAULTS_ANSWER) is the caller's to free; NULL there means out of memory. */
 struct faults_hit faults_take(struct faults *f, const char *method, const char *path);
 
 /* The endpoints POST and DELETE /test/faults (userdata: struct faults). */

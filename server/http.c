@@ -431,6 +431,10 @@ static enum MHD_Result http_fault(struct http *h, struct http_ctx *x) {
         case FAULTS_GARBAGE:
                 r = reply_text(&rp, 200, "application/json", "<html>injected fault: this is not JSON\n");
                 break;
+        case FAULTS_ANSWER:
+                r = x->fault.body ? reply_text(&rp, x->fault.status, "application/json", x->fault.body) :
+                                    reply_failure(&rp, -ENOMEM);
+                break;
         case FAULTS_TRUNCATE:
                 return http_send_truncated(x);
         case FAULTS_STALL:
@@ -550,6 +554,7 @@ static void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cl
                 x->route->done(x->route->userdata, &x->req);
         longpoll_waiter_free(h->cfg.longpoll, x->req.waiter);
         reply_clear(&x->pending);
+        free(x->fault.body);
         free(x->body);
         free(x);
         *con_cls = NULL;

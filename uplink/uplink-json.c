@@ -51,12 +51,21 @@ static int read_string(const cJSON *obj, const char *name, bool required, const 
         return 0;
 }
 
+/* It goes back in every pull and long poll, and is stored: a server's
+ * megabytes stay there. */
 static int read_cursor(const cJSON *obj, const char **ret, struct value_err *e) {
         int r = read_string(obj, "cursor", true, ret, e);
+        size_t len;
 
-        if (r >= 0 && !(*ret)[0])
+        if (r < 0)
+                return r;
+        len = strlen(*ret);
+        if (len == 0)
                 return value_errf(e, -EINVAL, "cursor: must not be empty");
-        return r;
+        if (len > UPLINK_CURSOR_MAX)
+                return value_errf(e, -EINVAL, "cursor: %zu bytes, more than a cursor may have (%u)", len,
+                                  UPLINK_CURSOR_MAX);
+        return 0;
 }
 
 static int read_uint(const cJSON *obj, const char *name, double max, bool required, uint64_t *ret,
@@ -193,6 +202,23 @@ int uplink_json_status(const cJSON *root, struct uplink_status *ret, struct valu
         return 0;
 }
 
+/* A page holds the newest record of each item changed: two copies of one
+ * item in a page leave the client to guess which the server means. */
+static int check_one_per_item(const struct record *recs, size_t n, struct value_err *e) {
+        bool seen[KEY_MAX + 1][FAMILY_COUNT] = {};
+
+        for (size_t i = 0; i < n; i++) {
+                enum key k = recs[i].value.key;
+                enum family f = recs[i].value.family;
+
+                if (seen[k][f])
+                        return value_errf(e, -EINVAL, "records[%zu]: a second %s/%s in one page", i, key_name(k),
+                                          family_name(f));
+                seen[k][f] = true;
+        }
+        return 0;
+}
+
 static int read_records(const cJSON *list, unsigned limit, struct record **ret, size_t *ret_n,
                         struct value_err *e) {
         _cleanup_(freep) struct record *recs = NULL;
@@ -210,12 +236,16 @@ static int read_records(const cJSON *list, unsigned limit, struct record **ret, 
                         return err_in(r, e, "records", (long) i);
                 i++;
         }
+        r = check_one_per_item(recs, n, e);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(recs);
         *ret_n = n;
         return 0;
 }
 
-int uplink_json_pull(const cJSON *root, unsigned limit, struct uplink_pull_reply *ret, struct value_err *e) {
+int uplink_json_pull(const cJSON *root, unsigned limit, const char *sent, struct uplink_pull_reply *ret,
+                     struct value_err *e) {
         const cJSON *list, *more = member(root, "more");
         struct record *recs = NULL;
         const char *cursor;
@@ -234,6 +264,11 @@ int uplink_json_pull(const cJSON *root, unsigned limit, struct uplink_pull_reply
         if (cJSON_IsTrue(more) && n == 0) {
                 free(recs);
                 return value_errf(e, -EINVAL, "more: true on a page without records");
+        }
+        if (cJSON_IsTrue(more) && sent && strcmp(cursor, sent) == 0) {
+                /* the next page would be this one, for ever */
+                free(recs);
+                return value_errf(e, -EINVAL, "more: true, but the cursor is the one sent");
         }
         *ret = (struct uplink_pull_reply) { .records = recs, .n = n, .cursor = cursor, .more = cJSON_IsTrue(more) };
         return 0;

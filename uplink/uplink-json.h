@@ -33,9 +33,15 @@ int uplink_json_check_device(const struct uplink_device *d, struct value_err *e)
 /* A whole answer body: json_strict_parse, and it must be an object. */
 int uplink_json_parse(const char *body, size_t len, cJSON **ret, struct value_err *e);
 
+/* The longest cursor taken from a server: an opaque token that goes back in
+ * every pull and long poll (syncd's are 32 bytes). */
+#define UPLINK_CURSOR_MAX 1024
+
 int uplink_json_status(const cJSON *root, struct uplink_status *ret, struct value_err *e);
-/* *ret->records is malloc'd (NULL when n is 0); at most limit records. */
-int uplink_json_pull(const cJSON *root, unsigned limit, struct uplink_pull_reply *ret, struct value_err *e);
+/* *ret->records is malloc'd (NULL when n is 0); at most limit records, one
+ * per (key, family); sent: the cursor the pull sent (NULL: none). */
+int uplink_json_pull(const cJSON *root, unsigned limit, const char *sent, struct uplink_pull_reply *ret,
+                     struct value_err *e);
 /* One result per sent record, each naming that record's key and family;
  * results must hold n. */
 int uplink_json_push(const cJSON *root, const struct record *sent, size_t n, struct uplink_push_result *results,

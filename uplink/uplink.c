@@ -107,7 +107,7 @@ struct uplink_call {
         sd_event_source *retry;         /* while waiting to retry */
         unsigned failures;              /* in a row, for the backoff */
         unsigned limit;                 /* pull */
-        char *wait_cursor;              /* wait: the cursor given */
+        char *cursor;                   /* pull, wait: the cursor given (pull: NULL for none) */
         struct uplink_push_job *push;
         union {
                 uplink_status_fn status;
@@ -202,7 +202,7 @@ static void call_free(struct uplink_call *c) {
         free(c->url);
         free(c->body);
         free(c->answer);
-        free(c->wait_cursor);
+        free(c->cursor);
         push_job_free(c->push);
         free(c);
 }
@@ -597,7 +597,7 @@ static int deliver_status(struct uplink_call *c, const cJSON *root, struct value
 
 static int deliver_pull(struct uplink_call *c, const cJSON *root, struct value_err *e) {
         struct uplink_pull_reply p;
-        int r = uplink_json_pull(root, c->limit, &p, e);
+        int r = uplink_json_pull(root, c->limit, c->cursor, &p, e);
 
         if (r < 0)
                 return r;
@@ -613,6 +613,9 @@ static int deliver_wait(struct uplink_call *c, const cJSON *root, struct value_e
 
         if (r < 0)
                 return r;
+        /* nothing after the cursor given: what a 204 says (a server that wakes
+         * every long poll when it cannot tell which account changed answers so) */
+        w.changed = strcmp(w.cursor, c->cursor) != 0;
         if (call_answered(c))
                 call_finish(c, 0, NULL, &w);
         return 1;
@@ -688,7 +691,7 @@ static int call_deliver(struct uplink_call *c, const struct uplink_answer *a, st
 
         if (c->op == UPLINK_OP_WAIT && a->status == 204) {
                 if (call_answered(c))
-                        call_finish(c, 0, NULL, &(struct uplink_wait_reply) { .cursor = c->wait_cursor });
+                        call_finish(c, 0, NULL, &(struct uplink_wait_reply) { .cursor = c->cursor });
                 return 1;
         }
         if (c->op == UPLINK_OP_PUT_DEVICE && c->answer_len == 0)
@@ -838,7 +841,8 @@ int uplink_pull(struct uplink *u, const char *cursor, unsigned limit, unsigned f
         c->cb.pull = cb;
         c->limit = limit;
         c->body = uplink_json_pull_body(cursor, limit);
-        if (!c->body) {
+        c->cursor = cursor ? strdup(cursor) : NULL;
+        if (!c->body || (cursor && !c->cursor)) {
                 call_free(c);
                 return -ENOMEM;
         }
@@ -915,8 +919,8 @@ int uplink_wait(struct uplink *u, const char *cursor, unsigned timeout_sec, unsi
         (void) snprintf(c->endpoint, sizeof(c->endpoint), "GET /v1/sync/wait");
         c->cb.wait = cb;
         c->timeout_usec = timeout_sec * USEC_PER_SEC + u->timeout;
-        c->wait_cursor = strdup(cursor);
-        if (!c->wait_cursor) {
+        c->cursor = strdup(cursor);
+        if (!c->cursor) {
                 call_free(c);
                 return -ENOMEM;
         }

@@ -120,7 +120,7 @@ struct uplink_push_reply {
 };
 
 struct uplink_wait_reply {
-        bool changed;                   /* false: the timeout passed (204) */
+        bool changed;                   /* false: the timeout passed (204), or a 200 with the cursor given */
         const char *cursor;             /* the new cursor; the one given when unchanged */
 };
 

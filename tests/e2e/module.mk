@@ -45,6 +45,14 @@ $(B)/tests/e2e/test-regress: $(B)/tests/e2e/test-regress.o $(E2E_REGRESS_OBJS) $
 		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl sqlite3) $(CODEC_LIBS)
 
+# bridged against a server that lies in well-formed JSON (syncd's fault
+# action "answer"): bounded work, a clear error, nothing stored lost.
+TESTS += $(B)/tests/e2e/test-liar
+
+$(B)/tests/e2e/test-liar: $(B)/tests/e2e/test-liar.o $(E2E_REGRESS_OBJS) $(B)/libcodec.a \
+		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl) $(CODEC_LIBS)
+
 # The chaos soak (soak.c): three bridged, one syncd, Buds moving, kill -9
 # and faults for SOAK_SECONDS (default 60), then the invariants at
 # quiescence. In make check with its default length; `make soak

@@ -289,6 +289,35 @@ static void test_phone_switch(void **state) {
         assert_int_equal(store_conflict_count(f->store), 0);
 }
 
+/* The server refused the cursor (restored from a backup): its copies are
+ * forgotten with the cursor, so what the pull from the start does not bring
+ * back (our edit it acknowledged, then lost) is pending again, and what it
+ * does bring back (the phone's) is not. */
+static void test_server_forgotten(void **state) {
+        struct fx *f = *state;
+        struct value mine = profile("lost by the server");
+        struct record phone = rec(std_eq(KEY_EQ_ACTIVE, -4), T0 - 9000, PHONE, 0, 0);
+        char *cursor = NULL;
+
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &phone, 1, "c1", &f->o), 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, NULL, &f->o), 0);
+        assert_int_equal(push_all_applied(f), 1);
+        assert_int_equal(store_pending_count(f->store), 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_forget(f->e, &f->o), 0);
+        assert_int_equal(store_cursor_get(f->store, &cursor), 0);
+        assert_null(cursor);
+        assert_int_equal(f->o.n_writes, 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &phone, 1, "c2", &f->o), 0);
+        assert_int_equal(store_pending_count(f->store), 1);
+        assert_int_equal(push_all_applied(f), 1);
+        assert_int_equal(store_pending_count(f->store), 0);
+        assert_int_equal(store_conflict_count(f->store), 0);
+}
+
 static void test_buds_switch_round_trip(void **state) {
         struct fx *f = *state;
         struct value v = pro_eq(87, 63);
@@ -1267,6 +1296,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_clock_stepped_forward_then_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_forgotten, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_edit_over_buds_change_taken_in, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edit_read_back_after_doubt, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_online, setup, teardown),

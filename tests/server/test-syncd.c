@@ -1108,12 +1108,29 @@ static void test_faults(void **state) {
                             "[{\"path\": \"/v1/devices\", \"action\": \"status\", \"status\": 500, \"count\": 5}]"));
         j = get_ok(&f, NULL, "DELETE", "/test/faults", NULL);
         assert_int_equal(cJSON_GetObjectItem(j, "rules")->valueint, 0);
+        assert_int_equal(cJSON_GetObjectItem(j, "hits")->valueint, 0);
         cJSON_Delete(j);
         cJSON_Delete(get_ok(&f, HARNESS_TOKEN_A, "GET", "/v1/devices", NULL));
+        /* answer: the body as given, twice, the request not processed; the hits counted */
+        cJSON_Delete(get_ok(&f, NULL, "POST", "/test/faults",
+                            "[{\"path\": \"/v1/sync/pull\", \"action\": \"answer\", \"count\": 2, "
+                            "\"body\": {\"records\": [], \"cursor\": \"lie\", \"more\": true}}]"));
+        for (int i = 0; i < 2; i++) {
+                j = pull(&f, HARNESS_TOKEN_A, NULL, 10);
+                assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "cursor")), "lie");
+                assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "more")));
+                cJSON_Delete(j);
+        }
+        j = get_ok(&f, NULL, "POST", "/test/faults", "[]");
+        assert_int_equal(cJSON_GetObjectItem(j, "rules")->valueint, 0);
+        assert_int_equal(cJSON_GetObjectItem(j, "hits")->valueint, 2);
+        cJSON_Delete(j);
         static const char *const bad[] = {
                 "{}", "[{\"path\": \"/x\"}]", "[{\"path\": \"/x\", \"action\": \"explode\"}]",
                 "[{\"path\": \"/x\", \"action\": \"status\"}]", "[{\"path\": \"/x\", \"action\": \"stall\", \"y\": 1}]",
                 "[{\"path\": \"/x\", \"action\": \"stall\", \"count\": 0}]",
+                "[{\"path\": \"/x\", \"action\": \"answer\"}]",
+                "[{\"path\": \"/x\", \"action\": \"stall\", \"body\": {}}]",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 assert_int_equal(harness_request(&f, "POST", "/test/faults", NULL, bad[i], NULL, &r), 0);

@@ -151,11 +151,11 @@ static void test_status(void **state) {
         cJSON_Delete(j);
 }
 
-static int pull_fails(const char *text, unsigned limit, const char *why) {
+static int pull_fails_from(const char *text, unsigned limit, const char *sent, const char *why) {
         struct uplink_pull_reply p;
         struct value_err e = {};
         cJSON *j = parse_ok(text);
-        int r = uplink_json_pull(j, limit, &p, &e);
+        int r = uplink_json_pull(j, limit, sent, &p, &e);
 
         cJSON_Delete(j);
         if (r >= 0)
@@ -165,6 +165,62 @@ static int pull_fails(const char *text, unsigned limit, const char *why) {
         return r;
 }
 
+static int pull_fails(const char *text, unsigned limit, const char *why) {
+        return pull_fails_from(text, limit, NULL, why);
+}
+
+/* {"records": [ACTIVE_FLAT], "cursor": "<n x's>", "more": false} */
+static char *page_with_cursor(size_t n) {
+        static const char head[] = "{\"records\": [" ACTIVE_FLAT "], \"cursor\": \"";
+        static const char tail[] = "\", \"more\": false}";
+        char *text = malloc(sizeof(head) + n + sizeof(tail));
+
+        assert_non_null(text);
+        memcpy(text, head, sizeof(head) - 1);
+        memset(text + sizeof(head) - 1, 'x', n);
+        memcpy(text + sizeof(head) - 1 + n, tail, sizeof(tail));
+        return text;
+}
+
+/* A server that lies in well-formed JSON: a page that sends the client back
+ * to where it was ("more" for ever), two copies of one item in a page, a
+ * record whose family does not fit its key, a cursor of megabytes. */
+static void test_pull_lies(void **state) {
+        struct uplink_pull_reply p;
+        struct value_err e = {};
+        char *text;
+        cJSON *j;
+
+        (void) state;
+        pull_fails_from("{\"records\": [" ACTIVE_FLAT "], \"cursor\": \"c1\", \"more\": true}", 10, "c1",
+                        "more: true, but the cursor is the one sent");
+        j = parse_ok("{\"records\": [" ACTIVE_FLAT "], \"cursor\": \"c2\", \"more\": true}");
+        assert_int_equal(uplink_json_pull(j, 10, "c1", &p, &e), 0);
+        free((void *) p.records);
+        cJSON_Delete(j);
+        /* the last page's cursor may be the one sent (nothing changed) */
+        j = parse_ok("{\"records\": [], \"cursor\": \"c1\", \"more\": false}");
+        assert_int_equal(uplink_json_pull(j, 10, "c1", &p, &e), 0);
+        cJSON_Delete(j);
+        pull_fails("{\"records\": [" ACTIVE_FLAT ", {\"key\":\"eq.active\",\"family\":\"pro\",\"stamp\":"
+                   "{\"ms\":1763700000009,\"c\":0,\"origin\":\"0000000000000001\"},\"value\":{\"preset\":"
+                   "\"voice\"}}], \"cursor\": \"c\", \"more\": false}", 10,
+                   "records[1]: a second eq.active/pro in one page");
+        pull_fails("{\"records\": [{\"key\":\"eq.active\",\"family\":\"any\",\"stamp\":" STAMP_JSON
+                   ",\"value\":{\"preset\":\"flat\"}}], \"cursor\": \"c\", \"more\": false}", 10, "records[0]");
+        pull_fails("{\"records\": [{\"key\":\"profile\",\"family\":\"pro\",\"stamp\":" STAMP_JSON
+                   ",\"value\":{\"name\":\"x\"}}], \"cursor\": \"c\", \"more\": false}", 10, "records[0]");
+        text = page_with_cursor(UPLINK_CURSOR_MAX);
+        j = parse_ok(text);
+        assert_int_equal(uplink_json_pull(j, 10, NULL, &p, &e), 0);
+        free((void *) p.records);
+        cJSON_Delete(j);
+        free(text);
+        text = page_with_cursor(4u << 20);
+        pull_fails(text, 10, "cursor: 4194304 bytes, more than a cursor may have (1024)");
+        free(text);
+}
+
 static void test_pull(void **state) {
         struct uplink_pull_reply p;
         struct value_err e = {};
@@ -172,7 +228,7 @@ static void test_pull(void **state) {
 
         (void) state;
         j = parse_ok("{\"records\": [" ACTIVE_FLAT "], \"cursor\": \"c2\", \"more\": false}");
-        assert_int_equal(uplink_json_pull(j, 10, &p, &e), 0);
+        assert_int_equal(uplink_json_pull(j, 10, NULL, &p, &e), 0);
         assert_int_equal(p.n, 1);
         assert_false(p.more);
         assert_int_equal(p.records[0].value.key, KEY_EQ_ACTIVE);
@@ -299,6 +355,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_garbage),
                 cmocka_unit_test(test_status),
                 cmocka_unit_test(test_pull),
+                cmocka_unit_test(test_pull_lies),
                 cmocka_unit_test(test_push),
                 cmocka_unit_test(test_devices_and_errors),
         };
