@@ -1263,6 +1263,46 @@ static void test_sim_one_stamp_two_families_ours_wins(void **state) {
         assert_int_equal(f->o.conflicts_logged, 0);
 }
 
+/* Found by exploring (sim --seconds 180 --steps 400, seed 1796271840037):
+ * the same, but this half had already taken a node id of its own (a twin
+ * of another item, one stamp on two profiles) when the other half's pro
+ * edit came; the stamp was no longer under its node id, so the twin went
+ * unseen and each family's Buds kept their own for ever. Two originals of
+ * both families under one stamp are a copy's whoever sees them: ours is
+ * stamped again all the same. */
+static void test_sim_family_twin_after_node_renewed(void **state) {
+        struct fx *f = *state;
+        struct value mine = std_eq(KEY_EQ_CUSTOM, 12), twin = pro_eq(60, 120);
+        struct value name = profile("made on this copy"), other = profile("made on the other copy");
+        struct engine_push_result res;
+        struct record stored, named, got, server, *recs = NULL;
+        char *key = NULL;
+        size_t n = 0;
+        uint64_t node = engine_node_id(f->e);
+
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &mine, &stored, &f->o), 0);
+        assert_int_equal(push_all_applied(f), 1);
+        assert_int_equal(engine_set(f->e, &name, &named, &f->o), 0);
+        assert_int_equal(engine_push_next(f->e, &key, &recs, &n), 0);
+        res = (struct engine_push_result) { .key = KEY_PROFILE, .family = FAMILY_ANY, .status = ENGINE_PUSH_STALE,
+                                            .current = { .value = other, .stamp = named.stamp } };
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_push_done(f->e, &res, 1, &f->o), 0);
+        assert_true(f->o.node_renewed && engine_node_id(f->e) != node);
+        server = (struct record) { .value = twin, .stamp = stored.stamp };
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &server, 1, NULL, &f->o), 0);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(engine_intent(f->e, KEY_EQ_CUSTOM, &got), 0);
+        assert_true(value_equal(&got.value, &mine));
+        assert_true(stamp_cmp(got.stamp, stored.stamp) > 0);
+        assert_int_equal(got.stamp.origin, engine_node_id(f->e));
+        assert_int_equal(store_pending_count(f->store), 1);
+        free(key);
+        free(recs);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_clock_stepped_forward_then_back, setup, teardown),
@@ -1299,6 +1339,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_values, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_families_ours_loses, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_families_ours_wins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sim_family_twin_after_node_renewed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_own_edit_under_given_up_node, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_soak_copy_of_a_base_from_other_buds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_soak_base_after_buds_were_elsewhere, setup, teardown),

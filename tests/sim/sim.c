@@ -1598,6 +1598,7 @@ static const struct {
         { 1796223146249, 429, 0xf9b, "(the simulation's own bug: a restored value taken for the edit it restored)" },
         { 1796225876785, 99, 0xe1b, "(a copy of a copy holds the original's edits too: allowed)" },
         { 1796225383250, 134, 0xd9f, "a copy and its original stamped one instant in two families: never converged" },
+        { 1796271840037, 400, 0xd9f, "the same, seen by a half after it took a node id of its own: never converged" },
 };
 
 static uint64_t now_usec(void) {
