@@ -685,6 +685,12 @@ int engine_buds_record(struct engine *e, const char *address, enum key key, cons
  * gave it. Should the write prove dropped, the Buds still hold that change
  * (or one made on top of it), and the stamp is its base. */
 #define SNAP_WRITTEN_BACK 0x80u
+/* In a snapshot's flags (never sent): a change on the Buds was announced
+ * at a revision above this snapshot's while a write sent at it was still
+ * unanswered. The Buds had moved on before the write came: an answer that
+ * it landed is not to be trusted (firmware that acknowledges a write and
+ * drops it). */
+#define SNAP_DIRTY_ABOVE 0x40u
 
 /* A write of ours in doubt (never announced) or found dropped: the
  * snapshot it left is not what the Buds hold. A write-back of a DIRTY
@@ -722,6 +728,17 @@ int engine_buds_doubt(struct engine *e, const char *address, enum key key) {
         return commit(e);
 }
 
+static int mark_dirty_above(struct engine *e, const char *address, enum key key, struct store_buds_item *snap) {
+        int r = begin_relaxed(e);
+
+        snap->flags |= SNAP_DIRTY_ABOVE;
+        if (r == 0)
+                r = store_buds_item_put(e->store, address, key, snap);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
+}
+
 int engine_buds_announced(struct engine *e, const char *address, enum key key, uint32_t revision, uint8_t flags) {
         struct store_buds_item snap;
         int r;
@@ -731,8 +748,14 @@ int engine_buds_announced(struct engine *e, const char *address, enum key key, u
         r = store_buds_item_get(e->store, address, key, &snap);
         if (r == -ENOENT)
                 return 0;
-        if (r < 0 || snap.revision != revision || (snap.flags & RECORD_DIRTY))
+        if (r < 0)
                 return r;
+        /* announced before the answer of a write sent at our snapshot: the
+         * change is what that revision holds, whatever the answer says */
+        if (revision > snap.revision && !(snap.flags & SNAP_DIRTY_ABOVE))
+                return mark_dirty_above(e, address, key, &snap);
+        if (snap.revision != revision || (snap.flags & RECORD_DIRTY))
+                return 0;
         return engine_buds_doubt(e, address, key);
 }
 
@@ -748,6 +771,7 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
         struct store_buds_item prev, snap = { .revision = new_revision, .flags = rec->flags & RECORD_DERIVED,
                                               .known = true };
         int r = engine_copy_from_record(rec, &snap.copy);
+        bool above;
 
         if (r < 0)
                 return r;
@@ -761,9 +785,14 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
                 r = store_buds_item_get(e->store, address, rec->value.key, &prev);
                 if (r == 0 && writes_back(&prev, rec))
                         snap.flags |= SNAP_WRITTEN_BACK;
+                above = r == 0 && (prev.flags & SNAP_DIRTY_ABOVE);
                 r = r == -ENOENT ? 0 : r;
                 if (r == 0)
                         r = store_buds_item_put(e->store, address, rec->value.key, &snap);
+                /* a change announced above the revision it was sent at came
+                 * first: the write was dropped, as one found dropped later */
+                if (r == 0 && above)
+                        r = undo_written(e, address, rec->value.key);
         }
         if (r < 0)
                 return fail(e, r);
