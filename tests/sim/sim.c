@@ -1368,6 +1368,11 @@ static bool false_pair(int i, const struct store_conflict *c, const struct edit 
          * host: nothing in a record says which Buds made it, so this
          * host cannot tell it from anyone's */
         bool moved = el->kind == O_BUDS && ek->kind == O_BUDS && ek->where != i;
+        /* the same when the later one was made while the Buds were with
+         * this host but taken in by another (they moved before this host
+         * read it): it comes from the server under that host's stamp */
+        bool taken_elsewhere = el->kind == O_BUDS && ek->kind == O_BUDS && strcmp(c->lost_source, "bridge") == 0 &&
+                               strcmp(c->kept_source, "server") == 0 && c->kept.stamp.origin != c->lost.stamp.origin;
         /* the first exception's mirror: this host's edit, held by a copy
          * of its state directory as the copy's own and stamped again
          * there at a clock restart, comes back from the server under
@@ -1376,7 +1381,7 @@ static bool false_pair(int i, const struct store_conflict *c, const struct edit 
                       copied_after(i, el->at);
 
         return ek != el && ek->kind == el->kind && ek->who == el->who && ek->at > el->at && !cloned && !moved &&
-               !copied;
+               !taken_elsewhere && !copied;
 }
 
 /* Every pair of edits that made the entry's kept and lost values is a
