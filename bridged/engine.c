@@ -806,6 +806,10 @@ static int log_conflict_between(struct engine *e, enum key key, enum family lost
                                     .lost = *lost, .at_ms = now(e) };
         int r;
 
+        /* one change stamped twice (a clock restart's re-stamp against
+         * another host's re-stamp of the same suspect value): nothing lost */
+        if (kept_f == lost_f && same_value(kept, lost))
+                return 0;
         (void) snprintf(c.kept_source, sizeof(c.kept_source), "%s", kept_source);
         (void) snprintf(c.lost_source, sizeof(c.lost_source), "%s", lost_source);
         r = store_conflict_add(e->store, &c, e->cfg.conflict_log_limit, NULL);

@@ -1331,6 +1331,30 @@ static void test_flow_change_announced_before_write_answer(void **state) {
         assert_int_equal(store_conflict_count(f->store), 1);
 }
 
+/* Found by exploring with the simulation's --flow (seed 9, faults 0x201):
+ * an edit here stamped a day ahead reached another host on the Buds, which
+ * took the suspect stamp's value as the newest and stamped it anew; at this
+ * host's clock restart that copy on the server, beaten by the re-stamp,
+ * was logged as lost: the same value on both sides of the entry. One
+ * change stamped twice loses nothing. */
+static void test_flow_restamp_same_value_not_logged(void **state) {
+        struct fx *f = *state;
+        struct value ahead = profile("stamped a day ahead");
+        struct record other;
+
+        f->wall = T0 + 1000 + 86400000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_set(f->e, &ahead, NULL, &f->o), 0);
+        other = rec(ahead, T0 + 2000, PHONE, 0, 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &other, 1, "c1", &f->o), 0);
+        f->wall = T0 + 3000;
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_check_clock(f->e, &f->o), 1);
+        assert_int_equal(f->o.conflicts_logged, 0);
+        assert_int_equal(store_conflict_count(f->store), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_clock_stepped_forward_then_back, setup, teardown),
@@ -1369,6 +1393,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sim_one_stamp_two_families_ours_wins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_family_twin_after_node_renewed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_flow_change_announced_before_write_answer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_flow_restamp_same_value_not_logged, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sim_own_edit_under_given_up_node, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_soak_copy_of_a_base_from_other_buds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_soak_base_after_buds_were_elsewhere, setup, teardown),

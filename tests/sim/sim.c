@@ -1379,9 +1379,16 @@ static bool false_pair(int i, const struct store_conflict *c, const struct edit 
          * the copy's node id, someone else's to this host */
         bool copied = el->kind == O_HOST && el->who == i && strcmp(c->lost_source, "server") == 0 &&
                       copied_after(i, el->at);
+        /* the same without a copy: another host took this host's edit
+         * stamped ahead (from Buds it wrote) as a suspect stamp and
+         * stamped it again; it comes back under that host's node id */
+        bool restamped = el->kind == O_HOST && el->who == i && strcmp(c->lost_source, "server") == 0 &&
+                         c->lost.stamp.origin != engine_node_id(S.host[i].e) &&
+                         store_past_node_has(S.host[i].store, c->lost.stamp.origin) == 0 &&
+                         store_shared_node_has(S.host[i].store, c->lost.stamp.origin) == 0;
 
         return ek != el && ek->kind == el->kind && ek->who == el->who && ek->at > el->at && !cloned && !moved &&
-               !taken_elsewhere && !copied;
+               !taken_elsewhere && !copied && !restamped;
 }
 
 /* Every pair of edits that made the entry's kept and lost values is a
