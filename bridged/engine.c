@@ -963,16 +963,20 @@ static int restamp_key(struct engine *e, enum key key, struct engine_outcome *o)
         return r;
 }
 
-/* A DIRTY change we stamped ahead and have just stamped anew in the cache:
+/* A DIRTY change we stamped ahead and have just stamped anew in the cache,
+ * or a copy of ours written there under a stamp ahead (the write landed):
  * the snapshot takes the new stamp, so that the same change read again
- * keeps it and a change made on top of it has it as its base (a person
- * pressing twice is no conflict). 1 when so, 0 when the snapshot is to be
- * forgotten (read again). */
+ * keeps it and a change made on top of it (still carrying the old stamp)
+ * has it as its base (a person pressing twice is no conflict); a copy
+ * written there is written again under it. 1 when so, 0 when the snapshot
+ * is to be forgotten (read again). */
 static int restamp_snapshot(struct engine *e, const struct store_buds *b, enum key key, struct store_buds_item *snap) {
+        bool written = stamp_is_factory(snap->assigned);
         struct store_item it;
         int r;
 
-        if (stamp_is_factory(snap->assigned) || hlc_is_suspect(&e->clock, snap->copy.stamp, now(e)))
+        if (written ? !hlc_is_suspect(&e->clock, snap->copy.stamp, now(e)) || snap->copy.derived
+                    : hlc_is_suspect(&e->clock, snap->copy.stamp, now(e)))
                 return 0;
         r = store_item_get(e->store, key, arb_buds_item_family(key, b->family), &it);
         if (r < 0)
@@ -981,6 +985,7 @@ static int restamp_snapshot(struct engine *e, const struct store_buds *b, enum k
             hlc_is_suspect(&e->clock, it.cache.stamp, now(e)))
                 return 0;
         snap->assigned = it.cache.stamp;
+        snap->flags &= ~SNAP_WRITTEN_BACK;      /* its stamp ahead is no base to put back */
         return 1;
 }
 
