@@ -291,15 +291,6 @@ static void item_write(struct mitem *it, const struct record *rec) {
                 it->again = true;       /* decided again when it ends */
                 return;
         }
-        /* the revision the last write's answer gave is assumed until the
-         * Buds announce it: Buds that acknowledge a write and drop it may
-         * give it to a change made on them meanwhile, which a write at it
-         * would overwrite unread. Decided again when the announcement
-         * comes (on_manifest_changed) or the write is doubted. */
-        if (event_source_is_armed(it->confirm)) {
-                it->again = true;
-                return;
-        }
         it->writing = *rec;
         r = bluez_write_item(b->b, rec, on_item_written, it, &it->write_id);
         if (r < 0) {
