@@ -26,6 +26,7 @@ struct engine {
         struct engine_counters counters;
         unsigned n_buds;
         struct store_buds buds[ENGINE_MAX_BUDS];
+        uint64_t shared_node;   /* given up for a copy, kept with the next commit */
 };
 
 static uint64_t now(struct engine *e) { return e->cfg.now_ms(e->cfg.userdata); }
@@ -80,15 +81,20 @@ int engine_copy_from_record(const struct record *r, struct store_copy *ret) {
 static int begin(struct engine *e) { return store_begin(e->store); }
 static int begin_relaxed(struct engine *e) { return store_begin_relaxed(e->store); }
 
-/* The clock is saved with everything it stamped. */
+/* The clock is saved with everything it stamped, and a node id given up
+ * for a copy of the state directory with the clock that left it. */
 static int commit(struct engine *e) {
         int r = store_node_put(e->store, e->clock.node, e->clock.last, e->clock.issued);
 
-        if (r < 0) {
+        if (r == 0 && e->shared_node)
+                r = store_shared_node_add(e->store, e->shared_node);
+        if (r == 0)
+                r = store_commit(e->store);
+        else
                 store_rollback(e->store);
-                return r;
-        }
-        return store_commit(e->store);
+        if (r == 0)
+                e->shared_node = 0;
+        return r;
 }
 
 static int fail(struct engine *e, int r) {
@@ -141,17 +147,26 @@ void engine_outcome_reset(struct engine_outcome *o) { memset(o, 0, sizeof(*o)); 
 
 static int fresh_stamp(struct engine *e, struct stamp *ret) { return hlc_now(&e->clock, now(e), ret); }
 
+/* A copy of the state directory was found: a node id of our own. The one
+ * given up is kept (commit) as shared with the copy. */
+static void renew_node(struct engine *e, struct engine_outcome *o) {
+        uint64_t node;
+
+        if (random_node(e, &node) == 0) {
+                o->node_renewed = true;
+                o->old_node = e->clock.node;
+                e->shared_node = e->clock.node;
+                hlc_renew_node(&e->clock, node);
+        }
+}
+
 /* A stamp from elsewhere moves the clock; a copied state directory renews the
  * node id. Returns the verdict (HLC_SUSPECT_FUTURE: the caller re-stamps). */
 static enum hlc_verdict receive(struct engine *e, struct stamp s, struct engine_outcome *o) {
         enum hlc_verdict v = hlc_receive(&e->clock, s, now(e));
-        uint64_t node;
 
-        if (v == HLC_CLONED && random_node(e, &node) == 0) {
-                o->node_renewed = true;
-                o->old_node = e->clock.node;
-                hlc_renew_node(&e->clock, node);
-        }
+        if (v == HLC_CLONED)
+                renew_node(e, o);
         return v;
 }
 
@@ -670,6 +685,12 @@ int engine_buds_record(struct engine *e, const char *address, enum key key, cons
  * gave it. Should the write prove dropped, the Buds still hold that change
  * (or one made on top of it), and the stamp is its base. */
 #define SNAP_WRITTEN_BACK 0x80u
+/* In a snapshot's flags (never sent): a change on the Buds was announced
+ * at a revision above this snapshot's while a write sent at it was still
+ * unanswered. The Buds had moved on before the write came: an answer that
+ * it landed is not to be trusted (firmware that acknowledges a write and
+ * drops it). */
+#define SNAP_DIRTY_ABOVE 0x40u
 
 /* A write of ours in doubt (never announced) or found dropped: the
  * snapshot it left is not what the Buds hold. A write-back of a DIRTY
@@ -707,6 +728,17 @@ int engine_buds_doubt(struct engine *e, const char *address, enum key key) {
         return commit(e);
 }
 
+static int mark_dirty_above(struct engine *e, const char *address, enum key key, struct store_buds_item *snap) {
+        int r = begin_relaxed(e);
+
+        snap->flags |= SNAP_DIRTY_ABOVE;
+        if (r == 0)
+                r = store_buds_item_put(e->store, address, key, snap);
+        if (r < 0)
+                return fail(e, r);
+        return commit(e);
+}
+
 int engine_buds_announced(struct engine *e, const char *address, enum key key, uint32_t revision, uint8_t flags) {
         struct store_buds_item snap;
         int r;
@@ -716,8 +748,14 @@ int engine_buds_announced(struct engine *e, const char *address, enum key key, u
         r = store_buds_item_get(e->store, address, key, &snap);
         if (r == -ENOENT)
                 return 0;
-        if (r < 0 || snap.revision != revision || (snap.flags & RECORD_DIRTY))
+        if (r < 0)
                 return r;
+        /* announced before the answer of a write sent at our snapshot: the
+         * change is what that revision holds, whatever the answer says */
+        if (revision > snap.revision && !(snap.flags & SNAP_DIRTY_ABOVE))
+                return mark_dirty_above(e, address, key, &snap);
+        if (snap.revision != revision || (snap.flags & RECORD_DIRTY))
+                return 0;
         return engine_buds_doubt(e, address, key);
 }
 
@@ -733,6 +771,7 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
         struct store_buds_item prev, snap = { .revision = new_revision, .flags = rec->flags & RECORD_DERIVED,
                                               .known = true };
         int r = engine_copy_from_record(rec, &snap.copy);
+        bool above;
 
         if (r < 0)
                 return r;
@@ -746,9 +785,14 @@ int engine_buds_written(struct engine *e, const char *address, const struct reco
                 r = store_buds_item_get(e->store, address, rec->value.key, &prev);
                 if (r == 0 && writes_back(&prev, rec))
                         snap.flags |= SNAP_WRITTEN_BACK;
+                above = r == 0 && (prev.flags & SNAP_DIRTY_ABOVE);
                 r = r == -ENOENT ? 0 : r;
                 if (r == 0)
                         r = store_buds_item_put(e->store, address, rec->value.key, &snap);
+                /* a change announced above the revision it was sent at came
+                 * first: the write was dropped, as one found dropped later */
+                if (r == 0 && above)
+                        r = undo_written(e, address, rec->value.key);
         }
         if (r < 0)
                 return fail(e, r);
@@ -762,6 +806,10 @@ static int log_conflict_between(struct engine *e, enum key key, enum family lost
                                     .lost = *lost, .at_ms = now(e) };
         int r;
 
+        /* one change stamped twice (a clock restart's re-stamp against
+         * another host's re-stamp of the same suspect value): nothing lost */
+        if (kept_f == lost_f && same_value(kept, lost))
+                return 0;
         (void) snprintf(c.kept_source, sizeof(c.kept_source), "%s", kept_source);
         (void) snprintf(c.lost_source, sizeof(c.lost_source), "%s", lost_source);
         r = store_conflict_add(e->store, &c, e->cfg.conflict_log_limit, NULL);
@@ -915,16 +963,20 @@ static int restamp_key(struct engine *e, enum key key, struct engine_outcome *o)
         return r;
 }
 
-/* A DIRTY change we stamped ahead and have just stamped anew in the cache:
+/* A DIRTY change we stamped ahead and have just stamped anew in the cache,
+ * or a copy of ours written there under a stamp ahead (the write landed):
  * the snapshot takes the new stamp, so that the same change read again
- * keeps it and a change made on top of it has it as its base (a person
- * pressing twice is no conflict). 1 when so, 0 when the snapshot is to be
- * forgotten (read again). */
+ * keeps it and a change made on top of it (still carrying the old stamp)
+ * has it as its base (a person pressing twice is no conflict); a copy
+ * written there is written again under it. 1 when so, 0 when the snapshot
+ * is to be forgotten (read again). */
 static int restamp_snapshot(struct engine *e, const struct store_buds *b, enum key key, struct store_buds_item *snap) {
+        bool written = stamp_is_factory(snap->assigned);
         struct store_item it;
         int r;
 
-        if (stamp_is_factory(snap->assigned) || hlc_is_suspect(&e->clock, snap->copy.stamp, now(e)))
+        if (written ? !hlc_is_suspect(&e->clock, snap->copy.stamp, now(e)) || snap->copy.derived
+                    : hlc_is_suspect(&e->clock, snap->copy.stamp, now(e)))
                 return 0;
         r = store_item_get(e->store, key, arb_buds_item_family(key, b->family), &it);
         if (r < 0)
@@ -933,6 +985,7 @@ static int restamp_snapshot(struct engine *e, const struct store_buds *b, enum k
             hlc_is_suspect(&e->clock, it.cache.stamp, now(e)))
                 return 0;
         snap->assigned = it.cache.stamp;
+        snap->flags &= ~SNAP_WRITTEN_BACK;      /* its stamp ahead is no base to put back */
         return 1;
 }
 
@@ -997,18 +1050,6 @@ int engine_check_clock(struct engine *e, struct engine_outcome *o) {
         return 1;
 }
 
-/* The node id renewed for a copied state directory (take_twin,
- * take_family_twin). */
-static void renew_node(struct engine *e, struct engine_outcome *o) {
-        uint64_t node;
-
-        if (random_node(e, &node) == 0) {
-                o->node_renewed = true;
-                o->old_node = e->clock.node;
-                hlc_renew_node(&e->clock, node);
-        }
-}
-
 /* One stamp on two values: only a copy of this state directory, both
  * halves stamping under the same node id at the same instant, makes that.
  * The server's came first and stays; ours goes to the conflict log (if it
@@ -1029,18 +1070,35 @@ static int take_twin(struct engine *e, enum key key, enum family f, struct store
         return 0;
 }
 
+/* A stamp under a node id this host stamps or stamped under, a copy of its
+ * state directory's included (the node id it gave up for the copy, which
+ * both halves stamped under). */
+static int stamped_by_us_or_copy(struct engine *e, struct stamp s) {
+        int r = issued_here(e, s);
+
+        if (r != 0 || stamp_is_factory(s))
+                return r;
+        if (s.origin == e->shared_node)
+                return 1;
+        return store_shared_node_has(e->store, s.origin);
+}
+
 /* One stamp of ours on originals of both families, neither converted from
  * the other: a single bridge never stamps two families' originals at once
  * (an edit is of one family; the other gets a DERIVED conversion), so the
  * halves of a copied state directory each made one at the same instant.
- * Both reached the server, each the intent of its family under one stamp,
- * so Buds of each family would keep their own for ever. The first family
- * (standard) wins, as arbitration's tie between families has it: this
- * bridge stamps its value again, newer than both, so that the other family
- * gets its conversion; a loser that was this bridge's own edit goes to the
- * conflict log; and this bridge takes a node id of its own. Both halves do
- * the same when they see it: the value is one, so the newer re-stamp simply
- * replaces the other. c (family f) is what the server sent. */
+ * Each is the intent of its family under one stamp, so Buds of each family
+ * would keep their own for ever. The first family (standard) wins, as
+ * arbitration's tie between families has it: this bridge stamps its value
+ * again, newer than both, so that the other family gets its conversion; a
+ * loser that was this bridge's own edit goes to the conflict log; and a
+ * half still under that node id takes one of its own. Both halves do the
+ * same when they see it: the value is one, so the newer re-stamp simply
+ * replaces the other. "Ours" includes the node id a half gave up when it
+ * found the copy (a twin of another item first, take_twin): it may be the
+ * only one holding both originals (the server refused its own as stale
+ * against a conversion of the other). c (family f) is what the server
+ * sent. */
 static int take_family_twin(struct engine *e, enum key key, enum family f, const struct store_copy *c,
                             struct engine_outcome *o) {
         enum family fams[2], g, wf, lf;
@@ -1049,7 +1107,7 @@ static int take_family_twin(struct engine *e, enum key key, enum family f, const
 
         if (arb_families(key, fams) != 2 || c->derived || stamp_is_factory(c->stamp))
                 return 0;
-        r = issued_here(e, c->stamp);
+        r = stamped_by_us_or_copy(e, c->stamp);
         if (r <= 0)
                 return r;
         g = f == fams[0] ? fams[1] : fams[0];

@@ -20,7 +20,8 @@
 #include "store.h"
 
 enum stmt {
-        ST_NODE_GET, ST_NODE_PUT, ST_PAST_NODE_ADD, ST_PAST_NODE_HAS, ST_SUPERSEDED_ADD, ST_SUPERSEDED_TRIM,
+        ST_NODE_GET, ST_NODE_PUT, ST_PAST_NODE_ADD, ST_PAST_NODE_HAS, ST_SHARED_NODE_ADD, ST_SHARED_NODE_HAS,
+        ST_SUPERSEDED_ADD, ST_SUPERSEDED_TRIM,
         ST_SUPERSEDED_HAS,
         ST_SUPERSEDED_COVERS,
         ST_ITEM_GET, ST_ITEM_PUT, ST_PENDING_COUNT,
@@ -42,6 +43,8 @@ static const char *const stmt_sql[_ST_MAX] = {
         [ST_NODE_PUT] = "INSERT OR REPLACE INTO node (one, node_id, clock_last, clock_issued) VALUES (1, ?, ?, ?)",
         [ST_PAST_NODE_ADD] = "INSERT OR IGNORE INTO past_nodes (node_id) VALUES (?)",
         [ST_PAST_NODE_HAS] = "SELECT 1 FROM past_nodes WHERE node_id = ?",
+        [ST_SHARED_NODE_ADD] = "INSERT OR IGNORE INTO shared_nodes (node_id) VALUES (?)",
+        [ST_SHARED_NODE_HAS] = "SELECT 1 FROM shared_nodes WHERE node_id = ?",
         [ST_SUPERSEDED_ADD] = "INSERT OR IGNORE INTO superseded (hlc, origin) VALUES (?, ?)",
         [ST_SUPERSEDED_TRIM] = "DELETE FROM superseded WHERE rowid <= (SELECT MAX(rowid) FROM superseded) - 1024",
         [ST_SUPERSEDED_HAS] = "SELECT 1 FROM superseded WHERE hlc = ? AND origin = ?",
@@ -124,6 +127,9 @@ static const char *const migrations[] = {
         /* 3 -> 4: the stamps changes made on the Buds were made on (their
          * bases): a copy under one was replaced where it was seen */
         "CREATE TABLE superseded (hlc INTEGER NOT NULL, origin INTEGER NOT NULL, PRIMARY KEY (hlc, origin));",
+        /* 4 -> 5: the node ids this host gave up when it found a copy of its
+         * state directory: both halves stamped under them */
+        "CREATE TABLE shared_nodes (node_id INTEGER PRIMARY KEY);",
 };
 
 struct store {
@@ -385,7 +391,7 @@ static int open_db(struct store *s, char **ret_error) {
  * what is wrong, rather than found out by every Get and Set later. */
 int store_check(struct store *s, char **ret_error) {
         static const char *const tables[] = { "schema", "node", "items", "sync", "push", "conflicts", "buds",
-                                               "buds_items", "past_nodes", "superseded" };
+                                               "buds_items", "past_nodes", "superseded", "shared_nodes" };
         sqlite3_stmt *st = NULL;
         int rc, r = 0;
 
@@ -626,8 +632,8 @@ int store_past_node_add(struct store *s, uint64_t node) {
         return finish(st);
 }
 
-int store_past_node_has(struct store *s, uint64_t node) {
-        sqlite3_stmt *st = prepare(s, ST_PAST_NODE_HAS);
+static int node_has(struct store *s, enum stmt which, uint64_t node) {
+        sqlite3_stmt *st = prepare(s, which);
         int r;
 
         if (!st)
@@ -638,6 +644,19 @@ int store_past_node_has(struct store *s, uint64_t node) {
                 (void) sqlite3_reset(st);
         return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
+
+int store_past_node_has(struct store *s, uint64_t node) { return node_has(s, ST_PAST_NODE_HAS, node); }
+
+int store_shared_node_add(struct store *s, uint64_t node) {
+        sqlite3_stmt *st = prepare(s, ST_SHARED_NODE_ADD);
+
+        if (!st)
+                return -EIO;
+        bind_u64(st, 1, node);
+        return finish(st);
+}
+
+int store_shared_node_has(struct store *s, uint64_t node) { return node_has(s, ST_SHARED_NODE_HAS, node); }
 
 int store_superseded_add(struct store *s, struct stamp stamp) {
         sqlite3_stmt *st = prepare(s, ST_SUPERSEDED_ADD);

@@ -19,7 +19,7 @@
 #include "policy/stamp.h"
 #include "policy/value.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_VALUE_MAX 128
 #define STORE_FILE "bridged.db"
 
@@ -120,6 +120,11 @@ int store_node_put(struct store *s, uint64_t node, uint64_t last, uint64_t issue
  * that id is the other copy's now). has: 1 if node is one, 0 if not. */
 int store_past_node_add(struct store *s, uint64_t node);
 int store_past_node_has(struct store *s, uint64_t node);
+/* Node ids this host gave up when it found a copy of its state directory:
+ * stamps under them are its own or the copy's. has: 1 if node is one, 0 if
+ * not. */
+int store_shared_node_add(struct store *s, uint64_t node);
+int store_shared_node_has(struct store *s, uint64_t node);
 /* Stamps a change made on the Buds was made on (its base), the newest 1024:
  * a copy under one was replaced by a person where it was seen. has: 1 if
  * stamp is one, 0 if not. covers: 1 if one of them has stamp's origin and

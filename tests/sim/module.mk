@@ -3,7 +3,8 @@
 # the engine over real SQLite files, policy/, the codecs and budsim's Buds
 # model, driven by one seed. make check runs a bounded set of seeds;
 # `make sim` replays one (SEED=N, with STEPS= and FAULTS= from a shrunk
-# failure) or explores for SECONDS=N.
+# failure) or explores for SECONDS=N; FLOW=1 delivers messages as they
+# fall due during the schedule too (docs/simulation.md, finding 18).
 SIM := $(B)/tests/sim/sim
 TESTS += $(SIM)
 
@@ -13,6 +14,7 @@ $(SIM): $(B)/tests/sim/sim.o $(B)/bridged/engine.o $(B)/bridged/store.o $(B)/tes
 
 sim: $(SIM)
 	@$(SIM) $(if $(SEED),--seed $(SEED) --trace) $(if $(STEPS),--steps $(STEPS)) \
-		$(if $(FAULTS),--faults $(FAULTS)) $(if $(SECONDS),--seconds $(SECONDS)) $(if $(SEEDS),--seeds $(SEEDS))
+		$(if $(FAULTS),--faults $(FAULTS)) $(if $(SECONDS),--seconds $(SECONDS)) $(if $(SEEDS),--seeds $(SEEDS)) \
+		$(if $(FLOW),--flow)
 
 .PHONY: sim

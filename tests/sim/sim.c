@@ -113,6 +113,7 @@ struct host {
         unsigned epoch;                 /* messages of an older epoch are dropped (a crash) */
         int64_t skew_ms;
         bool push_inflight, pull_inflight;
+        bool tick_queued;               /* the periodic sync tick is in the queue */
         uint64_t push_sent_at;
         uint64_t cool_until;            /* the server found our stamps in its future: wait */
         int clone_of;                   /* a copy of that host's state directory (-1: none) */
@@ -168,6 +169,7 @@ struct sim {
         uint64_t seed, rng, now, order;
         unsigned faults, steps;
         bool trace, failed;
+        bool flow;                      /* messages arrive when due during the schedule too */
         char why[512];
         char base[128];
         int n_hosts, n_buds;
@@ -289,19 +291,22 @@ static struct msg *post(enum msg_kind kind, int host, uint64_t after) {
         return m;
 }
 
-static bool next_msg(struct msg *ret) {
+/* The next message, if it is due by until. */
+static bool next_msg_by(uint64_t until, struct msg *ret) {
         size_t best = SIZE_MAX;
 
         for (size_t i = 0; i < S.n_msgs; i++)
                 if (best == SIZE_MAX || S.msgs[i].at < S.msgs[best].at ||
                     (S.msgs[i].at == S.msgs[best].at && S.msgs[i].order < S.msgs[best].order))
                         best = i;
-        if (best == SIZE_MAX)
+        if (best == SIZE_MAX || S.msgs[best].at > until)
                 return false;
         *ret = S.msgs[best];
         S.msgs[best] = S.msgs[--S.n_msgs];
         return true;
 }
+
+static bool next_msg(struct msg *ret) { return next_msg_by(UINT64_MAX, ret); }
 
 /* ---- the server (syncd's rules) ---- */
 
@@ -746,6 +751,18 @@ static void host_restore(struct host *h) {
         free(c);
 }
 
+/* The Buds showed v converted from an edit of the other family: that edit
+ * is the one the person replaced there. */
+static void replace_converted(const struct value *v) {
+        for (size_t i = 0; i < S.n_edits; i++) {
+                struct value conv;
+
+                if (S.edits[i].v.key == v->key && S.edits[i].v.family != v->family &&
+                    eqconv_value(&S.edits[i].v, v->family, &conv) >= 0 && value_equal(&conv, v))
+                        S.edits[i].replaced = true;
+        }
+}
+
 static void buds_edit(int b) {
         struct sbuds *sb = &S.buds[b];
         enum key key = (enum key) (KEY_MIN + pick(KEY_MAX));
@@ -762,8 +779,11 @@ static void buds_edit(int b) {
         {
                 struct record shown;
 
-                if (buds_get_record(sb->b, key, &shown) == 0)
+                if (buds_get_record(sb->b, key, &shown) == 0) {
                         replace_shown(&shown.value);
+                        if (shown.flags & RECORD_DERIVED)
+                                replace_converted(&shown.value);
+                }
         }
         n = wire_value_encode(&ed->v, payload, sizeof(payload));
         if (n < 0 || buds_touch(sb->b, key, payload, (size_t) n, &e) < 0) {
@@ -953,6 +973,8 @@ static void deliver(const struct msg *m) {
         struct engine_outcome o;
         int r;
 
+        if (m->kind == M_TICK && m->error)
+                h->tick_queued = false;
         if (!msg_alive(m))
                 return;
         switch (m->kind) {
@@ -1168,10 +1190,25 @@ static void step(void) {
                         deliver(&m);
                 }
         } else {
+                struct msg m;
+
                 S.now += 1 + pick(800);
+                /* --flow: one periodic tick per host in the queue (more came
+                 * faster than steps deliver them and, always the oldest, kept
+                 * every other message waiting until the faults stopped) */
                 for (int i = 0; i < S.n_hosts; i++)
-                        if (chance(25))
-                                post(M_TICK, i, 0);
+                        if (chance(25) && !(S.flow && S.host[i].tick_queued)) {
+                                struct msg *t = post(M_TICK, i, 0);
+
+                                if (t && S.flow) {
+                                        t->error = 1;
+                                        S.host[i].tick_queued = true;
+                                }
+                        }
+                /* and what fell due meanwhile arrives (a bounded number: an
+                 * answer may post the next message due at once) */
+                for (int n = 0; S.flow && n < 64 && !S.failed && next_msg_by(S.now, &m); n++)
+                        deliver(&m);
         }
 }
 
@@ -1331,15 +1368,27 @@ static bool false_pair(int i, const struct store_conflict *c, const struct edit 
          * host: nothing in a record says which Buds made it, so this
          * host cannot tell it from anyone's */
         bool moved = el->kind == O_BUDS && ek->kind == O_BUDS && ek->where != i;
+        /* the same when the later one was made while the Buds were with
+         * this host but taken in by another (they moved before this host
+         * read it): it comes from the server under that host's stamp */
+        bool taken_elsewhere = el->kind == O_BUDS && ek->kind == O_BUDS && strcmp(c->lost_source, "bridge") == 0 &&
+                               strcmp(c->kept_source, "server") == 0 && c->kept.stamp.origin != c->lost.stamp.origin;
         /* the first exception's mirror: this host's edit, held by a copy
          * of its state directory as the copy's own and stamped again
          * there at a clock restart, comes back from the server under
          * the copy's node id, someone else's to this host */
         bool copied = el->kind == O_HOST && el->who == i && strcmp(c->lost_source, "server") == 0 &&
                       copied_after(i, el->at);
+        /* the same without a copy: another host took this host's edit
+         * stamped ahead (from Buds it wrote) as a suspect stamp and
+         * stamped it again; it comes back under that host's node id */
+        bool restamped = el->kind == O_HOST && el->who == i && strcmp(c->lost_source, "server") == 0 &&
+                         c->lost.stamp.origin != engine_node_id(S.host[i].e) &&
+                         store_past_node_has(S.host[i].store, c->lost.stamp.origin) == 0 &&
+                         store_shared_node_has(S.host[i].store, c->lost.stamp.origin) == 0;
 
         return ek != el && ek->kind == el->kind && ek->who == el->who && ek->at > el->at && !cloned && !moved &&
-               !copied;
+               !taken_elsewhere && !copied && !restamped;
 }
 
 /* Every pair of edits that made the entry's kept and lost values is a
@@ -1473,6 +1522,8 @@ static void run_free(void) {
 }
 
 /* true: every invariant held */
+static bool flow_mode;          /* --flow, for every run */
+
 static bool run(uint64_t seed, unsigned steps, unsigned faults) {
         const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         char *tb = S.trace_buf;
@@ -1488,6 +1539,7 @@ static bool run(uint64_t seed, unsigned steps, unsigned faults) {
         S.rng = seed * UINT64_C(0x9e3779b97f4a7c15) + 1;
         S.steps = steps;
         S.faults = faults;
+        S.flow = flow_mode;
         S.now = T0;
         S.n_hosts = 2 + (int) pick(3);
         S.n_buds = 2 + (int) pick(3);
@@ -1497,7 +1549,8 @@ static bool run(uint64_t seed, unsigned steps, unsigned faults) {
                 fprintf(stderr, "sim: cannot make a directory under %s: %m\n", tmp);
                 exit(1);
         }
-        tracef("seed %" PRIu64 ": %d hosts, %d buds, %u steps, faults 0x%x", seed, S.n_hosts, S.n_buds, steps, faults);
+        tracef("seed %" PRIu64 ": %d hosts, %d buds, %u steps, faults 0x%x%s", seed, S.n_hosts, S.n_buds, steps, faults,
+               S.flow ? ", flow" : "");
         for (int i = 0; i < S.n_hosts && !S.failed; i++) {
                 struct host *h = &S.host[i];
 
@@ -1570,7 +1623,8 @@ static void shrink(uint64_t seed, unsigned steps, unsigned faults) {
         fprintf(stderr, "---- smallest failing schedule: seed %" PRIu64 ", %u steps, faults ", seed, steps);
         print_faults(stderr, faults);
         fprintf(stderr, "\n%s", S.trace_buf ? S.trace_buf : "");
-        fprintf(stderr, "---- replay: make sim SEED=%" PRIu64 " STEPS=%u FAULTS=0x%x\n", seed, steps, faults);
+        fprintf(stderr, "---- replay: make sim SEED=%" PRIu64 " STEPS=%u FAULTS=0x%x%s\n", seed, steps, faults,
+                flow_mode ? " FLOW=1" : "");
 }
 
 /* Schedules that failed once, each with the defect it found; run before the
@@ -1598,6 +1652,7 @@ static const struct {
         { 1796223146249, 429, 0xf9b, "(the simulation's own bug: a restored value taken for the edit it restored)" },
         { 1796225876785, 99, 0xe1b, "(a copy of a copy holds the original's edits too: allowed)" },
         { 1796225383250, 134, 0xd9f, "a copy and its original stamped one instant in two families: never converged" },
+        { 1796271840037, 400, 0xd9f, "the same, seen by a half after it took a node id of its own: never converged" },
 };
 
 static uint64_t now_usec(void) {
@@ -1612,6 +1667,7 @@ int main(int argc, char **argv) {
                 { "seed", required_argument, NULL, 's' }, { "seeds", required_argument, NULL, 'n' },
                 { "seconds", required_argument, NULL, 't' }, { "steps", required_argument, NULL, 'k' },
                 { "faults", required_argument, NULL, 'f' }, { "trace", no_argument, NULL, 'v' },
+                { "flow", no_argument, NULL, 'w' },
                 { "help", no_argument, NULL, 'h' }, {},
         };
         uint64_t first = 1, n = SIM_DEFAULT_SEEDS, seconds = 0, start;
@@ -1641,8 +1697,11 @@ int main(int argc, char **argv) {
                 case 'v':
                         trace = true;
                         break;
+                case 'w':
+                        flow_mode = true;
+                        break;
                 case 'h':
-                        printf("sim [--seed N] [--seeds N] [--seconds N] [--steps N] [--faults MASK] [--trace]\n");
+                        printf("sim [--seed N] [--seeds N] [--seconds N] [--steps N] [--faults MASK] [--trace] [--flow]\n");
                         return 0;
                 default:
                         return 2;
@@ -1655,7 +1714,7 @@ int main(int argc, char **argv) {
                 n = UINT64_MAX;
         }
         start = now_usec();
-        for (size_t i = 0; !one && !seconds && i < sizeof(regressions) / sizeof(regressions[0]); i++)
+        for (size_t i = 0; !one && !seconds && !flow_mode && i < sizeof(regressions) / sizeof(regressions[0]); i++)
                 if (!run(regressions[i].seed, regressions[i].steps, regressions[i].faults)) {
                         fprintf(stderr, "sim: regression seed %" PRIu64 " (%u steps, faults 0x%x; it found: %s) "
                                 "failed again: %s\n%s", regressions[i].seed, regressions[i].steps,
@@ -1678,7 +1737,7 @@ int main(int argc, char **argv) {
 
                 printf("sim: %" PRIu64 " seeds (from %" PRIu64 "), %u steps each, faults ", done, first, steps);
                 print_faults(stdout, faults);
-                printf(": every invariant held; %.1f s, %.0f seeds/s\n", sec, sec > 0 ? (double) done / sec : 0.0);
+                printf("%s: every invariant held; %.1f s, %.0f seeds/s\n", flow_mode ? ", flow" : "", sec, sec > 0 ? (double) done / sec : 0.0);
         }
         free(S.trace_buf);
         return 0;

@@ -311,7 +311,7 @@ static void test_refusals(void **state) {
                                       NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         assert_int_equal(store_open(dir, &s, &err), -EPROTONOSUPPORT);
-        assert_non_null(strstr(err, "schema version 9 is newer than this bridged understands (4)"));
+        assert_non_null(strstr(err, "schema version 9 is newer than this bridged understands (5)"));
         free(err);
 
         /* not a database */
