@@ -212,20 +212,39 @@ static int faults_reply_count(struct faults *f, struct reply *ret) {
         return reply_json(ret, 200, root);
 }
 
-int faults_handle_post(void *userdata, struct http_request *req, struct reply *ret) {
+/* POST appends the rules; PUT replaces them all and the hits in one step,
+ * so that no request meets the server without rules in between (a DELETE
+ * then a POST leaves that gap). */
+static int faults_handle_set(struct faults *f, struct http_request *req, bool replace, struct reply *ret) {
         _cleanup_(cJSON_Deletep) cJSON *rules = NULL;
-        struct faults *f = userdata;
+        struct faults fresh = {};
         struct value_err e = {};
         int r;
 
         r = json_strict_parse(req->body ? req->body : "", req->body_len, &rules, &e);
         if (r >= 0)
-                r = faults_add(f, rules, &e);
-        if (r == -ENOMEM)
+                r = faults_add(replace ? &fresh : f, rules, &e);
+        if (r == -ENOMEM) {
+                faults_clear(&fresh);
                 return r;
-        if (r < 0)
+        }
+        if (r < 0) {
+                faults_clear(&fresh);
                 return reply_error(ret, 400, "bad_request", "%s", e.msg[0] ? e.msg : "malformed rules");
+        }
+        if (replace) {
+                faults_clear(f);
+                *f = fresh;
+        }
         return faults_reply_count(f, ret);
+}
+
+int faults_handle_post(void *userdata, struct http_request *req, struct reply *ret) {
+        return faults_handle_set(userdata, req, false, ret);
+}
+
+int faults_handle_put(void *userdata, struct http_request *req, struct reply *ret) {
+        return faults_handle_set(userdata, req, true, ret);
 }
 
 int faults_handle_delete(void *userdata, struct http_request *req, struct reply *ret) {

@@ -41,7 +41,8 @@ void faults_clear(struct faults *f);
  * (FAULTS_ANSWER) is the caller's to free; NULL there means out of memory. */
 struct faults_hit faults_take(struct faults *f, const char *method, const char *path);
 
-/* The endpoints POST and DELETE /test/faults (userdata: struct faults). */
+/* The endpoints POST, PUT and DELETE /test/faults (userdata: struct faults). */
 struct http_request;
 int faults_handle_post(void *userdata, struct http_request *req, struct reply *ret);
+int faults_handle_put(void *userdata, struct http_request *req, struct reply *ret);
 int faults_handle_delete(void *userdata, struct http_request *req, struct reply *ret);

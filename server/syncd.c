@@ -326,6 +326,8 @@ static size_t syncd_routes(struct syncd *d) {
         if (d->faults) {
                 rt[n++] = (struct http_route) { "POST", "/test/faults", .public = true,
                                                 .handle = faults_handle_post, .userdata = d->faults };
+                rt[n++] = (struct http_route) { "PUT", "/test/faults", .public = true,
+                                                .handle = faults_handle_put, .userdata = d->faults };
                 rt[n++] = (struct http_route) { "DELETE", "/test/faults", .public = true,
                                                 .handle = faults_handle_delete, .userdata = d->faults };
         }

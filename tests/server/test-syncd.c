@@ -1125,6 +1125,25 @@ static void test_faults(void **state) {
         assert_int_equal(cJSON_GetObjectItem(j, "rules")->valueint, 0);
         assert_int_equal(cJSON_GetObjectItem(j, "hits")->valueint, 2);
         cJSON_Delete(j);
+        /* PUT: the rules replaced and the hits cleared in one step; a bad PUT keeps the old ones */
+        cJSON_Delete(get_ok(&f, NULL, "POST", "/test/faults",
+                            "[{\"path\": \"/v1/devices\", \"action\": \"status\", \"status\": 500, \"count\": 5}]"));
+        j = get_ok(&f, NULL, "PUT", "/test/faults",
+                   "[{\"path\": \"/v1/sync/pull\", \"action\": \"answer\", \"count\": 3, "
+                   "\"body\": {\"records\": [], \"cursor\": \"put\", \"more\": false}}]");
+        assert_int_equal(cJSON_GetObjectItem(j, "rules")->valueint, 1);
+        assert_int_equal(cJSON_GetObjectItem(j, "hits")->valueint, 0);
+        cJSON_Delete(j);
+        cJSON_Delete(get_ok(&f, HARNESS_TOKEN_A, "GET", "/v1/devices", NULL));  /* the 500 rule is gone */
+        assert_int_equal(harness_request(&f, "PUT", "/test/faults", NULL, "[{\"path\": \"/x\"}]", NULL, &r), 0);
+        assert_error(&r, 400, "bad_request");
+        harness_resp_clear(&r);
+        j = pull(&f, HARNESS_TOKEN_A, NULL, 10);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "cursor")), "put");
+        cJSON_Delete(j);
+        j = get_ok(&f, NULL, "DELETE", "/test/faults", NULL);
+        assert_int_equal(cJSON_GetObjectItem(j, "rules")->valueint, 0);
+        cJSON_Delete(j);
         static const char *const bad[] = {
                 "{}", "[{\"path\": \"/x\"}]", "[{\"path\": \"/x\", \"action\": \"explode\"}]",
                 "[{\"path\": \"/x\", \"action\": \"status\"}]", "[{\"path\": \"/x\", \"action\": \"stall\", \"y\": 1}]",
