@@ -64,13 +64,18 @@ static void cool_down(struct manager *m, int r, const char *message) {
                                          m);
 }
 
-/* A final error of a server call (the uplink retried what can be retried). */
-static void server_error(struct manager *m, int r, const char *what, const char *message) {
+/* A final error of a server call (the uplink retried what can be retried).
+ * A Sync() in flight ends with it if the call was the Sync's own (a pull or
+ * a push); a long poll begun before the Sync does not answer for it, the
+ * Sync's own pull does (a refused cursor on the long poll, then a pull that
+ * succeeds, is a Sync that succeeded). */
+static void server_error(struct manager *m, int r, const char *what, const char *message, bool ends_sync) {
         if (!m->sync)
                 cool_down(m, r, message);
         m->c.syncs_failed++;
         manager_set_string(&m->last_error, message);
-        sync_failed(m, r, message);
+        if (ends_sync)
+                sync_failed(m, r, message);
         switch (r) {
         case -EACCES:
                 halt(m, "the server refused the token (401); install a new token and reload bridged (SIGHUP)");
@@ -130,12 +135,12 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                                 manager_carry_out(m, &o);
                         m->pull_wanted = true;
                 } else {
-                        server_error(m, r, "Pulling from the server", error);
+                        server_error(m, r, "Pulling from the server", error, true);
                         m->pull_wanted = !m->halted;
                 }
                 free(cursor);
         } else if (r < 0) {
-                server_error(m, r, "Pulling from the server", error);
+                server_error(m, r, "Pulling from the server", error, true);
                 m->pull_wanted = !m->halted;
         } else {
                 engine_outcome_reset(&o);
@@ -286,10 +291,10 @@ static void on_pushed(struct uplink *u, int r, const char *error, const struct u
                 (void) engine_push_forget(m->engine);
                 m->push_wanted = true;
         } else if (r == -EBADMSG) {
-                server_error(m, r, "Pushing to the server", error);
+                server_error(m, r, "Pushing to the server", error, true);
                 halt(m, "the server refused a push as malformed (400); this is a bug, see the log");
         } else if (r < 0) {
-                server_error(m, r, "Pushing to the server", error);
+                server_error(m, r, "Pushing to the server", error, true);
                 m->push_wanted = !m->halted;
         } else {
                 take_push_reply(m, p);
@@ -373,7 +378,7 @@ static void on_waited(struct uplink *u, int r, const char *error, const struct u
         m->wait_id = 0;
         wait_pace(m);
         if (r < 0) {
-                server_error(m, r, "Waiting for changes on the server", error);
+                server_error(m, r, "Waiting for changes on the server", error, false);
                 /* a cursor the server refuses: the pull (after the cool-down) starts over */
                 if (r == -EBADMSG)
                         m->pull_wanted = true;
