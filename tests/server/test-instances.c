@@ -5,7 +5,8 @@
  * answered by A is replayed by B, a cursor of A is valid on B, and the same
  * push sent to A and B at once is applied once, the other answer being its
  * replay (or 409 while it is in progress), a push on A wakes a long poll
- * parked on B, B's LISTEN connection cut wakes every long poll on B, and a
+ * parked on B, B's LISTEN connection cut has every long poll on B read its
+ * account again (and stay parked with nothing newer), and a
  * push A committed but never answered (A killed) is replayed by B; a
  * database of a newer schema is refused at start. And what PostgreSQL does
  * differently from SQLite inside syncd: a statement sent in a pipeline that
@@ -263,13 +264,37 @@ static void test_wake_across(void **state) {
         free(body);
 }
 
+/* The value of one series of s's /metrics; 0 when absent. */
+static double metric_of(const struct harness_syncd *s, const char *series) {
+        struct harness_resp r;
+        size_t n = strlen(series);
+        double v = 0;
+
+        assert_int_equal(harness_metrics_get(s, "GET", "/metrics", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        for (const char *l = r.body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, series, n) == 0 && l[n] == ' ') {
+                        v = strtod(l + n + 1, NULL);
+                        break;
+                }
+        harness_resp_clear(&r);
+        return v;
+}
+
 /* B's LISTEN connection cut by the server: when it is back, every long
- * poll parked on B is woken (changes may have been missed meanwhile). */
+ * poll parked on B reads its account's sequence again (a change may have
+ * been missed meanwhile); with nothing newer it stays parked (not a 200
+ * with the cursor it sent), and the next push, on A, answers it with that
+ * push's cursor. */
 static void test_wake_after_listen_lost(void **state) {
         CURLM *m = curl_multi_init();
-        struct harness_resp w;
-        char *cursor = cursor_of(&B), cmd[512];
+        struct harness_resp w, r;
+        char *cursor = cursor_of(&B), cmd[512], key[37], hdr[80], *body = push_body(harness_wall_ms());
+        double kept = metric_of(&B, "syncd_longpoll_kept_total");
+        bool done = false;
+        uint64_t deadline;
         CURL *e;
+        cJSON *j, *jr;
 
         (void) state;
         e = wait_parked(m, &B, cursor, &w);
@@ -277,10 +302,40 @@ static void test_wake_after_listen_lost(void **state) {
                  "\"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                  "WHERE application_name = 'syncd listen'\" >/dev/null", harness_pg());
         assert_int_equal(system(cmd), 0);
+        deadline = harness_now_ms() + 10000;    /* B's reconnection: the first retry is at once */
+        while (!done && metric_of(&B, "syncd_longpoll_kept_total") <= kept && harness_now_ms() < deadline) {
+                CURLMsg *msg;
+                int running, left;
+
+                curl_multi_perform(m, &running);
+                while ((msg = curl_multi_info_read(m, &left)))
+                        done |= msg->msg == CURLMSG_DONE && msg->easy_handle == e;
+                if (!done)
+                        curl_multi_poll(m, NULL, 0, 20, NULL);
+        }
+        if (done) {
+                curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &w.status);
+                fail_msg("the long poll was answered %ld (%s) when B's notifications came back", w.status,
+                         w.body ?: "");
+        }
+        assert_true(metric_of(&B, "syncd_longpoll_kept_total") > kept);
+        harness_new_uuid(key);
+        perform(push_easy(&A, key, body, &r, hdr), &r);
+        assert_int_equal(r.status, 200);
         assert_int_equal(wait_answer(m, e, &w), 200);
+        j = cJSON_Parse(w.body);
+        jr = cJSON_Parse(r.body);
+        assert_non_null(j);
+        assert_non_null(jr);
+        assert_string_equal(cJSON_GetObjectItem(j, "cursor")->valuestring,
+                            cJSON_GetObjectItem(jr, "cursor")->valuestring);
+        cJSON_Delete(j);
+        cJSON_Delete(jr);
         harness_resp_clear(&w);
+        harness_resp_clear(&r);
         curl_multi_cleanup(m);
         free(cursor);
+        free(body);
 }
 
 #define LOAD_CLIENTS 8
@@ -553,6 +608,7 @@ static int setup(void **state) {
         if (harness_dir(&A) < 0 || harness_dir(&B) < 0)
                 return -1;
         memcpy(B.db, A.db, sizeof(B.db));       /* one database */
+        B.metrics = true;                       /* what B did with a wake-up */
         /* no rate limit: the load test pushes hundreds a minute to one account */
         if (harness_start(&A, true, UNLIMITED) < 0 || harness_start(&B, false, UNLIMITED) < 0) {
                 fprintf(stderr, "cannot start syncd\n");

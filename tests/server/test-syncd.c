@@ -2,7 +2,10 @@
 /* Tests of syncd over HTTPS: every endpoint and error of the sync API, the
  * arbitration order, idempotency (replay, 409 while the first body is still
  * uploading, 422), account isolation, long polls (100 woken by one push, 204
- * on timeout), restart on the same database, group commit (concurrent pushes
+ * on timeout, none answered by what brought nothing newer than its cursor:
+ * another account's push, stale and rejected records, a replay, and on
+ * PostgreSQL another syncd's notifications), restart on the same database,
+ * group commit (concurrent pushes
  * to one item, replays within a group, restart after a group), the command
  * line, and the test fault hooks; with SYNCD_TEST_PG (tests/server/pg-harness)
  * all of it on PostgreSQL, and the database stopped and started under
@@ -774,6 +777,262 @@ static void test_longpoll_wakes_all(void **state) {
         free(cursor);
 }
 
+/* Long polls that nothing answers early: a few waiters driven together, each
+ * read back once it ends, and /metrics to know what syncd did meanwhile. */
+
+struct waiter {
+        CURL *e;
+        struct harness_resp r;
+        bool done;
+};
+
+/* The value of one series of s's /metrics; 0 when absent. */
+static double metric_of(const struct harness_syncd *s, const char *series) {
+        struct harness_resp r;
+        size_t n = strlen(series);
+        double v = 0;
+
+        assert_int_equal(harness_metrics_get(s, "GET", "/metrics", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        for (const char *l = r.body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, series, n) == 0 && l[n] == ' ') {
+                        v = strtod(l + n + 1, NULL);
+                        break;
+                }
+        harness_resp_clear(&r);
+        return v;
+}
+
+static void waiter_start(CURLM *m, const struct harness_syncd *s, const char *token, const char *cursor,
+                         unsigned timeout, struct waiter *w) {
+        char path[160];
+
+        snprintf(path, sizeof(path), "/v1/sync/wait?cursor=%s&timeout=%u", cursor, timeout);
+        *w = (struct waiter) {};
+        w->e = harness_easy(s, "GET", path, token, NULL, NULL, &w->r);
+        curl_multi_add_handle(m, w->e);
+}
+
+/* Runs m for at most ms; a waiter that ended is marked done, its status read. */
+static void waiters_drive(CURLM *m, struct waiter *w, size_t n, int ms) {
+        CURLMsg *msg;
+        int running, left;
+
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, ms, NULL);
+        curl_multi_perform(m, &running);
+        while ((msg = curl_multi_info_read(m, &left)))
+                for (size_t i = 0; i < n; i++)
+                        if (msg->msg == CURLMSG_DONE && msg->easy_handle == w[i].e) {
+                                w[i].done = true;
+                                curl_easy_getinfo(w[i].e, CURLINFO_RESPONSE_CODE, &w[i].r.status);
+                        }
+}
+
+/* How many ended with status (0: any). */
+static size_t waiters_done(const struct waiter *w, size_t n, long status) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++)
+                k += w[i].done && (!status || w[i].r.status == status);
+        return k;
+}
+
+/* Drives m until s has want long polls parked. */
+static void waiters_parked(CURLM *m, const struct harness_syncd *s, struct waiter *w, size_t n, double want) {
+        uint64_t deadline = harness_now_ms() + 10000;
+        double v;
+
+        while ((v = metric_of(s, "syncd_longpoll_parked")) < want && harness_now_ms() < deadline)
+                waiters_drive(m, w, n, 20);
+        if (v < want)
+                fail_msg("%g long polls parked, expected %g", v, want);
+}
+
+/* Drives m until w ends; its status. */
+static long waiter_answer(CURLM *m, struct waiter *w) {
+        uint64_t deadline = harness_now_ms() + 35000;          /* beyond curl's own 30 s */
+
+        while (!w->done && harness_now_ms() < deadline)
+                waiters_drive(m, w, 1, 50);
+        assert_true(w->done);
+        return w->r.status;
+}
+
+static void waiter_free(CURLM *m, struct waiter *w) {
+        curl_multi_remove_handle(m, w->e);
+        harness_easy_free(w->e);
+        harness_resp_clear(&w->r);
+        *w = (struct waiter) {};
+}
+
+/* The cursor of a 200's body; fails on any other answer. */
+static void assert_answered_cursor(const struct waiter *w, const char *cursor) {
+        cJSON *j;
+
+        assert_true(w->done);
+        if (w->r.status != 200)
+                fail_msg("long poll answered %ld, expected 200", w->r.status);
+        j = cJSON_Parse(w->r.body);
+        assert_non_null(j);
+        assert_string_equal(str_of(j, "cursor"), cursor);
+        cJSON_Delete(j);
+}
+
+/* Sends each NOTIFY of payloads (NULL-terminated; "": no account) on s's
+ * database, each in a transaction of its own, from a session that is not
+ * syncd's: as another syncd on the database would. */
+static void pg_notify(const struct harness_syncd *s, const char *const *payloads) {
+        char cmd[2048];
+        size_t n;
+
+        n = (size_t) snprintf(cmd, sizeof(cmd), "psql -q -h '%s' -U syncd -d '%s'", harness_pg(),
+                              strrchr(s->dir, '/') + 1);
+        for (; *payloads && n < sizeof(cmd); payloads++)
+                n += (size_t) snprintf(cmd + n, sizeof(cmd) - n, " -c \"SELECT pg_notify('syncd_changes', '%s')\"",
+                                       *payloads);
+        assert_true(n + 20 < sizeof(cmd));
+        strcat(cmd, " >/dev/null");
+        assert_int_equal(system(cmd), 0);
+}
+
+/* What happened to parked long polls and did not change their account
+ * leaves them parked with their deadline: a push of another account, a push
+ * whose records were all stale or rejected, the replay of a push, and on
+ * PostgreSQL notifications as another syncd's would come (for this account
+ * with nothing newer, as a late one for a change already seen; for another
+ * account; without an account). The short wait is then answered 204 when it
+ * ends; the long one 200 by the first push that applies, with that push's
+ * cursor: a wake-up for nothing would have answered the cursor it sent. */
+static void test_longpoll_no_news(void **state) {
+        uint64_t t = harness_wall_ms() - 60000, deadline, t0;
+        struct waiter w[2];             /* 25 s, and 5 s */
+        CURLM *m = curl_multi_init();
+        char key[37], buf[16], *first, *cursor;
+        struct harness_syncd s;
+        struct harness_resp r;
+        double kept = 0;
+        cJSON *res;
+
+        (void) state;
+        assert_int_equal(harness_dir(&s), 0);
+        s.metrics = true;
+        assert_int_equal(harness_start(&s, false, NULL), 0);
+        harness_new_uuid(key);
+        first = push_body(1, rec("eq.custom", "pro", t, 1, ORIGIN_A, NULL));
+        push_with_key(&s, HARNESS_TOKEN_A, key, first, &r);
+        assert_int_equal(r.status, 200);
+        harness_resp_clear(&r);
+        cursor = cursor_now(&s, HARNESS_TOKEN_A);
+        waiter_start(m, &s, HARNESS_TOKEN_A, cursor, 25, &w[0]);
+        waiter_start(m, &s, HARNESS_TOKEN_A, cursor, 5, &w[1]);
+        waiters_parked(m, &s, w, 2, 2);
+        t0 = harness_now_ms();
+        cJSON_Delete(push_ok(&s, HARNESS_TOKEN_B, push_body(1, rec("eq.active", "pro", t, 1, ORIGIN_A, NULL))));
+        res = push_ok(&s, HARNESS_TOKEN_A, push_body(2, rec("eq.custom", "pro", t, 0, ORIGIN_A, NULL),
+                                                     rec("eq.active", "pro", harness_wall_ms() + 3600000, 0,
+                                                         ORIGIN_A, NULL)));
+        assert_string_equal(result_status(res, 0), "stale");
+        assert_string_equal(result_status(res, 1), "rejected");
+        assert_string_equal(str_of(res, "cursor"), cursor);
+        cJSON_Delete(res);
+        push_with_key(&s, HARNESS_TOKEN_A, key, first, &r);
+        assert_non_null(harness_header(&r, "Idempotent-Replay", buf, sizeof(buf)));
+        harness_resp_clear(&r);
+        if (harness_pg()) {
+                /* processed once both alice waiters were kept twice (or the short one's time was up) */
+                pg_notify(&s, (const char *[]) { "alice", "bob", "", "alice", NULL });
+                deadline = harness_now_ms() + 10000;
+                while (waiters_done(w, 2, 200) == 0 && harness_now_ms() < deadline &&
+                       (kept = metric_of(&s, "syncd_longpoll_kept_total")) < (w[1].done ? 2 : 4))
+                        waiters_drive(m, w, 2, 20);
+                if (waiters_done(w, 2, 200) > 0)
+                        fail_msg("a notification with nothing new for it answered a long poll 200 (%s)",
+                                 w[0].done ? w[0].r.body : w[1].r.body);
+                assert_true(kept >= 2);
+        }
+        assert_false(w[0].done);
+        assert_int_equal(waiter_answer(m, &w[1]), 204);
+        printf("long poll: 5 s wait answered 204 %llu ms after the first event that changed nothing for it "
+               "(%g kept parked by a notification)\n", (unsigned long long) (harness_now_ms() - t0), kept);
+        assert_false(w[0].done);
+        res = push_ok(&s, HARNESS_TOKEN_A, push_body(1, rec("eq.custom", "pro", t, 2, ORIGIN_A, NULL)));
+        waiter_answer(m, &w[0]);
+        assert_answered_cursor(&w[0], str_of(res, "cursor"));
+        assert_int_equal(metric_of(&s, "syncd_longpoll_wakeups_total"), 1);
+        cJSON_Delete(res);
+        waiter_free(m, &w[0]);
+        waiter_free(m, &w[1]);
+        curl_multi_cleanup(m);
+        free(first);
+        free(cursor);
+        assert_int_equal(harness_stop(&s), 0);
+        harness_cleanup(&s);
+}
+
+#define NOTIFY_WAITERS 8
+#define NOTIFY_ROUNDS 12
+
+/* PostgreSQL: notifications for an account whose long polls have seen
+ * everything, one at a time, each while all of its waiters are parked (a
+ * waiter answered is sent again, as a bridge would): how many were answered
+ * 200 (each with the very cursor it sent), and how many kept parked. */
+static void test_longpoll_notify_count(void **state) {
+        struct waiter w[NOTIFY_WAITERS];
+        CURLM *m = curl_multi_init();
+        unsigned answered = 0, timed_out = 0;
+        struct harness_syncd s;
+        char *cursor;
+
+        (void) state;
+        if (!harness_pg())
+                skip();
+        assert_int_equal(harness_dir(&s), 0);
+        s.metrics = true;
+        assert_int_equal(harness_start(&s, false, NULL), 0);
+        cursor = cursor_now(&s, HARNESS_TOKEN_A);
+        for (size_t i = 0; i < NOTIFY_WAITERS; i++)
+                waiter_start(m, &s, HARNESS_TOKEN_A, cursor, 25, &w[i]);
+        for (unsigned round = 0; round < NOTIFY_ROUNDS; round++) {
+                double base, seen = 0;
+                uint64_t deadline;
+
+                waiters_parked(m, &s, w, NOTIFY_WAITERS, NOTIFY_WAITERS);
+                base = metric_of(&s, "syncd_longpoll_kept_total");
+                pg_notify(&s, (const char *[]) { "alice", NULL });
+                /* every waiter kept, or its answer here (200, or 204 on a machine slow beyond its 25 s) */
+                deadline = harness_now_ms() + 10000;
+                while (harness_now_ms() < deadline &&
+                       (seen = metric_of(&s, "syncd_longpoll_kept_total") - base +
+                               (double) waiters_done(w, NOTIFY_WAITERS, 0)) < NOTIFY_WAITERS)
+                        waiters_drive(m, w, NOTIFY_WAITERS, 20);
+                assert_true(seen >= NOTIFY_WAITERS);
+                for (size_t i = 0; i < NOTIFY_WAITERS; i++) {
+                        if (!w[i].done)
+                                continue;
+                        if (w[i].r.status == 200) {
+                                assert_answered_cursor(&w[i], cursor);
+                                answered++;
+                        } else {
+                                assert_int_equal(w[i].r.status, 204);
+                                timed_out++;
+                        }
+                        waiter_free(m, &w[i]);
+                        waiter_start(m, &s, HARNESS_TOKEN_A, cursor, 25, &w[i]);
+                }
+        }
+        printf("long poll: %d notifications for an account with nothing new, %d waiters parked at each: "
+               "%u answered 200 with the cursor they sent, %g kept parked (%u timed out)\n", NOTIFY_ROUNDS,
+               NOTIFY_WAITERS, answered, metric_of(&s, "syncd_longpoll_kept_total"), timed_out);
+        assert_int_equal(answered, 0);
+        for (size_t i = 0; i < NOTIFY_WAITERS; i++)
+                waiter_free(m, &w[i]);
+        curl_multi_cleanup(m);
+        free(cursor);
+        assert_int_equal(harness_stop(&s), 0);
+        harness_cleanup(&s);
+}
+
 static void test_restart_keeps_everything(void **state) {
         struct harness_syncd s2;
         char key[37], *body, *cursor, *c2;
@@ -1303,6 +1562,8 @@ int main(void) {
                 cmocka_unit_test(test_devices),
                 cmocka_unit_test(test_longpoll_timeout),
                 cmocka_unit_test(test_longpoll_wakes_all),
+                cmocka_unit_test(test_longpoll_no_news),
+                cmocka_unit_test(test_longpoll_notify_count),
                 cmocka_unit_test(test_restart_keeps_everything),
                 cmocka_unit_test(test_group_concurrent_same_item),
                 cmocka_unit_test(test_group_replay_same_group),
