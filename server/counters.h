@@ -19,6 +19,7 @@ struct counters {
         uint64_t requests_malformed;    /* 400 before routing: framing, Host, the request target */
         uint64_t log_lines_held;        /* libmicrohttpd's lines summed up instead of logged */
         uint64_t waits_woken;           /* parked long polls answered because their account changed */
+        uint64_t waits_kept;            /* parked long polls a wake-up found nothing newer for, left parked */
         uint64_t push_applied;          /* records of committed pushes, by their result */
         uint64_t push_stale;
         uint64_t push_rejected;

@@ -438,7 +438,7 @@ static enum MHD_Result http_fault(struct http *h, struct http_ctx *x) {
         case FAULTS_TRUNCATE:
                 return http_send_truncated(x);
         case FAULTS_STALL:
-                r = longpoll_park(h->cfg.longpoll, x->req.connection, NULL,
+                r = longpoll_park(h->cfg.longpoll, x->req.connection, NULL, 0,
                                   now_ms(CLOCK_MONOTONIC) + FAULTS_STALL_CAP_MS, &x->req.waiter);
                 return r < 0 ? MHD_NO : MHD_YES;
         case FAULTS_NONE:

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* One list of waiters, oldest first; a push wakes every waiter of its account
- * in one pass, resuming each connection (libmicrohttpd then calls the
- * request's handler again, which reads the state). A waiter is resumed at most
+ * in one pass, resuming each connection whose sequence it passed
+ * (libmicrohttpd then calls the request's handler again, which reads the
+ * state). A waiter left parked keeps its place in the list, so shedding still
+ * takes the oldest first, and its deadline. A waiter is resumed at most
  * once: the state leaves LONGPOLL_WAITING exactly when MHD_resume_connection
  * is called. libmicrohttpd does not poll a suspended connection, so it would
  * never notice its client hang up: each parked connection's descriptor sits
@@ -29,8 +31,10 @@ struct longpoll_waiter {
         struct longpoll_waiter *prev, *next;
         struct MHD_Connection *connection;
         const char *account;
+        uint64_t since;                 /* the sequence number the client has seen */
         uint64_t deadline_ms;
         enum longpoll_state state;
+        unsigned pass;                  /* the longpoll_check that last settled it */
         struct longpoll_addr addr;
         int fd;                         /* watched for hang-up while parked; -1: not */
 };
@@ -42,6 +46,7 @@ struct longpoll {
         struct longpoll_limits limits;
         struct counters *counters;
         int epoll_fd;
+        unsigned pass;
         bool stopping;                  /* no more parking: a kept-alive client's next wait would outlive the stop */
 };
 
@@ -146,8 +151,8 @@ static int longpoll_watch(struct longpoll *lp, struct longpoll_waiter *w) {
         return 0;
 }
 
-int longpoll_park(struct longpoll *lp, struct MHD_Connection *c, const char *account, uint64_t deadline_ms,
-                  struct longpoll_waiter **ret) {
+int longpoll_park(struct longpoll *lp, struct MHD_Connection *c, const char *account, uint64_t since,
+                  uint64_t deadline_ms, struct longpoll_waiter **ret) {
         struct longpoll_waiter *w = calloc(1, sizeof(*w));
         int r;
 
@@ -157,6 +162,7 @@ int longpoll_park(struct longpoll *lp, struct MHD_Connection *c, const char *acc
                 .prev = lp->tail,
                 .connection = c,
                 .account = account,
+                .since = since,
                 .deadline_ms = deadline_ms,
                 .state = LONGPOLL_WAITING,
                 .fd = -1,
@@ -181,6 +187,10 @@ int longpoll_park(struct longpoll *lp, struct MHD_Connection *c, const char *acc
 
 enum longpoll_state longpoll_waiter_state(const struct longpoll_waiter *w) {
         return w->state;
+}
+
+uint64_t longpoll_waiter_since(const struct longpoll_waiter *w) {
+        return w->since;
 }
 
 static void longpoll_unwatch(struct longpoll *lp, struct longpoll_waiter *w) {
@@ -215,20 +225,44 @@ static void longpoll_resume(struct longpoll *lp, struct longpoll_waiter *w, enum
         MHD_resume_connection(w->connection);
 }
 
-void longpoll_wake(struct longpoll *lp, const char *account) {
-        for (struct longpoll_waiter *w = lp->head; w; w = w->next)
-                if (w->state == LONGPOLL_WAITING && w->account && strcmp(w->account, account) == 0) {
+/* From w on, the parked waiters of account: those behind head (all of them
+ * when r < 0: it could not be read) resumed, the others left as they are;
+ * each marked as settled by this pass. */
+static void longpoll_settle(struct longpoll *lp, struct longpoll_waiter *w, const char *account, int r,
+                            uint64_t head) {
+        for (; w; w = w->next) {
+                if (w->state != LONGPOLL_WAITING || !w->account || strcmp(w->account, account) != 0)
+                        continue;
+                w->pass = lp->pass;
+                if (r < 0 || w->since < head) {
                         longpoll_resume(lp, w, LONGPOLL_CHANGED);
                         lp->counters->waits_woken++;
-                }
+                } else
+                        lp->counters->waits_kept++;
+        }
 }
 
-void longpoll_wake_all(struct longpoll *lp) {
-        for (struct longpoll_waiter *w = lp->head; w; w = w->next)
-                if (w->state == LONGPOLL_WAITING && w->account) {
-                        longpoll_resume(lp, w, LONGPOLL_CHANGED);
-                        lp->counters->waits_woken++;
-                }
+void longpoll_wake(struct longpoll *lp, const char *account, uint64_t head) {
+        lp->pass++;
+        longpoll_settle(lp, lp->head, account, 0, head);
+}
+
+/* One read per account: the first waiter of each not settled yet in this
+ * pass reads it, and settles every waiter of its account after it. A
+ * resumed waiter is still in the list (freed once answered), its account
+ * text with it. */
+void longpoll_check(struct longpoll *lp, const char *account, longpoll_head_fn fn, void *userdata) {
+        lp->pass++;
+        for (struct longpoll_waiter *w = lp->head; w; w = w->next) {
+                uint64_t head = 0;
+                int r;
+
+                if (w->state != LONGPOLL_WAITING || !w->account || w->pass == lp->pass ||
+                    (account && strcmp(w->account, account) != 0))
+                        continue;
+                r = fn(w->account, &head, userdata);
+                longpoll_settle(lp, w, w->account, r, head);
+        }
 }
 
 void longpoll_expire(struct longpoll *lp, uint64_t now_ms) {

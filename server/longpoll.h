@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Parked connections: requests that wait for a change of their account (a
  * long poll) or for a deadline (a stalled test fault), suspended in
- * libmicrohttpd and resumed all at once when the account changes, when their
- * deadline passes, when their client hangs up, when the server needs their
- * connections for others, or when it stops. No thread per waiter: the event
- * loop asks for the next deadline, polls longpoll_fd for hang-ups and calls
- * longpoll_expire and longpoll_hangups. Never answers a request itself; the
- * resumed handler does. */
+ * libmicrohttpd and resumed all at once when the account's sequence passes
+ * the one each waiter was given, when their deadline passes, when their
+ * client hangs up, when the server needs their connections for others, or
+ * when it stops. A wake-up that brought a waiter nothing newer leaves it
+ * parked with its deadline. No thread per waiter: the event loop asks for
+ * the next deadline, polls longpoll_fd for hang-ups and calls longpoll_expire
+ * and longpoll_hangups. Never answers a request itself, and never reads the
+ * store: the resumed handler answers, and the account's sequence comes from
+ * the caller. */
 #pragma once
 
 #include <stddef.h>
@@ -18,7 +21,7 @@
 
 enum longpoll_state {
         LONGPOLL_WAITING,
-        LONGPOLL_CHANGED,       /* the account applied a record */
+        LONGPOLL_CHANGED,       /* the account's sequence passed the waiter's (or could not be read) */
         LONGPOLL_TIMED_OUT,
         LONGPOLL_SHED,          /* answered early: the server is near its connection limit */
         LONGPOLL_GONE,          /* the client hung up: close, answer nothing */
@@ -40,6 +43,10 @@ enum longpoll_admission {
 struct longpoll;
 struct longpoll_waiter;
 
+/* The account's sequence number now (its head), read once per account a
+ * wake-up may concern; 0 or a negative errno. */
+typedef int (*longpoll_head_fn)(const char *account, uint64_t *ret_head, void *userdata);
+
 int longpoll_new(const struct longpoll_limits *limits, struct counters *counters, struct longpoll **ret);
 struct longpoll *longpoll_free(struct longpoll *lp);
 
@@ -48,19 +55,26 @@ struct longpoll *longpoll_free(struct longpoll *lp);
  * its place ends. */
 enum longpoll_admission longpoll_admit(struct longpoll *lp, struct MHD_Connection *c, const char *account,
                                        uint64_t now_ms, unsigned *ret_retry_sec);
-/* Suspends c until a change of account (NULL: none ever wakes it) or until
- * deadline_ms (CLOCK_MONOTONIC). The waiter is the caller's to free once the
- * resumed request has answered. */
-int longpoll_park(struct longpoll *lp, struct MHD_Connection *c, const char *account, uint64_t deadline_ms,
-                  struct longpoll_waiter **ret);
+/* Suspends c until account's sequence passes since (account NULL: nothing
+ * ever wakes it) or until deadline_ms (CLOCK_MONOTONIC). The waiter is the
+ * caller's to free once the resumed request has answered. */
+int longpoll_park(struct longpoll *lp, struct MHD_Connection *c, const char *account, uint64_t since,
+                  uint64_t deadline_ms, struct longpoll_waiter **ret);
 enum longpoll_state longpoll_waiter_state(const struct longpoll_waiter *w);
+uint64_t longpoll_waiter_since(const struct longpoll_waiter *w);
 /* Accepts NULL. Must not be called while the connection is still suspended. */
 void longpoll_waiter_free(struct longpoll *lp, struct longpoll_waiter *w);
 
-void longpoll_wake(struct longpoll *lp, const char *account);
-/* Every account's waiters, as if each had changed: when changes may have
- * been missed (another syncd's, while their notifications were down). */
-void longpoll_wake_all(struct longpoll *lp);
+/* account's sequence is now head: its waiters given an older one are
+ * resumed as LONGPOLL_CHANGED, the others stay parked (counted as kept). */
+void longpoll_wake(struct longpoll *lp, const char *account, uint64_t head);
+/* account (NULL: any account) may have changed, as another syncd's
+ * notification says, or when changes may have been missed (while those
+ * notifications were down): each account with waiters has its head read once
+ * through fn and is woken as longpoll_wake does; none, no read. An account
+ * whose head cannot be read has its waiters resumed, for the handler to read
+ * again and answer what it finds. */
+void longpoll_check(struct longpoll *lp, const char *account, longpoll_head_fn fn, void *userdata);
 void longpoll_expire(struct longpoll *lp, uint64_t now_ms);
 void longpoll_stop_all(struct longpoll *lp);
 /* Resumes up to n of the oldest parked long polls as LONGPOLL_SHED; returns

@@ -215,6 +215,8 @@ static void metrics_write_counters(const struct counters *c, FILE *f) {
                     c->requests_malformed);
         metrics_one(f, "syncd_longpoll_wakeups_total", "counter",
                     "Parked long polls answered because their account changed.", c->waits_woken);
+        metrics_one(f, "syncd_longpoll_kept_total", "counter",
+                    "Parked long polls a wake-up found nothing newer for, left parked.", c->waits_kept);
         metrics_one(f, "syncd_longpoll_hung_up_total", "counter",
                     "Parked long polls whose client went away.", c->waits_hung_up);
         metrics_one(f, "syncd_longpoll_shed_total", "counter",

@@ -36,6 +36,7 @@ struct sync_push {
         uint8_t digest[IDEMPOTENCY_DIGEST_SIZE];
         uint64_t now_ms;
         unsigned applied, stale, rejected;
+        uint64_t seq;                   /* the account's sequence after it */
         char *body;                     /* the answer, once applied */
         unsigned status;                /* its status */
         int result;                     /* the group's outcome */
@@ -288,7 +289,6 @@ static int sync_push_apply(void *userdata) {
         struct sync_push *p = userdata;
         cJSON *results = cJSON_AddArrayToObject(root, "results");
         const cJSON *j;
-        uint64_t seq;
         int r;
 
         if (!results)
@@ -306,9 +306,9 @@ static int sync_push_apply(void *userdata) {
         }
         if (p->applied > 0 && (r = store_notify(p->s->store, p->account)) < 0)   /* the other syncd's long polls */
                 return r;
-        r = store_seq(p->s->store, p->account, &seq);
+        r = store_seq(p->s->store, p->account, &p->seq);
         if (r >= 0)
-                r = sync_cursor_json(p->s, p->account, seq, root);
+                r = sync_cursor_json(p->s, p->account, p->seq, root);
         if (r < 0)
                 return r;
         body = cJSON_PrintUnformatted(root);
@@ -343,7 +343,7 @@ static void sync_push_committed(void *userdata, int result) {
         p->s->counters->push_rejected += p->rejected;
         sync_push_unclaim(p);           /* stored: no longer in progress */
         if (p->applied > 0)
-                longpoll_wake(p->s->longpoll, p->account);
+                longpoll_wake(p->s->longpoll, p->account, p->seq);
 }
 
 static int sync_push_answer(struct sync_push *p, struct reply *ret) {

@@ -1288,7 +1288,7 @@ static void store_pg_listen_retry(struct store_pg *p, uint64_t now_ms, store_cha
                         p->listen_backoff_ms * 2 : STORE_PG_BACKOFF_MAX_MS;
                 return;
         }
-        log_msg("database notifications back; waking every parked long poll");
+        log_msg("database notifications back; every parked long poll reads its account again");
         fn(NULL, userdata);
 }
 

@@ -115,7 +115,8 @@ int store_devices_list(struct store *s, const char *account, const char *after, 
 
 /* The other syncd on the same database (PostgreSQL; on SQLite there are
  * none: -1, -1, nothing). A change is only a hint that the account's
- * sequence moved: whoever is woken reads it again. */
+ * sequence may have moved: the account's sequence is read again, and only
+ * the waiters it passed are woken. */
 typedef void (*store_change_fn)(const char *account, void *userdata);
 /* In a write transaction: tells the other syncd, at its COMMIT, that the
  * account changed (once per account and transaction). */

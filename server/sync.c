@@ -198,13 +198,18 @@ static int sync_wait_changed(struct sync_ctx *s, const char *account, uint64_t c
 }
 
 /* A wait shed near the connection limit is answered as a timeout would be,
- * and its connection closed so that the place is really given up. */
+ * and its connection closed so that the place is really given up. A woken
+ * wait finds its account past its cursor, unless the wake-up could not read
+ * the account's sequence: then, with nothing newer, it is answered as a
+ * timeout too, never with the cursor it sent. */
 static int sync_wait_resumed(struct sync_ctx *s, struct http_request *req, uint64_t current, struct reply *ret) {
         int r;
 
         switch (longpoll_waiter_state(req->waiter)) {
         case LONGPOLL_CHANGED:
-                return sync_wait_changed(s, req->account, current, ret);
+                if (current > longpoll_waiter_since(req->waiter))
+                        return sync_wait_changed(s, req->account, current, ret);
+                break;
         case LONGPOLL_SHED:
                 r = reply_empty(ret, 204);
                 ret->close = true;
@@ -249,7 +254,7 @@ int sync_handle_wait(void *userdata, struct http_request *req, struct reply *ret
                 ret->retry_after = retry;
                 return r;
         }
-        r = longpoll_park(s->longpoll, req->connection, req->account,
+        r = longpoll_park(s->longpoll, req->connection, req->account, since,
                           now_ms(CLOCK_MONOTONIC) + timeout * 1000ull, &req->waiter);
         return r < 0 ? r : HTTP_PARKED;
 }

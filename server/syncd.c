@@ -656,15 +656,21 @@ static void syncd_reload(struct syncd *d) {
         notify_ready(d->notify, syncd_status(d, status));
 }
 
+static int syncd_head(const char *account, uint64_t *ret_head, void *userdata) {
+        struct syncd *d = userdata;
+
+        return store_seq(d->store, account, ret_head);
+}
+
 /* Another syncd on the database changed account (NULL: any account may
- * have changed): its waiters here read their sequence again. */
+ * have changed): the account's sequence is read again, once, and only its
+ * waiters that it passed are answered. A notification is a hint: late,
+ * doubled, or for a change a waiter has already seen, it must not answer a
+ * long poll with the cursor the client sent. */
 static void syncd_changed(const char *account, void *userdata) {
         struct syncd *d = userdata;
 
-        if (account)
-                longpoll_wake(d->longpoll, account);
-        else
-                longpoll_wake_all(d->longpoll);
+        longpoll_check(d->longpoll, account, syncd_head, d);
 }
 
 /* One turn of the loop: sleep until the daemon, a hang-up, a deadline, the
