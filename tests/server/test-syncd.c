@@ -979,7 +979,7 @@ static void test_longpoll_no_news(void **state) {
  * 200 (each with the very cursor it sent), and how many kept parked. */
 static void test_longpoll_notify_count(void **state) {
         struct waiter w[NOTIFY_WAITERS];
-        CURLM *m = curl_multi_init();
+        CURLM *m;
         unsigned answered = 0, timed_out = 0;
         struct harness_syncd s;
         char *cursor;
@@ -990,6 +990,7 @@ static void test_longpoll_notify_count(void **state) {
         assert_int_equal(harness_dir(&s), 0);
         s.metrics = true;
         assert_int_equal(harness_start(&s, false, NULL), 0);
+        m = curl_multi_init();
         cursor = cursor_now(&s, HARNESS_TOKEN_A);
         for (size_t i = 0; i < NOTIFY_WAITERS; i++)
                 waiter_start(m, &s, HARNESS_TOKEN_A, cursor, 25, &w[i]);
