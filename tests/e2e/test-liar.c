@@ -273,9 +273,10 @@ static void test_wait_204_at_once_for_ever(void **state) {
                      12);
 }
 
-/* The same with 200 and the cursor bridged sent (what syncd answers when it
- * wakes every long poll, not knowing which account changed): nothing changed
- * after that cursor, as a 204 says; not an error, and bridged stays online. */
+/* The same with 200 and the cursor bridged sent (what a server may answer
+ * when it wakes every long poll, not knowing which account changed; syncd
+ * did, before a wake-up read the account's sequence): nothing changed after
+ * that cursor, as a 204 says; not an error, and bridged stays online. */
 static void test_wait_200_same_cursor(void **state) {
         struct harness_resp resp = { 0 };
         char *rules = NULL, *status = NULL;
