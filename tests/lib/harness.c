@@ -477,6 +477,27 @@ int harness_metrics_get(const struct harness_syncd *s, const char *method, const
         return resp->curl_code == CURLE_OK ? 0 : -EIO;
 }
 
+double harness_metric(const char *text, const char *series) {
+        size_t n = strlen(series);
+
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, series, n) == 0 && l[n] == ' ')
+                        return strtod(l + n + 1, NULL);
+        return 0;
+}
+
+int harness_metric_get(const struct harness_syncd *s, const char *series, double *ret) {
+        struct harness_resp r = { 0 };
+        int rc = harness_metrics_get(s, "GET", "/metrics", NULL, &r);
+
+        if (rc == 0 && r.status != 200)
+                rc = -EIO;
+        if (rc == 0)
+                *ret = harness_metric(r.body, series);
+        harness_resp_clear(&r);
+        return rc;
+}
+
 void harness_resp_clear(struct harness_resp *r) {
         free(r->body);
         free(r->headers);

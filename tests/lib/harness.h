@@ -90,6 +90,12 @@ void harness_easy_free(CURL *e);
 /* One plain HTTP request to the --metrics listener (path: "/metrics" ...). */
 int harness_metrics_get(const struct harness_syncd *s, const char *method, const char *path,
                         const char *const *headers, struct harness_resp *resp);
+/* The value of one series ("name{labels}" exactly as written) in a
+ * /metrics text; 0 when absent. */
+double harness_metric(const char *text, const char *series);
+/* GET /metrics from s's --metrics listener, and one series' value in it
+ * (0 when absent); -EIO when the scrape fails or is not a 200. */
+int harness_metric_get(const struct harness_syncd *s, const char *series, double *ret);
 /* One whole request. */
 int harness_request(const struct harness_syncd *s, const char *method, const char *path, const char *token,
                     const char *body, const char *const *headers, struct harness_resp *resp);

@@ -455,19 +455,9 @@ static char *scrape(const struct harness_syncd *s) {
         return body;
 }
 
-/* The value of one series ("name{labels}" exactly as written); 0 when absent. */
-static double metric(const char *text, const char *series) {
-        size_t n = strlen(series);
-
-        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-                if (strncmp(l, series, n) == 0 && l[n] == ' ')
-                        return strtod(l + n + 1, NULL);
-        return 0;
-}
-
 static double scrape_one(const struct harness_syncd *s, const char *series) {
         char *text = scrape(s);
-        double v = metric(text, series);
+        double v = harness_metric(text, series);
 
         free(text);
         return v;
@@ -847,8 +837,8 @@ static void test_metrics_move(void **state) {
                 assert_int_equal(harness_request(&s, "GET", "/v1/sync/status", HARNESS_TOKEN_A, NULL, NULL, &r), 0);
                 harness_resp_clear(&r);
         }
-        assert_int_equal(wait_metric(&s, status200, metric(before, status200) + 3, NULL),
-                         metric(before, status200) + 3);
+        assert_int_equal(wait_metric(&s, status200, harness_metric(before, status200) + 3, NULL),
+                         harness_metric(before, status200) + 3);
 
         /* applied, stale, rejected, each in a push (each its own group) */
         uuid_n(1, key);
@@ -859,20 +849,20 @@ static void test_metrics_move(void **state) {
         assert_int_equal(push(&s, key, push_body1(rec("eq.active", "pro", ms, 6, "{\"preset\": \"loud\"}"))), 200);
         /* the same key and body: a replay */
         assert_int_equal(push(&s, key, push_body1(rec("eq.active", "pro", ms, 6, "{\"preset\": \"loud\"}"))), 200);
-        wait_metric(&s, push200, metric(before, push200) + 4, NULL);
+        wait_metric(&s, push200, harness_metric(before, push200) + 4, NULL);
         after = scrape(&s);
-        assert_int_equal(metric(after, "syncd_push_results_total{status=\"applied\"}"), 1);
-        assert_int_equal(metric(after, "syncd_push_results_total{status=\"stale\"}"), 1);
-        assert_int_equal(metric(after, "syncd_push_results_total{status=\"rejected\"}"), 1);
-        assert_int_equal(metric(after, "syncd_records_applied_total"), 1);
-        assert_int_equal(metric(after, "syncd_idempotent_replays_total"), 1);
-        assert_int_equal(metric(after, "syncd_commit_duration_seconds_count") -
-                         metric(before, "syncd_commit_duration_seconds_count"), 3);
-        assert_int_equal(metric(after, "syncd_commit_group_size_sum") - metric(before, "syncd_commit_group_size_sum"), 3);
-        assert_int_equal(metric(after, "syncd_commit_group_size_bucket{le=\"1\"}") -
-                         metric(before, "syncd_commit_group_size_bucket{le=\"1\"}"), 3);
-        assert_true(metric(after, "syncd_commit_duration_seconds_sum") > 0);
-        assert_int_equal(metric(after, "syncd_database_errors_total"), 0);
+        assert_int_equal(harness_metric(after, "syncd_push_results_total{status=\"applied\"}"), 1);
+        assert_int_equal(harness_metric(after, "syncd_push_results_total{status=\"stale\"}"), 1);
+        assert_int_equal(harness_metric(after, "syncd_push_results_total{status=\"rejected\"}"), 1);
+        assert_int_equal(harness_metric(after, "syncd_records_applied_total"), 1);
+        assert_int_equal(harness_metric(after, "syncd_idempotent_replays_total"), 1);
+        assert_int_equal(harness_metric(after, "syncd_commit_duration_seconds_count") -
+                         harness_metric(before, "syncd_commit_duration_seconds_count"), 3);
+        assert_int_equal(harness_metric(after, "syncd_commit_group_size_sum") - harness_metric(before, "syncd_commit_group_size_sum"), 3);
+        assert_int_equal(harness_metric(after, "syncd_commit_group_size_bucket{le=\"1\"}") -
+                         harness_metric(before, "syncd_commit_group_size_bucket{le=\"1\"}"), 3);
+        assert_true(harness_metric(after, "syncd_commit_duration_seconds_sum") > 0);
+        assert_int_equal(harness_metric(after, "syncd_database_errors_total"), 0);
         free(after);
 
         /* a long poll parks (gauge 1); a second one of the account is refused (429); a push wakes the first */
