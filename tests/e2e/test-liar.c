@@ -145,6 +145,17 @@ static void sync_ok(void) {
         free(ans);
 }
 
+/* Every pull answered with rec alone (and a cursor of no account) until
+ * the rules are cleared, and a Sync that takes it. */
+static void pull_shows(const char *rec) {
+        char *body = NULL;
+
+        assert_true(asprintf(&body, "{\"records\":[%s],\"cursor\":\"" FAKE_CURSOR "\",\"more\":false}", rec) > 0);
+        lie("/v1/sync/pull", body, 1000);
+        sync_ok();
+        free(body);
+}
+
 static bool cond_on_server(struct e2e *e, void *userdata) {
         const struct value *v = userdata;
         struct record server;
@@ -365,14 +376,11 @@ static void test_stamp_decades_ahead(void **state) {
         struct value mine = profile("before the future"), next = profile("after the future");
         struct value future = profile("from 2056");
         char *rec = profile_json("from 2056", harness_wall_ms() + UINT64_C(30) * 365 * 86400 * 1000, E2E_PHONE);
-        char *body = NULL;
         struct record intent;
 
         (void) state;
         start_with(&mine);
-        assert_true(asprintf(&body, "{\"records\":[%s],\"cursor\":\"" FAKE_CURSOR "\",\"more\":false}", rec) > 0);
-        lie("/v1/sync/pull", body, 1000);
-        sync_ok();
+        pull_shows(rec);
         assert_int_equal(e2e_intent(&E, KEY_PROFILE, &intent), 0);
         assert_true(value_equal(&intent.value, &future));
         assert_true(stamp_ms(intent.stamp) < harness_wall_ms() + 86400 * 1000);
@@ -381,7 +389,6 @@ static void test_stamp_decades_ahead(void **state) {
         assert_int_equal(e2e_intent(&E, KEY_PROFILE, &intent), 0);
         assert_true(stamp_ms(intent.stamp) < harness_wall_ms() + 86400 * 1000);
         assert_kept(&next);
-        free(body);
         free(rec);
 }
 
@@ -484,7 +491,7 @@ static char *node_id(void) {
  * names the old one after that), and its later edits still win. */
 static void test_own_origin_claimed(void **state) {
         struct value mine = profile("mine, really"), next = profile("after the claim");
-        char *before, *after, *rec, *body = NULL;
+        char *before, *after, *rec;
         uint64_t origin;
 
         (void) state;
@@ -492,9 +499,7 @@ static void test_own_origin_claimed(void **state) {
         before = node_id();
         assert_int_equal(recjson_origin_parse(before, &origin), 0);
         rec = profile_json("claimed to be mine", harness_wall_ms() + 2000, origin);
-        assert_true(asprintf(&body, "{\"records\":[%s],\"cursor\":\"" FAKE_CURSOR "\",\"more\":false}", rec) > 0);
-        lie("/v1/sync/pull", body, 1000);
-        sync_ok();
+        pull_shows(rec);
         sync_ok();
         after = node_id();
         assert_string_not_equal(before, after);
@@ -509,7 +514,6 @@ static void test_own_origin_claimed(void **state) {
         assert_string_equal(before, after);     /* no second renewal */
         free(before);
         free(after);
-        free(body);
         free(rec);
 }
 
@@ -519,21 +523,18 @@ static void test_own_origin_claimed(void **state) {
  * the newer one here, nothing goes to the conflict log, nothing is lost. */
 static void test_older_after_applied(void **state) {
         struct value mine = profile("applied, then denied");
-        char *rec = profile_json("what the server claims", 1000, E2E_PHONE), *body = NULL, *status = NULL;
+        char *rec = profile_json("what the server claims", 1000, E2E_PHONE), *status = NULL;
         struct record intent;
 
         (void) state;
         start_with(&mine);
-        assert_true(asprintf(&body, "{\"records\":[%s],\"cursor\":\"" FAKE_CURSOR "\",\"more\":false}", rec) > 0);
-        lie("/v1/sync/pull", body, 1000);
-        sync_ok();
+        pull_shows(rec);
         assert_int_equal(e2e_intent(&E, KEY_PROFILE, &intent), 0);
         assert_true(value_equal(&intent.value, &mine));
         assert_int_equal(e2e_call(&E, "Status", &status, NULL, NULL), 0);
         assert_non_null(strstr(status, "\"conflicts\":0"));
         free(status);
         assert_kept(&mine);
-        free(body);
         free(rec);
 }
 
