@@ -700,6 +700,24 @@ int e2e_phone_push(struct e2e *e, const struct record *rec, char *ret_status, si
         return phone_push_record(&e->server, HARNESS_TOKEN_A, rec, ret_status, size);
 }
 
+int e2e_set(struct e2e *e, const struct value *v, sd_bus_error *err, struct record *ret) {
+        char *json = recjson_value_print(v), *ans = NULL;
+        struct record r;
+        int rc;
+
+        if (!json)
+                return -ENOMEM;
+        rc = e2e_call(e, "Set", &ans, err, "sss", key_name(v->key), v->key == KEY_PROFILE ? "" : family_name(v->family),
+                      json);
+        if (rc >= 0)
+                rc = recjson_record_parse(ans, strlen(ans), &r, NULL);
+        if (rc >= 0 && ret)
+                *ret = r;
+        free(json);
+        free(ans);
+        return rc < 0 ? rc : 0;
+}
+
 int e2e_intent(struct e2e *e, enum key key, struct record *ret) {
         sd_bus_error err = SD_BUS_ERROR_NULL;
         char *json = NULL;

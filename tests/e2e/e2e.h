@@ -105,6 +105,11 @@ int e2e_phone_push(struct e2e *e, const struct record *r, char *ret_status, size
 /* DismissConflicts(ids): how many went, or a negative errno. */
 int e2e_dismiss_conflicts(struct e2e *e, const uint64_t *ids, size_t n);
 
+/* Set(v) over D-Bus (the family "" for the profile, v's for an EQ item):
+ * 0 and the record the bridge stored in *ret (may be NULL), or the D-Bus
+ * error in err (may be NULL). */
+int e2e_set(struct e2e *e, const struct value *v, sd_bus_error *err, struct record *ret);
+
 /* The bridge's intent of key (Get), decoded. -ENOENT when it has none. */
 int e2e_intent(struct e2e *e, enum key key, struct record *ret);
 

@@ -41,7 +41,7 @@ $(B)/tests/e2e/bench-bridged: $(B)/tests/e2e/bench-bridged.o $(E2E_OBJS) $(B)/te
 E2E_REGRESS_OBJS := $(B)/tests/e2e/e2e.o $(B)/tests/lib/harness.o $(B)/tests/lib/phone.o $(B)/tests/lib/testbus.o
 TESTS += $(B)/tests/e2e/test-regress
 
-$(B)/tests/e2e/test-regress: $(B)/tests/e2e/test-regress.o $(E2E_REGRESS_OBJS) $(B)/libcodec.a \
+$(B)/tests/e2e/test-regress: $(B)/tests/e2e/test-regress.o $(E2E_REGRESS_OBJS) $(B)/tests/lib/values.o $(B)/libcodec.a \
 		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl sqlite3) $(CODEC_LIBS)
 
@@ -49,7 +49,7 @@ $(B)/tests/e2e/test-regress: $(B)/tests/e2e/test-regress.o $(E2E_REGRESS_OBJS) $
 # action "answer"): bounded work, a clear error, nothing stored lost.
 TESTS += $(B)/tests/e2e/test-liar
 
-$(B)/tests/e2e/test-liar: $(B)/tests/e2e/test-liar.o $(E2E_REGRESS_OBJS) $(B)/libcodec.a \
+$(B)/tests/e2e/test-liar: $(B)/tests/e2e/test-liar.o $(E2E_REGRESS_OBJS) $(B)/tests/lib/values.o $(B)/libcodec.a \
 		| $(B)/bridged/bridged $(B)/tests/budsim/budsim $(B)/server/syncd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,cmocka libsystemd libcurl) $(CODEC_LIBS)
 

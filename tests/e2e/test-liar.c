@@ -22,6 +22,7 @@
 
 #include "codec/recjson.h"
 #include "e2e.h"
+#include "tests/lib/values.h"
 
 #define E2E_FIXTURE_PAIRED true
 #include "e2e-fixture.h"
@@ -29,25 +30,9 @@
 #define FAKE_CURSOR "ffffffffffffffffffffffffffffffff"
 #define OTHER_CURSOR "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 
-static struct value profile(const char *name) {
-        struct value v;
+static struct value profile(const char *name) { return test_profile(name); }
 
-        value_init(&v, KEY_PROFILE, FAMILY_ANY);
-        v.profile.name_len = (uint8_t) strlen(name);
-        memcpy(v.profile.name, name, v.profile.name_len);
-        return v;
-}
-
-static int set_profile(const struct value *v) {
-        char *json = recjson_value_print(v), *ans = NULL;
-        int r;
-
-        assert_non_null(json);
-        r = e2e_call(&E, "Set", &ans, NULL, "sss", "profile", "", json);
-        free(json);
-        free(ans);
-        return r;
-}
+static int set_profile(const struct value *v) { return e2e_set(&E, v, NULL, NULL); }
 
 /* A record of the profile as JSON (malloc'd), stamped ms/origin. */
 static char *profile_json(const char *name, uint64_t ms, uint64_t origin) {

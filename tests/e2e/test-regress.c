@@ -18,32 +18,17 @@
 
 #include "codec/recjson.h"
 #include "e2e.h"
+#include "tests/lib/values.h"
 
 #define A "AA:BB:CC:DD:EE:01"
 
 #define E2E_FIXTURE_PAIRED true
 #include "e2e-fixture.h"
 
-static struct value profile(const char *name) {
-        struct value v;
-
-        value_init(&v, KEY_PROFILE, FAMILY_ANY);
-        v.profile.name_len = (uint8_t) strlen(name);
-        memcpy(v.profile.name, name, v.profile.name_len);
-        return v;
-}
+static struct value profile(const char *name) { return test_profile(name); }
 
 /* Set(profile) through the control API: 0, or the D-Bus error in err. */
-static int set_profile(const struct value *v, sd_bus_error *err) {
-        char *json = recjson_value_print(v), *ans = NULL;
-        int r;
-
-        assert_non_null(json);
-        r = e2e_call(&E, "Set", &ans, err, "sss", "profile", "", json);
-        free(json);
-        free(ans);
-        return r;
-}
+static int set_profile(const struct value *v, sd_bus_error *err) { return e2e_set(&E, v, err, NULL); }
 
 static bool cond_on_server(struct e2e *e, void *userdata) {
         const struct value *v = userdata;
