@@ -231,6 +231,18 @@ static char *cursor_of(const struct harness_syncd *s) {
         return c;
 }
 
+/* The wait's answer names the cursor the push's answer gave. */
+static void assert_same_cursor(const struct harness_resp *wait, const struct harness_resp *push) {
+        cJSON *j = cJSON_Parse(wait->body), *jr = cJSON_Parse(push->body);
+
+        assert_non_null(j);
+        assert_non_null(jr);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "cursor")),
+                            cJSON_GetStringValue(cJSON_GetObjectItem(jr, "cursor")));
+        cJSON_Delete(j);
+        cJSON_Delete(jr);
+}
+
 /* A push on A wakes a long poll parked on B (LISTEN/NOTIFY). */
 static void test_wake_across(void **state) {
         CURLM *m = curl_multi_init();
@@ -238,7 +250,6 @@ static void test_wake_across(void **state) {
         char *cursor = cursor_of(&B), key[37], hdr[80], *body = push_body(harness_wall_ms());
         uint64_t t0;
         CURL *e;
-        cJSON *j, *jr;
 
         (void) state;
         e = wait_parked(m, &B, cursor, &w);
@@ -249,14 +260,7 @@ static void test_wake_across(void **state) {
         assert_int_equal(wait_answer(m, e, &w), 200);
         printf("FIGURE long poll on B woken by a push on A: %llu ms from the push sent to the wait answered\n",
                (unsigned long long) (harness_now_ms() - t0));
-        j = cJSON_Parse(w.body);                /* the cursor after the push */
-        jr = cJSON_Parse(r.body);
-        assert_non_null(j);
-        assert_non_null(jr);
-        assert_string_equal(cJSON_GetObjectItem(j, "cursor")->valuestring,
-                            cJSON_GetObjectItem(jr, "cursor")->valuestring);
-        cJSON_Delete(j);
-        cJSON_Delete(jr);
+        assert_same_cursor(&w, &r);             /* the cursor after the push */
         harness_resp_clear(&w);
         harness_resp_clear(&r);
         curl_multi_cleanup(m);
@@ -285,7 +289,6 @@ static void test_wake_after_listen_lost(void **state) {
         bool done = false;
         uint64_t deadline;
         CURL *e;
-        cJSON *j, *jr;
 
         (void) state;
         e = wait_parked(m, &B, cursor, &w);
@@ -314,14 +317,7 @@ static void test_wake_after_listen_lost(void **state) {
         perform(push_easy(&A, key, body, &r, hdr), &r);
         assert_int_equal(r.status, 200);
         assert_int_equal(wait_answer(m, e, &w), 200);
-        j = cJSON_Parse(w.body);
-        jr = cJSON_Parse(r.body);
-        assert_non_null(j);
-        assert_non_null(jr);
-        assert_string_equal(cJSON_GetObjectItem(j, "cursor")->valuestring,
-                            cJSON_GetObjectItem(jr, "cursor")->valuestring);
-        cJSON_Delete(j);
-        cJSON_Delete(jr);
+        assert_same_cursor(&w, &r);
         harness_resp_clear(&w);
         harness_resp_clear(&r);
         curl_multi_cleanup(m);
