@@ -1217,15 +1217,24 @@ static int forget_server_copies(struct engine *e, enum key key) {
         return r;
 }
 
+/* Decided again without the Buds: with no server copy, every copy on them
+ * would look like a change the server never got, and one older than the
+ * intent a lost change (a conflict entry for what was synced long ago).
+ * The pull from the start that follows brings the server's copies back and
+ * decides with the Buds then. */
 int engine_server_forget(struct engine *e, struct engine_outcome *o) {
         int r = begin(e);
 
         if (r < 0)
                 return r;
         for (int k = KEY_MIN; r == 0 && k <= KEY_MAX; k++) {
+                struct before b = before_of(e, (enum key) k);
+
                 r = forget_server_copies(e, (enum key) k);
                 if (r == 0)
-                        r = reconcile(e, (enum key) k, o);
+                        r = reconcile_with(e, (enum key) k, NULL, o);
+                if (r == 0)
+                        note_change(e, (enum key) k, &b, o);
         }
         if (r == 0)
                 r = store_cursor_put(e->store, NULL);

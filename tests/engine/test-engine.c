@@ -318,6 +318,32 @@ static void test_server_forgotten(void **state) {
         assert_int_equal(store_conflict_count(f->store), 0);
 }
 
+/* The server refused the cursor while Buds hold an older copy that was
+ * synced long ago (another host's, replaced on the server by the phone's,
+ * our write of the phone's still on its way): forgetting the server's
+ * copies does not make that copy a lost change, then or after the pull. */
+static void test_server_forgotten_buds_not_lost(void **state) {
+        struct fx *f = *state;
+        struct record other = rec(std_eq(KEY_EQ_CUSTOM, 6), T0 - 200, 0x1111, 0, 0);
+        struct record phone = rec(std_eq(KEY_EQ_CUSTOM, 2), T0 - 100, PHONE, 0, 0);
+        struct record on_buds = rec(std_eq(KEY_EQ_CUSTOM, 6), T0 - 200, 0x1111, 0, 2);
+
+        connect_buds(f, L_ADDR, FAMILY_STANDARD);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &other, 1, "c1", &f->o), 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &phone, 1, "c2", &f->o), 0);
+        buds_read(f, L_ADDR, &on_buds);
+        assert_int_equal(f->o.n_writes, 1);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_forget(f->e, &f->o), 0);
+        assert_int_equal(store_conflict_count(f->store), 0);
+        engine_outcome_reset(&f->o);
+        assert_int_equal(engine_server_records(f->e, &phone, 1, "c3", &f->o), 0);
+        assert_int_equal(store_conflict_count(f->store), 0);
+        assert_int_equal(store_pending_count(f->store), 0);
+}
+
 static void test_buds_switch_round_trip(void **state) {
         struct fx *f = *state;
         struct value v = pro_eq(87, 63);
@@ -1421,6 +1447,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_clock_stepped_forward_then_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edits_in_a_row, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_forgotten, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_forgotten_buds_not_lost, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_edit_over_buds_change_taken_in, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_edit_read_back_after_doubt, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_online, setup, teardown),
