@@ -34,7 +34,7 @@ struct longpoll_waiter {
         uint64_t since;                 /* the sequence number the client has seen */
         uint64_t deadline_ms;
         enum longpoll_state state;
-        unsigned pass;                  /* the longpoll_check that last settled it */
+        uint64_t pass;                  /* the longpoll_check that last settled it */
         struct longpoll_addr addr;
         int fd;                         /* watched for hang-up while parked; -1: not */
 };
@@ -46,7 +46,7 @@ struct longpoll {
         struct longpoll_limits limits;
         struct counters *counters;
         int epoll_fd;
-        unsigned pass;
+        uint64_t pass;                  /* never wraps: 0 is "not settled yet" */
         bool stopping;                  /* no more parking: a kept-alive client's next wait would outlive the stop */
 };
 
