@@ -99,7 +99,9 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
  * WAL is checkpointed here too, when due, rather than in a commit that a
  * change waits for. */
 static void release_memory(struct daemon *d) {
-        bool idle = manager_state(d->manager) == MANAGER_IDLE;
+        /* offline or stopped by an error counts too: edits made offline fill
+         * the WAL as well, and no sync cycle ends there */
+        bool idle = manager_state(d->manager) != MANAGER_SYNCING;
 
         if (idle && !d->idle) {
                 manager_tidy(d->manager);

@@ -377,7 +377,8 @@ static int open_db(struct store *s, char **ret_error) {
         (void) sqlite3_extended_result_codes(s->db, 1);
         /* WAL with synchronous=FULL: nothing acknowledged is lost to a power cut */
         rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-                                 "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;", NULL, NULL, NULL);
+                                 "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
+                                 "PRAGMA journal_size_limit = 4194304;", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
                 int r = errno_of(rc) ?: -EIO;
                 return errmsg_setf(ret_error, r, "%s: %s (%s)", s->path, sqlite3_errmsg(s->db), strerror(-r));
