@@ -109,9 +109,11 @@ struct manager {
         bool pull_wanted, push_wanted, pulled_since_online, online;
         sd_event_source *debounce, *interval, *registry, *cooldown, *wait_pace;
         unsigned pull_pages;            /* pages in a row that said "more" */
+        bool cursor_forgotten;          /* a refused cursor started this pull round over */
         uint64_t wait_started_usec;     /* the long poll in flight left */
         unsigned quick_waits;           /* long polls in a row answered at once */
         uint64_t wait_not_before_usec;  /* the next long poll leaves then at the earliest */
+        bool wait_paced;                /* said so in the log, until a long poll waits */
         uint64_t cooldown_usec;         /* after a final error: wait before trying again */
         bool registry_dirty;
         char *halted;                   /* why syncing stopped (401, schema) until a reload */

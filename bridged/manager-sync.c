@@ -91,10 +91,17 @@ static void server_error(struct manager *m, int r, const char *what, const char 
 }
 
 /* Long polls answered at once are explained (news pulled, a push of ours
- * applied): not a loop. */
+ * applied): no doubling. Past WAIT_QUICK_FREE in a row they are still no
+ * closer than WAIT_PACE_MIN_USEC: a server that sends the same item stamped
+ * a step newer every time brings news every time (and a busy account's news
+ * waits half a second at most). */
 static void wait_unpace(struct manager *m) {
-        m->quick_waits = 0;
-        m->wait_not_before_usec = 0;
+        uint64_t soonest = manager_now_usec(m) + WAIT_PACE_MIN_USEC;
+
+        if (m->quick_waits > WAIT_QUICK_FREE)
+                m->quick_waits = WAIT_QUICK_FREE;
+        if (m->wait_not_before_usec > soonest)
+                m->wait_not_before_usec = soonest;
 }
 
 /* The server said "more" PULL_PAGES_MAX times in a row: what it took is
@@ -122,21 +129,30 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                 char *cursor = NULL;
 
                 (void) store_cursor_get(m->store, &cursor);
-                if (cursor) {
+                if (cursor && !m->cursor_forgotten) {
                         /* the server does not know our cursor (reset, moved, restored from a
-                         * backup): start over, once, and offer again what it no longer has */
+                         * backup): start over, and offer again what it no longer has. Once
+                         * a round: a second refusal before the round ends (a server that
+                         * refuses the cursors it gives) is an error and its cool-down,
+                         * after which the next refusal starts over again */
                         log_warning("The server refused the sync cursor (%s); pulling everything again, then "
                                     "pushing what the server no longer holds.", error);
                         engine_outcome_reset(&o);
                         r = engine_server_forget(m->engine, &o);
-                        if (r < 0)
+                        if (r < 0) {
                                 manager_cache_failed(m, r, "forgetting the server's copies");
-                        else
+                                m->c.syncs_failed++;
+                                cool_down(m, r, "forgetting the server's copies failed (see the log)");
+                        } else {
                                 manager_carry_out(m, &o);
+                                m->cursor_forgotten = true;
+                                m->pull_pages = 0;
+                        }
                         m->pull_wanted = true;
                 } else {
                         server_error(m, r, "Pulling from the server", error, true);
                         m->pull_wanted = !m->halted;
+                        m->cursor_forgotten = false;
                 }
                 free(cursor);
         } else if (r < 0) {
@@ -163,7 +179,12 @@ static void on_pulled(struct uplink *u, int r, const char *error, const struct u
                         }
                         m->c.pulled += p->n;
                         m->c.syncs_ok++;
-                        m->cooldown_usec = 0;
+                        if (!p->more) {
+                                /* a round ended: a runaway's cool-down (pull_runaway) grows
+                                 * across rounds that never do */
+                                m->cooldown_usec = 0;
+                                m->cursor_forgotten = false;
+                        }
                         manager_set_string(&m->last_error, NULL);       /* the server answers again */
                         if (m->sync)
                                 m->sync->pulled += (unsigned) p->n;
@@ -350,6 +371,7 @@ static void wait_pace(struct manager *m) {
 
         if (now - m->wait_started_usec >= WAIT_QUICK_USEC) {
                 m->quick_waits = 0;
+                m->wait_paced = false;
                 return;
         }
         if (++m->quick_waits < WAIT_QUICK_FREE)
@@ -358,9 +380,10 @@ static void wait_pace(struct manager *m) {
         delay = WAIT_PACE_MIN_USEC << (over < 10 ? over : 10);
         if (delay > (uint64_t) (m->opts.wait_timeout_sec ?: WAIT_TIMEOUT_SEC) * 1000000)
                 delay = (uint64_t) (m->opts.wait_timeout_sec ?: WAIT_TIMEOUT_SEC) * 1000000;
-        if (over == 0)
+        if (!m->wait_paced)
                 log_info("The server answered %u long polls in a row at once; spacing them (%" PRIu64 " ms, "
                          "doubling) until one waits.", m->quick_waits, delay / 1000);
+        m->wait_paced = true;
         m->wait_not_before_usec = now + delay;
 }
 
@@ -393,9 +416,9 @@ static void start_wait(struct manager *m) {
         int r;
 
         if (manager_now_usec(m) < m->wait_not_before_usec) {
-                if (!event_source_is_armed(m->wait_pace))
-                        (void) event_reset_time(m->event, &m->wait_pace, CLOCK_MONOTONIC, m->wait_not_before_usec,
-                                                0, on_wait_pace, m);
+                /* armed again each time: wait_unpace may have brought the time nearer */
+                (void) event_reset_time(m->event, &m->wait_pace, CLOCK_MONOTONIC, m->wait_not_before_usec, 0,
+                                        on_wait_pace, m);
                 return;
         }
         if (store_cursor_get(m->store, &cursor) < 0 || !cursor) {

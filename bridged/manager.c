@@ -340,6 +340,13 @@ int manager_reload(struct manager *m, const struct conf *conf, const char *token
                 m->uplink = u;
                 m->online = false;
                 m->pulled_since_online = false;
+                /* what the old server's answers taught goes with it */
+                m->pull_pages = 0;
+                m->cursor_forgotten = false;
+                m->quick_waits = 0;
+                m->wait_paced = false;
+                m->wait_not_before_usec = 0;
+                (void) sd_event_source_set_enabled(m->wait_pace, SD_EVENT_OFF);
         } else {
                 (void) uplink_set_token(m->uplink, token);
         }

@@ -318,6 +318,84 @@ static void test_wait_at_once_same_records(void **state) {
         free(rec);
 }
 
+/* Long polls answered at once and every pull bringing the item stamped a
+ * step newer: news every round, so the spacing never doubles, but the
+ * rounds are still half a second apart (they went as fast as the server
+ * answered). The newest lie is the intent afterwards: it was newer. */
+static void test_wait_at_once_news_each_time(void **state) {
+        struct value mine = profile("kept through polls"), news = profile("news, again");
+        struct record phone = { .value = profile("from a phone") };
+        size_t size = 1000 * 512 + 256, len = 0;
+        char *rules = malloc(size), status[32];
+        uint64_t base;
+        unsigned hits;
+
+        (void) state;
+        assert_non_null(rules);
+        start_with(&mine);
+        base = harness_wall_ms() + 1000;
+        len += (size_t) snprintf(rules + len, size - len, "[{\"path\":\"/v1/sync/wait\",\"count\":100000,"
+                                 "\"action\":\"answer\",\"body\":{\"cursor\":\"" OTHER_CURSOR "\"}}");
+        for (unsigned i = 0; i < 1000; i++) {
+                char *rec = profile_json("news, again", base + i, E2E_PHONE);
+
+                len += (size_t) snprintf(rules + len, size - len,
+                                         ",{\"path\":\"/v1/sync/pull\",\"action\":\"answer\",\"body\":"
+                                         "{\"records\":[%s],\"cursor\":\"%032x\",\"more\":false}}", rec, i + 1);
+                free(rec);
+        }
+        (void) snprintf(rules + len, size - len, "]");
+        assert_true(len < size - 1);
+        faults_post(rules);
+        /* the long poll in flight ends with the phone's change; the next meet the rules */
+        phone.stamp = (struct stamp) { stamp_pack(base - 500, 0), E2E_PHONE };
+        assert_int_equal(e2e_phone_push(&E, &phone, status, sizeof(status)), 0);
+        assert_true(e2e_wait(&E, cond_hit, NULL, E2E_DEADLINE_USEC));
+        (void) e2e_wait(&E, cond_never, NULL, 3 * UINT64_C(1000000));
+        hits = faults_hits();
+        print_message("long polls and pulls with news each time in 3 s: %u\n", hits);
+        if (hits > 30)
+                fail_msg("%u requests met the rules in 3 s", hits);
+        assert_kept(&news);
+        free(rules);
+}
+
+/* A server that refuses every cursor it gives: a page that says more, then
+ * a 400 for its cursor, for ever. bridged starts over once (the server may
+ * have been restored from a backup); the second refusal in the same round is
+ * an error with a cool-down, where it forgot and pulled again as fast as the
+ * server answered. */
+static void test_cursor_refused_each_round(void **state) {
+        struct value mine = profile("kept through refusals");
+        char *rec = profile_json("an old page", 1, E2E_PHONE);
+        size_t size = 200 * (strlen(rec) + 256) + 16, len = 0;
+        char *rules = malloc(size);
+        unsigned hits;
+
+        (void) state;
+        assert_non_null(rules);
+        start_with(&mine);
+        len += (size_t) snprintf(rules + len, size - len, "[");
+        for (unsigned i = 0; i < 200; i++)
+                len += (size_t) snprintf(rules + len, size - len,
+                                         "%s{\"path\":\"/v1/sync/pull\",\"action\":\"answer\",\"body\":"
+                                         "{\"records\":[%s],\"cursor\":\"%032x\",\"more\":true}},"
+                                         "{\"path\":\"/v1/sync/pull\",\"action\":\"status\",\"status\":400}",
+                                         i ? "," : "", rec, i + 1);
+        (void) snprintf(rules + len, size - len, "]");
+        assert_true(len < size - 1);
+        faults_post(rules);
+        sync_fails_with("400");
+        (void) e2e_wait(&E, cond_never, NULL, 3 * UINT64_C(1000000));
+        hits = faults_hits();
+        print_message("pulls that met the rules, Sync and 3 s after: %u\n", hits);
+        if (hits > 12)
+                fail_msg("%u pulls in 3 s", hits);
+        assert_kept(&mine);
+        free(rules);
+        free(rec);
+}
+
 /* Push answers that do not match what was pushed: each a Sync's error, the
  * edit still pending, pushed once the server answers truly. */
 static void test_push_lies(void **state) {
@@ -530,6 +608,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_wait_at_once_for_ever, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_204_at_once_for_ever, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_at_once_same_records, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wait_at_once_news_each_time, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cursor_refused_each_round, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_200_same_cursor, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_push_lies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stamp_decades_ahead, setup, teardown),
