@@ -124,7 +124,11 @@ static bool control_may(struct control *c, const struct access_caller *caller, e
 /* 1 when the caller may, else a D-Bus error (AccessDenied, as the bus's
  * own policy answers) and a negative errno. A watcher's credentials are
  * those the bus gave for its connection, which do not change while it is
- * connected: they are not asked again. */
+ * connected: they are not asked again. Where the bus gives no groups, those
+ * the user database gave when the watcher first called are kept as well:
+ * a user taken out of a group keeps it until they connect again, as the
+ * bus's own policy (which looks the groups up when a client connects) has
+ * it. */
 static int control_check(struct control *c, sd_bus_message *m, enum access_need need, sd_bus_error *ret_error) {
         const struct access_caller *known = control_watch_find(c->watch, sd_bus_message_get_sender(m) ?: "");
         gid_t gids[CONTROL_GIDS_MAX];
