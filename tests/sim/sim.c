@@ -494,7 +494,9 @@ static void host_carry_out(struct host *h, const struct engine_outcome *o) {
 
                         if (!attached(h, b) || !buds_address_equal(S.buds[b].address, w->address))
                                 continue;
-                        if (op->reading || op->writing)
+                        /* as the manager: a write waits for the one before to
+                         * be announced (or doubted), its revision only assumed */
+                        if (op->reading || op->writing || op->awaiting)
                                 op->again = true;       /* decided again when that ends */
                         else
                                 buds_op(h, b, w->rec.value.key, M_WRITE, &w->rec);
