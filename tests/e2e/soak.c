@@ -370,6 +370,11 @@ static void gatt_fault(int b) {
         const char *t = targets[pick(3)], *k = kinds[pick(sizeof(kinds) / sizeof(kinds[0]))];
         int r;
 
+        /* the Buds announce every item on the Manifest: a fault there is
+         * the one that drops an announcement (on an item it never fired) */
+        if (strcmp(k, "drop-notify") == 0)
+                t = "manifest";
+
         if (strcmp(k, "delay") == 0)
                 r = e2e_sim(&S.host[S.where[b]], "InjectFault", NULL, "sssa{sv}", buds_def[b].address, t, k, 1, "ms",
                             "u", (uint32_t) (100 + pick(1500)));
