@@ -1634,7 +1634,8 @@ static void shrink(uint64_t seed, unsigned steps, unsigned faults) {
 
 /* Schedules that failed once, each with the defect it found; run before the
  * seeds (a change to the simulation's choices changes what a seed does, so
- * each also has a unit test in tests/engine). */
+ * each also has a unit test in tests/engine, or in tests/e2e for a rule of
+ * the manager's). One found with --flow is replayed with it. */
 static const struct {
         uint64_t seed;
         unsigned steps, faults;
