@@ -509,10 +509,17 @@ static uint64_t quiet_after_usec;
 static bool wait_quiet(uint64_t usec) {
         uint64_t start = e2e_now_usec(), deadline = start + usec;
 
+        char said[sizeof(quiet_why)] = "";
+
         while (e2e_now_usec() < deadline) {
                 if (converged(NULL, NULL)) {
                         quiet_after_usec = e2e_now_usec() - start;
                         return true;
+                }
+                /* what a slow quiescence waits on, each time it changes */
+                if (getenv("SOAK_TRACE") && strcmp(said, quiet_why) != 0) {
+                        (void) snprintf(said, sizeof(said), "%s", quiet_why);
+                        note("not quiet yet: %s", said);
                 }
                 pump(300000);
         }
