@@ -22,6 +22,11 @@
  * revision; acknowledged writes whose notification does not come within
  * this were not applied (or were undone): read, and apply again. */
 #define WRITE_CONFIRM_USEC (3 * UINT64_C(1000000))
+/* A write held until the one before it is announced (item_write) waits this
+ * long at most for it: the Buds announce a write they apply right after
+ * answering it, and a lost announcement must not cost the next write the
+ * whole of WRITE_CONFIRM_USEC. */
+#define HOLD_MAX_USEC (500 * UINT64_C(1000))
 
 const char *manager_item_state(const struct mitem *it) {
         if (it->failures)
@@ -100,6 +105,7 @@ static void hold_ended(struct mitem *it, const char *how) {
 
 static void write_confirmed(struct mitem *it) {
         (void) sd_event_source_set_enabled(it->confirm, SD_EVENT_OFF);
+        it->hold_cut = false;
         hold_ended(it, "announced, or found applied");
         it->unapplied = 0;
         item_recovered(it);
@@ -113,6 +119,7 @@ static void item_reset(struct mitem *it) {
         it->retry = sd_event_source_disable_unref(it->retry);
         it->confirm = sd_event_source_disable_unref(it->confirm);
         it->held_usec = 0;
+        it->hold_cut = false;
         it->unapplied = 0;
 }
 
@@ -202,6 +209,16 @@ static int on_write_unconfirmed(sd_event_source *s, uint64_t usec, void *userdat
         (void) usec;
         if (!b->ready)
                 return 0;
+        if (it->hold_cut) {
+                /* cut short for a held write: not yet a write the Buds
+                 * dropped, nor a failure; the doubt and a read decide it */
+                it->hold_cut = false;
+                (void) engine_buds_doubt(b->m->engine, b->address, it->key);
+                hold_ended(it, "not announced soon enough, reading the item");
+                it->again = false;
+                item_read(it);
+                return 0;
+        }
         /* the warning for a failure that lasts: item_failed() warns only
          * at its start */
         if (++it->unapplied == 3)
@@ -307,6 +324,20 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
         }
 }
 
+/* A write begins to wait for the announcement of the one before: the wait
+ * for it is cut to HOLD_MAX_USEC from now, if it was to last longer. */
+static void item_hold(struct mitem *it) {
+        struct manager *m = it->owner->m;
+        uint64_t due = 0, now = manager_now_usec(m);
+
+        it->held_usec = manager_clock_usec();
+        if (sd_event_source_get_time(it->confirm, &due) < 0 || due <= now + HOLD_MAX_USEC)
+                return;
+        if (event_reset_time_relative(m->event, &it->confirm, CLOCK_MONOTONIC, HOLD_MAX_USEC, HOLD_MAX_USEC / 16,
+                                      on_write_unconfirmed, it) >= 0)
+                it->hold_cut = true;
+}
+
 static void item_write(struct mitem *it, const struct record *rec) {
         struct mbuds *b = it->owner;
         int r;
@@ -320,10 +351,11 @@ static void item_write(struct mitem *it, const struct record *rec) {
          * give that revision to a change made on them meanwhile, which a
          * compare-and-set at it would overwrite unread. Decided again at the
          * announcement (on_manifest_changed), or at the doubt with a read
-         * (on_write_unconfirmed): never longer than WRITE_CONFIRM_USEC. */
+         * (on_write_unconfirmed), which comes HOLD_MAX_USEC after the hold
+         * began at the latest. */
         if (event_source_is_armed(it->confirm)) {
                 if (!it->held_usec)
-                        it->held_usec = manager_clock_usec();
+                        item_hold(it);
                 it->again = true;
                 return;
         }

@@ -58,6 +58,7 @@
 #define CONFLICT_LIMIT 20
 #define LIVENESS_SEC 600                /* convergence after the last fault, simulated */
 #define WRITE_CONFIRM_MS 3000
+#define HOLD_MAX_MS 500                 /* the manager's HOLD_MAX_USEC */
 #define RETRY_MS 500
 #define PULL_EVERY_MS 4000
 #define PUSH_TIMEOUT_MS 10000
@@ -100,6 +101,7 @@ struct edit {
 
 struct item_op {                        /* the manager's one operation per item at a time */
         bool reading, writing, again, awaiting;
+        bool hold_cut;                  /* a write held on the awaited one cut the wait short */
         uint32_t awaiting_rev;
         struct record writing_rec;
         uint64_t op_id;
@@ -496,9 +498,21 @@ static void host_carry_out(struct host *h, const struct engine_outcome *o) {
                                 continue;
                         /* as the manager: a write waits for the one before to
                          * be announced (or doubted), its revision only assumed */
-                        if (op->awaiting && !op->reading && !op->writing)
+                        if (op->awaiting && !op->reading && !op->writing && !op->hold_cut) {
+                                struct msg *c = post(M_CONFIRM, host_index(h), HOLD_MAX_MS);
+
+                                /* as the manager: the wait for the announcement
+                                 * is cut short for the write held on it */
                                 tracef("host %d holds a %s write to buds %d: revision %u only assumed", host_index(h),
                                        key_name(w->rec.value.key), b, op->awaiting_rev);
+                                op->hold_cut = true;
+                                if (c) {
+                                        c->buds = b;
+                                        c->key = w->rec.value.key;
+                                        c->link = S.buds[b].link;
+                                        c->n = op->awaiting_rev;
+                                }
+                        }
                         if (op->reading || op->writing || op->awaiting)
                                 op->again = true;       /* decided again when that ends */
                         else
@@ -926,6 +940,7 @@ static void deliver_buds(const struct msg *m) {
                                 return;
                         }
                         op->awaiting = true;
+                        op->hold_cut = false;
                         op->awaiting_rev = next;
                         c = post(M_CONFIRM, m->host, WRITE_CONFIRM_MS);
                         if (c) {
