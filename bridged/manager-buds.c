@@ -22,6 +22,11 @@
  * revision; acknowledged writes whose notification does not come within
  * this were not applied (or were undone): read, and apply again. */
 #define WRITE_CONFIRM_USEC (3 * UINT64_C(1000000))
+/* A write held until the one before it is announced (item_write) waits this
+ * long at most for it: the Buds announce a write they apply right after
+ * answering it, and a lost announcement must not cost the next write the
+ * whole of WRITE_CONFIRM_USEC. */
+#define HOLD_MAX_USEC (500 * UINT64_C(1000))
 
 const char *manager_item_state(const struct mitem *it) {
         if (it->failures)
@@ -85,35 +90,23 @@ static void item_recovered(struct mitem *it) {
         manager_notify_properties(b->m);
 }
 
-/* An acknowledged write whose notification did not come: the Buds did not
- * apply it, or undid it. What they hold is read again and the intent
- * applied again (no conflict: nothing was decided against it), paced as a
- * failure, with one warning when they keep dropping it. */
-static int on_write_unconfirmed(sd_event_source *s, uint64_t usec, void *userdata) {
-        struct mitem *it = userdata;
+/* A write held until the one before it is announced (item_write) waits
+ * no longer: the announcement came, or the doubt. */
+static void hold_ended(struct mitem *it, const char *how) {
         struct mbuds *b = it->owner;
-        char what[64];
 
-        (void) s;
-        (void) usec;
-        if (!b->ready)
-                return 0;
-        /* the warning for a failure that lasts: item_failed() warns only
-         * at its start */
-        if (++it->unapplied == 3)
-                log_struct(LOG_WARNING, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
-                           "Buds %s keep acknowledging writes of %s without applying them; applying it again, "
-                           "slower each time, up to a minute apart.", b->address, key_name(it->key));
-        (void) engine_buds_doubt(b->m->engine, b->address, it->key);
-        (void) snprintf(what, sizeof(what), "Writing %s to", key_name(it->key));
-        item_failed(it, -EIO, what, it->unapplied >= 3 ? "the Buds keep acknowledging the write without applying it"
-                                                       : "the Buds acknowledged the write but never announced it "
-                                                         "(not applied, or undone)");
-        return 0;
+        if (!it->held_usec)
+                return;
+        log_struct(LOG_DEBUG, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
+                   "A write of %s to Buds %s waited %.0f ms for the last one's announcement; %s.",
+                   key_name(it->key), b->address, (double) (manager_clock_usec() - it->held_usec) / 1e3, how);
+        it->held_usec = 0;
 }
 
 static void write_confirmed(struct mitem *it) {
         (void) sd_event_source_set_enabled(it->confirm, SD_EVENT_OFF);
+        it->hold_cut = false;
+        hold_ended(it, "announced, or found applied");
         it->unapplied = 0;
         item_recovered(it);
 }
@@ -125,6 +118,8 @@ static void item_reset(struct mitem *it) {
         it->failing = mfree(it->failing);
         it->retry = sd_event_source_disable_unref(it->retry);
         it->confirm = sd_event_source_disable_unref(it->confirm);
+        it->held_usec = 0;
+        it->hold_cut = false;
         it->unapplied = 0;
 }
 
@@ -199,6 +194,52 @@ static void item_read(struct mitem *it) {
                 (void) snprintf(what, sizeof(what), "Reading %s from", key_name(it->key));
                 item_failed(it, r, what, strerror(-r));
         }
+}
+
+/* An acknowledged write whose notification did not come: the Buds did not
+ * apply it, or undid it. What they hold is read again and the intent
+ * applied again (no conflict: nothing was decided against it), paced as a
+ * failure, with one warning when they keep dropping it. */
+static int on_write_unconfirmed(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mitem *it = userdata;
+        struct mbuds *b = it->owner;
+        char what[64];
+
+        (void) s;
+        (void) usec;
+        if (!b->ready)
+                return 0;
+        if (it->hold_cut) {
+                /* cut short for a held write: not yet a write the Buds
+                 * dropped, nor a failure; the doubt and a read decide it */
+                it->hold_cut = false;
+                (void) engine_buds_doubt(b->m->engine, b->address, it->key);
+                hold_ended(it, "not announced soon enough, reading the item");
+                it->again = false;
+                item_read(it);
+                return 0;
+        }
+        /* the warning for a failure that lasts: item_failed() warns only
+         * at its start */
+        if (++it->unapplied == 3)
+                log_struct(LOG_WARNING, LOG_FIELDS("BUDS_ADDRESS", b->address, "ITEM", key_name(it->key)),
+                           "Buds %s keep acknowledging writes of %s without applying them; applying it again, "
+                           "slower each time, up to a minute apart.", b->address, key_name(it->key));
+        (void) engine_buds_doubt(b->m->engine, b->address, it->key);
+        (void) snprintf(what, sizeof(what), "Writing %s to", key_name(it->key));
+        item_failed(it, -EIO, what, it->unapplied >= 3 ? "the Buds keep acknowledging the write without applying it"
+                                                       : "the Buds acknowledged the write but never announced it "
+                                                         "(not applied, or undone)");
+        /* a write held on this announcement is decided on a read now, not
+         * after the backoff: the backoff paces Buds that keep dropping our
+         * writes, and a decision made meanwhile (a new edit) is not one of
+         * them; it waited WRITE_CONFIRM_USEC already */
+        if (it->held_usec) {
+                hold_ended(it, "never announced, reading the item");
+                it->again = false;
+                item_read(it);
+        }
+        return 0;
 }
 
 /* The Buds say the item is at revision: decide from the snapshot, or read. */
@@ -283,12 +324,39 @@ static void on_item_written(struct bluez_buds *bb, int error, const char *messag
         }
 }
 
+/* A write begins to wait for the announcement of the one before: the wait
+ * for it is cut to HOLD_MAX_USEC from now, if it was to last longer. */
+static void item_hold(struct mitem *it) {
+        struct manager *m = it->owner->m;
+        uint64_t due = 0, now = manager_now_usec(m);
+
+        it->held_usec = manager_clock_usec();
+        if (sd_event_source_get_time(it->confirm, &due) < 0 || due <= now + HOLD_MAX_USEC)
+                return;
+        if (event_reset_time_relative(m->event, &it->confirm, CLOCK_MONOTONIC, HOLD_MAX_USEC, HOLD_MAX_USEC / 16,
+                                      on_write_unconfirmed, it) >= 0)
+                it->hold_cut = true;
+}
+
 static void item_write(struct mitem *it, const struct record *rec) {
         struct mbuds *b = it->owner;
         int r;
 
         if (it->read_id || it->write_id) {
                 it->again = true;       /* decided again when it ends */
+                return;
+        }
+        /* the revision the last write's answer gave is assumed until the
+         * Buds announce it: Buds that acknowledge a write and drop it may
+         * give that revision to a change made on them meanwhile, which a
+         * compare-and-set at it would overwrite unread. Decided again at the
+         * announcement (on_manifest_changed), or at the doubt with a read
+         * (on_write_unconfirmed), which comes HOLD_MAX_USEC after the hold
+         * began at the latest. */
+        if (event_source_is_armed(it->confirm)) {
+                if (!it->held_usec)
+                        item_hold(it);
+                it->again = true;
                 return;
         }
         it->writing = *rec;

@@ -63,6 +63,8 @@ struct mitem {
         uint64_t from_server_usec;      /* a server change is on its way to these Buds */
         sd_event_source *retry;         /* after a failed read or write: read again then */
         sd_event_source *confirm;       /* a write acknowledged, its notification awaited */
+        uint64_t held_usec;             /* a write waits for that notification since (item_write) */
+        bool hold_cut;                  /* ... and the wait for it was cut short for that write */
         unsigned unapplied;             /* acknowledged writes in a row whose notification never came */
         unsigned failures;              /* failed operations in a row, since the last success */
         char *failing;                  /* what the last one said, while failing */

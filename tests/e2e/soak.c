@@ -370,6 +370,11 @@ static void gatt_fault(int b) {
         const char *t = targets[pick(3)], *k = kinds[pick(sizeof(kinds) / sizeof(kinds[0]))];
         int r;
 
+        /* the Buds announce every item on the Manifest: a fault there is
+         * the one that drops an announcement (on an item it never fired) */
+        if (strcmp(k, "drop-notify") == 0)
+                t = "manifest";
+
         if (strcmp(k, "delay") == 0)
                 r = e2e_sim(&S.host[S.where[b]], "InjectFault", NULL, "sssa{sv}", buds_def[b].address, t, k, 1, "ms",
                             "u", (uint32_t) (100 + pick(1500)));
@@ -504,10 +509,17 @@ static uint64_t quiet_after_usec;
 static bool wait_quiet(uint64_t usec) {
         uint64_t start = e2e_now_usec(), deadline = start + usec;
 
+        char said[sizeof(quiet_why)] = "";
+
         while (e2e_now_usec() < deadline) {
                 if (converged(NULL, NULL)) {
                         quiet_after_usec = e2e_now_usec() - start;
                         return true;
+                }
+                /* what a slow quiescence waits on, each time it changes */
+                if (getenv("SOAK_TRACE") && strcmp(said, quiet_why) != 0) {
+                        (void) snprintf(said, sizeof(said), "%s", quiet_why);
+                        note("not quiet yet: %s", said);
                 }
                 pump(300000);
         }
